@@ -1,0 +1,504 @@
+//! Yoco's events, parsed into types. An event type this crate does not know
+//! is kept as [`EventData::Other`], never an error.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::ids::{CheckoutId, EventId, PaymentId, RefundId};
+
+/// The `type` of a successful payment event.
+pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
+/// The `type` of a successful refund event.
+pub const REFUND_SUCCEEDED: &str = "refund.succeeded";
+/// The `type` of a failed refund event.
+pub const REFUND_FAILED: &str = "refund.failed";
+
+/// A Yoco webhook event.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// The event's id (`evt_...`).
+    pub id: EventId,
+    /// When Yoco created the event.
+    pub created_date: OffsetDateTime,
+    /// What happened, with its payload.
+    pub data: EventData,
+}
+
+impl Event {
+    /// Parses a webhook body. Unknown fields are ignored and unknown event
+    /// types become [`EventData::Other`].
+    ///
+    /// This does not verify anything: call it on a body that passed
+    /// [`Verifier`](crate::Verifier), or use [`Receiver`](crate::Receiver),
+    /// which does both.
+    ///
+    /// # Errors
+    /// [`ParseError`] if the body is not JSON of the shape of a Yoco event.
+    pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
+        parse(body).map_err(|malformed| malformed.error)
+    }
+
+    /// The event type as sent, such as `payment.succeeded`.
+    pub fn event_type(&self) -> &str {
+        match &self.data {
+            EventData::PaymentSucceeded(_) => PAYMENT_SUCCEEDED,
+            EventData::RefundSucceeded(_) => REFUND_SUCCEEDED,
+            EventData::RefundFailed(_) => REFUND_FAILED,
+            EventData::Other(other) => &other.event_type,
+        }
+    }
+
+    /// `payload.metadata.checkoutId`, whatever the event type.
+    pub fn checkout_id(&self) -> Option<&CheckoutId> {
+        match &self.data {
+            EventData::PaymentSucceeded(payment) => payment.metadata.checkout_id.as_ref(),
+            EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => {
+                refund.metadata.checkout_id.as_ref()
+            }
+            EventData::Other(other) => other.checkout_id.as_ref(),
+        }
+    }
+
+    /// `payload.mode`: live or test (absent only in an unknown event type
+    /// that does not carry it).
+    pub fn mode(&self) -> Option<&Mode> {
+        match &self.data {
+            EventData::PaymentSucceeded(payment) => Some(&payment.mode),
+            EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => Some(&refund.mode),
+            EventData::Other(other) => other.mode.as_ref(),
+        }
+    }
+}
+
+/// What an event reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EventData {
+    /// `payment.succeeded`: a payment went through.
+    PaymentSucceeded(Payment),
+    /// `refund.succeeded`: a refund (full or partial) went through.
+    RefundSucceeded(Refund),
+    /// `refund.failed`: a refund did not go through.
+    RefundFailed(Refund),
+    /// Any other event type, kept with its raw payload. Yoco may add types at
+    /// any time; they must not break an endpoint.
+    Other(OtherEvent),
+}
+
+/// The payload of a payment event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Payment {
+    /// The payment's id (`p_...`).
+    pub id: PaymentId,
+    /// When the payment was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_date: OffsetDateTime,
+    /// The amount in minor units of `currency` (900 is R9.00).
+    pub amount: i64,
+    /// ISO 4217 currency code, such as `ZAR`.
+    pub currency: String,
+    /// The payment's status as sent, such as `succeeded`.
+    pub status: String,
+    /// Live or test.
+    pub mode: Mode,
+    /// How the customer paid, when Yoco says.
+    #[serde(default)]
+    pub payment_method_details: Option<PaymentMethodDetails>,
+    /// The checkout id and the merchant's own metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+/// The payload of a refund event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Refund {
+    /// The refund's id (`rfd_...`).
+    pub id: RefundId,
+    /// When the refund was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_date: OffsetDateTime,
+    /// The refunded amount in minor units; below the payment's for a partial refund.
+    pub amount: i64,
+    /// ISO 4217 currency code, such as `ZAR`.
+    pub currency: String,
+    /// The refunded payment.
+    pub payment_id: PaymentId,
+    /// The refund's status as sent: `succeeded` or `failed`.
+    pub status: String,
+    /// Live or test.
+    pub mode: Mode,
+    /// The checkout id and the merchant's own metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+/// How a payment was made.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PaymentMethodDetails {
+    /// The method, such as `card`.
+    #[serde(rename = "type")]
+    pub method: String,
+    /// Card details, for card payments.
+    #[serde(default)]
+    pub card: Option<Card>,
+}
+
+/// The card of a card payment, as far as Yoco discloses it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Card {
+    /// Expiry month, 1 to 12.
+    #[serde(default)]
+    pub expiry_month: Option<u8>,
+    /// Expiry year, two digits as Yoco sends it.
+    #[serde(default)]
+    pub expiry_year: Option<u16>,
+    /// The masked card number, such as `************1111`.
+    #[serde(default)]
+    pub masked_card: Option<String>,
+    /// The card scheme, such as `visa`.
+    #[serde(default)]
+    pub scheme: Option<String>,
+}
+
+/// An event of a type this crate does not model.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OtherEvent {
+    /// The `type` as sent.
+    pub event_type: String,
+    /// `payload.metadata.checkoutId`, if present and a string.
+    pub checkout_id: Option<CheckoutId>,
+    /// `payload.mode`, if present and a string.
+    pub mode: Option<Mode>,
+    /// The whole payload.
+    pub payload: Value,
+}
+
+/// Live or test mode. One endpoint receives both.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Real money.
+    Live,
+    /// Test payments.
+    Test,
+    /// A mode this crate does not know, as sent.
+    Other(String),
+}
+
+impl Mode {
+    /// The mode as Yoco spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Mode::Live => "live",
+            Mode::Test => "test",
+            Mode::Other(other) => other,
+        }
+    }
+
+    fn from_str(mode: &str) -> Self {
+        match mode {
+            "live" => Mode::Live,
+            "test" => Mode::Test,
+            other => Mode::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+        impl Visitor<'_> for ModeVisitor {
+            type Value = Mode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mode string")
+            }
+            fn visit_str<E: de::Error>(self, mode: &str) -> Result<Mode, E> {
+                Ok(Mode::from_str(mode))
+            }
+        }
+        deserializer.deserialize_str(ModeVisitor)
+    }
+}
+
+/// `payload.metadata`: the checkout id, plus every other key the merchant set
+/// when creating the checkout.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Metadata {
+    /// `checkoutId`, when present and a string.
+    pub checkout_id: Option<CheckoutId>,
+    /// Every other key, as sent (a non-string `checkoutId` is kept here too).
+    pub other: Map<String, Value>,
+}
+
+impl Metadata {
+    /// A metadata key other than `checkoutId`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.other.get(key)
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MetadataVisitor;
+        impl<'de> Visitor<'de> for MetadataVisitor {
+            type Value = Metadata;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a metadata object")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Metadata, E> {
+                Ok(Metadata::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
+                let mut metadata = Metadata::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: Value = map.next_value()?;
+                    match value {
+                        Value::String(id) if key == "checkoutId" => metadata.checkout_id = Some(CheckoutId::new(id)),
+                        value => {
+                            metadata.other.insert(key, value);
+                        }
+                    }
+                }
+                Ok(metadata)
+            }
+        }
+        // `null` is treated as empty metadata.
+        deserializer.deserialize_any(MetadataVisitor)
+    }
+}
+
+/// The top level of an event; the payload is kept raw until the type is known.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    id: EventId,
+    #[serde(rename = "type", borrow)]
+    event_type: std::borrow::Cow<'a, str>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_date: OffsetDateTime,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
+
+/// What could be read of an authentic body that did not parse as a whole: the
+/// filter may still recognise it as someone else's event.
+#[derive(Debug)]
+pub(crate) struct Malformed {
+    /// The envelope's summary, when the envelope itself parsed.
+    pub(crate) summary: Option<Box<Summary>>,
+    pub(crate) error: ParseError,
+}
+
+/// Who an event belongs to, read leniently from any payload.
+#[derive(Debug)]
+pub(crate) struct Summary {
+    pub(crate) event_id: EventId,
+    pub(crate) event_type: String,
+    pub(crate) checkout_id: Option<CheckoutId>,
+    pub(crate) mode: Option<Mode>,
+}
+
+/// Parses a body: the envelope, then the payload by type.
+pub(crate) fn parse(body: &[u8]) -> Result<Event, Malformed> {
+    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|error| Malformed {
+        summary: None,
+        error: ParseError::NotAnEvent(error),
+    })?;
+    let payload = envelope.payload.get();
+    let typed = match envelope.event_type.as_ref() {
+        PAYMENT_SUCCEEDED => serde_json::from_str(payload).map(EventData::PaymentSucceeded),
+        REFUND_SUCCEEDED => serde_json::from_str(payload).map(EventData::RefundSucceeded),
+        REFUND_FAILED => serde_json::from_str(payload).map(EventData::RefundFailed),
+        _ => serde_json::from_str(payload).map(|payload: Value| {
+            let (checkout_id, mode) = owner_of(&payload);
+            EventData::Other(OtherEvent {
+                event_type: envelope.event_type.clone().into_owned(),
+                checkout_id,
+                mode,
+                payload,
+            })
+        }),
+    };
+    match typed {
+        Ok(data) => Ok(Event {
+            id: envelope.id,
+            created_date: envelope.created_date,
+            data,
+        }),
+        Err(source) => {
+            let (checkout_id, mode) = serde_json::from_str::<Value>(payload)
+                .map(|payload| owner_of(&payload))
+                .unwrap_or((None, None));
+            Err(Malformed {
+                summary: Some(Box::new(Summary {
+                    event_id: envelope.id,
+                    event_type: envelope.event_type.clone().into_owned(),
+                    checkout_id,
+                    mode,
+                })),
+                error: ParseError::InvalidPayload {
+                    event_type: envelope.event_type.into_owned(),
+                    source,
+                },
+            })
+        }
+    }
+}
+
+/// `metadata.checkoutId` and `mode` of a payload of any shape.
+fn owner_of(payload: &Value) -> (Option<CheckoutId>, Option<Mode>) {
+    let checkout_id = payload
+        .get("metadata")
+        .and_then(|metadata| metadata.get("checkoutId"))
+        .and_then(Value::as_str)
+        .map(CheckoutId::from);
+    let mode = payload.get("mode").and_then(Value::as_str).map(Mode::from_str);
+    (checkout_id, mode)
+}
+
+/// Why an authentic body is not a Yoco event (HTTP 400).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The body is not JSON with `id`, `type`, `createdDate` and an object `payload`.
+    #[error("body is not a Yoco event: {0}")]
+    NotAnEvent(#[source] serde_json::Error),
+    /// The type is known but its payload does not have the documented shape.
+    #[error("`{event_type}` event has an unexpected payload: {source}")]
+    InvalidPayload {
+        /// The event type as sent.
+        event_type: String,
+        /// What did not fit.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ParseError {
+    /// The HTTP status to answer: always 400 Bad Request.
+    pub fn status(&self) -> u16 {
+        400
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    /// The sample event from Yoco's documentation.
+    const SAMPLE: &str = r#"{"id":"evt_1EAwK8Mjy2DT38WIWntiZWxm","type":"payment.succeeded","createdDate":"2024-06-15T15:51:55.260284Z","payload":{"id":"p_bx4bY9JA6r4UwAKFyAjHY2bE","type":"payment","createdDate":"2024-06-15T17:51:54.405141Z","amount":900,"currency":"ZAR","paymentMethodDetails":{"type":"card","card":{"expiryMonth":2,"expiryYear":30,"maskedCard":"************1111","scheme":"visa"}},"status":"succeeded","mode":"live","metadata":{"checkoutId":"ch_9LVKD8GnAj7f39DFbn4F16bE"}}}"#;
+
+    #[test]
+    fn parses_the_documented_sample() {
+        assert_eq!(SAMPLE.len(), 464);
+        let event = Event::from_slice(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(event.id, "evt_1EAwK8Mjy2DT38WIWntiZWxm");
+        assert_eq!(event.event_type(), PAYMENT_SUCCEEDED);
+        assert_eq!(event.created_date, datetime!(2024-06-15 15:51:55.260284 UTC));
+        assert_eq!(event.checkout_id().unwrap(), "ch_9LVKD8GnAj7f39DFbn4F16bE");
+        assert_eq!(event.mode(), Some(&Mode::Live));
+        let EventData::PaymentSucceeded(payment) = event.data else {
+            panic!("not a payment")
+        };
+        assert_eq!(payment.id, "p_bx4bY9JA6r4UwAKFyAjHY2bE");
+        assert_eq!(payment.amount, 900);
+        assert_eq!(payment.currency, "ZAR");
+        assert_eq!(payment.status, "succeeded");
+        assert_eq!(payment.created_date, datetime!(2024-06-15 17:51:54.405141 UTC));
+        let details = payment.payment_method_details.unwrap();
+        assert_eq!(details.method, "card");
+        let card = details.card.unwrap();
+        assert_eq!((card.expiry_month, card.expiry_year), (Some(2), Some(30)));
+        assert_eq!(card.masked_card.as_deref(), Some("************1111"));
+        assert_eq!(card.scheme.as_deref(), Some("visa"));
+        assert!(payment.metadata.other.is_empty());
+    }
+
+    #[test]
+    fn parses_refunds_and_keeps_merchant_metadata() {
+        let body = r#"{"id":"evt_2","type":"refund.failed","createdDate":"2024-06-16T10:00:00Z","payload":{"id":"rfd_1","type":"refund","createdDate":"2024-06-16T10:00:00.5Z","amount":400,"currency":"ZAR","paymentId":"p_1","status":"failed","mode":"test","metadata":{"checkoutId":"ch_1","orderRef":"A-17","extra":{"n":1}},"newField":true}}"#;
+        let event = Event::from_slice(body.as_bytes()).unwrap();
+        assert_eq!(event.event_type(), REFUND_FAILED);
+        assert_eq!(event.mode(), Some(&Mode::Test));
+        let EventData::RefundFailed(refund) = event.data else {
+            panic!("not a failed refund")
+        };
+        assert_eq!((refund.amount, refund.payment_id.as_str()), (400, "p_1"));
+        assert_eq!(refund.metadata.checkout_id.as_ref().unwrap(), "ch_1");
+        assert_eq!(refund.metadata.get("orderRef"), Some(&Value::from("A-17")));
+        assert_eq!(refund.metadata.other.len(), 2);
+    }
+
+    #[test]
+    fn an_unknown_type_is_kept_with_its_owner() {
+        let body = r#"{"id":"evt_3","type":"payment.failed","createdDate":"2024-06-16T10:00:00Z","payload":{"mode":"live","amount":"weird","metadata":{"checkoutId":"ch_7"}}}"#;
+        let event = Event::from_slice(body.as_bytes()).unwrap();
+        assert_eq!(event.event_type(), "payment.failed");
+        assert_eq!(event.checkout_id().unwrap(), "ch_7");
+        assert_eq!(event.mode(), Some(&Mode::Live));
+        let EventData::Other(other) = event.data else {
+            panic!("not other")
+        };
+        assert_eq!(other.payload["amount"], "weird");
+    }
+
+    #[test]
+    fn odd_metadata_and_modes_are_tolerated() {
+        let body = r#"{"id":"evt_4","type":"payment.succeeded","createdDate":"2024-06-16T10:00:00Z","payload":{"id":"p_1","createdDate":"2024-06-16T10:00:00Z","amount":1,"currency":"ZAR","status":"succeeded","mode":"sandbox","metadata":{"checkoutId":42}}}"#;
+        let event = Event::from_slice(body.as_bytes()).unwrap();
+        assert_eq!(event.checkout_id(), None);
+        assert_eq!(event.mode(), Some(&Mode::Other("sandbox".into())));
+        let body = body.replace(r#"{"checkoutId":42}"#, "null");
+        assert!(Event::from_slice(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_known_type_with_a_broken_payload_keeps_its_owner_for_the_filter() {
+        let body = r#"{"id":"evt_5","type":"refund.succeeded","createdDate":"2024-06-16T10:00:00Z","payload":{"mode":"live","metadata":{"checkoutId":"ch_9"}}}"#;
+        let malformed = parse(body.as_bytes()).unwrap_err();
+        let summary = malformed.summary.unwrap();
+        assert_eq!(summary.checkout_id.unwrap(), "ch_9");
+        assert_eq!(summary.mode, Some(Mode::Live));
+        assert!(matches!(malformed.error, ParseError::InvalidPayload { .. }));
+        assert_eq!(malformed.error.status(), 400);
+    }
+
+    #[test]
+    fn junk_is_a_parse_error() {
+        for body in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{}",
+            b"\xff\xfe",
+            br#"{"id":"e","type":"x","createdDate":"yesterday","payload":{}}"#,
+            br#"{"id":"e","type":"x","createdDate":"2024-06-16T10:00:00Z","payload":"#,
+        ] {
+            let err = Event::from_slice(body).unwrap_err();
+            assert!(matches!(err, ParseError::NotAnEvent(_)), "{err}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Case-insensitive header lookup over whatever the caller's server hands us.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+
+/// Name of the header carrying the message id, stable across retries.
+pub const WEBHOOK_ID: &str = "webhook-id";
+/// Name of the header carrying the Unix time (seconds) of this attempt.
+pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
+/// Name of the header carrying the space-separated `v1,<base64>` signatures.
+pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+
+/// What a header lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// No header of that name.
+    Missing,
+    /// Exactly one header of that name, with its raw value bytes.
+    One(&'a [u8]),
+    /// The header appears more than once. A webhook header sent twice is
+    /// ambiguous, so verification refuses it.
+    Repeated,
+}
+
+/// Read access to request headers, by case-insensitive name.
+///
+/// Implemented for `http::HeaderMap` (feature `http`), for slices, arrays and
+/// vectors of `(name, value)` pairs, and for `HashMap`/`BTreeMap` from name
+/// to value. Implement it for your server's own header type if it has one;
+/// names are passed in lower case and must be matched ignoring ASCII case.
+pub trait Headers {
+    /// Looks up the header `name` (lower-case ASCII).
+    fn lookup(&self, name: &str) -> Lookup<'_>;
+}
+
+impl<T: Headers + ?Sized> Headers for &T {
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        (**self).lookup(name)
+    }
+}
+
+/// Folds the values whose name matches into one [`Lookup`].
+fn lookup_pairs<'a, K, V, I>(pairs: I, name: &str) -> Lookup<'a>
+where
+    K: AsRef<str> + 'a + ?Sized,
+    V: AsRef<[u8]> + 'a + ?Sized,
+    I: IntoIterator<Item = (&'a K, &'a V)>,
+{
+    let mut found = Lookup::Missing;
+    for (key, value) in pairs {
+        if key.as_ref().eq_ignore_ascii_case(name) {
+            found = match found {
+                Lookup::Missing => Lookup::One(value.as_ref()),
+                Lookup::One(_) | Lookup::Repeated => return Lookup::Repeated,
+            };
+        }
+    }
+    found
+}
+
+impl<K: AsRef<str>, V: AsRef<[u8]>> Headers for [(K, V)] {
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        lookup_pairs(self.iter().map(|(k, v)| (k, v)), name)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<[u8]>, const N: usize> Headers for [(K, V); N] {
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        self.as_slice().lookup(name)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<[u8]>> Headers for Vec<(K, V)> {
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        self.as_slice().lookup(name)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<[u8]>, S: BuildHasher> Headers for HashMap<K, V, S> {
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        // Keys may be in any case, so every entry is compared.
+        lookup_pairs(self.iter(), name)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<[u8]>> Headers for BTreeMap<K, V> {
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        lookup_pairs(self.iter(), name)
+    }
+}
+
+#[cfg(feature = "http")]
+impl Headers for http::HeaderMap {
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        // `HeaderMap` stores names in lower case already.
+        let mut values = self.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Lookup::Missing,
+            (Some(value), None) => Lookup::One(value.as_bytes()),
+            (Some(_), Some(_)) => Lookup::Repeated,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_are_matched_ignoring_case() {
+        let headers = [("Webhook-ID", "a"), ("content-type", "b")];
+        assert_eq!(headers.lookup(WEBHOOK_ID), Lookup::One(b"a"));
+        assert_eq!(headers.lookup(WEBHOOK_SIGNATURE), Lookup::Missing);
+    }
+
+    #[test]
+    fn a_repeated_header_is_reported_whatever_its_case() {
+        let headers = vec![("webhook-id", "a"), ("WEBHOOK-ID", "b")];
+        assert_eq!(headers.lookup(WEBHOOK_ID), Lookup::Repeated);
+        let map: HashMap<&str, &str> = [("webhook-id", "a"), ("Webhook-Id", "b")].into();
+        assert_eq!(map.lookup(WEBHOOK_ID), Lookup::Repeated);
+    }
+
+    #[test]
+    fn maps_and_byte_values_work() {
+        let map: BTreeMap<String, Vec<u8>> = [("Webhook-Timestamp".to_owned(), b"12".to_vec())].into();
+        assert_eq!(map.lookup(WEBHOOK_TIMESTAMP), Lookup::One(b"12"));
+        assert_eq!((&&map).lookup(WEBHOOK_ID), Lookup::Missing);
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn header_map_reports_one_missing_and_repeated() {
+        let mut map = http::HeaderMap::new();
+        map.insert("Webhook-Id", http::HeaderValue::from_static("msg_1"));
+        map.append(WEBHOOK_SIGNATURE, http::HeaderValue::from_static("v1,a"));
+        map.append(WEBHOOK_SIGNATURE, http::HeaderValue::from_static("v1,b"));
+        assert_eq!(map.lookup(WEBHOOK_ID), Lookup::One(b"msg_1"));
+        assert_eq!(map.lookup(WEBHOOK_TIMESTAMP), Lookup::Missing);
+        assert_eq!(map.lookup(WEBHOOK_SIGNATURE), Lookup::Repeated);
+    }
+}

@@ -1,0 +1,108 @@
+//! Receive [Yoco](https://www.yoco.com) payment webhooks safely.
+//!
+//! Yoco POSTs a signed JSON event to your endpoint for every payment and
+//! refund on your account, live and test alike, and retries for about a day
+//! until it sees a 2xx. This crate verifies each request (the Standard
+//! Webhooks scheme: HMAC-SHA256, constant-time comparison, a timestamp
+//! tolerance both ways), parses the event into types, and tells you whether
+//! it belongs to your checkouts, all without I/O, so it fits any server.
+//!
+//! # Quick start
+//!
+//! ```
+//! use yoco_webhooks::{CheckoutFilter, EventData, Outcome, Receiver, Verifier, WebhookSecret};
+//!
+//! /// Call from your route handler with the request's headers and raw body;
+//! /// answer with the status it returns.
+//! fn handle(receiver: &Receiver, headers: &http::HeaderMap, body: &[u8]) -> u16 {
+//!     match receiver.receive(headers, body) {
+//!         Ok(Outcome::Process(delivery)) => {
+//!             if let EventData::PaymentSucceeded(payment) = &delivery.event.data {
+//!                 println!("{} paid {} {}", payment.metadata.checkout_id.as_ref().map_or("?", |c| c.as_str()), payment.amount, payment.currency);
+//!             }
+//!             200 // answer non-2xx instead if processing failed, so that Yoco retries
+//!         }
+//!         Ok(Outcome::Ignore(_)) => 200, // another checkout's event: acknowledge it
+//!         Err(rejection) => rejection.status(), // 401 not authentic, 400 not an event
+//!     }
+//! }
+//!
+//! let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?; // from your config
+//! let receiver = Receiver::new(Verifier::new(secret), CheckoutFilter::any());
+//! assert_eq!(handle(&receiver, &http::HeaderMap::new(), b"{}"), 401);
+//! # Ok::<(), yoco_webhooks::SecretError>(())
+//! ```
+//!
+//! # Contents
+//!
+//! - [`WebhookSecret`]: the `whsec_...` secret, parsed once, never printed.
+//! - [`Verifier`]: Standard Webhooks verification, usable on its own for any
+//!   sender; [`Headers`] reads headers from your server's types.
+//! - [`Event`]: typed events ([`EventData::PaymentSucceeded`],
+//!   [`EventData::RefundSucceeded`], [`EventData::RefundFailed`], and
+//!   [`EventData::Other`] for types Yoco adds later).
+//! - [`CheckoutFilter`]: which checkouts (and which mode) are yours.
+//! - [`Receiver`]: all three in one call, answering [`Outcome::Process`],
+//!   [`Outcome::Ignore`] or a [`ReceiveError`] with its HTTP status.
+//! - [`testing`]: a signer and sample events for your own tests.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`] |
+//! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`] |
+//!
+//! Without default features the crate needs no I/O, no clock (pass `now` to
+//! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
+//! `wasm32-unknown-unknown`.
+//!
+//! # Security
+//!
+//! - Signatures are compared in constant time over all 32 bytes; a prefix,
+//!   an empty `v1,` or a truncated signature never matches.
+//! - The timestamp must be ASCII digits and within the tolerance (default 3
+//!   minutes) of `now` in both directions; all arithmetic is checked.
+//! - The signed content is the headers' bytes as received and the raw body,
+//!   UTF-8 or not.
+//! - Empty and undecodable secrets are refused when parsed. Secrets print as
+//!   `[redacted]`, and no error message carries a secret or an expected
+//!   signature.
+//! - No input panics: every malformed header or body is a typed error. The
+//!   crate has no `unsafe` code.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod event;
+mod filter;
+mod headers;
+mod ids;
+mod receive;
+mod secret;
+mod signature;
+mod verify;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+// The secret and the Standard Webhooks verifier.
+pub use secret::{SecretError, WebhookSecret};
+pub use verify::{DEFAULT_TOLERANCE, Verified, Verifier, VerifierBuilder, VerifyError};
+// Reading headers from any server's types.
+pub use headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+// Yoco's events.
+pub use event::{
+    Card, Event, EventData, Metadata, Mode, OtherEvent, PAYMENT_SUCCEEDED, ParseError, Payment, PaymentMethodDetails,
+    REFUND_FAILED, REFUND_SUCCEEDED, Refund,
+};
+pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
+// Which events are the merchant's.
+pub use filter::{CheckoutFilter, IgnoreReason};
+// Verify, parse and filter in one call.
+pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,203 @@
+//! The one entry point: verify, parse and filter, and say what to answer.
+
+use time::OffsetDateTime;
+
+use crate::event::{Event, Mode, ParseError, parse};
+use crate::filter::{CheckoutFilter, IgnoreReason};
+use crate::headers::Headers;
+use crate::ids::{CheckoutId, EventId, WebhookId};
+use crate::verify::{Verifier, VerifyError};
+
+/// Receives Yoco webhooks: verifies each request, parses the event and
+/// decides whether it is the merchant's to process.
+///
+/// Build it once at start-up and share it (it is `Clone`, `Send` and `Sync`).
+///
+/// ```
+/// use yoco_webhooks::{CheckoutFilter, Outcome, Receiver, Verifier, WebhookSecret};
+///
+/// let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+/// let receiver = Receiver::new(Verifier::new(secret), CheckoutFilter::any());
+///
+/// let headers = [("webhook-id", "msg_1")]; // an unsigned request
+/// let answer = match receiver.receive(&headers, b"{}") {
+///     Ok(Outcome::Process(delivery)) => 200, // process delivery.event, then answer 2xx
+///     Ok(Outcome::Ignore(_)) => 200,         // not ours: acknowledge, or Yoco retries for a day
+///     Err(err) => err.status(),              // 401 or 400
+/// };
+/// assert_eq!(answer, 401);
+/// # Ok::<(), yoco_webhooks::SecretError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    verifier: Verifier,
+    filter: CheckoutFilter,
+}
+
+impl Receiver {
+    /// A receiver that verifies with `verifier` and processes what `filter` lets through.
+    pub fn new(verifier: Verifier, filter: CheckoutFilter) -> Self {
+        Self { verifier, filter }
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The filter.
+    pub fn filter(&self) -> &CheckoutFilter {
+        &self.filter
+    }
+
+    /// Verifies, parses and filters one request, at the time `now`.
+    ///
+    /// `body` must be the raw request body, byte for byte; keep it if you
+    /// want to store or forward the event as sent.
+    ///
+    /// # Errors
+    /// [`ReceiveError`], whose [`status`](ReceiveError::status) is the answer
+    /// to give: 401 if the request is not authentic, 400 if it is authentic
+    /// but not a Yoco event. A foreign or unwanted event is not an error but
+    /// [`Outcome::Ignore`].
+    pub fn receive_at<H: Headers + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Outcome, ReceiveError> {
+        let verified = self.verifier.verify_at(headers, body, now)?;
+        let webhook_id = WebhookId::new(verified.webhook_id());
+        let event = match parse(body) {
+            Ok(event) => event,
+            Err(malformed) => {
+                // Someone else's event is acknowledged even if its payload is
+                // odd: a 400 would make Yoco retry it for a day.
+                if let Some(summary) = malformed.summary
+                    && let Some(reason) = self.filter.check(summary.checkout_id.as_ref(), summary.mode.as_ref())
+                {
+                    return Ok(Outcome::Ignore(Ignored {
+                        webhook_id,
+                        event_id: summary.event_id,
+                        event_type: summary.event_type,
+                        checkout_id: summary.checkout_id,
+                        mode: summary.mode,
+                        reason,
+                    }));
+                }
+                return Err(malformed.error.into());
+            }
+        };
+        match self.filter.check(event.checkout_id(), event.mode()) {
+            None => Ok(Outcome::Process(Delivery {
+                webhook_id,
+                timestamp: verified.timestamp(),
+                event,
+            })),
+            Some(reason) => Ok(Outcome::Ignore(Ignored {
+                webhook_id,
+                event_type: event.event_type().to_owned(),
+                checkout_id: event.checkout_id().cloned(),
+                mode: event.mode().cloned(),
+                event_id: event.id,
+                reason,
+            })),
+        }
+    }
+
+    /// [`Receiver::receive_at`] with the system clock.
+    ///
+    /// Not available on `wasm32-unknown-unknown`, which has no clock.
+    ///
+    /// # Errors
+    /// As [`Receiver::receive_at`].
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn receive<H: Headers + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Outcome, ReceiveError> {
+        self.receive_at(headers, body, OffsetDateTime::now_utc())
+    }
+}
+
+/// What to do with an authentic request.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum Outcome {
+    /// The event is the merchant's: process it, then answer 2xx. If
+    /// processing fails, answer non-2xx so that Yoco retries.
+    Process(Delivery),
+    /// The event is not the merchant's: answer 2xx without processing it.
+    Ignore(Ignored),
+}
+
+impl Outcome {
+    /// The `webhook-id` of the delivery.
+    pub fn webhook_id(&self) -> &WebhookId {
+        match self {
+            Outcome::Process(delivery) => &delivery.webhook_id,
+            Outcome::Ignore(ignored) => &ignored.webhook_id,
+        }
+    }
+}
+
+/// An authentic event to process.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// The `webhook-id`: the same for every retry, the key to process each
+    /// delivery once.
+    pub webhook_id: WebhookId,
+    /// When this attempt was signed.
+    pub timestamp: OffsetDateTime,
+    /// The event.
+    pub event: Event,
+}
+
+/// An authentic event that is not the merchant's, with what is known of it
+/// (for logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ignored {
+    /// The `webhook-id`.
+    pub webhook_id: WebhookId,
+    /// The event's id.
+    pub event_id: EventId,
+    /// The event type as sent.
+    pub event_type: String,
+    /// `payload.metadata.checkoutId`, if any.
+    pub checkout_id: Option<CheckoutId>,
+    /// `payload.mode`, if any.
+    pub mode: Option<Mode>,
+    /// Why it is not processed.
+    pub reason: IgnoreReason,
+}
+
+/// Why a request was rejected; [`status`](ReceiveError::status) is the HTTP
+/// status to answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// Not authentic: answer 401.
+    #[error("webhook not authentic: {0}")]
+    Verify(#[from] VerifyError),
+    /// Authentic, but not a Yoco event: answer 400.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+}
+
+impl ReceiveError {
+    /// The HTTP status to answer: 401 or 400.
+    pub fn status(&self) -> u16 {
+        match self {
+            ReceiveError::Verify(err) => err.status(),
+            ReceiveError::Parse(err) => err.status(),
+        }
+    }
+
+    /// The HTTP status to answer, as an [`http::StatusCode`].
+    #[cfg(feature = "http")]
+    pub fn status_code(&self) -> http::StatusCode {
+        match self {
+            ReceiveError::Verify(_) => http::StatusCode::UNAUTHORIZED,
+            ReceiveError::Parse(_) => http::StatusCode::BAD_REQUEST,
+        }
+    }
+}
