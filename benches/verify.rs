@@ -1,2 +1,155 @@
-//! Placeholder.
-fn main() {}
+//! Verification cost against two anchors measured in the same run: the
+//! `standardwebhooks` crate, and the floor (a bare pre-keyed HMAC-SHA256 over
+//! the same bytes and a constant-time compare, with nothing parsed).
+//!
+//! Run with `cargo bench --bench verify`; `scripts/bench-table.py` turns the
+//! results into the README's table.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
+use time::OffsetDateTime;
+use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, SampleEvent, Signer};
+use yoco_webhooks::{CheckoutFilter, Outcome, Receiver, Verifier, WebhookSecret};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const KEY: &str = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const WEBHOOK_ID: &str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W";
+
+/// A `payment.succeeded` body of exactly 16 KiB (merchant metadata padded).
+fn event_of_16_kib() -> Vec<u8> {
+    let base = SampleEvent::payment_succeeded().metadata("notes", "").to_json();
+    let padding = 16 * 1024 - base.len();
+    let body = SampleEvent::payment_succeeded()
+        .metadata("notes", "x".repeat(padding))
+        .to_json();
+    assert_eq!(body.len(), 16 * 1024);
+    body
+}
+
+/// The headers of a delivery as a server sees them: the three webhook
+/// headers among the usual ones, signed now (`standardwebhooks` checks
+/// against the system clock).
+fn request_headers(secret: &WebhookSecret, body: &[u8]) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in [
+        ("host", "shop.example.com"),
+        (
+            "user-agent",
+            "Svix-Webhooks/1.62.0 (sender-abc123; +https://www.svix.com/http-sender/)",
+        ),
+        ("content-type", "application/json"),
+        ("content-length", "464"),
+        ("accept", "*/*"),
+        ("accept-encoding", "gzip"),
+        ("x-forwarded-for", "203.0.113.7"),
+        ("x-forwarded-proto", "https"),
+        ("x-request-id", "5f0c7a9e-2d1b-4c3e-9f8a-7b6d5e4c3b2a"),
+    ] {
+        headers.insert(name, http::HeaderValue::from_static(value));
+    }
+    headers.extend(
+        Signer::new(secret.clone())
+            .sign_now(WEBHOOK_ID, body)
+            .to_header_map()
+            .unwrap(),
+    );
+    headers
+}
+
+fn bench_verify(c: &mut Criterion, name: &str, body: &[u8]) {
+    let secret = WebhookSecret::parse(SECRET).unwrap();
+    let headers = request_headers(&secret, body);
+    let now = OffsetDateTime::now_utc();
+    let verifier = Verifier::new(secret);
+    let theirs = standardwebhooks::Webhook::new(SECRET).unwrap();
+
+    let key = base64_decode(KEY);
+    let keyed = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    let timestamp = headers["webhook-timestamp"].as_bytes().to_vec();
+    let expected: [u8; 32] = {
+        let mut mac = keyed.clone();
+        for part in [WEBHOOK_ID.as_bytes(), b".", &timestamp, b".", body] {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    };
+
+    assert!(verifier.verify_at(&headers, body, now).is_ok());
+    assert!(theirs.verify(body, &headers).is_ok());
+
+    let mut group = c.benchmark_group(format!("verify/{name}"));
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    // `now` given, as a handler passes the time of its request.
+    group.bench_function("yoco_webhooks", |b| {
+        b.iter(|| {
+            verifier
+                .verify_at(black_box(&headers), black_box(body), black_box(now))
+                .is_ok()
+        })
+    });
+    // `verify`, which reads the system clock on every call like `standardwebhooks` does.
+    group.bench_function("yoco_webhooks_clock", |b| {
+        b.iter(|| verifier.verify(black_box(&headers), black_box(body)).is_ok())
+    });
+    group.bench_function("standardwebhooks", |b| {
+        b.iter(|| theirs.verify(black_box(body), black_box(&headers)).is_ok())
+    });
+    group.bench_function("floor", |b| {
+        b.iter(|| {
+            let mut mac = keyed.clone();
+            mac.update(black_box(WEBHOOK_ID.as_bytes()));
+            mac.update(b".");
+            mac.update(black_box(&timestamp));
+            mac.update(b".");
+            mac.update(black_box(body));
+            let tag: [u8; 32] = mac.finalize().into_bytes().into();
+            bool::from(tag.ct_eq(black_box(&expected)))
+        })
+    });
+    group.finish();
+}
+
+fn bench_receive(c: &mut Criterion) {
+    let body = DOCUMENTED_SAMPLE.as_bytes();
+    let secret = WebhookSecret::parse(SECRET).unwrap();
+    let headers = request_headers(&secret, body);
+    let now = OffsetDateTime::now_utc();
+    let receiver = Receiver::new(
+        Verifier::new(secret),
+        CheckoutFilter::checkout("ch_9LVKD8GnAj7f39DFbn4F16bE"),
+    );
+    assert!(matches!(
+        receiver.receive_at(&headers, body, now),
+        Ok(Outcome::Process(_))
+    ));
+
+    let mut group = c.benchmark_group("receive/464B");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("yoco_webhooks", |b| {
+        b.iter(|| {
+            receiver
+                .receive_at(black_box(&headers), black_box(body), black_box(now))
+                .is_ok()
+        })
+    });
+    group.finish();
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+}
+
+fn benches(c: &mut Criterion) {
+    assert_eq!(DOCUMENTED_SAMPLE.len(), 464);
+    bench_verify(c, "464B", DOCUMENTED_SAMPLE.as_bytes());
+    bench_verify(c, "16KiB", &event_of_16_kib());
+    bench_receive(c);
+}
+
+criterion_group!(verify, benches);
+criterion_main!(verify);

@@ -92,8 +92,18 @@ impl<K: AsRef<str>, V: AsRef<[u8]>> Headers for BTreeMap<K, V> {
 #[cfg(feature = "http")]
 impl Headers for http::HeaderMap {
     fn lookup(&self, name: &str) -> Lookup<'_> {
-        // `HeaderMap` stores names in lower case already.
-        let mut values = self.get_all(name).iter();
+        // Pre-built names skip parsing `name` on every request; any other
+        // name is parsed (and lower-cased) by `HeaderMap` itself.
+        static ID: http::HeaderName = http::HeaderName::from_static(WEBHOOK_ID);
+        static TIMESTAMP: http::HeaderName = http::HeaderName::from_static(WEBHOOK_TIMESTAMP);
+        static SIGNATURE: http::HeaderName = http::HeaderName::from_static(WEBHOOK_SIGNATURE);
+        let values = match name {
+            WEBHOOK_ID => self.get_all(&ID),
+            WEBHOOK_TIMESTAMP => self.get_all(&TIMESTAMP),
+            WEBHOOK_SIGNATURE => self.get_all(&SIGNATURE),
+            other => self.get_all(other),
+        };
+        let mut values = values.iter();
         match (values.next(), values.next()) {
             (None, _) => Lookup::Missing,
             (Some(value), None) => Lookup::One(value.as_bytes()),

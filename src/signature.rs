@@ -2,59 +2,71 @@
 //! the `webhook-signature` header.
 
 use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::general_purpose::STANDARD;
 use hmac::Mac as _;
+use subtle::{Choice, ConstantTimeEq as _};
 
 use crate::secret::WebhookSecret;
 
 /// Length of an HMAC-SHA256 tag.
-pub(crate) const SIGNATURE_LEN: usize = 32;
+const SIGNATURE_LEN: usize = 32;
 
-/// A raw `v1` signature.
-pub(crate) type Signature = [u8; SIGNATURE_LEN];
+/// Length of a tag in padded base64.
+const ENCODED_LEN: usize = 44;
 
-/// Standard base64; senders pad, but an unpadded tag is the same tag.
-/// Non-canonical trailing bits are still refused, so each tag has one spelling
-/// per padding style.
-const SIGNATURE_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+/// A tag as the header spells it: padded standard base64.
+pub(crate) type EncodedSignature = [u8; ENCODED_LEN];
 
 /// Signs `{id}.{timestamp}.{body}` with the pre-keyed MAC, feeding the parts in
 /// turn rather than concatenating them, so nothing is allocated or copied.
-pub(crate) fn sign(secret: &WebhookSecret, id: &[u8], timestamp: &[u8], body: &[u8]) -> Signature {
+/// The tag comes back base64-encoded: one encoding per request is cheaper than
+/// decoding every header entry.
+pub(crate) fn sign(secret: &WebhookSecret, id: &[u8], timestamp: &[u8], body: &[u8]) -> EncodedSignature {
     let mut mac = secret.mac();
     mac.update(id);
     mac.update(b".");
     mac.update(timestamp);
     mac.update(b".");
     mac.update(body);
-    mac.finalize().into_bytes().into()
+    let tag: [u8; SIGNATURE_LEN] = mac.finalize().into_bytes().into();
+    let mut text = [b'='; ENCODED_LEN];
+    // 32 bytes always encode to exactly 44 characters, so this cannot fail.
+    let _ = STANDARD.encode_slice(tag, &mut text);
+    text
 }
 
-/// The `v1` signatures of a `webhook-signature` header, decoded.
+/// The base64 part of each `v1,` entry of a `webhook-signature` header that
+/// has a tag's length, padded (44) or unpadded (43).
 ///
 /// Entries are separated by spaces. Entries of another version, without a
-/// comma, with bad base64 or of the wrong length are skipped: they cannot
-/// match, and one of them must not hide a good entry beside it.
-pub(crate) fn v1_signatures(header: &[u8]) -> impl Iterator<Item = Signature> + '_ {
+/// comma or of another length are skipped: they cannot match, and one of them
+/// must not hide a good entry beside it.
+pub(crate) fn v1_entries(header: &[u8]) -> impl Iterator<Item = &[u8]> {
     header
         .split(|&byte| byte == b' ')
         .filter_map(|entry| entry.strip_prefix(b"v1,"))
-        .filter_map(|encoded| {
-            let mut signature = [0_u8; SIGNATURE_LEN];
-            match SIGNATURE_BASE64.decode_slice(encoded, &mut signature) {
-                Ok(SIGNATURE_LEN) => Some(signature),
-                _ => None,
-            }
-        })
+        .filter(|encoded| encoded.len() == ENCODED_LEN || encoded.len() == ENCODED_LEN - 1)
+}
+
+/// Whether a `v1` entry spells the expected tag, in constant time over the
+/// whole entry. The expected text is canonical base64, so a non-canonical
+/// spelling of the right bytes does not match, as a decoder would refuse it.
+pub(crate) fn entry_matches(expected: &EncodedSignature, entry: &[u8]) -> Choice {
+    // An unpadded entry is the padded text without its final `=`.
+    let Some(expected) = expected.get(..entry.len()) else {
+        return Choice::from(0);
+    };
+    // One branch-free pass, then one constant-time test: `subtle`'s slice
+    // comparison puts an optimisation barrier on every byte, which costs more
+    // than the rest of the comparison.
+    let difference = expected.iter().zip(entry).fold(0_u8, |acc, (a, b)| acc | (a ^ b));
+    difference.ct_eq(&0)
 }
 
 /// The header entry for a signature: `v1,<base64>`.
 #[cfg(any(test, feature = "testing"))]
-pub(crate) fn header_entry(signature: &Signature) -> String {
-    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(signature))
+pub(crate) fn header_entry(signature: &EncodedSignature) -> String {
+    format!("v1,{}", String::from_utf8_lossy(signature))
 }
 
 #[cfg(test)]
@@ -78,22 +90,26 @@ mod tests {
     }
 
     #[test]
-    fn parses_every_v1_entry_and_skips_the_rest() {
-        let good = [7_u8; SIGNATURE_LEN];
-        let entry = header_entry(&good);
-        let unpadded = entry.trim_end_matches('=');
-        let header = format!(
-            "v2,abc {entry}  v1, v1 nocomma v1,!!! v1,AAAA {unpadded} v1a,{}",
-            &entry[3..]
-        );
-        let found: Vec<Signature> = v1_signatures(header.as_bytes()).collect();
-        assert_eq!(found, vec![good, good]);
+    fn picks_the_v1_entries_of_a_tags_length() {
+        let good = "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+        let unpadded = &good[..43];
+        let header = format!("v2,{good} v1,{good}  v1, v1 nocomma v1,!!! v1,AAAA v1,{unpadded} v1a,{good} v1,{good}=");
+        let found: Vec<&[u8]> = v1_entries(header.as_bytes()).collect();
+        assert_eq!(found, vec![good.as_bytes(), unpadded.as_bytes()]);
+        assert_eq!(v1_entries(b"").count(), 0);
     }
 
     #[test]
-    fn an_overlong_signature_is_skipped() {
-        let long = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode([1_u8; 48]));
-        assert_eq!(v1_signatures(long.as_bytes()).count(), 0);
-        assert_eq!(v1_signatures(b"").count(), 0);
+    fn an_entry_matches_only_when_every_character_does() {
+        let mut expected = [b'A'; ENCODED_LEN];
+        expected[ENCODED_LEN - 1] = b'=';
+        assert!(bool::from(entry_matches(&expected, &expected)));
+        assert!(bool::from(entry_matches(&expected, &expected[..43])));
+        for index in 0..ENCODED_LEN {
+            let mut other = expected;
+            other[index] ^= 1;
+            assert!(!bool::from(entry_matches(&expected, &other)), "byte {index}");
+        }
+        assert!(!bool::from(entry_matches(&expected, &[b'A'; 45])));
     }
 }
