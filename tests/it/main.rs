@@ -1,1 +1,134 @@
-//! Placeholder.
+//! Integration tests of `yoco-webhooks`, as one test binary (one link).
+//!
+//! - [`cross_check`]: interoperability with the `standardwebhooks` crate, both
+//!   ways: its signatures verify with our [`Verifier`], our
+//!   [`Signer`](yoco_webhooks::testing::Signer)'s headers verify with it.
+//! - [`vectors`]: table-driven signature and secret vectors from
+//!   `tests/data/vectors.json`, computed independently by
+//!   `tests/data/vectors.py`; they cover the "known failures of other
+//!   implementations" of the reference notes.
+//! - [`properties`]: proptest round trips, single-byte tampering and
+//!   no-panic properties of verification.
+//! - [`receive`]: the [`Receiver`](yoco_webhooks::Receiver) end to end:
+//!   typed events, filters, ignore reasons, statuses, and errors that never
+//!   show a secret or an expected signature.
+//! - [`alloc`]: verification allocates nothing, counted by this binary's
+//!   global allocator below.
+//!
+//! No test depends on timing; the few that use the system clock sign "now"
+//! and verify within the default tolerance of minutes.
+
+// Tests assert by unwrapping and indexing; the crate's lints against that are
+// for library code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
+
+mod alloc;
+mod cross_check;
+mod properties;
+mod receive;
+mod vectors;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use time::OffsetDateTime;
+use yoco_webhooks::Verifier;
+
+thread_local! {
+    /// Allocations made by the current thread. Tests run in parallel threads,
+    /// so a per-thread count is not disturbed by the others. `const`
+    /// initialisation and a `Cell<u64>` (no destructor) mean the counter
+    /// itself never allocates.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting each allocation (and reallocation) on the
+/// calling thread.
+struct CountingAllocator;
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// Counts one allocation on this thread. `try_with` because a thread's own
+/// teardown may allocate after its thread-locals are gone.
+fn count_one() {
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get().wrapping_add(1)));
+}
+
+// The crate forbids `unsafe` in `src/lib.rs`; Cargo.toml's `[lints.rust]` sets
+// `unsafe_code = "deny"` (not "forbid") so that this one impl may allow it.
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees carry over; counting touches only a
+// thread-local `Cell`.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: as above; `ptr` was allocated by `System` through this type.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// Runs `f` and returns how many allocations the current thread made
+/// meanwhile, with `f`'s result.
+pub(crate) fn count_allocations<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let result = f();
+    let after = ALLOCATIONS.with(Cell::get);
+    (after.wrapping_sub(before), result)
+}
+
+/// A UTF-8 JSON body of exactly 16 KiB, with multi-byte characters in it.
+pub(crate) fn body_16k() -> Vec<u8> {
+    const SIZE: usize = 16 * 1024;
+    let mut body = String::from(r#"{"id":"evt_big","note":""#);
+    let filler = "Zoë paid R9.00 at the café ☕ ";
+    while body.len() + filler.len() + 2 <= SIZE {
+        body.push_str(filler);
+    }
+    while body.len() + 2 < SIZE {
+        body.push('x');
+    }
+    body.push_str(r#""}"#);
+    assert_eq!(body.len(), SIZE);
+    body.into_bytes()
+}
+
+/// The instant `secs` seconds after the Unix epoch.
+pub(crate) fn unix(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap()
+}
+
+/// `verifier`'s verdict, without the borrowed [`yoco_webhooks::Verified`].
+pub(crate) fn verdict<H: yoco_webhooks::Headers + ?Sized>(
+    verifier: &Verifier,
+    headers: &H,
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Result<(), yoco_webhooks::VerifyError> {
+    verifier.verify_at(headers, body, now).map(|_| ())
+}

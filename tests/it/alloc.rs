@@ -1,0 +1,173 @@
+//! Verification allocates nothing: counted with this binary's global
+//! allocator (see `main.rs`), per thread, so tests running in parallel do not
+//! disturb the count.
+
+use std::hint::black_box;
+
+use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, SignedHeaders, Signer, TEST_SECRET};
+use yoco_webhooks::{Verifier, VerifyError, WebhookSecret};
+
+use crate::{body_16k, count_allocations, unix};
+
+/// Calls of `verify_at` per request shape.
+const CALLS: usize = 50;
+const SIGNED_AT: i64 = 1_718_466_715;
+
+const SECRETS: [&str; 3] = [
+    TEST_SECRET,
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==",
+];
+
+/// One request to verify, with everything built in advance.
+struct Request {
+    name: String,
+    map: http::HeaderMap,
+    pairs: Vec<(String, String)>,
+    body: Vec<u8>,
+    expected: Result<(), VerifyError>,
+}
+
+impl Request {
+    fn new(name: String, headers: &SignedHeaders, body: Vec<u8>, expected: Result<(), VerifyError>) -> Self {
+        let pairs = headers
+            .pairs()
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        Self {
+            name,
+            map: headers.to_header_map().unwrap(),
+            pairs,
+            body,
+            expected,
+        }
+    }
+}
+
+fn secret(text: &str) -> WebhookSecret {
+    WebhookSecret::parse(text).unwrap()
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let (count, vec) = count_allocations(|| black_box(Vec::<u8>::with_capacity(1)));
+    assert_eq!(count, 1);
+    drop(vec);
+    let (count, ()) = count_allocations(|| {
+        let mut grown = black_box(Vec::<u8>::with_capacity(1));
+        grown.extend_from_slice(black_box(&[1, 2, 3]));
+        drop(black_box(grown));
+    });
+    assert_eq!(count, 2, "an allocation and a reallocation");
+    let (count, ()) = count_allocations(|| ());
+    assert_eq!(count, 0);
+}
+
+#[test]
+fn verification_allocates_nothing() {
+    // The sanity check first, on this same thread: the counter works here.
+    let (count, _) = count_allocations(|| black_box(Vec::<u8>::with_capacity(1)));
+    assert_eq!(
+        count, 1,
+        "the counting allocator does not see this thread's allocations"
+    );
+
+    let single = Verifier::new(secret(SECRETS[0]));
+    // Three secrets; requests signed with the last one, so every secret is tried.
+    let rotating = Verifier::builder(secret(SECRETS[0]))
+        .also_accept(secret(SECRETS[1]))
+        .also_accept(secret(SECRETS[2]))
+        .build();
+    let now = unix(SIGNED_AT + 30);
+
+    let mut requests = Vec::new();
+    for (label, body) in [
+        ("sample", DOCUMENTED_SAMPLE.as_bytes().to_vec()),
+        ("16 KiB", body_16k()),
+    ] {
+        for (index, text) in SECRETS.iter().enumerate() {
+            let headers = Signer::new(secret(text)).sign("msg_2fKx9bQzR4TnWc8Lp1Vd", unix(SIGNED_AT), &body);
+            requests.push((
+                index,
+                Request::new(format!("{label}, secret {index}"), &headers, body.clone(), Ok(())),
+            ));
+            let mut tampered = body.clone();
+            tampered[body.len() / 2] ^= 1;
+            requests.push((
+                index,
+                Request::new(
+                    format!("{label}, secret {index}, tampered"),
+                    &headers,
+                    tampered,
+                    Err(VerifyError::SignatureMismatch),
+                ),
+            ));
+            let mut forged = headers.clone();
+            forged.webhook_signature = format!(
+                "v2,xyz v1,!!! {} v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                headers.webhook_signature.get(..20).unwrap()
+            );
+            requests.push((
+                index,
+                Request::new(
+                    format!("{label}, secret {index}, forged"),
+                    &forged,
+                    body.clone(),
+                    Err(VerifyError::SignatureMismatch),
+                ),
+            ));
+        }
+    }
+    let stale_headers = Signer::new(secret(SECRETS[0])).sign("msg_1", unix(SIGNED_AT - 1000), b"{}");
+    requests.push((
+        0,
+        Request::new(
+            "stale".to_owned(),
+            &stale_headers,
+            b"{}".to_vec(),
+            Err(VerifyError::StaleTimestamp),
+        ),
+    ));
+
+    let mut outcomes = 0_usize;
+    for (index, request) in &requests {
+        // `single` knows only secret 0; `rotating` knows all three.
+        let single_expected = match (&request.expected, index) {
+            (Ok(()), 0) | (Err(_), _) => request.expected.clone(),
+            (Ok(()), _) => Err(VerifyError::SignatureMismatch),
+        };
+        let pairs: &[(String, String)] = &request.pairs;
+        let (count, matched) = count_allocations(|| {
+            let mut matched = 0_usize;
+            for _ in 0..CALLS {
+                for (verifier, expected) in [(&single, &single_expected), (&rotating, &request.expected)] {
+                    let by_map = verifier.verify_at(black_box(&request.map), black_box(&request.body), now);
+                    let by_pairs = verifier.verify_at(black_box(pairs), black_box(&request.body), now);
+                    if by_map.map(|_| ()) == *expected && by_pairs.map(|_| ()) == *expected {
+                        matched += 1;
+                    }
+                }
+            }
+            matched
+        });
+        assert_eq!(
+            matched,
+            2 * CALLS,
+            "{}: not every call gave the expected verdict",
+            request.name
+        );
+        assert_eq!(
+            count,
+            0,
+            "{}: {count} allocations in {} verifications",
+            request.name,
+            4 * CALLS
+        );
+        outcomes += matched;
+    }
+    // Successes and failures were both counted.
+    assert!(requests.iter().any(|(_, r)| r.expected.is_ok()));
+    assert!(requests.iter().any(|(_, r)| r.expected.is_err()));
+    assert_eq!(outcomes, requests.len() * 2 * CALLS);
+}
