@@ -5,6 +5,9 @@
 //! Run with `cargo bench --bench verify`; `scripts/bench-table.py` turns the
 //! results into the README's table.
 
+// Set-up code: a bad constant should stop the benchmark loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -272,12 +272,14 @@ impl<'de> Deserialize<'de> for Metadata {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
                 let mut metadata = Metadata::default();
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<MetadataKey>()? {
                     let value: Value = map.next_value()?;
-                    match value {
-                        Value::String(id) if key == "checkoutId" => metadata.checkout_id = Some(CheckoutId::new(id)),
-                        value => {
-                            metadata.other.insert(key, value);
+                    match (key, value) {
+                        (MetadataKey::CheckoutId, Value::String(id)) => {
+                            metadata.checkout_id = Some(CheckoutId::new(id))
+                        }
+                        (key, value) => {
+                            metadata.other.insert(key.into_string(), value);
                         }
                     }
                 }
@@ -286,6 +288,47 @@ impl<'de> Deserialize<'de> for Metadata {
         }
         // `null` is treated as empty metadata.
         deserializer.deserialize_any(MetadataVisitor)
+    }
+}
+
+/// A metadata key; `checkoutId`, the one read on every event, without allocating.
+enum MetadataKey {
+    CheckoutId,
+    Other(String),
+}
+
+impl MetadataKey {
+    fn into_string(self) -> String {
+        match self {
+            MetadataKey::CheckoutId => "checkoutId".to_owned(),
+            MetadataKey::Other(key) => key,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MetadataKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = MetadataKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a metadata key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<MetadataKey, E> {
+                Ok(match key {
+                    "checkoutId" => MetadataKey::CheckoutId,
+                    other => MetadataKey::Other(other.to_owned()),
+                })
+            }
+            fn visit_string<E: de::Error>(self, key: String) -> Result<MetadataKey, E> {
+                Ok(if key == "checkoutId" {
+                    MetadataKey::CheckoutId
+                } else {
+                    MetadataKey::Other(key)
+                })
+            }
+        }
+        deserializer.deserialize_string(KeyVisitor)
     }
 }
 
@@ -320,8 +363,140 @@ pub(crate) struct Summary {
     pub(crate) mode: Option<Mode>,
 }
 
-/// Parses a body: the envelope, then the payload by type.
+/// Parses a body in one pass when `type` comes before `payload` (as Yoco
+/// sends it), and falls back to [`parse_in_two_passes`] otherwise, which also
+/// says whose event a malformed body is.
 pub(crate) fn parse(body: &[u8]) -> Result<Event, Malformed> {
+    // JSON is UTF-8. Checking the whole body at once and parsing from `str`
+    // is much cheaper than `from_slice` checking each string on its own.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return parse_in_two_passes(body);
+    };
+    match serde_json::from_str::<OnePass>(text) {
+        Ok(OnePass(Some(event))) => Ok(event),
+        Ok(OnePass(None)) | Err(_) => parse_in_two_passes(body),
+    }
+}
+
+/// An event parsed in one pass, or `None` when the payload came before the
+/// type and must be parsed again once the type is known.
+struct OnePass(Option<Event>);
+
+impl<'de> Deserialize<'de> for OnePass {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(OnePassVisitor)
+    }
+}
+
+struct OnePassVisitor;
+
+impl<'de> Visitor<'de> for OnePassVisitor {
+    type Value = OnePass;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Yoco event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OnePass, A::Error> {
+        let mut id: Option<EventId> = None;
+        let mut event_type: Option<String> = None;
+        let mut created_date: Option<OffsetDateTime> = None;
+        let mut data: Option<EventData> = None;
+        while let Some(key) = map.next_key::<EnvelopeKey>()? {
+            match key {
+                EnvelopeKey::Id if id.is_none() => id = Some(map.next_value()?),
+                EnvelopeKey::Type if event_type.is_none() => event_type = Some(map.next_value()?),
+                EnvelopeKey::CreatedDate if created_date.is_none() => {
+                    created_date = Some(map.next_value::<Rfc3339>()?.0);
+                }
+                EnvelopeKey::Payload if data.is_none() => match &event_type {
+                    Some(event_type) => data = Some(map.next_value_seed(PayloadSeed(event_type))?),
+                    None => return Ok(OnePass(None)),
+                },
+                EnvelopeKey::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+                _ => return Err(de::Error::custom("duplicate field")),
+            }
+        }
+        Ok(OnePass(Some(Event {
+            id: id.ok_or_else(|| de::Error::missing_field("id"))?,
+            created_date: created_date.ok_or_else(|| de::Error::missing_field("createdDate"))?,
+            data: data.ok_or_else(|| de::Error::missing_field("payload"))?,
+        })))
+    }
+}
+
+/// The top-level keys of an event, recognised without allocating.
+enum EnvelopeKey {
+    Id,
+    Type,
+    CreatedDate,
+    Payload,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EnvelopeKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = EnvelopeKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<EnvelopeKey, E> {
+                Ok(match key {
+                    "id" => EnvelopeKey::Id,
+                    "type" => EnvelopeKey::Type,
+                    "createdDate" => EnvelopeKey::CreatedDate,
+                    "payload" => EnvelopeKey::Payload,
+                    _ => EnvelopeKey::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// An RFC 3339 date, as Yoco writes them.
+struct Rfc3339(OffsetDateTime);
+
+impl<'de> Deserialize<'de> for Rfc3339 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        time::serde::rfc3339::deserialize(deserializer).map(Rfc3339)
+    }
+}
+
+/// Deserializes a payload as the type already read says.
+struct PayloadSeed<'a>(&'a str);
+
+impl<'de> de::DeserializeSeed<'de> for PayloadSeed<'_> {
+    type Value = EventData;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<EventData, D::Error> {
+        Ok(match self.0 {
+            PAYMENT_SUCCEEDED => EventData::PaymentSucceeded(Payment::deserialize(deserializer)?),
+            REFUND_SUCCEEDED => EventData::RefundSucceeded(Refund::deserialize(deserializer)?),
+            REFUND_FAILED => EventData::RefundFailed(Refund::deserialize(deserializer)?),
+            other => other_event(other.to_owned(), Value::deserialize(deserializer)?),
+        })
+    }
+}
+
+fn other_event(event_type: String, payload: Value) -> EventData {
+    let (checkout_id, mode) = owner_of(&payload);
+    EventData::Other(OtherEvent {
+        event_type,
+        checkout_id,
+        mode,
+        payload,
+    })
+}
+
+/// Parses a body: the envelope, then the payload by type. Slower than
+/// [`parse`]'s one pass, but independent of key order, and on failure it
+/// still reads whose event it was.
+fn parse_in_two_passes(body: &[u8]) -> Result<Event, Malformed> {
     let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|error| Malformed {
         summary: None,
         error: ParseError::NotAnEvent(error),
@@ -331,15 +506,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Event, Malformed> {
         PAYMENT_SUCCEEDED => serde_json::from_str(payload).map(EventData::PaymentSucceeded),
         REFUND_SUCCEEDED => serde_json::from_str(payload).map(EventData::RefundSucceeded),
         REFUND_FAILED => serde_json::from_str(payload).map(EventData::RefundFailed),
-        _ => serde_json::from_str(payload).map(|payload: Value| {
-            let (checkout_id, mode) = owner_of(&payload);
-            EventData::Other(OtherEvent {
-                event_type: envelope.event_type.clone().into_owned(),
-                checkout_id,
-                mode,
-                payload,
-            })
-        }),
+        other => serde_json::from_str(payload).map(|payload| other_event(other.to_owned(), payload)),
     };
     match typed {
         Ok(data) => Ok(Event {
@@ -484,6 +651,27 @@ mod tests {
         assert_eq!(summary.mode, Some(Mode::Live));
         assert!(matches!(malformed.error, ParseError::InvalidPayload { .. }));
         assert_eq!(malformed.error.status(), 400);
+    }
+
+    #[test]
+    fn key_order_does_not_matter() {
+        let reordered = r#"{"payload":{"metadata":{"orderRef":7,"checkoutId":"ch_1"},"mode":"test","status":"succeeded","currency":"ZAR","amount":5,"createdDate":"2024-06-16T10:00:00Z","id":"p_1"},"createdDate":"2024-06-16T10:00:00Z","type":"payment.succeeded","id":"evt_6","extra":[1,{"a":null}]}"#;
+        let event = Event::from_slice(reordered.as_bytes()).unwrap();
+        assert_eq!(event.event_type(), PAYMENT_SUCCEEDED);
+        assert_eq!(event.checkout_id().unwrap(), "ch_1");
+        let EventData::PaymentSucceeded(payment) = &event.data else {
+            panic!("not a payment")
+        };
+        assert_eq!(payment.metadata.get("orderRef"), Some(&Value::from(7)));
+        let in_order = r#"{"id":"evt_6","type":"payment.succeeded","createdDate":"2024-06-16T10:00:00Z","payload":{"id":"p_1","createdDate":"2024-06-16T10:00:00Z","amount":5,"currency":"ZAR","status":"succeeded","mode":"test","metadata":{"checkoutId":"ch_1","orderRef":7}}}"#;
+        assert_eq!(Event::from_slice(in_order.as_bytes()).unwrap(), event);
+    }
+
+    #[test]
+    fn a_repeated_top_level_field_is_refused() {
+        let body =
+            r#"{"id":"evt_7","type":"payment.failed","type":"x","createdDate":"2024-06-16T10:00:00Z","payload":{}}"#;
+        assert!(Event::from_slice(body.as_bytes()).is_err());
     }
 
     #[test]

@@ -71,6 +71,10 @@
 //! - No input panics: every malformed header or body is a typed error. The
 //!   crate has no `unsafe` code.
 #![forbid(unsafe_code)]
+// The library handles hostile input: no unchecked arithmetic, no indexing that
+// can panic. (Set here rather than in Cargo.toml so that examples and benches
+// may be plain.)
+#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod event;

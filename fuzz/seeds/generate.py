@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/seeds/<target>/. Run from anywhere:
+
+    python3 fuzz/seeds/generate.py
+
+The constants mirror fuzz_targets/common.rs and yoco_webhooks::testing.
+"""
+import base64
+import hashlib
+import hmac
+import pathlib
+
+HERE = pathlib.Path(__file__).resolve().parent
+TEST_SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLXlvY28td2ViaG9va3MtdGVzdHM="
+KEY = base64.b64decode(TEST_SECRET[len("whsec_"):])
+NOW = 1718466715  # common::NOW_UNIX
+ID = b"msg_2hVbEBdDNyrZBrVQmDmLUSxyfFe"  # the signature_header target's id
+DOCUMENTED_SAMPLE = b'{"id":"evt_1EAwK8Mjy2DT38WIWntiZWxm","type":"payment.succeeded","createdDate":"2024-06-15T15:51:55.260284Z","payload":{"id":"p_bx4bY9JA6r4UwAKFyAjHY2bE","type":"payment","createdDate":"2024-06-15T17:51:54.405141Z","amount":900,"currency":"ZAR","paymentMethodDetails":{"type":"card","card":{"expiryMonth":2,"expiryYear":30,"maskedCard":"************1111","scheme":"visa"}},"status":"succeeded","mode":"live","metadata":{"checkoutId":"ch_9LVKD8GnAj7f39DFbn4F16bE"}}}'
+assert len(DOCUMENTED_SAMPLE) == 464
+
+REFUND = b'{"id":"evt_2","type":"refund.succeeded","createdDate":"2024-06-16T10:00:00Z","payload":{"id":"rfd_1","type":"refund","createdDate":"2024-06-16T10:00:00.5Z","amount":400,"currency":"ZAR","paymentId":"p_1","status":"succeeded","mode":"test","metadata":{"checkoutId":"ch_1","orderRef":"A-17","extra":{"n":1}},"newField":true}}'
+REFUND_FAILED = b'{"id":"evt_3","type":"refund.failed","createdDate":"2024-06-16T10:00:00+02:00","payload":{"id":"rfd_2","type":"refund","createdDate":"2024-06-16T10:00:00Z","amount":900,"currency":"ZAR","paymentId":"p_2","status":"failed","mode":"live","metadata":{"checkoutId":"ch_2"}}}'
+UNKNOWN = b'{"id":"evt_4","type":"payment.failed","createdDate":"2024-06-16T10:00:00Z","payload":{"mode":"sandbox","amount":"weird","metadata":{"checkoutId":"ch_1"}}}'
+BROKEN_KNOWN = b'{"id":"evt_5","type":"payment.succeeded","createdDate":"2024-06-16T10:00:00Z","payload":{"mode":"live","metadata":{"checkoutId":"ch_7"}}}'
+ODD_METADATA = b'{"id":"evt_6","type":"payment.succeeded","createdDate":"2024-06-16T10:00:00Z","payload":{"id":"p_1","createdDate":"2024-06-16T10:00:00Z","amount":-1,"currency":"ZAR","status":"succeeded","mode":"live","metadata":{"checkoutId":42,"checkoutId":"ch_1"},"paymentMethodDetails":null}}'
+NULL_METADATA = b'{"id":"evt_7","type":"payment.succeeded","createdDate":"2024-06-16T10:00:00Z","payload":{"id":"p_1","createdDate":"2024-06-16T10:00:00Z","amount":9223372036854775807,"currency":"","status":"","mode":"test","metadata":null,"paymentMethodDetails":{"type":"eft"}}}'
+ESCAPED = b'{"id":"evt_\\u00e9","type":"refund.succeeded\\u0000","createdDate":"2024-06-16T10:00:00Z","payload":{"metadata":{"checkoutId":"ch_\\u0031"},"mode":"\\ud83d\\ude00"}}'
+
+
+def entry(id_, ts, body):
+    tag = hmac.new(KEY, id_ + b"." + ts + b"." + body, hashlib.sha256).digest()
+    return b"v1," + base64.b64encode(tag)
+
+
+def write(target, name, data):
+    folder = HERE / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+# signature_header: the header alone.
+good = entry(ID, str(NOW).encode(), DOCUMENTED_SAMPLE)
+other = entry(b"msg_other", str(NOW).encode(), DOCUMENTED_SAMPLE)
+for name, header in {
+    "correct": good,
+    "correct_unpadded": good.rstrip(b"="),
+    "several_entries": b"v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " + good + b" v2,abc v1a,x",
+    "correct_last": b"v2,abc v1, v1 nocomma v1,!!! " + other + b" " + good,
+    "mismatch_only": other + b" " + other.rstrip(b"="),
+    "no_v1": b"v2,abc v1a,xyz nocomma",
+    "empty": b"",
+    "double_spaces": b"  " + good + b"  ",
+}.items():
+    write("signature_header", name, header)
+
+# verify: flag byte, then id \n timestamp \n signature \n body.
+def verify_seed(flags, id_, ts, sig, body):
+    return bytes([flags]) + id_ + b"\n" + ts + b"\n" + sig + b"\n" + body
+
+now = str(NOW).encode()
+ref_body = b'{"email":"test@example.com","username":"test_user"}'
+for name, seed in {
+    "documented_sample_signed": verify_seed(0, ID, now, entry(ID, now, DOCUMENTED_SAMPLE), DOCUMENTED_SAMPLE),
+    "several_entries": verify_seed(0x10, b"msg_1", now, b"v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " + entry(b"msg_1", now, ref_body) + b" v2,x", ref_body),
+    "relative_edge_past": verify_seed(0x01, b"msg_1", b"-180", b"v1,", ref_body),
+    "relative_edge_future": verify_seed(0x01 | 0x20, b"msg_1", b"181", b"", ref_body),
+    "leading_zero": verify_seed(0x02, b"msg_1", now, entry(b"msg_1", b"0" + now, b""), b""),
+    "repeated_id": verify_seed(0x04 | 0x40, b"msg_1", now, entry(b"msg_1", now, b"x"), b"x"),
+    "missing_signature": verify_seed(0x08, b"msg_1", now, b"", b"x"),
+    "stale": verify_seed(0, b"msg_1", b"1718466534", b"v1,", b""),
+    "huge_timestamp": verify_seed(0, b"msg_1", b"18446744073709551616", b"v1,", b""),
+    "non_utf8_body": verify_seed(0, b"msg_\xc3\xa9", now, entry(b"msg_\xc3\xa9", now, b"\xff\xfe\x00{\n}"), b"\xff\xfe\x00{\n}"),
+    "non_utf8_id": verify_seed(0, b"\xff", now, b"v1,", b"{}"),
+}.items():
+    write("verify", name, seed)
+
+# event_parse: bodies.
+for name, body in {
+    "documented_sample": DOCUMENTED_SAMPLE,
+    "refund_succeeded_ch_1": REFUND,
+    "refund_failed_offset_date": REFUND_FAILED,
+    "unknown_type": UNKNOWN,
+    "known_type_broken_payload": BROKEN_KNOWN,
+    "odd_metadata_duplicate_key": ODD_METADATA,
+    "null_metadata": NULL_METADATA,
+    "escapes": ESCAPED,
+    "not_json": b"\xff\xfe{",
+}.items():
+    write("event_parse", name, body)
