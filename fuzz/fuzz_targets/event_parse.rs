@@ -10,14 +10,23 @@
 //! - under `checkout("ch_1")`, a processed event's checkout id is `ch_1`; a
 //!   body that parses is processed iff its checkout id is `ch_1`, and ignored
 //!   for the right reason otherwise; a body that does not parse is never
-//!   processed.
+//!   processed;
+//! - key order does not matter: the body re-serialised through
+//!   `serde_json::Value` (keys sorted, so `payload` before `type`, which takes
+//!   the two-pass parser where Yoco's order takes the one-pass one) parses to
+//!   the same event, or fails too. Bodies with a repeated key are skipped (a
+//!   `Value` keeps only the last), and with a float only the envelope and
+//!   owner are compared (a float need not re-parse to the same bits).
 #![no_main]
 
 mod common;
 
+use std::collections::HashSet;
+use std::fmt;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use yoco_webhooks::testing::Signer;
 use yoco_webhooks::{CheckoutFilter, Event, IgnoreReason, Outcome, ReceiveError, Receiver};
 
@@ -50,6 +59,94 @@ fn inspect(event: &Event) {
     let _ = format!("{event:?}");
 }
 
+/// What a round trip through `serde_json::Value` would not keep.
+#[derive(Default)]
+struct Lossy {
+    /// An object repeats a key (a `Value` keeps the last).
+    repeated_key: bool,
+    /// A number is a float (printed and re-parsed, maybe to other bits).
+    float: bool,
+}
+
+/// Walks any JSON value, noting in `Lossy` what a round trip would change.
+struct Scan<'a>(&'a mut Lossy);
+
+impl<'de> DeserializeSeed<'de> for Scan<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Scan<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        self.0.float = true;
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Scan(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key) {
+                self.0.repeated_key = true;
+            }
+            map.next_value_seed(Scan(&mut *self.0))?;
+        }
+        Ok(())
+    }
+}
+
+/// The body with its keys sorted must parse as the body does.
+fn check_key_order(body: &[u8], parsed: &Result<Event, yoco_webhooks::ParseError>) {
+    let mut lossy = Lossy::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let scanned = Scan(&mut lossy).deserialize(&mut deserializer).and_then(|()| deserializer.end());
+    if scanned.is_err() || lossy.repeated_key {
+        return;
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return;
+    };
+    let sorted = serde_json::to_vec(&value).expect("a Value serialises");
+    match (parsed, Event::from_slice(&sorted)) {
+        (Ok(event), Ok(again)) if lossy.float => {
+            assert_eq!(event.id, again.id);
+            assert_eq!(event.created_date, again.created_date);
+            assert_eq!(event.event_type(), again.event_type());
+            assert_eq!(event.checkout_id(), again.checkout_id());
+            assert_eq!(event.mode(), again.mode());
+        }
+        (Ok(event), Ok(again)) => assert_eq!(event, &again, "key order changed the event"),
+        (Err(_), Err(_)) => {}
+        (parsed, again) => panic!(
+            "key order changed the outcome: as sent {parsed:?}, sorted {again:?}, sorted body {:?}",
+            String::from_utf8_lossy(&sorted)
+        ),
+    }
+}
+
 fuzz_target!(|body: &[u8]| {
     let fx = fixture();
     let parsed = Event::from_slice(body);
@@ -60,6 +157,8 @@ fuzz_target!(|body: &[u8]| {
             let _ = err.to_string();
         }
     }
+
+    check_key_order(body, &parsed);
 
     let headers = fx.signer.sign(WEBHOOK_ID, common::now(), body);
 
