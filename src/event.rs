@@ -103,10 +103,10 @@ pub struct Payment {
     pub created_date: OffsetDateTime,
     /// The amount in minor units of `currency` (900 is R9.00).
     pub amount: i64,
-    /// ISO 4217 currency code, such as `ZAR`.
-    pub currency: String,
-    /// The payment's status as sent, such as `succeeded`.
-    pub status: String,
+    /// The currency, such as `ZAR`.
+    pub currency: Currency,
+    /// The payment's status, such as `succeeded`.
+    pub status: Status,
     /// Live or test.
     pub mode: Mode,
     /// How the customer paid, when Yoco says.
@@ -129,12 +129,12 @@ pub struct Refund {
     pub created_date: OffsetDateTime,
     /// The refunded amount in minor units; below the payment's for a partial refund.
     pub amount: i64,
-    /// ISO 4217 currency code, such as `ZAR`.
-    pub currency: String,
+    /// The currency, such as `ZAR`.
+    pub currency: Currency,
     /// The refunded payment.
     pub payment_id: PaymentId,
-    /// The refund's status as sent: `succeeded` or `failed`.
-    pub status: String,
+    /// The refund's status: `succeeded` or `failed`.
+    pub status: Status,
     /// Live or test.
     pub mode: Mode,
     /// The checkout id and the merchant's own metadata.
@@ -149,7 +149,7 @@ pub struct Refund {
 pub struct PaymentMethodDetails {
     /// The method, such as `card`.
     #[serde(rename = "type")]
-    pub method: String,
+    pub method: PaymentMethod,
     /// Card details, for card payments.
     #[serde(default)]
     pub card: Option<Card>,
@@ -171,7 +171,7 @@ pub struct Card {
     pub masked_card: Option<String>,
     /// The card scheme, such as `visa`.
     #[serde(default)]
-    pub scheme: Option<String>,
+    pub scheme: Option<CardScheme>,
 }
 
 /// An event of a type this crate does not model.
@@ -188,58 +188,120 @@ pub struct OtherEvent {
     pub payload: Value,
 }
 
-/// Live or test mode. One endpoint receives both.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Mode {
-    /// Real money.
-    Live,
-    /// Test payments.
-    Test,
-    /// A mode this crate does not know, as sent.
-    Other(String),
-}
-
-impl Mode {
-    /// The mode as Yoco spells it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Mode::Live => "live",
-            Mode::Test => "test",
-            Mode::Other(other) => other,
+/// Declares an enum of the strings Yoco sends for a field, with an `Other`
+/// variant for the ones it may add: known values cost no allocation, and a
+/// new value never fails the parse.
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$variant_doc:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$variant_doc])* $variant,)*
+            /// A value this crate does not know, as sent.
+            Other(String),
         }
-    }
 
-    fn from_str(mode: &str) -> Self {
-        match mode {
-            "live" => Mode::Live,
-            "test" => Mode::Test,
-            other => Mode::Other(other.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Mode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ModeVisitor;
-        impl Visitor<'_> for ModeVisitor {
-            type Value = Mode;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a mode string")
+        impl $name {
+            /// The value as Yoco spells it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $text,)*
+                    Self::Other(other) => other,
+                }
             }
-            fn visit_str<E: de::Error>(self, mode: &str) -> Result<Mode, E> {
-                Ok(Mode::from_str(mode))
+
+            fn from_text(text: &str) -> Self {
+                match text {
+                    $($text => Self::$variant,)*
+                    other => Self::Other(other.to_owned()),
+                }
             }
         }
-        deserializer.deserialize_str(ModeVisitor)
-    }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct TextVisitor;
+                impl Visitor<'_> for TextVisitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: de::Error>(self, text: &str) -> Result<$name, E> {
+                        Ok($name::from_text(text))
+                    }
+                }
+                deserializer.deserialize_str(TextVisitor)
+            }
+        }
+    };
 }
+
+string_enum!(
+    /// Live or test mode. One endpoint receives both.
+    Mode {
+        /// Real money.
+        Live = "live",
+        /// Test payments.
+        Test = "test",
+    }
+);
+
+string_enum!(
+    /// The status of a payment or refund.
+    Status {
+        /// It went through.
+        Succeeded = "succeeded",
+        /// It did not.
+        Failed = "failed",
+    }
+);
+
+string_enum!(
+    /// ISO 4217 currency code.
+    Currency {
+        /// South African rand.
+        Zar = "ZAR",
+    }
+);
+
+string_enum!(
+    /// How the customer paid.
+    PaymentMethod {
+        /// A card.
+        Card = "card",
+    }
+);
+
+string_enum!(
+    /// The scheme of a card.
+    CardScheme {
+        /// Visa.
+        Visa = "visa",
+        /// Mastercard.
+        Mastercard = "mastercard",
+        /// American Express.
+        Amex = "amex",
+    }
+);
 
 /// `payload.metadata`: the checkout id, plus every other key the merchant set
 /// when creating the checkout.
@@ -541,7 +603,7 @@ fn owner_of(payload: &Value) -> (Option<CheckoutId>, Option<Mode>) {
         .and_then(|metadata| metadata.get("checkoutId"))
         .and_then(Value::as_str)
         .map(CheckoutId::from);
-    let mode = payload.get("mode").and_then(Value::as_str).map(Mode::from_str);
+    let mode = payload.get("mode").and_then(Value::as_str).map(Mode::from_text);
     (checkout_id, mode)
 }
 
@@ -600,7 +662,7 @@ mod tests {
         let card = details.card.unwrap();
         assert_eq!((card.expiry_month, card.expiry_year), (Some(2), Some(30)));
         assert_eq!(card.masked_card.as_deref(), Some("************1111"));
-        assert_eq!(card.scheme.as_deref(), Some("visa"));
+        assert_eq!(card.scheme, Some(CardScheme::Visa));
         assert!(payment.metadata.other.is_empty());
     }
 

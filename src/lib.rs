@@ -97,8 +97,8 @@ pub use verify::{DEFAULT_TOLERANCE, Verified, Verifier, VerifierBuilder, VerifyE
 pub use headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 // Yoco's events.
 pub use event::{
-    Card, Event, EventData, Metadata, Mode, OtherEvent, PAYMENT_SUCCEEDED, ParseError, Payment, PaymentMethodDetails,
-    REFUND_FAILED, REFUND_SUCCEEDED, Refund,
+    Card, CardScheme, Currency, Event, EventData, Metadata, Mode, OtherEvent, PAYMENT_SUCCEEDED, ParseError, Payment,
+    PaymentMethod, PaymentMethodDetails, REFUND_FAILED, REFUND_SUCCEEDED, Refund, Status,
 };
 pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
 // Which events are the merchant's.
