@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the README's performance table from criterion's results.
 
-Run `cargo bench --bench verify` first; this reads the mean of each function
+Run `cargo bench --bench verify` first; this reads criterion's estimate of
+each function (the slope, which criterion prints as `time:`, else the mean)
 from target/criterion/<group>/<function>/new/estimates.json and states every
 figure as a ratio against the anchors measured in the same run.
 """
@@ -12,12 +13,13 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
 
 
-def mean_ns(group: str, function: str) -> float:
+def estimate_ns(group: str, function: str) -> float:
     path = ROOT / group.replace("/", "_") / function / "new" / "estimates.json"
     try:
-        return json.loads(path.read_text())["mean"]["point_estimate"]
+        estimates = json.loads(path.read_text())
     except FileNotFoundError:
         sys.exit(f"missing {path}: run `cargo bench --bench verify` first")
+    return (estimates.get("slope") or estimates["mean"])["point_estimate"]
 
 
 def fmt(ns: float) -> str:
@@ -28,10 +30,10 @@ rows = ["| input | ours | ours, clock read | `standardwebhooks` | floor | ours �
         "|---|---|---|---|---|---|---|"]
 for size in ("464B", "16KiB"):
     group = f"verify/{size}"
-    ours, clock = mean_ns(group, "yoco_webhooks"), mean_ns(group, "yoco_webhooks_clock")
-    theirs, floor = mean_ns(group, "standardwebhooks"), mean_ns(group, "floor")
+    ours, clock = estimate_ns(group, "yoco_webhooks"), estimate_ns(group, "yoco_webhooks_clock")
+    theirs, floor = estimate_ns(group, "standardwebhooks"), estimate_ns(group, "floor")
     rows.append(f"| verify, {size} | {fmt(ours)} | {fmt(clock)} | {fmt(theirs)} | {fmt(floor)} "
                 f"| **{ours / floor:.2f}×** | **{theirs / ours:.1f}×** |")
-receive, floor = mean_ns("receive/464B", "yoco_webhooks"), mean_ns("verify/464B", "floor")
+receive, floor = estimate_ns("receive/464B", "yoco_webhooks"), estimate_ns("verify/464B", "floor")
 rows.append(f"| verify + parse + filter, 464B | {fmt(receive)} | | | {fmt(floor)} | **{receive / floor:.2f}×** | |")
 print("\n".join(rows))

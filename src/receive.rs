@@ -66,7 +66,17 @@ impl Receiver {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Outcome, ReceiveError> {
-        let verified = self.verifier.verify_at(headers, body, now)?;
+        self.receive_at_unix(headers, body, now.unix_timestamp())
+    }
+
+    /// [`Receiver::receive_at`] with `now` in Unix seconds.
+    fn receive_at_unix<H: Headers + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Outcome, ReceiveError> {
+        let verified = self.verifier.verify_at_unix(headers, body, now)?;
         let webhook_id = WebhookId::new(verified.webhook_id());
         let event = match parse(body) {
             Ok(event) => event,
@@ -113,7 +123,7 @@ impl Receiver {
     /// As [`Receiver::receive_at`].
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn receive<H: Headers + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Outcome, ReceiveError> {
-        self.receive_at(headers, body, OffsetDateTime::now_utc())
+        self.receive_at_unix(headers, body, crate::verify::unix_now())
     }
 }
 

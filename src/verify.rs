@@ -81,7 +81,7 @@ impl Verifier {
 
     /// [`Verifier::verify_at`] with `now` in Unix seconds, as the hot path
     /// takes it (no calendar arithmetic).
-    fn verify_at_unix<'a, H: Headers + ?Sized>(
+    pub(crate) fn verify_at_unix<'a, H: Headers + ?Sized>(
         &self,
         headers: &'a H,
         body: &'a [u8],
@@ -181,7 +181,7 @@ const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
 
 /// The system clock in Unix seconds (negative before 1970).
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
