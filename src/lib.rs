@@ -77,6 +77,8 @@
 #![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "client")]
+mod client;
 mod event;
 mod filter;
 mod headers;

@@ -1,7 +1,7 @@
 //! Yoco's webhook-registration API, without I/O: functions that build each
 //! request as an `http::Request<Vec<u8>>` and read each
 //! `http::Response<Vec<u8>>`, so that any HTTP client can carry them. The
-//! `client` feature adds a ready client on top ([`crate::Client`]).
+//! `client` feature adds a ready client on top (`Client`).
 //!
 //! ```
 //! use yoco_webhooks::registration::{RegistrationApi, SecretKey};
@@ -27,6 +27,10 @@ use serde_json::Value;
 
 use crate::event::Mode;
 use crate::secret::{SecretError, WebhookSecret};
+
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub use crate::client::{Client, DEFAULT_TIMEOUT, Ensured};
 
 /// Yoco's API base, used unless another is configured.
 pub const DEFAULT_API_BASE: &str = "https://payments.yoco.com/api";

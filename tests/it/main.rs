@@ -12,6 +12,8 @@
 //! - [`receive`]: the [`Receiver`](yoco_webhooks::Receiver) end to end:
 //!   typed events, filters, ignore reasons, statuses, and errors that never
 //!   show a secret or an expected signature.
+//! - `registration`: the registration client and the `manage_webhooks`
+//!   command line against a local imitation of Yoco's API (feature `client`).
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
 //!
@@ -33,6 +35,8 @@ mod alloc;
 mod cross_check;
 mod properties;
 mod receive;
+#[cfg(feature = "client")]
+mod registration;
 mod vectors;
 
 use std::alloc::{GlobalAlloc, Layout, System};

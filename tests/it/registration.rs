@@ -1,0 +1,384 @@
+//! The registration client and command line against a local imitation of
+//! Yoco's webhook API on 127.0.0.1, serving the answers recorded in
+//! `tests/data/api/`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use yoco_webhooks::Mode;
+use yoco_webhooks::registration::{
+    Client, Ensured, RegistrationApi, RegistrationError, SecretKey, Subscription, SubscriptionId,
+};
+
+const GOOD_KEY: &str = "sk_test_960bfde0VBrLlpK098e4ffeb53e1";
+const BAD_KEY: &str = "sk_test_revokedrevokedrevoked0000";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+const REGISTER_OK: &str = include_str!("../data/api/register_ok.json");
+const ERROR_400: &str = include_str!("../data/api/error_400.json");
+const ERROR_403: &str = include_str!("../data/api/error_403.json");
+const ERROR_LIMIT: &str = include_str!("../data/api/error_limit.json");
+const ERROR_500: &str = include_str!("../data/api/error_500.html");
+
+/// Yoco's webhook API as far as the client uses it: keyed by the bearer
+/// token, at most five webhooks, a validation error for URLs it dislikes.
+#[derive(Clone, Default)]
+struct FakeYoco {
+    webhooks: Arc<Mutex<Vec<Subscription>>>,
+    registrations: Arc<Mutex<u32>>,
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "application/json")], body).into_response()
+}
+
+impl FakeYoco {
+    /// Yoco's refusal of a request without the good key, if it is one.
+    fn refusal(headers: &HeaderMap) -> Option<Response> {
+        let authorization = headers.get("authorization").and_then(|value| value.to_str().ok());
+        (authorization != Some(&format!("Bearer {GOOD_KEY}")))
+            .then(|| json(StatusCode::FORBIDDEN, ERROR_403.to_owned()))
+    }
+
+    async fn register(State(fake): State<Self>, headers: HeaderMap, body: Bytes) -> Response {
+        if let Some(refused) = Self::refusal(&headers) {
+            return refused;
+        }
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let (name, url) = (request["name"].as_str().unwrap(), request["url"].as_str().unwrap());
+        if url.contains("unreachable") {
+            return json(StatusCode::BAD_REQUEST, ERROR_400.to_owned());
+        }
+        let mut webhooks = fake.webhooks.lock().unwrap();
+        if webhooks.len() >= 5 {
+            return json(StatusCode::BAD_REQUEST, ERROR_LIMIT.to_owned());
+        }
+        *fake.registrations.lock().unwrap() += 1;
+        let id = format!("sub_{}", webhooks.len() + 1);
+        let answer = REGISTER_OK
+            .replace("sub_3Fz9qkL2mWc8Pn1Rd5Tv7Xy0", &id)
+            .replace("NAME", name)
+            .replace("URL", url)
+            .replace("SECRET", SECRET);
+        webhooks.push(serde_json::from_str(&answer).unwrap());
+        json(StatusCode::CREATED, answer)
+    }
+
+    async fn list(State(fake): State<Self>, headers: HeaderMap) -> Response {
+        if let Some(refused) = Self::refusal(&headers) {
+            return refused;
+        }
+        let webhooks: Vec<serde_json::Value> = fake
+            .webhooks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|w| serde_json::json!({"id": w.id.as_str(), "name": w.name, "url": w.url, "mode": "test", "extra": true}))
+            .collect();
+        json(
+            StatusCode::OK,
+            serde_json::json!({ "subscriptions": webhooks, "page": 1 }).to_string(),
+        )
+    }
+
+    async fn delete(State(fake): State<Self>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+        if let Some(refused) = Self::refusal(&headers) {
+            return refused;
+        }
+        let mut webhooks = fake.webhooks.lock().unwrap();
+        let before = webhooks.len();
+        webhooks.retain(|w| w.id.as_str() != id);
+        if webhooks.len() == before {
+            return json(StatusCode::NOT_FOUND, r#"{"message":"Webhook not found"}"#.to_owned());
+        }
+        StatusCode::NO_CONTENT.into_response()
+    }
+
+    fn router(&self) -> Router {
+        Router::new()
+            .route("/api/webhooks", get(Self::list).post(Self::register))
+            .route("/api/webhooks/{id}", delete(Self::delete))
+            .with_state(self.clone())
+    }
+}
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    address
+}
+
+fn client(address: SocketAddr, key: &str) -> Client {
+    let api = RegistrationApi::new(SecretKey::new(key))
+        .with_base_url(&format!("http://{address}/api"))
+        .unwrap();
+    Client::with_api(api, Duration::from_secs(5)).unwrap()
+}
+
+#[tokio::test]
+async fn register_list_ensure_and_delete_against_the_imitation() {
+    let fake = FakeYoco::default();
+    let address = serve(fake.router()).await;
+    let yoco = client(address, GOOD_KEY);
+
+    let registered = yoco
+        .register("shop", "https://shop.example.com/webhooks/yoco")
+        .await
+        .unwrap();
+    assert_eq!(registered.webhook.id.as_str(), "sub_1");
+    assert_eq!(registered.webhook.mode, Some(Mode::Test));
+    assert_eq!(registered.secret.expose(), SECRET);
+    assert!(registered.secret.to_webhook_secret().is_ok());
+    assert!(!format!("{registered:?}").contains(SECRET));
+
+    let listed = yoco.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].url, "https://shop.example.com/webhooks/yoco");
+
+    match yoco
+        .ensure("shop", "https://shop.example.com/webhooks/yoco")
+        .await
+        .unwrap()
+    {
+        Ensured::Existing(webhook) => assert_eq!(webhook.id.as_str(), "sub_1"),
+        Ensured::Registered(_) => panic!("registered a second webhook for the same URL"),
+    }
+    assert_eq!(*fake.registrations.lock().unwrap(), 1);
+
+    for n in 2..=5 {
+        let ensured = yoco
+            .ensure("shop", &format!("https://shop.example.com/{n}"))
+            .await
+            .unwrap();
+        assert!(matches!(ensured, Ensured::Registered(_)), "{ensured:?}");
+    }
+    let sixth = yoco.ensure("shop", "https://shop.example.com/6").await.unwrap_err();
+    assert!(
+        matches!(sixth, RegistrationError::LimitReached { status: None, .. }),
+        "{sixth:?}"
+    );
+    assert_eq!(
+        *fake.registrations.lock().unwrap(),
+        5,
+        "ensure must not try a sixth registration"
+    );
+
+    // Registering directly past the limit gets Yoco's own refusal.
+    let refused = yoco.register("shop", "https://shop.example.com/6").await.unwrap_err();
+    assert!(
+        matches!(refused, RegistrationError::LimitReached { status: Some(400), .. }),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("at most 5 webhooks"), "{refused}");
+
+    yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap();
+    assert_eq!(yoco.list().await.unwrap().len(), 4);
+    let missing = yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap_err();
+    assert_eq!(
+        missing,
+        RegistrationError::Status {
+            status: 404,
+            message: "Webhook not found".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn refusals_carry_yocos_message_and_never_the_key() {
+    let address = serve(FakeYoco::default().router()).await;
+
+    let err = client(address, BAD_KEY).list().await.unwrap_err();
+    assert_eq!(
+        err,
+        RegistrationError::Unauthorized {
+            status: 403,
+            message: "Invalid or revoked secret key".into()
+        }
+    );
+    assert!(!format!("{err} {err:?}").contains(BAD_KEY));
+
+    let err = client(address, GOOD_KEY)
+        .register("shop", "https://unreachable.example/")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RegistrationError::Rejected {
+            status: 400,
+            message: "url: must be a valid, publicly reachable URL".into()
+        }
+    );
+
+    // Checks before sending: nothing reaches the server.
+    let err = client(address, GOOD_KEY)
+        .register("shop", "http://shop.example.com/")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegistrationError::InvalidEndpointUrl { .. }), "{err:?}");
+    let err = client(address, GOOD_KEY)
+        .ensure("", "https://shop.example.com/")
+        .await
+        .unwrap_err();
+    assert_eq!(err, RegistrationError::EmptyName);
+}
+
+#[tokio::test]
+async fn broken_slow_and_absent_servers_are_errors() {
+    let router = Router::new()
+        .route(
+            "/html/api/webhooks",
+            get(|| async { (StatusCode::BAD_GATEWAY, [("content-type", "text/html")], ERROR_500) }),
+        )
+        .route(
+            "/junk/api/webhooks",
+            get(|| async { (StatusCode::OK, "{\"subscriptions\": [1, 2") }),
+        )
+        .route(
+            "/nolist/api/webhooks",
+            get(|| async { (StatusCode::OK, r#"{"message":"moved"}"#) }),
+        )
+        .route(
+            "/slow/api/webhooks",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                (StatusCode::OK, r#"{"subscriptions":[]}"#)
+            }),
+        );
+    let address = serve(router).await;
+    let at = |path: &str, timeout: Duration| {
+        let api = RegistrationApi::new(SecretKey::new(GOOD_KEY))
+            .with_base_url(&format!("http://{address}/{path}/api"))
+            .unwrap();
+        Client::with_api(api, timeout).unwrap()
+    };
+
+    let err = at("html", Duration::from_secs(5)).list().await.unwrap_err();
+    let RegistrationError::Status { status: 502, message } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.starts_with("<!DOCTYPE html> <html><head><title>502 Bad Gateway"),
+        "{message}"
+    );
+    assert!(message.chars().count() <= 121, "{message}");
+
+    let err = at("junk", Duration::from_secs(5)).list().await.unwrap_err();
+    assert_eq!(
+        err,
+        RegistrationError::InvalidResponse {
+            status: 200,
+            excerpt: "{\"subscriptions\": [1, 2".into()
+        }
+    );
+    let err = at("nolist", Duration::from_secs(5)).list().await.unwrap_err();
+    assert!(
+        matches!(err, RegistrationError::InvalidResponse { status: 200, .. }),
+        "{err:?}"
+    );
+
+    let err = at("slow", Duration::from_millis(300)).list().await.unwrap_err();
+    assert_eq!(err, RegistrationError::Timeout);
+
+    // Nothing listens on a port that was just freed.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let err = client(closed, GOOD_KEY).list().await.unwrap_err();
+    assert!(matches!(err, RegistrationError::Transport(_)), "{err:?}");
+}
+
+/// The `manage_webhooks` example, built by `cargo test` beside this binary.
+fn command_line() -> tokio::process::Command {
+    let mut path: PathBuf = std::env::current_exe().unwrap();
+    path.pop(); // the test binary
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.push("examples");
+    path.push(format!("manage_webhooks{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --all-features`",
+        path.display()
+    );
+    let mut command = tokio::process::Command::new(path);
+    command.env_remove("YOCO_SECRET_KEY").env_remove("YOCO_API_BASE");
+    command
+}
+
+async fn run(command: &mut tokio::process::Command) -> (i32, String, String) {
+    let output = command.output().await.unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (output.status.code().unwrap(), text(output.stdout), text(output.stderr))
+}
+
+#[tokio::test]
+async fn the_command_line_registers_lists_ensures_and_deletes() {
+    let address = serve(FakeYoco::default().router()).await;
+    let base = format!("http://{address}/api");
+    let cli = |args: &[&str], key: &str| {
+        let mut command = command_line();
+        command
+            .args(args)
+            .env("YOCO_SECRET_KEY", key)
+            .env("YOCO_API_BASE", &base);
+        command
+    };
+    let url = "https://shop.example.com/webhooks/yoco";
+
+    let (code, out, err) = run(&mut cli(&["register", "--name", "shop", "--url", url], GOOD_KEY)).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("sub_1") && out.contains("test") && out.contains(url),
+        "{out}"
+    );
+    assert!(out.contains(&format!("secret: {SECRET}")), "{out}");
+    assert!(err.contains("store this secret now"), "{err}");
+
+    let (code, out, _) = run(&mut cli(&["ensure", "--url", url, "--name", "shop"], GOOD_KEY)).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("already registered: sub_1") && !out.contains("whsec_"),
+        "{out}"
+    );
+
+    let (code, out, _) = run(&mut cli(&["list"], GOOD_KEY)).await;
+    assert_eq!((code, out.lines().count()), (0, 1), "{out}");
+
+    let (code, out, _) = run(&mut cli(&["delete", "sub_1"], GOOD_KEY)).await;
+    assert_eq!((code, out.trim()), (0, "deleted sub_1"));
+    let (_, out, _) = run(&mut cli(&["list"], GOOD_KEY)).await;
+    assert_eq!(out.trim(), "no webhooks registered");
+
+    // Failures: one line, non-zero, never the key.
+    let (code, out, err) = run(&mut cli(&["list"], BAD_KEY)).await;
+    assert_eq!(code, 1);
+    assert_eq!((out.as_str(), err.lines().count()), ("", 1), "{err}");
+    assert!(
+        err.starts_with("error: Yoco refused the secret API key (HTTP 403)") && !err.contains(BAD_KEY),
+        "{err}"
+    );
+    let (code, _, err) = run(&mut cli(
+        &["register", "--name", "shop", "--url", "http://shop.example.com/"],
+        GOOD_KEY,
+    ))
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("https://"), "{err}");
+    let (code, _, err) = run(command_line().arg("list")).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("YOCO_SECRET_KEY"), "{err}");
+    let (code, _, err) = run(&mut cli(&["frobnicate"], GOOD_KEY)).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown command"), "{err}");
+}
