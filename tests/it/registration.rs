@@ -3,7 +3,6 @@
 //! `tests/data/api/`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -297,31 +296,22 @@ async fn broken_slow_and_absent_servers_are_errors() {
     assert!(matches!(err, RegistrationError::Transport(_)), "{err:?}");
 }
 
-/// The `manage_webhooks` example, built by `cargo test` beside this binary.
+/// The `yoco-webhooks` command line, built by cargo for these tests.
+#[cfg(feature = "cli")]
 fn command_line() -> tokio::process::Command {
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop(); // the test binary
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.push("examples");
-    path.push(format!("manage_webhooks{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --all-features`",
-        path.display()
-    );
-    let mut command = tokio::process::Command::new(path);
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_yoco-webhooks"));
     command.env_remove("YOCO_SECRET_KEY").env_remove("YOCO_API_BASE");
     command
 }
 
+#[cfg(feature = "cli")]
 async fn run(command: &mut tokio::process::Command) -> (i32, String, String) {
     let output = command.output().await.unwrap();
     let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
     (output.status.code().unwrap(), text(output.stdout), text(output.stderr))
 }
 
+#[cfg(feature = "cli")]
 #[tokio::test]
 async fn the_command_line_registers_lists_ensures_and_deletes() {
     let address = serve(FakeYoco::default().router()).await;

@@ -1,0 +1,144 @@
+//! `yoco-webhooks`: register, list and delete the account's Yoco webhooks
+//! from a command line.
+//!
+//! ```text
+//! cargo install yoco-webhooks --features cli
+//! export YOCO_SECRET_KEY=sk_test_...          # the account's secret API key
+//! yoco-webhooks register --name shop --url https://shop.example.com/webhooks/yoco
+//! yoco-webhooks ensure --name shop --url https://shop.example.com/webhooks/yoco
+//! yoco-webhooks list
+//! yoco-webhooks delete sub_...
+//! ```
+//!
+//! From a checkout of this repository, `cargo run --example manage_webhooks
+//! --features client -- <command>` runs the same program.
+//!
+//! `YOCO_API_BASE` overrides `https://payments.yoco.com/api` (a local
+//! imitation, in tests). Every failure exits non-zero with a one-line reason:
+//! 2 for a usage or configuration error, 1 for an error from the API.
+
+use std::process::ExitCode;
+
+use yoco_webhooks::registration::{
+    Client, DEFAULT_TIMEOUT, Ensured, Registered, RegistrationApi, SecretKey, Subscription, SubscriptionId,
+};
+
+const USAGE: &str =
+    "usage: yoco-webhooks (register --name NAME --url URL | ensure --name NAME --url URL | list | delete ID)";
+
+/// A failure, with the exit code it earns.
+struct Failure(u8, String);
+
+#[tokio::main(flavor = "current_thread")]
+pub(crate) async fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, reason)) => {
+            eprintln!("error: {reason}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(args: Vec<String>) -> Result<(), Failure> {
+    let usage = |reason: &str| Failure(2, format!("{reason} ({USAGE})"));
+    let command = args.first().ok_or_else(|| usage("no command given"))?;
+    let rest = args.get(1..).unwrap_or_default();
+    let client = client()?;
+    let api_error = |err: yoco_webhooks::registration::RegistrationError| Failure(1, err.to_string());
+    match command.as_str() {
+        "register" => {
+            let (name, url) = name_and_url(rest).map_err(|reason| usage(&reason))?;
+            let registered = client.register(&name, &url).await.map_err(api_error)?;
+            print_registered(&registered);
+        }
+        "ensure" => {
+            let (name, url) = name_and_url(rest).map_err(|reason| usage(&reason))?;
+            match client.ensure(&name, &url).await.map_err(api_error)? {
+                Ensured::Registered(registered) => print_registered(&registered),
+                Ensured::Existing(webhook) => {
+                    println!("already registered: {}", describe(&webhook));
+                    println!(
+                        "its secret was shown only when it was registered; if you have lost it, \
+                         delete this webhook and register again"
+                    );
+                }
+            }
+        }
+        "list" => {
+            if !rest.is_empty() {
+                return Err(usage("list takes no arguments"));
+            }
+            let webhooks = client.list().await.map_err(api_error)?;
+            if webhooks.is_empty() {
+                println!("no webhooks registered");
+            }
+            for webhook in &webhooks {
+                println!("{}", describe(webhook));
+            }
+            if webhooks.len() > 1 {
+                eprintln!(
+                    "note: {} webhooks receive every event; Yoco recommends one",
+                    webhooks.len()
+                );
+            }
+        }
+        "delete" => {
+            let [id] = rest else {
+                return Err(usage("delete takes one webhook id"));
+            };
+            client
+                .delete(&SubscriptionId::new(id.as_str()))
+                .await
+                .map_err(api_error)?;
+            println!("deleted {id}");
+        }
+        other => return Err(usage(&format!("unknown command `{other}`"))),
+    }
+    Ok(())
+}
+
+fn client() -> Result<Client, Failure> {
+    let key = std::env::var("YOCO_SECRET_KEY")
+        .ok()
+        .filter(|key| !key.trim().is_empty())
+        .ok_or_else(|| {
+            Failure(
+                2,
+                "set YOCO_SECRET_KEY to the account's secret API key (sk_...)".to_owned(),
+            )
+        })?;
+    let mut api = RegistrationApi::new(SecretKey::new(key));
+    if let Ok(base) = std::env::var("YOCO_API_BASE") {
+        api = api
+            .with_base_url(&base)
+            .map_err(|err| Failure(2, format!("YOCO_API_BASE: {err}")))?;
+    }
+    Client::with_api(api, DEFAULT_TIMEOUT).map_err(|err| Failure(2, err.to_string()))
+}
+
+/// `--name NAME --url URL`, in either order.
+fn name_and_url(args: &[String]) -> Result<(String, String), String> {
+    let (mut name, mut url) = (None, None);
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let slot = match flag.as_str() {
+            "--name" => &mut name,
+            "--url" => &mut url,
+            other => return Err(format!("unexpected argument `{other}`")),
+        };
+        *slot = Some(args.next().ok_or_else(|| format!("{flag} needs a value"))?.clone());
+    }
+    Ok((name.ok_or("--name is required")?, url.ok_or("--url is required")?))
+}
+
+fn describe(webhook: &Subscription) -> String {
+    let mode = webhook.mode.as_ref().map_or("?", |mode| mode.as_str());
+    format!("{}  {mode}  {}  {}", webhook.id, webhook.name, webhook.url)
+}
+
+fn print_registered(registered: &Registered) {
+    println!("registered: {}", describe(&registered.webhook));
+    println!("secret: {}", registered.secret.expose());
+    eprintln!("warning: store this secret now (as YOCO_WEBHOOK_SECRET); Yoco will not show it again");
+}
