@@ -20,7 +20,8 @@
 use std::process::ExitCode;
 
 use yoco_webhooks::registration::{
-    Client, DEFAULT_TIMEOUT, Ensured, Registered, RegistrationApi, SecretKey, Subscription, SubscriptionId,
+    Client, DEFAULT_TIMEOUT, Ensured, Registered, RegistrationApi, RegistrationError, SecretKey, Subscription,
+    SubscriptionId,
 };
 
 const USAGE: &str =
@@ -40,35 +41,48 @@ pub(crate) async fn main() -> ExitCode {
     }
 }
 
+/// What the command line asks for.
+enum Command {
+    Register { name: String, url: String },
+    Ensure { name: String, url: String },
+    List,
+    Delete(SubscriptionId),
+}
+
+/// Reads the arguments, before anything is sent or configured.
+fn parse(args: &[String]) -> Result<Command, String> {
+    let (command, rest) = args.split_first().ok_or("no command given")?;
+    match (command.as_str(), rest) {
+        ("register", rest) => name_and_url(rest).map(|(name, url)| Command::Register { name, url }),
+        ("ensure", rest) => name_and_url(rest).map(|(name, url)| Command::Ensure { name, url }),
+        ("list", []) => Ok(Command::List),
+        ("list", _) => Err("list takes no arguments".to_owned()),
+        ("delete", [id]) => Ok(Command::Delete(SubscriptionId::new(id.as_str()))),
+        ("delete", _) => Err("delete takes one webhook id".to_owned()),
+        (other, _) => Err(format!("unknown command `{other}`")),
+    }
+}
+
 async fn run(args: Vec<String>) -> Result<(), Failure> {
-    let usage = |reason: &str| Failure(2, format!("{reason} ({USAGE})"));
-    let command = args.first().ok_or_else(|| usage("no command given"))?;
-    let rest = args.get(1..).unwrap_or_default();
+    let command = parse(&args).map_err(|reason| Failure(2, format!("{reason} ({USAGE})")))?;
     let client = client()?;
-    let api_error = |err: yoco_webhooks::registration::RegistrationError| Failure(1, err.to_string());
-    match command.as_str() {
-        "register" => {
-            let (name, url) = name_and_url(rest).map_err(|reason| usage(&reason))?;
+    let api_error = |err: RegistrationError| Failure(1, err.to_string());
+    match command {
+        Command::Register { name, url } => {
             let registered = client.register(&name, &url).await.map_err(api_error)?;
             print_registered(&registered);
         }
-        "ensure" => {
-            let (name, url) = name_and_url(rest).map_err(|reason| usage(&reason))?;
-            match client.ensure(&name, &url).await.map_err(api_error)? {
-                Ensured::Registered(registered) => print_registered(&registered),
-                Ensured::Existing(webhook) => {
-                    println!("already registered: {}", describe(&webhook));
-                    println!(
-                        "its secret was shown only when it was registered; if you have lost it, \
-                         delete this webhook and register again"
-                    );
-                }
+        Command::Ensure { name, url } => match client.ensure(&name, &url).await.map_err(api_error)? {
+            Ensured::Registered(registered) => print_registered(&registered),
+            Ensured::Existing(webhook) => {
+                println!("already registered: {}", describe(&webhook));
+                println!(
+                    "its secret was shown only when it was registered; if you have lost it, \
+                     delete this webhook and register again"
+                );
             }
-        }
-        "list" => {
-            if !rest.is_empty() {
-                return Err(usage("list takes no arguments"));
-            }
+        },
+        Command::List => {
             let webhooks = client.list().await.map_err(api_error)?;
             if webhooks.is_empty() {
                 println!("no webhooks registered");
@@ -83,17 +97,10 @@ async fn run(args: Vec<String>) -> Result<(), Failure> {
                 );
             }
         }
-        "delete" => {
-            let [id] = rest else {
-                return Err(usage("delete takes one webhook id"));
-            };
-            client
-                .delete(&SubscriptionId::new(id.as_str()))
-                .await
-                .map_err(api_error)?;
+        Command::Delete(id) => {
+            client.delete(&id).await.map_err(api_error)?;
             println!("deleted {id}");
         }
-        other => return Err(usage(&format!("unknown command `{other}`"))),
     }
     Ok(())
 }
