@@ -44,14 +44,19 @@
 //! - [`CheckoutFilter`]: which checkouts (and which mode) are yours.
 //! - [`Receiver`]: all three in one call, answering [`Outcome::Process`],
 //!   [`Outcome::Ignore`] or a [`ReceiveError`] with its HTTP status.
+//! - [`registration`]: Yoco's webhook-registration API, as request builders
+//!   and answer readers for any HTTP client, and a ready `Client` (feature
+//!   `client`).
 //! - [`testing`]: a signer and sample events for your own tests.
 //!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`] |
+//! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the sans-IO [`registration`] API |
 //! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`] |
+//! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
+//! | `cli` | no | the `yoco-webhooks` command line: `cargo install yoco-webhooks --features cli` |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -111,7 +116,8 @@ pub use filter::{CheckoutFilter, IgnoreReason};
 // Verify, parse and filter in one call.
 pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doc tests (with the `client`
+/// feature, which one of them uses: `cargo test --all-features`).
+#[cfg(all(doctest, feature = "client"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
