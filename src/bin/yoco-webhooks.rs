@@ -149,3 +149,43 @@ fn print_registered(registered: &Registered) {
     println!("secret: {}", registered.secret.expose());
     eprintln!("warning: store this secret now (as YOCO_WEBHOOK_SECRET); Yoco will not show it again");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn reads_each_command() {
+        assert!(matches!(
+            parse(&args("register --url https://x/ --name shop")),
+            Ok(Command::Register { name, url }) if name == "shop" && url == "https://x/"
+        ));
+        assert!(matches!(
+            parse(&args("ensure --name a --url b")),
+            Ok(Command::Ensure { .. })
+        ));
+        assert!(matches!(parse(&args("list")), Ok(Command::List)));
+        assert!(matches!(parse(&args("delete sub_1")), Ok(Command::Delete(id)) if id.as_str() == "sub_1"));
+    }
+
+    #[test]
+    fn refuses_malformed_command_lines() {
+        for (line, reason) in [
+            ("", "no command given"),
+            ("list extra", "list takes no arguments"),
+            ("delete", "delete takes one webhook id"),
+            ("delete a b", "delete takes one webhook id"),
+            ("register --name shop", "--url is required"),
+            ("register --url https://x/", "--name is required"),
+            ("register --name", "--name needs a value"),
+            ("register --colour red", "unexpected argument `--colour`"),
+            ("frobnicate", "unknown command `frobnicate`"),
+        ] {
+            assert_eq!(parse(&args(line)).err().as_deref(), Some(reason), "{line}");
+        }
+    }
+}
