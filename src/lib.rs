@@ -44,6 +44,9 @@
 //! - [`CheckoutFilter`]: which checkouts (and which mode) are yours.
 //! - [`Receiver`]: all three in one call, answering [`Outcome::Process`],
 //!   [`Outcome::Ignore`] or a [`ReceiveError`] with its HTTP status.
+//! - [`dedup`]: processing each delivery once despite Yoco's retries: the
+//!   [`dedup::IdempotencyStore`] contract, an in-memory store and the
+//!   claim/complete/release protocol with the status to answer.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client, and a ready `Client` (feature
 //!   `client`).
@@ -84,6 +87,7 @@
 
 #[cfg(feature = "client")]
 mod client;
+pub mod dedup;
 mod event;
 mod filter;
 mod headers;
