@@ -14,6 +14,7 @@
 //!   show a secret or an expected signature.
 //! - `registration`: the registration client and the `manage_webhooks`
 //!   command line against a local imitation of Yoco's API (feature `client`).
+//! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
 //!
@@ -37,6 +38,7 @@ mod properties;
 mod receive;
 #[cfg(feature = "client")]
 mod registration;
+mod send_event;
 mod vectors;
 
 use std::alloc::{GlobalAlloc, Layout, System};
