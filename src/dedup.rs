@@ -352,7 +352,9 @@ mod memory {
                 Some(Entry::Claimed { owner, .. }) if owner.to_string() == token.owner() => {}
                 // Our lease ran out and nobody else claimed: still ours to record.
                 Some(entry @ Entry::Claimed { .. }) if !entry.is_live(now) => {}
-                None => {}
+                // Another attempt took over after our lease and finished: done either way.
+                Some(entry @ Entry::Done { .. }) if entry.is_live(now) => return Ok(()),
+                None | Some(Entry::Done { .. }) => {}
                 Some(_) => return Err(StoreError::new("the claim is held by another attempt")),
             }
             let until = now
