@@ -536,6 +536,9 @@ mod tests {
             assert!(store.complete(&dead, DEFAULT_RETENTION).await.is_err());
             store.complete(&retry, DEFAULT_RETENTION).await.unwrap();
             assert_eq!(store.claim(&id("a"), DEFAULT_LEASE).await.unwrap(), Claim::Done);
+            // Once the retry finished, the late claimant's completion is moot, not an error.
+            store.complete(&dead, DEFAULT_RETENTION).await.unwrap();
+            assert_eq!(store.claim(&id("a"), DEFAULT_LEASE).await.unwrap(), Claim::Done);
         });
     }
 
