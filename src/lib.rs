@@ -85,6 +85,9 @@
 #![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 #[cfg(feature = "client")]
 mod client;
 pub mod dedup;

@@ -14,6 +14,8 @@
 //!   show a secret or an expected signature.
 //! - `registration`: the registration client and the `manage_webhooks`
 //!   command line against a local imitation of Yoco's API (feature `client`).
+//! - `axum`: the axum extractor over a real server: statuses, retries,
+//!   concurrent duplicates, oversized and chunked bodies (feature `axum`).
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
@@ -33,6 +35,8 @@
 )]
 
 mod alloc;
+#[cfg(feature = "axum")]
+mod axum;
 mod cross_check;
 mod properties;
 mod receive;

@@ -1,0 +1,250 @@
+//! The axum 0.8 adapter: an extractor that verifies, parses and filters the
+//! delivery, and processes it at most once.
+//!
+//! ```
+//! use axum::{Router, routing::post};
+//! use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
+//! use yoco_webhooks::dedup::Processed;
+//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//!
+//! async fn yoco(webhook: YocoWebhook) -> Processed<(), std::io::Error> {
+//!     webhook
+//!         .process(|delivery| async move {
+//!             println!("{} for {:?}", delivery.event.event_type(), delivery.event.checkout_id());
+//!             Ok(()) // an Err answers 500, and Yoco retries
+//!         })
+//!         .await
+//! }
+//!
+//! let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//! let config = YocoWebhookConfig::new(Receiver::new(Verifier::new(secret), CheckoutFilter::any()));
+//! let app: Router = Router::new().route("/webhooks/yoco", post(yoco)).with_state(config);
+//! # Ok::<(), yoco_webhooks::SecretError>(())
+//! ```
+//!
+//! The answers: 200 processed, ignored (not your checkout or mode) or
+//! duplicate; 401 not authentic; 400 not a Yoco event or an unreadable body;
+//! 413 body over the limit (refused while reading, with or without
+//! `content-length`); 409 in progress elsewhere; 500 your handler failed;
+//! 503 the deduplication store could not answer.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use ::axum::body::{Body, Bytes};
+use ::axum::extract::{FromRef, FromRequest, Request};
+use ::axum::http::{StatusCode, header};
+use ::axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+
+use crate::dedup::{Deduplicator, IdempotencyStore, MemoryStore, Processed};
+use crate::filter::IgnoreReason;
+use crate::receive::{Delivery, Outcome, ReceiveError, Receiver};
+
+/// The largest body read by default: Yoco's events are a few kilobytes.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// How [`YocoWebhook`] receives: the receiver, the body limit and the
+/// deduplication store. Put it in your state (or make it `FromRef` of your
+/// state).
+#[derive(Debug)]
+pub struct YocoWebhookConfig<S = MemoryStore> {
+    receiver: Arc<Receiver>,
+    dedup: Option<Arc<Deduplicator<S>>>,
+    body_limit: usize,
+}
+
+impl<S> Clone for YocoWebhookConfig<S> {
+    fn clone(&self) -> Self {
+        Self {
+            receiver: Arc::clone(&self.receiver),
+            dedup: self.dedup.clone(),
+            body_limit: self.body_limit,
+        }
+    }
+}
+
+impl YocoWebhookConfig<MemoryStore> {
+    /// Receives with `receiver`, deduplicating in this process's memory,
+    /// with a body limit of [`DEFAULT_BODY_LIMIT`].
+    pub fn new(receiver: Receiver) -> Self {
+        Self {
+            receiver: Arc::new(receiver),
+            dedup: Some(Arc::new(Deduplicator::new(MemoryStore::default()))),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+impl<S> YocoWebhookConfig<S> {
+    /// Deduplicates with another store (a shared one, for several instances).
+    pub fn with_dedup<T>(self, dedup: Deduplicator<T>) -> YocoWebhookConfig<T> {
+        YocoWebhookConfig {
+            receiver: self.receiver,
+            dedup: Some(Arc::new(dedup)),
+            body_limit: self.body_limit,
+        }
+    }
+
+    /// Turns deduplication off: every authentic delivery runs the handler,
+    /// retries included.
+    #[must_use]
+    pub fn without_dedup(mut self) -> Self {
+        self.dedup = None;
+        self
+    }
+
+    /// The largest body accepted; a larger one is refused with 413 while
+    /// it is read.
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+}
+
+/// An authentic delivery for one of your checkouts, extracted from the
+/// request. Anything else was answered before your handler ran.
+#[derive(Debug)]
+pub struct YocoWebhook<S = MemoryStore> {
+    delivery: Delivery,
+    body: Bytes,
+    dedup: Option<Arc<Deduplicator<S>>>,
+}
+
+impl<S: IdempotencyStore> YocoWebhook<S> {
+    /// The delivery: its `webhook-id`, timestamp and typed event.
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    /// The raw body, as signed, to store or forward.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Runs `handler` unless this delivery was processed already or is being
+    /// processed elsewhere, and gives the answer for Yoco.
+    pub async fn process<F, Fut, T, E>(self, handler: F) -> Processed<T, E>
+    where
+        F: FnOnce(Delivery) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let Self { delivery, dedup, .. } = self;
+        match dedup {
+            Some(dedup) => {
+                let webhook_id = delivery.webhook_id.clone();
+                dedup.process(&webhook_id, || handler(delivery)).await
+            }
+            None => match handler(delivery).await {
+                Ok(value) => Processed::Done {
+                    value,
+                    recorded: Ok(()),
+                },
+                Err(err) => Processed::Failed(err),
+            },
+        }
+    }
+}
+
+impl<St, S> FromRequest<St> for YocoWebhook<S>
+where
+    YocoWebhookConfig<S>: FromRef<St>,
+    St: Send + Sync,
+    S: IdempotencyStore + 'static,
+{
+    type Rejection = YocoRejection;
+
+    async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
+        let config = YocoWebhookConfig::<S>::from_ref(state);
+        let (parts, body) = request.into_parts();
+        let body = read_body(&parts.headers, body, config.body_limit).await?;
+        match config.receiver.receive(&parts.headers, &body) {
+            Ok(Outcome::Process(delivery)) => Ok(Self {
+                delivery,
+                body,
+                dedup: config.dedup,
+            }),
+            Ok(Outcome::Ignore(ignored)) => Err(YocoRejection {
+                status: StatusCode::OK,
+                message: match ignored.reason {
+                    IgnoreReason::NoCheckoutId => "ignored: no checkout id",
+                    IgnoreReason::ForeignCheckout => "ignored: foreign checkout",
+                    IgnoreReason::UnwantedMode => "ignored: unwanted mode",
+                },
+            }),
+            Err(ReceiveError::Verify(_)) => Err(YocoRejection {
+                status: StatusCode::UNAUTHORIZED,
+                message: "webhook not authentic",
+            }),
+            Err(_) => Err(YocoRejection {
+                status: StatusCode::BAD_REQUEST,
+                message: "not a Yoco event",
+            }),
+        }
+    }
+}
+
+/// Reads the whole body, refusing it with 413 as soon as it passes `limit`:
+/// from `content-length` before reading, or while reading a body without one.
+async fn read_body(headers: &::axum::http::HeaderMap, body: Body, limit: usize) -> Result<Bytes, YocoRejection> {
+    let too_large = YocoRejection {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        message: "body too large",
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large);
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
+        Err(_) => Err(YocoRejection {
+            status: StatusCode::BAD_REQUEST,
+            message: "body could not be read",
+        }),
+    }
+}
+
+/// The answer given instead of running the handler: a status and a short
+/// text that reveals nothing about secrets or signatures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YocoRejection {
+    status: StatusCode,
+    message: &'static str,
+}
+
+impl YocoRejection {
+    /// The status answered.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The text answered.
+    pub fn message(&self) -> &'static str {
+        self.message
+    }
+}
+
+impl IntoResponse for YocoRejection {
+    fn into_response(self) -> Response {
+        (self.status, self.message).into_response()
+    }
+}
+
+impl<T, E> IntoResponse for Processed<T, E> {
+    fn into_response(self) -> Response {
+        let message = match &self {
+            Processed::Done { .. } => "processed",
+            Processed::Duplicate => "duplicate",
+            Processed::InProgress => "in progress",
+            Processed::Failed(_) => "handler failed",
+            Processed::StoreUnavailable(_) => "store unavailable",
+        };
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, message).into_response()
+    }
+}
