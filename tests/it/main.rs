@@ -16,6 +16,8 @@
 //!   command line against a local imitation of Yoco's API (feature `client`).
 //! - `axum`: the axum extractor over a real server: statuses, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `axum`).
+//! - [`axum_receiver`]: the `axum_receiver` example, run as a process, held
+//!   to its contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
@@ -37,6 +39,7 @@
 mod alloc;
 #[cfg(feature = "axum")]
 mod axum;
+mod axum_receiver;
 mod cross_check;
 mod properties;
 mod receive;

@@ -1,0 +1,114 @@
+//! A Yoco webhook receiver on axum, to copy into your service.
+//!
+//! ```text
+//! YOCO_WEBHOOK_SECRET=whsec_... cargo run --example axum_receiver
+//! ```
+//!
+//! - `YOCO_WEBHOOK_SECRET` (required): the secret Yoco returned at
+//!   registration. Missing or invalid: a message and exit status 2.
+//! - `YOCO_CHECKOUT_IDS` (optional): comma-separated checkout ids; when set,
+//!   only those checkouts are processed, others acknowledged and skipped.
+//! - `BIND_ADDR` (default `127.0.0.1:3000`).
+//!
+//! `POST /webhooks/yoco` processes every authentic event that passes the
+//! filter, whatever its type, once per delivery, and prints one JSON line per
+//! processed event on stdout; logs go to stderr.
+
+use std::process::ExitCode;
+
+use axum::Router;
+use axum::routing::post;
+use serde_json::{Value, json};
+use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Receiver, Verifier, WebhookSecret};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match config_from_env() {
+        Ok(config) => config,
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            return ExitCode::from(2);
+        }
+    };
+    let address = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let listener = match tokio::net::TcpListener::bind(&address).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("error: cannot listen on {address}: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "listening on http://{}/webhooks/yoco",
+        listener.local_addr().map_or(address, |a| a.to_string())
+    );
+    match axum::serve(listener, app(config)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: server stopped: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The receiver's configuration, from the environment.
+fn config_from_env() -> Result<YocoWebhookConfig, String> {
+    let secret = std::env::var("YOCO_WEBHOOK_SECRET")
+        .map_err(|_| "set YOCO_WEBHOOK_SECRET to the webhook secret Yoco returned (whsec_...)".to_owned())?;
+    let secret = WebhookSecret::parse(&secret).map_err(|err| format!("YOCO_WEBHOOK_SECRET: {err}"))?;
+    let filter = match std::env::var("YOCO_CHECKOUT_IDS") {
+        Ok(ids) if !ids.trim().is_empty() => CheckoutFilter::checkouts(
+            ids.split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
+        ),
+        _ => CheckoutFilter::any(),
+    };
+    Ok(YocoWebhookConfig::new(Receiver::new(Verifier::new(secret), filter)))
+}
+
+/// The routes: `POST /webhooks/yoco` (other methods get 405).
+fn app(config: YocoWebhookConfig) -> Router {
+    Router::new()
+        .route("/webhooks/yoco", post(yoco_webhook))
+        .with_state(config)
+}
+
+async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infallible> {
+    webhook
+        .process(|delivery| async move {
+            // Your processing goes here (mark the order paid, ...). Return an
+            // error if it fails: Yoco gets a 500 and retries.
+            println!("{}", processed_line(&delivery));
+            Ok(())
+        })
+        .await
+}
+
+/// One JSON line describing a processed event.
+fn processed_line(delivery: &Delivery) -> Value {
+    let event = &delivery.event;
+    let (amount, currency) = match &event.data {
+        EventData::PaymentSucceeded(payment) => (json!(payment.amount), json!(payment.currency.as_str())),
+        EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => {
+            (json!(refund.amount), json!(refund.currency.as_str()))
+        }
+        EventData::Other(other) => (
+            other.payload.get("amount").cloned().unwrap_or(Value::Null),
+            other.payload.get("currency").cloned().unwrap_or(Value::Null),
+        ),
+        _ => (Value::Null, Value::Null),
+    };
+    json!({
+        "webhook_id": delivery.webhook_id.as_str(),
+        "event_id": event.id.as_str(),
+        "type": event.event_type(),
+        "checkout_id": event.checkout_id().map(|id| id.as_str()),
+        "mode": event.mode().map(|mode| mode.as_str()),
+        "amount": amount,
+        "currency": currency,
+    })
+}
