@@ -71,7 +71,7 @@ fn config_from_env() -> Result<YocoWebhookConfig, String> {
 }
 
 /// The routes: `POST /webhooks/yoco` (other methods get 405).
-fn app(config: YocoWebhookConfig) -> Router {
+pub(crate) fn app(config: YocoWebhookConfig) -> Router {
     Router::new()
         .route("/webhooks/yoco", post(yoco_webhook))
         .with_state(config)
