@@ -47,6 +47,7 @@
 //! - [`dedup`]: processing each delivery once despite Yoco's retries: the
 //!   [`dedup::IdempotencyStore`] contract, an in-memory store and the
 //!   claim/complete/release protocol with the status to answer.
+//! - `axum` (feature `axum`): the extractor for axum 0.8.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client, and a ready `Client` (feature
 //!   `client`).
@@ -60,6 +61,7 @@
 //! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`] |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line: `cargo install yoco-webhooks --features cli` |
+//! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
