@@ -38,8 +38,7 @@ use ::axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
 use crate::dedup::{Deduplicator, IdempotencyStore, MemoryStore, Processed};
-use crate::filter::IgnoreReason;
-use crate::receive::{Delivery, Outcome, ReceiveError, Receiver};
+use crate::receive::{Answer, Delivery, Receiver};
 
 /// The largest body read by default: Yoco's events are a few kilobytes.
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
@@ -159,39 +158,20 @@ where
         let config = YocoWebhookConfig::<S>::from_ref(state);
         let (parts, body) = request.into_parts();
         let body = read_body(&parts.headers, body, config.body_limit).await?;
-        match config.receiver.receive(&parts.headers, &body) {
-            Ok(Outcome::Process(delivery)) => Ok(Self {
-                delivery,
-                body,
-                dedup: config.dedup,
-            }),
-            Ok(Outcome::Ignore(ignored)) => Err(YocoRejection {
-                status: StatusCode::OK,
-                message: match ignored.reason {
-                    IgnoreReason::NoCheckoutId => "ignored: no checkout id",
-                    IgnoreReason::ForeignCheckout => "ignored: foreign checkout",
-                    IgnoreReason::UnwantedMode => "ignored: unwanted mode",
-                },
-            }),
-            Err(ReceiveError::Verify(_)) => Err(YocoRejection {
-                status: StatusCode::UNAUTHORIZED,
-                message: "webhook not authentic",
-            }),
-            Err(_) => Err(YocoRejection {
-                status: StatusCode::BAD_REQUEST,
-                message: "not a Yoco event",
-            }),
-        }
+        let delivery =
+            Answer::unless_processing(config.receiver.receive(&parts.headers, &body)).map_err(YocoRejection)?;
+        Ok(Self {
+            delivery,
+            body,
+            dedup: config.dedup,
+        })
     }
 }
 
 /// Reads the whole body, refusing it with 413 as soon as it passes `limit`:
 /// from `content-length` before reading, or while reading a body without one.
 async fn read_body(headers: &::axum::http::HeaderMap, body: Body, limit: usize) -> Result<Bytes, YocoRejection> {
-    let too_large = YocoRejection {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        message: "body too large",
-    };
+    let too_large = YocoRejection(Answer::new(413, "body too large"));
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -202,49 +182,31 @@ async fn read_body(headers: &::axum::http::HeaderMap, body: Body, limit: usize) 
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
-        Err(_) => Err(YocoRejection {
-            status: StatusCode::BAD_REQUEST,
-            message: "body could not be read",
-        }),
+        Err(_) => Err(YocoRejection(Answer::new(400, "body could not be read"))),
     }
 }
 
 /// The answer given instead of running the handler: a status and a short
 /// text that reveals nothing about secrets or signatures.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct YocoRejection {
-    status: StatusCode,
-    message: &'static str,
-}
-
-impl YocoRejection {
-    /// The status answered.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The text answered.
-    pub fn message(&self) -> &'static str {
-        self.message
-    }
-}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct YocoRejection(pub Answer);
 
 impl IntoResponse for YocoRejection {
     fn into_response(self) -> Response {
-        (self.status, self.message).into_response()
+        respond(self.0.status(), self.0.text())
     }
 }
 
 impl<T, E> IntoResponse for Processed<T, E> {
     fn into_response(self) -> Response {
-        let message = match &self {
-            Processed::Done { .. } => "processed",
-            Processed::Duplicate => "duplicate",
-            Processed::InProgress => "in progress",
-            Processed::Failed(_) => "handler failed",
-            Processed::StoreUnavailable(_) => "store unavailable",
-        };
-        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, message).into_response()
+        respond(self.status(), self.text())
     }
+}
+
+fn respond(status: u16, text: &'static str) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        text,
+    )
+        .into_response()
 }

@@ -172,6 +172,17 @@ pub enum Processed<T, E> {
 }
 
 impl<T, E> Processed<T, E> {
+    /// A short answer text for Yoco, revealing nothing of the handler's error.
+    pub fn text(&self) -> &'static str {
+        match self {
+            Processed::Done { .. } => "processed",
+            Processed::Duplicate => "duplicate",
+            Processed::InProgress => "in progress",
+            Processed::Failed(_) => "handler failed",
+            Processed::StoreUnavailable(_) => "store unavailable",
+        }
+    }
+
     /// The HTTP status to answer: 200, 409, 500 or 503.
     pub fn status(&self) -> u16 {
         match self {

@@ -95,6 +95,8 @@ mod client;
 pub mod dedup;
 mod event;
 mod filter;
+#[cfg(feature = "http")]
+mod handle;
 mod headers;
 mod ids;
 mod receive;
@@ -123,7 +125,10 @@ pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
 // Which events are the merchant's.
 pub use filter::{CheckoutFilter, IgnoreReason};
 // Verify, parse and filter in one call.
-pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
+pub use receive::{Answer, Delivery, Ignored, Outcome, ReceiveError, Receiver};
+// Any server built on the `http` types: the whole protocol for one request.
+#[cfg(feature = "http")]
+pub use handle::handle_request;
 
 /// The README's examples, compiled and run as doc tests (with the `client`
 /// feature, which one of them uses: `cargo test --all-features`).
