@@ -37,7 +37,7 @@ use ::axum::http::{StatusCode, header};
 use ::axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
-use crate::dedup::{Deduplicator, IdempotencyStore, MemoryStore, Processed};
+use crate::dedup::{Deduplicator, IdempotencyStore, MemoryStore, Processed, process_delivery};
 use crate::receive::{Answer, Delivery, Receiver};
 
 /// The largest body read by default: Yoco's events are a few kilobytes.
@@ -129,20 +129,7 @@ impl<S: IdempotencyStore> YocoWebhook<S> {
         F: FnOnce(Delivery) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let Self { delivery, dedup, .. } = self;
-        match dedup {
-            Some(dedup) => {
-                let webhook_id = delivery.webhook_id.clone();
-                dedup.process(&webhook_id, || handler(delivery)).await
-            }
-            None => match handler(delivery).await {
-                Ok(value) => Processed::Done {
-                    value,
-                    recorded: Ok(()),
-                },
-                Err(err) => Processed::Failed(err),
-            },
-        }
+        process_delivery(self.dedup.as_deref(), self.delivery, handler).await
     }
 }
 

@@ -26,6 +26,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::ids::WebhookId;
+#[cfg(feature = "http")]
+use crate::receive::Delivery;
 
 /// How long a claim holds by default before another attempt may take over:
 /// longer than Yoco waits for an answer (15 s), short enough that a retry
@@ -257,6 +259,34 @@ impl<S: IdempotencyStore> Deduplicator<S> {
                 Processed::Failed(err)
             }
         }
+    }
+}
+
+/// Runs `handler` on a delivery through `dedup` when there is one, else
+/// directly (deduplication turned off): what every adapter does.
+#[cfg(feature = "http")]
+pub(crate) async fn process_delivery<S, F, Fut, T, E>(
+    dedup: Option<&Deduplicator<S>>,
+    delivery: Delivery,
+    handler: F,
+) -> Processed<T, E>
+where
+    S: IdempotencyStore,
+    F: FnOnce(Delivery) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    match dedup {
+        Some(dedup) => {
+            let webhook_id = delivery.webhook_id.clone();
+            dedup.process(&webhook_id, || handler(delivery)).await
+        }
+        None => match handler(delivery).await {
+            Ok(value) => Processed::Done {
+                value,
+                recorded: Ok(()),
+            },
+            Err(err) => Processed::Failed(err),
+        },
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use crate::dedup::{Deduplicator, IdempotencyStore, Processed};
+use crate::dedup::{Deduplicator, IdempotencyStore, Processed, process_delivery};
 use crate::receive::{Answer, Delivery, Receiver};
 
 /// Handles one webhook request whose body the server has read (with a size
@@ -44,19 +44,7 @@ where
         Ok(delivery) => delivery,
         Err(answer) => return response(answer),
     };
-    let processed: Processed<T, E> = match dedup {
-        Some(dedup) => {
-            let webhook_id = delivery.webhook_id.clone();
-            dedup.process(&webhook_id, || handler(delivery)).await
-        }
-        None => match handler(delivery).await {
-            Ok(value) => Processed::Done {
-                value,
-                recorded: Ok(()),
-            },
-            Err(err) => Processed::Failed(err),
-        },
-    };
+    let processed: Processed<T, E> = process_delivery(dedup, delivery, handler).await;
     response(Answer::new(processed.status(), processed.text()))
 }
 

@@ -1,7 +1,6 @@
 //! The `axum_receiver` example, run as a process and held to its contract:
 //! environment, route, statuses, and one JSON line per processed event.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,24 +12,8 @@ use yoco_webhooks::WebhookSecret;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 
 fn example() -> tokio::process::Command {
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.push("examples");
-    path.push(format!("axum_receiver{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run the whole suite with `cargo test`",
-        path.display()
-    );
-    let mut command = tokio::process::Command::new(path);
-    command
-        .env_remove("YOCO_WEBHOOK_SECRET")
-        .env_remove("YOCO_CHECKOUT_IDS")
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .kill_on_drop(true);
+    let mut command = crate::example_binary("axum_receiver");
+    command.env("BIND_ADDR", "127.0.0.1:0");
     command
 }
 

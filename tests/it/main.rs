@@ -145,3 +145,32 @@ pub(crate) fn verdict<H: yoco_webhooks::Headers + ?Sized>(
 ) -> Result<(), yoco_webhooks::VerifyError> {
     verifier.verify_at(headers, body, now).map(|_| ())
 }
+
+/// An example's binary, which `cargo test` builds beside the test binaries;
+/// its environment cleared of the variables the examples read.
+fn example_binary(name: &str) -> tokio::process::Command {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.push("examples");
+    path.push(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run the whole suite with `cargo test`",
+        path.display()
+    );
+    let mut command = tokio::process::Command::new(path);
+    for variable in [
+        "YOCO_WEBHOOK_SECRET",
+        "YOCO_CHECKOUT_IDS",
+        "BIND_ADDR",
+        "YOCO_SECRET_KEY",
+        "YOCO_API_BASE",
+    ] {
+        command.env_remove(variable);
+    }
+    command.kill_on_drop(true);
+    command
+}

@@ -2,7 +2,6 @@
 //! with this crate and records what it was sent.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -48,23 +47,8 @@ async fn serve() -> (SocketAddr, Seen) {
     (address, seen)
 }
 
-/// The example's binary, which `cargo test` builds beside the test binaries.
 fn send_event() -> tokio::process::Command {
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.push("examples");
-    path.push(format!("send_event{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run the whole suite with `cargo test`",
-        path.display()
-    );
-    let mut command = tokio::process::Command::new(path);
-    command.env_remove("YOCO_WEBHOOK_SECRET");
-    command
+    crate::example_binary("send_event")
 }
 
 async fn run(command: &mut tokio::process::Command) -> (i32, String, String) {
