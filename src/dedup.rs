@@ -390,7 +390,7 @@ mod memory {
                 .lock()
                 .map_err(|_| StoreError::new("memory store lock poisoned"))?;
             match state.entries.get(token.webhook_id()) {
-                Some(Entry::Claimed { owner, .. }) if owner.to_string() == token.owner() => {}
+                Some(Entry::Claimed { owner, .. }) if holds(*owner, token) => {}
                 // Our lease ran out and nobody else claimed: still ours to record.
                 Some(entry @ Entry::Claimed { .. }) if !entry.is_live(now) => {}
                 // Another attempt took over after our lease and finished: done either way.
@@ -414,12 +414,17 @@ mod memory {
                 .lock()
                 .map_err(|_| StoreError::new("memory store lock poisoned"))?;
             if let Some(Entry::Claimed { owner, .. }) = state.entries.get(token.webhook_id())
-                && owner.to_string() == token.owner()
+                && holds(*owner, token)
             {
                 state.entries.remove(token.webhook_id());
             }
             Ok(())
         }
+    }
+
+    /// Whether `token` is the claim of `owner` (compared without allocating).
+    fn holds(owner: u64, token: &ClaimToken) -> bool {
+        token.owner().parse::<u64>() == Ok(owner)
     }
 
     impl State {
