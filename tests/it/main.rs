@@ -19,6 +19,8 @@
 //! - [`axum_receiver`]: the `axum_receiver` example, run as a process, held
 //!   to its contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
+//! - [`conformance`]: the idempotency-store contract as one suite, run
+//!   against every store.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
 //!
@@ -40,6 +42,7 @@ mod alloc;
 #[cfg(feature = "axum")]
 mod axum;
 mod axum_receiver;
+mod conformance;
 mod cross_check;
 mod properties;
 mod receive;
