@@ -18,21 +18,22 @@ use std::process::ExitCode;
 
 use axum::Router;
 use axum::routing::post;
-use serde_json::{Value, json};
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Receiver, Verifier, WebhookSecret};
+
+#[path = "support/receiver.rs"]
+mod receiver;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match config_from_env() {
-        Ok(config) => config,
+    let config = match receiver::receiver_from_env() {
+        Ok(receiver) => YocoWebhookConfig::new(receiver),
         Err(reason) => {
             eprintln!("error: {reason}");
             return ExitCode::from(2);
         }
     };
-    let address = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let address = receiver::bind_address();
     let listener = match tokio::net::TcpListener::bind(&address).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -53,23 +54,6 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The receiver's configuration, from the environment.
-fn config_from_env() -> Result<YocoWebhookConfig, String> {
-    let secret = std::env::var("YOCO_WEBHOOK_SECRET")
-        .map_err(|_| "set YOCO_WEBHOOK_SECRET to the webhook secret Yoco returned (whsec_...)".to_owned())?;
-    let secret = WebhookSecret::parse(&secret).map_err(|err| format!("YOCO_WEBHOOK_SECRET: {err}"))?;
-    let filter = match std::env::var("YOCO_CHECKOUT_IDS") {
-        Ok(ids) if !ids.trim().is_empty() => CheckoutFilter::checkouts(
-            ids.split(',')
-                .map(str::trim)
-                .filter(|id| !id.is_empty())
-                .map(str::to_owned),
-        ),
-        _ => CheckoutFilter::any(),
-    };
-    Ok(YocoWebhookConfig::new(Receiver::new(Verifier::new(secret), filter)))
-}
-
 /// The routes: `POST /webhooks/yoco` (other methods get 405).
 pub(crate) fn app(config: YocoWebhookConfig) -> Router {
     Router::new()
@@ -82,33 +66,8 @@ async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infal
         .process(|delivery| async move {
             // Your processing goes here (mark the order paid, ...). Return an
             // error if it fails: Yoco gets a 500 and retries.
-            println!("{}", processed_line(&delivery));
+            println!("{}", receiver::processed_line(&delivery));
             Ok(())
         })
         .await
-}
-
-/// One JSON line describing a processed event.
-fn processed_line(delivery: &Delivery) -> Value {
-    let event = &delivery.event;
-    let (amount, currency) = match &event.data {
-        EventData::PaymentSucceeded(payment) => (json!(payment.amount), json!(payment.currency.as_str())),
-        EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => {
-            (json!(refund.amount), json!(refund.currency.as_str()))
-        }
-        EventData::Other(other) => (
-            other.payload.get("amount").cloned().unwrap_or(Value::Null),
-            other.payload.get("currency").cloned().unwrap_or(Value::Null),
-        ),
-        _ => (Value::Null, Value::Null),
-    };
-    json!({
-        "webhook_id": delivery.webhook_id.as_str(),
-        "event_id": event.id.as_str(),
-        "type": event.event_type(),
-        "checkout_id": event.checkout_id().map(|id| id.as_str()),
-        "mode": event.mode().map(|mode| mode.as_str()),
-        "amount": amount,
-        "currency": currency,
-    })
 }

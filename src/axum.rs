@@ -28,110 +28,14 @@
 //! `content-length`); 409 in progress elsewhere; 500 your handler failed;
 //! 503 the deduplication store could not answer.
 
-use std::future::Future;
-use std::sync::Arc;
-
 use ::axum::body::{Body, Bytes};
 use ::axum::extract::{FromRef, FromRequest, Request};
 use ::axum::http::{StatusCode, header};
 use ::axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
-use crate::dedup::{Deduplicator, IdempotencyStore, MemoryStore, Processed, process_delivery};
-use crate::receive::{Answer, Delivery, Receiver};
-
-/// The largest body read by default: Yoco's events are a few kilobytes.
-pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
-
-/// How [`YocoWebhook`] receives: the receiver, the body limit and the
-/// deduplication store. Put it in your state (or make it `FromRef` of your
-/// state).
-#[derive(Debug)]
-pub struct YocoWebhookConfig<S = MemoryStore> {
-    receiver: Arc<Receiver>,
-    dedup: Option<Arc<Deduplicator<S>>>,
-    body_limit: usize,
-}
-
-impl<S> Clone for YocoWebhookConfig<S> {
-    fn clone(&self) -> Self {
-        Self {
-            receiver: Arc::clone(&self.receiver),
-            dedup: self.dedup.clone(),
-            body_limit: self.body_limit,
-        }
-    }
-}
-
-impl YocoWebhookConfig<MemoryStore> {
-    /// Receives with `receiver`, deduplicating in this process's memory,
-    /// with a body limit of [`DEFAULT_BODY_LIMIT`].
-    pub fn new(receiver: Receiver) -> Self {
-        Self {
-            receiver: Arc::new(receiver),
-            dedup: Some(Arc::new(Deduplicator::new(MemoryStore::default()))),
-            body_limit: DEFAULT_BODY_LIMIT,
-        }
-    }
-}
-
-impl<S> YocoWebhookConfig<S> {
-    /// Deduplicates with another store (a shared one, for several instances).
-    pub fn with_dedup<T>(self, dedup: Deduplicator<T>) -> YocoWebhookConfig<T> {
-        YocoWebhookConfig {
-            receiver: self.receiver,
-            dedup: Some(Arc::new(dedup)),
-            body_limit: self.body_limit,
-        }
-    }
-
-    /// Turns deduplication off: every authentic delivery runs the handler,
-    /// retries included.
-    #[must_use]
-    pub fn without_dedup(mut self) -> Self {
-        self.dedup = None;
-        self
-    }
-
-    /// The largest body accepted; a larger one is refused with 413 while
-    /// it is read.
-    #[must_use]
-    pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
-        self
-    }
-}
-
-/// An authentic delivery for one of your checkouts, extracted from the
-/// request. Anything else was answered before your handler ran.
-#[derive(Debug)]
-pub struct YocoWebhook<S = MemoryStore> {
-    delivery: Delivery,
-    body: Bytes,
-    dedup: Option<Arc<Deduplicator<S>>>,
-}
-
-impl<S: IdempotencyStore> YocoWebhook<S> {
-    /// The delivery: its `webhook-id`, timestamp and typed event.
-    pub fn delivery(&self) -> &Delivery {
-        &self.delivery
-    }
-
-    /// The raw body, as signed, to store or forward.
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
-
-    /// Runs `handler` unless this delivery was processed already or is being
-    /// processed elsewhere, and gives the answer for Yoco.
-    pub async fn process<F, Fut, T, E>(self, handler: F) -> Processed<T, E>
-    where
-        F: FnOnce(Delivery) -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        process_delivery(self.dedup.as_deref(), self.delivery, handler).await
-    }
-}
+use crate::dedup::{IdempotencyStore, Processed};
+pub use crate::extract::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 impl<St, S> FromRequest<St> for YocoWebhook<S>
 where
@@ -144,39 +48,20 @@ where
     async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
         let config = YocoWebhookConfig::<S>::from_ref(state);
         let (parts, body) = request.into_parts();
-        let body = read_body(&parts.headers, body, config.body_limit).await?;
-        let delivery =
-            Answer::unless_processing(config.receiver.receive(&parts.headers, &body)).map_err(YocoRejection)?;
-        Ok(Self {
-            delivery,
-            body,
-            dedup: config.dedup,
-        })
+        config.check_declared_length(parts.headers.get(header::CONTENT_LENGTH).map(|value| value.as_bytes()))?;
+        let body = read_body(body, config.body_limit).await?;
+        config.extract(&parts.headers, body)
     }
 }
 
-/// Reads the whole body, refusing it with 413 as soon as it passes `limit`:
-/// from `content-length` before reading, or while reading a body without one.
-async fn read_body(headers: &::axum::http::HeaderMap, body: Body, limit: usize) -> Result<Bytes, YocoRejection> {
-    let too_large = YocoRejection(Answer::new(413, "body too large"));
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large);
-    }
+/// Reads the whole body, refusing it with 413 as soon as it passes `limit`.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, YocoRejection> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
-        Err(_) => Err(YocoRejection(Answer::new(400, "body could not be read"))),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(YocoRejection::TOO_LARGE),
+        Err(_) => Err(YocoRejection::UNREADABLE),
     }
 }
-
-/// The answer given instead of running the handler: a status and a short
-/// text that reveals nothing about secrets or signatures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct YocoRejection(pub Answer);
 
 impl IntoResponse for YocoRejection {
     fn into_response(self) -> Response {

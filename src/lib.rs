@@ -48,6 +48,7 @@
 //!   [`dedup::IdempotencyStore`] contract, an in-memory store and the
 //!   claim/complete/release protocol with the status to answer.
 //! - `axum` (feature `axum`): the extractor for axum 0.8.
+//! - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client, and a ready `Client` (feature
 //!   `client`).
@@ -62,6 +63,7 @@
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line: `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
+//! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -87,6 +89,9 @@
 #![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "actix-web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
+pub mod actix_web;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
@@ -94,6 +99,8 @@ pub mod axum;
 mod client;
 pub mod dedup;
 mod event;
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+mod extract;
 mod filter;
 #[cfg(feature = "http")]
 mod handle;

@@ -1,26 +1,21 @@
-//! The axum extractor over a real server on 127.0.0.1, driven by a real HTTP
-//! client (and a raw TCP client for what HTTP clients will not send).
+//! The axum extractor, through the shared adapter suite, beside the
+//! merchant's own state and extractors.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::routing::post;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::testing::{SampleEvent, SignedHeaders, Signer, TEST_SECRET};
-use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+
+use crate::adapters::{Recorder, adapter_suite, receiver};
 
 /// The merchant's own state, beside the webhook configuration.
 #[derive(Clone)]
 struct App {
     yoco: YocoWebhookConfig,
-    processed: Arc<Mutex<Vec<String>>>,
-    fail_next: Arc<AtomicUsize>,
+    recorder: Recorder,
 }
 
 impl FromRef<App> for YocoWebhookConfig {
@@ -31,29 +26,14 @@ impl FromRef<App> for YocoWebhookConfig {
 
 async fn handler(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), &'static str> {
     webhook
-        .process(|delivery| async move {
-            // Long enough for concurrent duplicates to overlap.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if app
-                .fail_next
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-            {
-                return Err("database down");
-            }
-            app.processed.lock().unwrap().push(delivery.webhook_id.to_string());
-            Ok(())
-        })
+        .process(|delivery| async move { app.recorder.handle(delivery).await })
         .await
 }
 
-async fn serve(limit: usize) -> (SocketAddr, App) {
-    let secret = WebhookSecret::parse(TEST_SECRET).unwrap();
-    let receiver = Receiver::new(Verifier::new(secret), CheckoutFilter::checkout("ch_mine"));
+async fn serve(limit: usize) -> (SocketAddr, Recorder) {
     let app = App {
-        yoco: YocoWebhookConfig::new(receiver).body_limit(limit),
-        processed: Arc::default(),
-        fail_next: Arc::default(),
+        yoco: YocoWebhookConfig::new(receiver()).body_limit(limit),
+        recorder: Recorder::default(),
     };
     let router = Router::new()
         .route("/webhooks/yoco", post(handler))
@@ -61,191 +41,7 @@ async fn serve(limit: usize) -> (SocketAddr, App) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (address, app)
+    (address, app.recorder)
 }
 
-fn signed(id: &str, body: &[u8]) -> SignedHeaders {
-    Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, body)
-}
-
-async fn post_signed(address: SocketAddr, headers: &SignedHeaders, body: Vec<u8>) -> (u16, String) {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{address}/webhooks/yoco"))
-        .body(body);
-    for (name, value) in headers.pairs() {
-        request = request.header(name, value);
-    }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
-fn ours() -> Vec<u8> {
-    SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json()
-}
-
-#[tokio::test]
-async fn processes_ours_once_and_acknowledges_the_rest() {
-    let (address, app) = serve(256 * 1024).await;
-
-    assert_eq!(
-        post_signed(address, &signed("msg_1", &ours()), ours()).await,
-        (200, "processed".into())
-    );
-    // Yoco's retry: same id, new signature.
-    assert_eq!(
-        post_signed(address, &signed("msg_1", &ours()), ours()).await,
-        (200, "duplicate".into())
-    );
-
-    let foreign = SampleEvent::payment_succeeded().checkout_id("ch_theirs").to_json();
-    assert_eq!(
-        post_signed(address, &signed("msg_2", &foreign), foreign).await,
-        (200, "ignored: foreign checkout".into())
-    );
-    let in_store = SampleEvent::payment_succeeded().without_checkout_id().to_json();
-    assert_eq!(
-        post_signed(address, &signed("msg_3", &in_store), in_store).await,
-        (200, "ignored: no checkout id".into())
-    );
-    let unknown_type = SampleEvent::other("payment.failed").checkout_id("ch_mine").to_json();
-    assert_eq!(
-        post_signed(address, &signed("msg_4", &unknown_type), unknown_type)
-            .await
-            .0,
-        200
-    );
-
-    assert_eq!(
-        *app.processed.lock().unwrap(),
-        vec!["msg_1".to_owned(), "msg_4".to_owned()]
-    );
-}
-
-#[tokio::test]
-async fn refuses_what_is_not_authentic_or_not_an_event() {
-    let (address, app) = serve(256 * 1024).await;
-
-    let mut tampered = signed("msg_1", &ours());
-    tampered.webhook_signature = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
-    assert_eq!(
-        post_signed(address, &tampered, ours()).await,
-        (401, "webhook not authentic".into())
-    );
-
-    let response = reqwest::Client::new()
-        .post(format!("http://{address}/webhooks/yoco"))
-        .body(ours())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401, "no webhook headers at all");
-
-    let headers = signed("msg_1", &ours());
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{address}/webhooks/yoco"))
-        .body(ours());
-    for (name, value) in headers.pairs() {
-        request = request.header(name, value);
-    }
-    let response = request.header("webhook-id", "msg_other").send().await.unwrap();
-    assert_eq!(response.status(), 401, "a repeated webhook-id is refused");
-
-    let junk_signature = format!("v1,{} v2,x junk", "A".repeat(8 * 1024));
-    let mut junk = signed("msg_1", &ours());
-    junk.webhook_signature = junk_signature;
-    assert_eq!(post_signed(address, &junk, ours()).await.0, 401);
-
-    let not_an_event = b"{\"hello\":\"world\"}".to_vec();
-    assert_eq!(
-        post_signed(address, &signed("msg_5", &not_an_event), not_an_event).await,
-        (400, "not a Yoco event".into())
-    );
-    assert!(app.processed.lock().unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn a_failed_handler_is_retried_and_concurrent_duplicates_run_once() {
-    let (address, app) = serve(256 * 1024).await;
-
-    app.fail_next.store(1, Ordering::SeqCst);
-    assert_eq!(
-        post_signed(address, &signed("msg_1", &ours()), ours()).await,
-        (500, "handler failed".into())
-    );
-    assert_eq!(
-        post_signed(address, &signed("msg_1", &ours()), ours()).await,
-        (200, "processed".into())
-    );
-
-    let attempts = (0..10).map(|_| {
-        let headers = signed("msg_2", &ours());
-        tokio::spawn(async move { post_signed(address, &headers, ours()).await.0 })
-    });
-    let mut statuses = Vec::new();
-    for attempt in attempts {
-        statuses.push(attempt.await.unwrap());
-    }
-    assert!(
-        statuses.iter().all(|status| [200, 409].contains(status)),
-        "{statuses:?}"
-    );
-    let processed = app.processed.lock().unwrap();
-    assert_eq!(processed.iter().filter(|id| *id == "msg_2").count(), 1, "{processed:?}");
-    assert_eq!(processed.len(), 2);
-}
-
-/// Sends raw bytes and reads the status line of the answer.
-async fn raw_status(address: SocketAddr, request: &[u8], then_close: bool) -> Option<u16> {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    if then_close {
-        stream.shutdown().await.unwrap();
-    }
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
-    let text = String::from_utf8_lossy(&answer);
-    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
-}
-
-#[tokio::test]
-async fn oversized_bodies_are_refused_while_reading() {
-    let limit = 4 * 1024;
-    let (address, app) = serve(limit).await;
-    let big = SampleEvent::payment_succeeded()
-        .checkout_id("ch_mine")
-        .metadata("notes", "x".repeat(limit))
-        .to_json();
-
-    assert_eq!(
-        post_signed(address, &signed("msg_1", &big), big.clone()).await.0,
-        413,
-        "with content-length"
-    );
-
-    // Chunked, without content-length: refused once the limit is passed,
-    // long before the 1 MiB the client announces it will send.
-    let headers = signed("msg_2", &big);
-    let mut request = format!(
-        "POST /webhooks/yoco HTTP/1.1\r\nhost: localhost\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\
-         webhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\n\r\n",
-        headers.webhook_id, headers.webhook_timestamp, headers.webhook_signature
-    )
-    .into_bytes();
-    for _ in 0..(limit / 1024 + 2) {
-        request.extend_from_slice(format!("400\r\n{}\r\n", "x".repeat(1024)).as_bytes());
-    }
-    assert_eq!(raw_status(address, &request, false).await, Some(413));
-
-    // An upload that stops half-way is not processed and does not bring the server down.
-    let partial = format!(
-        "POST /webhooks/yoco HTTP/1.1\r\nhost: localhost\r\ncontent-length: 2000\r\n\
-         webhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\n\r\n{{\"id\":",
-        headers.webhook_id, headers.webhook_timestamp, headers.webhook_signature
-    );
-    let _ = raw_status(address, partial.as_bytes(), true).await;
-    assert_eq!(
-        post_signed(address, &signed("msg_3", &ours()), ours()).await,
-        (200, "processed".into())
-    );
-    assert_eq!(*app.processed.lock().unwrap(), vec!["msg_3".to_owned()]);
-}
+adapter_suite!(serve);

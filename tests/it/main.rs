@@ -14,10 +14,12 @@
 //!   show a secret or an expected signature.
 //! - `registration`: the registration client and the `manage_webhooks`
 //!   command line against a local imitation of Yoco's API (feature `client`).
-//! - `axum`: the axum extractor over a real server: statuses, retries,
-//!   concurrent duplicates, oversized and chunked bodies (feature `axum`).
-//! - [`axum_receiver`]: the `axum_receiver` example, run as a process, held
-//!   to its contract.
+//! - [`adapters`]: one suite for every HTTP adapter over a real server:
+//!   statuses, retries, concurrent duplicates, hostile headers, oversized,
+//!   chunked and aborted bodies; `axum` and `actix_web` run it (features
+//!   `axum`, `actix-web`), with their own configuration tests.
+//! - [`example_receivers`]: the `axum_receiver` and `actix_receiver`
+//!   examples, run as processes, held to their contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`conformance`]: the idempotency-store contract as one suite, run
 //!   against every store.
@@ -38,12 +40,15 @@
     missing_docs
 )]
 
+#[cfg(feature = "actix-web")]
+mod actix_web;
+mod adapters;
 mod alloc;
 #[cfg(feature = "axum")]
 mod axum;
-mod axum_receiver;
 mod conformance;
 mod cross_check;
+mod example_receivers;
 mod properties;
 mod receive;
 #[cfg(feature = "client")]

@@ -1,5 +1,6 @@
-//! The `axum_receiver` example, run as a process and held to its contract:
-//! environment, route, statuses, and one JSON line per processed event.
+//! The example receivers, `axum_receiver` and `actix_receiver`, run as
+//! processes and held to their shared contract: environment, route,
+//! statuses, and one JSON line per processed event.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,8 +12,8 @@ use yoco_webhooks::Mode;
 use yoco_webhooks::WebhookSecret;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 
-fn example() -> tokio::process::Command {
-    let mut command = crate::example_binary("axum_receiver");
+fn example(name: &str) -> tokio::process::Command {
+    let mut command = crate::example_binary(name);
     command.env("BIND_ADDR", "127.0.0.1:0");
     command
 }
@@ -24,8 +25,8 @@ struct Running {
     stdout: Lines<BufReader<ChildStdout>>,
 }
 
-async fn start(checkout_ids: Option<&str>) -> Running {
-    let mut command = example();
+async fn start(name: &str, checkout_ids: Option<&str>) -> Running {
+    let mut command = example(name);
     command
         .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
         .stdout(Stdio::piped())
@@ -69,9 +70,8 @@ impl Running {
     }
 }
 
-#[tokio::test]
-async fn processes_the_listed_checkouts_once_with_one_json_line_each() {
-    let mut receiver = start(Some("ch_a, ch_b")).await;
+async fn processes_the_listed_checkouts_once_with_one_json_line_each(name: &str) {
+    let mut receiver = start(name, Some("ch_a, ch_b")).await;
 
     let payment = SampleEvent::payment_succeeded()
         .checkout_id("ch_a")
@@ -121,9 +121,8 @@ async fn processes_the_listed_checkouts_once_with_one_json_line_each() {
     assert_eq!(receiver.next_line().await["type"], "refund.failed");
 }
 
-#[tokio::test]
-async fn without_a_checkout_list_everything_authentic_is_processed() {
-    let mut receiver = start(None).await;
+async fn without_a_checkout_list_everything_authentic_is_processed(name: &str) {
+    let mut receiver = start(name, None).await;
     let in_store = SampleEvent::payment_succeeded()
         .without_checkout_id()
         .event_id("evt_9")
@@ -136,12 +135,11 @@ async fn without_a_checkout_list_everything_authentic_is_processed() {
     );
 }
 
-#[tokio::test]
-async fn a_missing_or_invalid_secret_exits_with_status_2() {
-    let output = example().output().await.unwrap();
+async fn a_missing_or_invalid_secret_exits_with_status_2(name: &str) {
+    let output = example(name).output().await.unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("YOCO_WEBHOOK_SECRET"));
-    let output = example()
+    let output = example(name)
         .env("YOCO_WEBHOOK_SECRET", "sk_test_not_a_webhook_secret")
         .output()
         .await
@@ -153,3 +151,28 @@ async fn a_missing_or_invalid_secret_exits_with_status_2() {
         "{stderr}"
     );
 }
+
+/// The contract's tests for the example `$name`.
+macro_rules! contract {
+    ($module:ident, $name:literal) => {
+        mod $module {
+            #[tokio::test]
+            async fn processes_the_listed_checkouts_once_with_one_json_line_each() {
+                super::processes_the_listed_checkouts_once_with_one_json_line_each($name).await;
+            }
+
+            #[tokio::test]
+            async fn without_a_checkout_list_everything_authentic_is_processed() {
+                super::without_a_checkout_list_everything_authentic_is_processed($name).await;
+            }
+
+            #[tokio::test]
+            async fn a_missing_or_invalid_secret_exits_with_status_2() {
+                super::a_missing_or_invalid_secret_exits_with_status_2($name).await;
+            }
+        }
+    };
+}
+
+contract!(axum, "axum_receiver");
+contract!(actix, "actix_receiver");

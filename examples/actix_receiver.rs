@@ -1,0 +1,71 @@
+//! A Yoco webhook receiver on actix-web, to copy into your service.
+//!
+//! ```text
+//! YOCO_WEBHOOK_SECRET=whsec_... cargo run --example actix_receiver
+//! ```
+//!
+//! - `YOCO_WEBHOOK_SECRET` (required): the secret Yoco returned at
+//!   registration. Missing or invalid: a message and exit status 2.
+//! - `YOCO_CHECKOUT_IDS` (optional): comma-separated checkout ids; when set,
+//!   only those checkouts are processed, others acknowledged and skipped.
+//! - `BIND_ADDR` (default `127.0.0.1:3000`).
+//!
+//! `POST /webhooks/yoco` processes every authentic event that passes the
+//! filter, whatever its type, once per delivery, and prints one JSON line per
+//! processed event on stdout; logs go to stderr.
+
+use std::process::ExitCode;
+
+use actix_web::{App, HttpServer, web};
+use yoco_webhooks::actix_web::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::dedup::Processed;
+
+#[path = "support/receiver.rs"]
+mod receiver;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let config = match receiver::receiver_from_env() {
+        Ok(receiver) => YocoWebhookConfig::new(receiver),
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            return ExitCode::from(2);
+        }
+    };
+    let address = receiver::bind_address();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(config.clone())
+            // A resource answers 405 to other methods (`App::route` would 404).
+            .service(web::resource("/webhooks/yoco").route(web::post().to(yoco_webhook)))
+    })
+    .bind(&address);
+    let server = match server {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("error: cannot listen on {address}: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    for bound in server.addrs() {
+        eprintln!("listening on http://{bound}/webhooks/yoco");
+    }
+    match server.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: server stopped: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infallible> {
+    webhook
+        .process(|delivery| async move {
+            // Your processing goes here (mark the order paid, ...). Return an
+            // error if it fails: Yoco gets a 500 and retries.
+            println!("{}", receiver::processed_line(&delivery));
+            Ok(())
+        })
+        .await
+}

@@ -1,0 +1,53 @@
+//! What the example receivers share: their configuration from the
+//! environment and the line they print per processed event.
+
+use serde_json::{Value, json};
+use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Receiver, Verifier, WebhookSecret};
+
+/// The receiver, from `YOCO_WEBHOOK_SECRET` and `YOCO_CHECKOUT_IDS`; the
+/// error says what to set, never the value.
+pub(crate) fn receiver_from_env() -> Result<Receiver, String> {
+    let secret = std::env::var("YOCO_WEBHOOK_SECRET")
+        .map_err(|_| "set YOCO_WEBHOOK_SECRET to the webhook secret Yoco returned (whsec_...)".to_owned())?;
+    let secret = WebhookSecret::parse(&secret).map_err(|err| format!("YOCO_WEBHOOK_SECRET: {err}"))?;
+    let filter = match std::env::var("YOCO_CHECKOUT_IDS") {
+        Ok(ids) if !ids.trim().is_empty() => CheckoutFilter::checkouts(
+            ids.split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
+        ),
+        _ => CheckoutFilter::any(),
+    };
+    Ok(Receiver::new(Verifier::new(secret), filter))
+}
+
+/// `BIND_ADDR`, by default `127.0.0.1:3000`.
+pub(crate) fn bind_address() -> String {
+    std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
+}
+
+/// One JSON line describing a processed event.
+pub(crate) fn processed_line(delivery: &Delivery) -> Value {
+    let event = &delivery.event;
+    let (amount, currency) = match &event.data {
+        EventData::PaymentSucceeded(payment) => (json!(payment.amount), json!(payment.currency.as_str())),
+        EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => {
+            (json!(refund.amount), json!(refund.currency.as_str()))
+        }
+        EventData::Other(other) => (
+            other.payload.get("amount").cloned().unwrap_or(Value::Null),
+            other.payload.get("currency").cloned().unwrap_or(Value::Null),
+        ),
+        _ => (Value::Null, Value::Null),
+    };
+    json!({
+        "webhook_id": delivery.webhook_id.as_str(),
+        "event_id": event.id.as_str(),
+        "type": event.event_type(),
+        "checkout_id": event.checkout_id().map(|id| id.as_str()),
+        "mode": event.mode().map(|mode| mode.as_str()),
+        "amount": amount,
+        "currency": currency,
+    })
+}

@@ -1,0 +1,106 @@
+//! The actix-web extractor, through the shared adapter suite, and its
+//! `app_data` configuration: `Data` or plain, the error hook, and a missing
+//! configuration.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::error::InternalError;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use yoco_webhooks::actix_web::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::dedup::Processed;
+
+use crate::adapters::{Recorder, adapter_suite, ours, post_signed, receiver, signed};
+
+async fn handler(recorder: web::Data<Recorder>, webhook: YocoWebhook) -> Processed<(), &'static str> {
+    webhook
+        .process(|delivery| async move { recorder.handle(delivery).await })
+        .await
+}
+
+/// Serves `app` on an ephemeral port, on its own thread and actix system.
+async fn serve_app<F, T>(app: F) -> SocketAddr
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+{
+    let (bound, address) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(app)
+                .workers(2)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+            bound.send(server.addrs()[0]).unwrap();
+            server.run().await.unwrap();
+        });
+    });
+    address.await.unwrap()
+}
+
+/// Serves the webhook route with `config` in `app_data` (as it is, or in
+/// `web::Data`), recording what the handler processes.
+async fn serve_with<C: Clone + Send + 'static>(config: C) -> (SocketAddr, Recorder) {
+    let recorder = Recorder::default();
+    let data = web::Data::new(recorder.clone());
+    let address = serve_app(move || {
+        App::new()
+            .app_data(config.clone())
+            .app_data(data.clone())
+            .route("/webhooks/yoco", web::post().to(handler))
+    })
+    .await;
+    (address, recorder)
+}
+
+async fn serve(limit: usize) -> (SocketAddr, Recorder) {
+    serve_with(YocoWebhookConfig::new(receiver()).body_limit(limit)).await
+}
+
+adapter_suite!(serve);
+
+#[tokio::test]
+async fn the_config_may_be_data_and_the_error_hook_shapes_rejections() {
+    let hooked = Arc::new(AtomicUsize::new(0));
+    let config = {
+        let hooked = Arc::clone(&hooked);
+        web::Data::new(
+            YocoWebhookConfig::new(receiver()).error_handler(move |rejection, _request| {
+                hooked.fetch_add(1, Ordering::SeqCst);
+                let response = HttpResponse::build(rejection.0.status().try_into().unwrap()).body("custom");
+                InternalError::from_response(rejection, response).into()
+            }),
+        )
+    };
+    let (address, recorder) = serve_with(config).await;
+
+    let mut forged = signed("msg_1", &ours());
+    forged.webhook_signature = "v1,AAAA".into();
+    assert_eq!(post_signed(address, &forged, ours()).await, (401, "custom".into()));
+    assert_eq!(hooked.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &ours()), ours()).await,
+        (200, "processed".into()),
+        "the hook is not called for a delivery to process"
+    );
+    assert_eq!(hooked.load(Ordering::SeqCst), 1);
+    assert_eq!(recorder.processed(), vec!["msg_1".to_owned()]);
+}
+
+#[tokio::test]
+async fn without_a_config_the_extractor_answers_500_and_processes_nothing() {
+    // Something else in app_data, but not the webhook configuration.
+    let (address, recorder) = serve_with(web::Data::new(0_u8)).await;
+    let (status, text) = post_signed(address, &signed("msg_1", &ours()), ours()).await;
+    assert_eq!(status, 500);
+    assert!(text.contains("YocoWebhookConfig"), "{text}");
+    assert!(recorder.processed().is_empty());
+}

@@ -1,0 +1,286 @@
+//! One suite for every HTTP adapter, over a real server on 127.0.0.1 driven
+//! by a real HTTP client (and raw TCP for what HTTP clients will not send):
+//! statuses, retries, concurrent duplicates, hostile headers, oversized,
+//! chunked and aborted bodies. An adapter's module starts its server with
+//! [`Recorder::handle`] as the merchant's handler and runs
+//! [`adapter_suite!`] on it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use yoco_webhooks::testing::{SampleEvent, SignedHeaders, Signer, TEST_SECRET};
+use yoco_webhooks::{CheckoutFilter, Delivery, Receiver, Verifier, WebhookSecret};
+
+/// The merchant's handler, shared with the test: records what it processed
+/// and fails on demand.
+#[derive(Clone, Default)]
+pub(crate) struct Recorder {
+    processed: Arc<Mutex<Vec<String>>>,
+    fail_next: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    /// Processes `delivery`, slowly enough for concurrent duplicates to
+    /// overlap; fails instead when asked to.
+    pub(crate) async fn handle(&self, delivery: Delivery) -> Result<(), &'static str> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err("database down");
+        }
+        self.processed.lock().unwrap().push(delivery.webhook_id.to_string());
+        Ok(())
+    }
+
+    /// The `webhook-id`s processed, in order.
+    pub(crate) fn processed(&self) -> Vec<String> {
+        self.processed.lock().unwrap().clone()
+    }
+
+    /// Makes the next `count` deliveries fail.
+    pub(crate) fn fail_next(&self, count: usize) {
+        self.fail_next.store(count, Ordering::SeqCst);
+    }
+}
+
+/// The receiver every adapter is configured with: checkout `ch_mine` only.
+pub(crate) fn receiver() -> Receiver {
+    Receiver::new(
+        Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
+        CheckoutFilter::checkout("ch_mine"),
+    )
+}
+
+/// Generates the suite's tests for an adapter, given an `async fn(limit:
+/// usize) -> (SocketAddr, Recorder)` that serves `POST /webhooks/yoco` with
+/// that body limit.
+macro_rules! adapter_suite {
+    ($serve:path) => {
+        #[tokio::test]
+        async fn processes_ours_once_and_acknowledges_the_rest() {
+            let (address, recorder) = $serve(256 * 1024).await;
+            crate::adapters::processes_ours_once_and_acknowledges_the_rest(address, recorder).await;
+        }
+
+        #[tokio::test]
+        async fn refuses_what_is_not_authentic_or_not_an_event() {
+            let (address, recorder) = $serve(256 * 1024).await;
+            crate::adapters::refuses_what_is_not_authentic_or_not_an_event(address, recorder).await;
+        }
+
+        #[tokio::test]
+        async fn a_failed_handler_is_retried_and_concurrent_duplicates_run_once() {
+            let (address, recorder) = $serve(256 * 1024).await;
+            crate::adapters::a_failed_handler_is_retried_and_concurrent_duplicates_run_once(address, recorder).await;
+        }
+
+        #[tokio::test]
+        async fn oversized_and_aborted_bodies_are_refused_while_reading() {
+            let limit = 4 * 1024;
+            let (address, recorder) = $serve(limit).await;
+            crate::adapters::oversized_and_aborted_bodies_are_refused_while_reading(address, recorder, limit).await;
+        }
+    };
+}
+pub(crate) use adapter_suite;
+
+pub(crate) fn signed(id: &str, body: &[u8]) -> SignedHeaders {
+    Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, body)
+}
+
+pub(crate) async fn post_signed(address: SocketAddr, headers: &SignedHeaders, body: Vec<u8>) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{address}/webhooks/yoco"))
+        .body(body);
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+pub(crate) fn ours() -> Vec<u8> {
+    SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json()
+}
+
+pub(crate) async fn processes_ours_once_and_acknowledges_the_rest(address: SocketAddr, recorder: Recorder) {
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &ours()), ours()).await,
+        (200, "processed".into())
+    );
+    // Yoco's retry: same id, new signature.
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &ours()), ours()).await,
+        (200, "duplicate".into())
+    );
+
+    let foreign = SampleEvent::payment_succeeded().checkout_id("ch_theirs").to_json();
+    assert_eq!(
+        post_signed(address, &signed("msg_2", &foreign), foreign).await,
+        (200, "ignored: foreign checkout".into())
+    );
+    let in_store = SampleEvent::payment_succeeded().without_checkout_id().to_json();
+    assert_eq!(
+        post_signed(address, &signed("msg_3", &in_store), in_store).await,
+        (200, "ignored: no checkout id".into())
+    );
+    let unknown_type = SampleEvent::other("payment.failed").checkout_id("ch_mine").to_json();
+    assert_eq!(
+        post_signed(address, &signed("msg_4", &unknown_type), unknown_type).await,
+        (200, "processed".into())
+    );
+
+    assert_eq!(recorder.processed(), vec!["msg_1".to_owned(), "msg_4".to_owned()]);
+}
+
+pub(crate) async fn refuses_what_is_not_authentic_or_not_an_event(address: SocketAddr, recorder: Recorder) {
+    let mut tampered = signed("msg_1", &ours());
+    tampered.webhook_signature = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+    assert_eq!(
+        post_signed(address, &tampered, ours()).await,
+        (401, "webhook not authentic".into())
+    );
+
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/webhooks/yoco"))
+        .body(ours())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "no webhook headers at all");
+
+    for repeated in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        let headers = signed("msg_1", &ours());
+        let mut request = reqwest::Client::new()
+            .post(format!("http://{address}/webhooks/yoco"))
+            .body(ours());
+        for (name, value) in headers.pairs() {
+            request = request.header(name, value);
+            if name == repeated {
+                // The same value again: still ambiguous, still refused.
+                request = request.header(name, value);
+            }
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "a repeated {repeated} is refused");
+    }
+
+    // 8 KiB of junk in the signature header, and in another header.
+    let mut junk = signed("msg_1", &ours());
+    junk.webhook_signature = format!("v1,{} v2,x junk", "A".repeat(8 * 1024));
+    assert_eq!(post_signed(address, &junk, ours()).await.0, 401);
+    let headers = signed("msg_6", &ours());
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{address}/webhooks/yoco"))
+        .header("x-junk", "j".repeat(8 * 1024))
+        .body(ours());
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    assert_eq!(
+        request.send().await.unwrap().status(),
+        200,
+        "an 8 KiB header beside a good delivery"
+    );
+
+    let not_an_event = b"{\"hello\":\"world\"}".to_vec();
+    assert_eq!(
+        post_signed(address, &signed("msg_5", &not_an_event), not_an_event).await,
+        (400, "not a Yoco event".into())
+    );
+    assert_eq!(recorder.processed(), vec!["msg_6".to_owned()]);
+}
+
+pub(crate) async fn a_failed_handler_is_retried_and_concurrent_duplicates_run_once(
+    address: SocketAddr,
+    recorder: Recorder,
+) {
+    recorder.fail_next(1);
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &ours()), ours()).await,
+        (500, "handler failed".into())
+    );
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &ours()), ours()).await,
+        (200, "processed".into())
+    );
+
+    let attempts = (0..10).map(|_| {
+        let headers = signed("msg_2", &ours());
+        tokio::spawn(async move { post_signed(address, &headers, ours()).await.0 })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|status| [200, 409].contains(status)),
+        "{statuses:?}"
+    );
+    let processed = recorder.processed();
+    assert_eq!(processed.iter().filter(|id| *id == "msg_2").count(), 1, "{processed:?}");
+    assert_eq!(processed.len(), 2);
+}
+
+/// Sends raw bytes and reads the status line of the answer.
+pub(crate) async fn raw_status(address: SocketAddr, request: &[u8], then_close: bool) -> Option<u16> {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    if then_close {
+        stream.shutdown().await.unwrap();
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+pub(crate) async fn oversized_and_aborted_bodies_are_refused_while_reading(
+    address: SocketAddr,
+    recorder: Recorder,
+    limit: usize,
+) {
+    let big = SampleEvent::payment_succeeded()
+        .checkout_id("ch_mine")
+        .metadata("notes", "x".repeat(limit))
+        .to_json();
+
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &big), big.clone()).await.0,
+        413,
+        "with content-length"
+    );
+
+    // Chunked, without content-length: refused once the limit is passed,
+    // long before the 1 MiB the client announces it will send.
+    let headers = signed("msg_2", &big);
+    let mut request = format!(
+        "POST /webhooks/yoco HTTP/1.1\r\nhost: localhost\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\
+         webhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\n\r\n",
+        headers.webhook_id, headers.webhook_timestamp, headers.webhook_signature
+    )
+    .into_bytes();
+    for _ in 0..(limit / 1024 + 2) {
+        request.extend_from_slice(format!("400\r\n{}\r\n", "x".repeat(1024)).as_bytes());
+    }
+    assert_eq!(raw_status(address, &request, false).await, Some(413));
+
+    // An upload that stops half-way is not processed and does not bring the server down.
+    let partial = format!(
+        "POST /webhooks/yoco HTTP/1.1\r\nhost: localhost\r\ncontent-length: 2000\r\n\
+         webhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\n\r\n{{\"id\":",
+        headers.webhook_id, headers.webhook_timestamp, headers.webhook_signature
+    );
+    let _ = raw_status(address, partial.as_bytes(), true).await;
+    assert_eq!(
+        post_signed(address, &signed("msg_3", &ours()), ours()).await,
+        (200, "processed".into())
+    );
+    assert_eq!(recorder.processed(), vec!["msg_3".to_owned()]);
+}
