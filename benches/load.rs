@@ -1,0 +1,291 @@
+//! Load test over HTTP on loopback: the axum receiver (verify, parse,
+//! filter, deduplicate, answer) against a bare axum handler that answers 200
+//! without doing anything, driven alike in the same run.
+//!
+//! Each target is served by a child process (this binary, re-run with
+//! `--serve <target>`) on a 2-thread runtime; the driver keeps
+//! `--connections` requests in flight, each a delivery signed now with a
+//! fresh `webhook-id`, for `--seconds` after a one-second warm-up, and at
+//! most `--max-requests` in all. It prints one Markdown row per target:
+//! requests per second, the ratio to the bare handler, and latency
+//! percentiles. Loopback only; bounded in time and requests.
+//!
+//! ```text
+//! cargo bench --bench load -- --targets bare,memory --seconds 10 --connections 50
+//! ```
+//!
+//! `scripts/loadtest` runs it with the README's settings.
+
+// A benchmark's set-up failing should stop it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::convert::Infallible;
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::dedup::{IdempotencyStore, Processed};
+use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
+use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+
+const CHECKOUT: &str = "ch_load";
+const PATH: &str = "/webhooks/yoco";
+
+/// What to serve; every target but `bare` is the receiver with a store.
+const TARGETS: &[&str] = &["bare", "memory", "no-dedup"];
+
+struct Options {
+    targets: Vec<String>,
+    seconds: u64,
+    connections: usize,
+    max_requests: u64,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(target) = value_of(&args, "--serve") {
+        return serve(&target);
+    }
+    let options = Options {
+        targets: value_of(&args, "--targets").map_or_else(
+            || vec!["bare".to_owned(), "memory".to_owned()],
+            |list| list.split(',').map(str::to_owned).collect(),
+        ),
+        seconds: value_of(&args, "--seconds").map_or(10, |s| s.parse().expect("--seconds")),
+        connections: value_of(&args, "--connections").map_or(50, |s| s.parse().expect("--connections")),
+        max_requests: value_of(&args, "--max-requests").map_or(2_000_000, |s| s.parse().expect("--max-requests")),
+    };
+    if let Some(unknown) = options.targets.iter().find(|t| !TARGETS.contains(&t.as_str())) {
+        eprintln!("unknown target {unknown:?}; known: {}", TARGETS.join(", "));
+        return ExitCode::from(2);
+    }
+    drive(&options);
+    ExitCode::SUCCESS
+}
+
+/// `--name value` among the arguments (cargo bench adds its own, ignored).
+fn value_of(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|arg| arg == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn receiver() -> Receiver {
+    Receiver::new(
+        Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
+        CheckoutFilter::checkout(CHECKOUT),
+    )
+}
+
+/// Serves `target` on an ephemeral loopback port, printing the address.
+fn serve(target: &str) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let router = match target {
+            "bare" => Router::new().route(PATH, post(|| async { StatusCode::OK })),
+            "memory" => receiver_app(YocoWebhookConfig::new(receiver())),
+            "no-dedup" => receiver_app(YocoWebhookConfig::new(receiver()).without_dedup()),
+            other => {
+                eprintln!("unknown target {other:?}");
+                return ExitCode::from(2);
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap());
+        axum::serve(listener, router).await.unwrap();
+        ExitCode::SUCCESS
+    })
+}
+
+/// The receiver, with a handler that does nothing: what is measured is the
+/// crate's work and the store's.
+fn receiver_app<S: IdempotencyStore + 'static>(config: YocoWebhookConfig<S>) -> Router {
+    async fn handle<S: IdempotencyStore>(webhook: YocoWebhook<S>) -> Processed<(), Infallible> {
+        webhook.process(|_delivery| async { Ok(()) }).await
+    }
+    Router::new().route(PATH, post(handle::<S>)).with_state(config)
+}
+
+/// A served target, stopped on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(target: &str) -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--serve", target])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(!line.trim().is_empty(), "{target} did not start");
+        Self {
+            child,
+            url: format!("http://{}{PATH}", line.trim()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What one run against a target measured.
+struct Measured {
+    answered: u64,
+    failed: u64,
+    elapsed: Duration,
+    /// Latency of every answered request, sorted.
+    latencies: Vec<Duration>,
+}
+
+impl Measured {
+    fn per_second(&self) -> f64 {
+        self.answered as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let rank = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len().max(1));
+        self.latencies.get(rank - 1).copied().unwrap_or_default()
+    }
+}
+
+fn drive(options: &Options) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = std::process::id();
+    let mut rows = Vec::new();
+    for target in &options.targets {
+        let server = Server::start(target);
+        let prefix = format!("load-{run}-{target}");
+        runtime.block_on(load(
+            &server.url,
+            &format!("{prefix}-warm"),
+            options,
+            Duration::from_secs(1),
+        ));
+        let measured = runtime.block_on(load(
+            &server.url,
+            &prefix,
+            options,
+            Duration::from_secs(options.seconds),
+        ));
+        eprintln!(
+            "{target}: {} answered, {} failed in {:.1} s",
+            measured.answered,
+            measured.failed,
+            measured.elapsed.as_secs_f64()
+        );
+        rows.push((target.clone(), measured));
+    }
+    let bare = rows
+        .iter()
+        .find(|(target, _)| target == "bare")
+        .map(|(_, m)| m.per_second());
+    println!(
+        "\n{} connections, {} s per target after a 1 s warm-up\n",
+        options.connections, options.seconds
+    );
+    println!("| target | requests/s | of bare | p50 | p99 | max | non-2xx |");
+    println!("|---|---|---|---|---|---|---|");
+    for (target, measured) in &rows {
+        let ratio = bare.map_or_else(
+            || "–".to_owned(),
+            |bare| format!("{:.0}%", 100.0 * measured.per_second() / bare),
+        );
+        println!(
+            "| {target} | {:.0} | {ratio} | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+            measured.per_second(),
+            ms(measured.percentile(0.50)),
+            ms(measured.percentile(0.99)),
+            ms(measured.latencies.last().copied().unwrap_or_default()),
+            measured.failed
+        );
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Keeps `connections` signed deliveries in flight for `duration`.
+async fn load(url: &str, prefix: &str, options: &Options, duration: Duration) -> Measured {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.connections)
+        .build()
+        .unwrap();
+    let body = Arc::new(SampleEvent::payment_succeeded().checkout_id(CHECKOUT).to_json());
+    let signer = Arc::new(Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()));
+    let sent = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..options.connections {
+        let (client, body, signer, sent) = (
+            client.clone(),
+            Arc::clone(&body),
+            Arc::clone(&signer),
+            Arc::clone(&sent),
+        );
+        let (url, prefix, max_requests) = (url.to_owned(), prefix.to_owned(), options.max_requests);
+        workers.spawn(async move {
+            let (mut latencies, mut failed) = (Vec::new(), 0_u64);
+            loop {
+                let n = sent.fetch_add(1, Ordering::Relaxed);
+                if n >= max_requests || Instant::now() >= deadline {
+                    return (latencies, failed);
+                }
+                let headers = signer.sign_now(&format!("{prefix}-{n}"), &body);
+                let mut request = client.post(&url).body(body.as_ref().clone());
+                for (name, value) in headers.pairs() {
+                    request = request.header(name, value);
+                }
+                let sent_at = Instant::now();
+                match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        let _ = response.bytes().await;
+                        latencies.push(sent_at.elapsed());
+                    }
+                    _ => failed += 1,
+                }
+            }
+        });
+    }
+    let mut measured = Measured {
+        answered: 0,
+        failed: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    while let Some(worker) = workers.join_next().await {
+        let (latencies, failed) = worker.unwrap();
+        measured.failed += failed;
+        measured.latencies.extend(latencies);
+    }
+    measured.elapsed = started.elapsed();
+    measured.answered = measured.latencies.len() as u64;
+    measured.latencies.sort_unstable();
+    measured
+}
