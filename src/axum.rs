@@ -31,17 +31,15 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use ::axum::body::{Body, Bytes};
+use ::axum::body::Bytes;
 use ::axum::extract::{FromRef, FromRequest, Request};
-use ::axum::http::{StatusCode, header};
+use ::axum::http::StatusCode;
 use ::axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
+pub use crate::body_limit::DEFAULT_BODY_LIMIT;
+use crate::body_limit::read_limited;
 use crate::dedup::{Deduplicator, IdempotencyStore, MemoryStore, Processed, process_delivery};
 use crate::receive::{Answer, Delivery, Receiver};
-
-/// The largest body read by default: Yoco's events are a few kilobytes.
-pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
 /// How [`YocoWebhook`] receives: the receiver, the body limit and the
 /// deduplication store. Put it in your state (or make it `FromRef` of your
@@ -144,7 +142,9 @@ where
     async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
         let config = YocoWebhookConfig::<S>::from_ref(state);
         let (parts, body) = request.into_parts();
-        let body = read_body(&parts.headers, body, config.body_limit).await?;
+        let body = read_limited(&parts.headers, body, config.body_limit)
+            .await
+            .map_err(YocoRejection)?;
         let delivery =
             Answer::unless_processing(config.receiver.receive(&parts.headers, &body)).map_err(YocoRejection)?;
         Ok(Self {
@@ -152,24 +152,6 @@ where
             body,
             dedup: config.dedup,
         })
-    }
-}
-
-/// Reads the whole body, refusing it with 413 as soon as it passes `limit`:
-/// from `content-length` before reading, or while reading a body without one.
-async fn read_body(headers: &::axum::http::HeaderMap, body: Body, limit: usize) -> Result<Bytes, YocoRejection> {
-    let too_large = YocoRejection(Answer::new(413, "body too large"));
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large);
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
-        Err(_) => Err(YocoRejection(Answer::new(400, "body could not be read"))),
     }
 }
 

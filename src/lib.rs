@@ -48,6 +48,8 @@
 //!   [`dedup::IdempotencyStore`] contract, an in-memory store and the
 //!   claim/complete/release protocol with the status to answer.
 //! - `axum` (feature `axum`): the extractor for axum 0.8.
+//! - `tower` (feature `tower`): a `Layer` for any tower-based server
+//!   (hyper, axum, ...), passing the verified delivery to the inner service.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client, and a ready `Client` (feature
 //!   `client`).
@@ -62,6 +64,7 @@
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line: `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
+//! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -90,6 +93,8 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+#[cfg(any(feature = "axum", feature = "tower"))]
+mod body_limit;
 #[cfg(feature = "client")]
 mod client;
 pub mod dedup;
@@ -102,6 +107,9 @@ mod ids;
 mod receive;
 mod secret;
 mod signature;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 mod verify;
 
 #[cfg(feature = "http")]

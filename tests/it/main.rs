@@ -16,6 +16,9 @@
 //!   command line against a local imitation of Yoco's API (feature `client`).
 //! - `axum`: the axum extractor over a real server: statuses, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `axum`).
+//! - `tower`: the tower layer over a plain hyper server and on an axum
+//!   route: statuses, the delivery and raw body handed on, retries,
+//!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
 //! - [`axum_receiver`]: the `axum_receiver` example, run as a process, held
 //!   to its contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
@@ -49,6 +52,8 @@ mod receive;
 #[cfg(feature = "client")]
 mod registration;
 mod send_event;
+#[cfg(feature = "tower")]
+mod tower;
 mod vectors;
 
 use std::alloc::{GlobalAlloc, Layout, System};
