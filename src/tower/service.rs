@@ -156,3 +156,138 @@ fn mark_sensitive(headers: &mut HeaderMap) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use ::tower::{ServiceExt as _, service_fn};
+    use http_body_util::BodyExt as _;
+    use tower_layer::Layer as _;
+
+    use super::*;
+    use crate::dedup::{Claim, ClaimToken, Deduplicator, StoreError};
+    use crate::filter::CheckoutFilter;
+    use crate::ids::WebhookId;
+    use crate::receive::{Delivery, Receiver};
+    use crate::secret::WebhookSecret;
+    use crate::testing::{SampleEvent, Signer, TEST_SECRET};
+    use crate::verify::Verifier;
+
+    fn layer() -> YocoWebhookLayer {
+        let receiver = Receiver::new(
+            Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
+            CheckoutFilter::any(),
+        );
+        YocoWebhookLayer::new(receiver)
+    }
+
+    fn delivery(id: &str) -> Request<Full<Bytes>> {
+        let body = SampleEvent::payment_succeeded().to_json();
+        let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, &body);
+        let mut request = Request::post("/webhooks/yoco")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        *request.headers_mut() = headers.to_header_map().unwrap();
+        request
+    }
+
+    /// An inner service that counts its calls and fails the first `failures`.
+    fn inner(
+        calls: &Arc<AtomicUsize>,
+        failures: usize,
+    ) -> impl Service<Request<Full<Bytes>>, Response = Response<String>, Error = &'static str, Future: Send>
+    + Clone
+    + Send
+    + 'static {
+        let calls = Arc::clone(calls);
+        service_fn(move |request: Request<Full<Bytes>>| {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            let has_delivery = request.extensions().get::<Delivery>().is_some();
+            async move {
+                assert!(has_delivery);
+                if call < failures {
+                    Err("connection to the database lost")
+                } else {
+                    Ok(Response::new("recorded".to_owned()))
+                }
+            }
+        })
+    }
+
+    async fn status_and_text<B>(response: Response<YocoResponseBody<B>>) -> (u16, Bytes)
+    where
+        B: http_body::Body<Data = Bytes, Error: std::fmt::Debug>,
+    {
+        let status = response.status().as_u16();
+        (status, response.into_body().collect().await.unwrap().to_bytes())
+    }
+
+    #[tokio::test]
+    async fn an_inner_error_is_passed_on_and_releases_the_claim() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let service = layer().layer(inner(&calls, 1));
+        assert_eq!(
+            service.clone().oneshot(delivery("msg_1")).await.unwrap_err(),
+            "connection to the database lost"
+        );
+        let response = service.clone().oneshot(delivery("msg_1")).await.unwrap();
+        assert_eq!(status_and_text(response).await, (200, Bytes::from("recorded")));
+        let response = service.oneshot(delivery("msg_1")).await.unwrap();
+        assert_eq!(status_and_text(response).await, (200, Bytes::from("duplicate")));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// A store that cannot answer.
+    struct Down;
+
+    impl IdempotencyStore for Down {
+        async fn claim(&self, _: &WebhookId, _: Duration) -> Result<Claim, StoreError> {
+            Err(StoreError::new("connection refused"))
+        }
+
+        async fn complete(&self, _: &ClaimToken, _: Duration) -> Result<(), StoreError> {
+            Err(StoreError::new("connection refused"))
+        }
+
+        async fn release(&self, _: &ClaimToken) -> Result<(), StoreError> {
+            Err(StoreError::new("connection refused"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_answer_is_a_503_without_calling_the_service() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let service = layer().with_dedup(Deduplicator::new(Down)).layer(inner(&calls, 0));
+        let response = service.oneshot(delivery("msg_1")).await.unwrap();
+        assert_eq!(status_and_text(response).await, (503, Bytes::from("store unavailable")));
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn without_dedup_every_retry_reaches_the_service() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let service = layer().without_dedup().layer(inner(&calls, 0));
+        for _ in 0..2 {
+            let response = service.clone().oneshot(delivery("msg_1")).await.unwrap();
+            assert_eq!(status_and_text(response).await, (200, Bytes::from("recorded")));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_layers_answers_are_plain_text() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut unsigned = delivery("msg_1");
+        unsigned.headers_mut().remove("webhook-signature");
+        let response = layer().layer(inner(&calls, 0)).oneshot(unsigned).await.unwrap();
+        assert_eq!(response.headers()[CONTENT_TYPE], "text/plain; charset=utf-8");
+        assert_eq!(
+            status_and_text(response).await,
+            (401, Bytes::from("webhook not authentic"))
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+}
