@@ -1,5 +1,5 @@
 //! The tower adapter: a [`Layer`](tower_layer::Layer) for any server built
-//! on tower (hyper, axum, tonic-style stacks) that verifies, parses and
+//! on tower (hyper, axum, other tower stacks) that verifies, parses and
 //! filters each delivery, answers what is not the merchant's to process,
 //! and passes the [`Delivery`](crate::Delivery) to the inner service in the
 //! request extensions, at most once per `webhook-id`.
