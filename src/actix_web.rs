@@ -44,6 +44,7 @@ use ::actix_web::http::header::{self, HeaderMap, HeaderName};
 use ::actix_web::web::{Bytes, Data};
 use ::actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError};
 
+use crate::body_limit;
 use crate::dedup::{IdempotencyStore, Processed};
 pub use crate::extract::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 use crate::headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
@@ -106,7 +107,8 @@ async fn extract<S>(
     config: &YocoWebhookConfig<S>,
 ) -> Result<YocoWebhook<S>, YocoRejection> {
     let headers = request.headers();
-    config.check_declared_length(headers.get(header::CONTENT_LENGTH).map(|value| value.as_bytes()))?;
+    let content_length = headers.get(header::CONTENT_LENGTH).map(|value| value.as_bytes());
+    body_limit::check_declared_length(content_length, config.body_limit).map_err(YocoRejection)?;
     let body = read_body(payload, config.body_limit).await?;
     config.extract(headers, body)
 }
@@ -116,8 +118,8 @@ async fn extract<S>(
 async fn read_body(payload: Payload, limit: usize) -> Result<Bytes, YocoRejection> {
     match to_bytes_limited(BodyStream::new(payload), limit).await {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(_)) => Err(YocoRejection::UNREADABLE),
-        Err(BodyLimitExceeded { .. }) => Err(YocoRejection::TOO_LARGE),
+        Ok(Err(_)) => Err(YocoRejection(body_limit::UNREADABLE)),
+        Err(BodyLimitExceeded { .. }) => Err(YocoRejection(body_limit::TOO_LARGE)),
     }
 }
 

@@ -28,12 +28,11 @@
 //! `content-length`); 409 in progress elsewhere; 500 your handler failed;
 //! 503 the deduplication store could not answer.
 
-use ::axum::body::{Body, Bytes};
 use ::axum::extract::{FromRef, FromRequest, Request};
-use ::axum::http::{StatusCode, header};
+use ::axum::http::StatusCode;
 use ::axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
+use crate::body_limit::read_limited;
 use crate::dedup::{IdempotencyStore, Processed};
 pub use crate::extract::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
@@ -48,18 +47,10 @@ where
     async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
         let config = YocoWebhookConfig::<S>::from_ref(state);
         let (parts, body) = request.into_parts();
-        config.check_declared_length(parts.headers.get(header::CONTENT_LENGTH).map(|value| value.as_bytes()))?;
-        let body = read_body(body, config.body_limit).await?;
+        let body = read_limited(&parts.headers, body, config.body_limit)
+            .await
+            .map_err(YocoRejection)?;
         config.extract(&parts.headers, body)
-    }
-}
-
-/// Reads the whole body, refusing it with 413 as soon as it passes `limit`.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, YocoRejection> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(YocoRejection::TOO_LARGE),
-        Err(_) => Err(YocoRejection::UNREADABLE),
     }
 }
 

@@ -1,23 +1,28 @@
-//! What the framework extractors share: their configuration, the extracted
-//! delivery, the rejection, and the body limit. The `axum` and `actix_web`
-//! modules re-export these types and implement their framework's traits.
+//! What the framework adapters share: their configuration, the extracted
+//! delivery, the rejection, and the body limit. The `axum`, `actix_web` and
+//! `tower` modules re-export these types and implement their framework's
+//! traits.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use crate::dedup::{Deduplicator, MemoryStore};
+use crate::receive::Receiver;
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+use {
+    crate::dedup::{IdempotencyStore, Processed, process_delivery},
+    crate::headers::Headers,
+    crate::receive::{Answer, Delivery},
+    bytes::Bytes,
+    std::future::Future,
+};
 
-use crate::dedup::{Deduplicator, IdempotencyStore, MemoryStore, Processed, process_delivery};
-use crate::headers::Headers;
-use crate::receive::{Answer, Delivery, Receiver};
-
-/// The largest body read by default: Yoco's events are a few kilobytes.
-pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+pub use crate::body_limit::DEFAULT_BODY_LIMIT;
 
 /// How [`YocoWebhook`] receives: the receiver, the body limit and the
 /// deduplication store. On axum put it in your state (or make it `FromRef`
-/// of your state); on actix-web register it with `App::app_data`. Clones
-/// share the receiver and the store.
+/// of your state); on actix-web register it with `App::app_data`; on a
+/// tower stack give it to `YocoWebhookLayer::new`. Clones share the
+/// receiver and the store.
 pub struct YocoWebhookConfig<S = MemoryStore> {
     pub(crate) receiver: Arc<Receiver>,
     pub(crate) dedup: Option<Arc<Deduplicator<S>>>,
@@ -90,18 +95,7 @@ impl<S> YocoWebhookConfig<S> {
         self
     }
 
-    /// Refuses a body whose declared `content-length` is over the limit,
-    /// before reading any of it.
-    pub(crate) fn check_declared_length(&self, content_length: Option<&[u8]>) -> Result<(), YocoRejection> {
-        let declared = content_length
-            .and_then(|value| std::str::from_utf8(value).ok())
-            .and_then(|value| value.parse::<u64>().ok());
-        match declared {
-            Some(length) if length > self.body_limit as u64 => Err(YocoRejection::TOO_LARGE),
-            _ => Ok(()),
-        }
-    }
-
+    #[cfg(any(feature = "axum", feature = "actix-web"))]
     /// Receives the request read in full: the delivery to hand to the
     /// handler, or the answer to give instead.
     pub(crate) fn extract<H: Headers + ?Sized>(
@@ -118,6 +112,7 @@ impl<S> YocoWebhookConfig<S> {
     }
 }
 
+#[cfg(any(feature = "axum", feature = "actix-web"))]
 /// An authentic delivery for one of your checkouts, extracted from the
 /// request. Anything else was answered before your handler ran.
 #[derive(Debug)]
@@ -127,6 +122,7 @@ pub struct YocoWebhook<S = MemoryStore> {
     dedup: Option<Arc<Deduplicator<S>>>,
 }
 
+#[cfg(any(feature = "axum", feature = "actix-web"))]
 impl<S: IdempotencyStore> YocoWebhook<S> {
     /// The delivery: its `webhook-id`, timestamp and typed event.
     pub fn delivery(&self) -> &Delivery {
@@ -149,46 +145,15 @@ impl<S: IdempotencyStore> YocoWebhook<S> {
     }
 }
 
+#[cfg(any(feature = "axum", feature = "actix-web"))]
 /// The answer given instead of running the handler: a status and a short
 /// text that reveals nothing about secrets or signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct YocoRejection(pub Answer);
 
-impl YocoRejection {
-    /// The body is over the limit.
-    pub(crate) const TOO_LARGE: Self = Self(Answer::new(413, "body too large"));
-    /// The body could not be read to its end.
-    pub(crate) const UNREADABLE: Self = Self(Answer::new(400, "body could not be read"));
-}
-
+#[cfg(any(feature = "axum", feature = "actix-web"))]
 impl std::fmt::Display for YocoRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.0.text())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::filter::CheckoutFilter;
-    use crate::secret::WebhookSecret;
-    use crate::testing::TEST_SECRET;
-    use crate::verify::Verifier;
-
-    #[test]
-    fn a_declared_length_over_the_limit_is_refused_before_reading() {
-        let receiver = Receiver::new(
-            Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
-            CheckoutFilter::any(),
-        );
-        let config = YocoWebhookConfig::new(receiver).body_limit(10);
-        assert_eq!(config.check_declared_length(Some(b"10")), Ok(()));
-        assert_eq!(config.check_declared_length(Some(b"11")), Err(YocoRejection::TOO_LARGE));
-        assert_eq!(
-            config.check_declared_length(Some(b"99999999999999999999999")),
-            Ok(()),
-            "unparseable: left to the streaming limit"
-        );
-        assert_eq!(config.check_declared_length(None), Ok(()));
     }
 }

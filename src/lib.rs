@@ -49,6 +49,8 @@
 //!   claim/complete/release protocol with the status to answer.
 //! - `axum` (feature `axum`): the extractor for axum 0.8.
 //! - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
+//! - `tower` (feature `tower`): a `Layer` for any tower-based server
+//!   (hyper, axum, ...), passing the verified delivery to the inner service.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client, and a ready `Client` (feature
 //!   `client`).
@@ -64,6 +66,7 @@
 //! | `cli` | no | the `yoco-webhooks` command line: `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
 //! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
+//! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -95,11 +98,13 @@ pub mod actix_web;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+#[cfg(any(feature = "axum", feature = "actix-web", feature = "tower"))]
+mod body_limit;
 #[cfg(feature = "client")]
 mod client;
 pub mod dedup;
 mod event;
-#[cfg(any(feature = "axum", feature = "actix-web"))]
+#[cfg(any(feature = "axum", feature = "actix-web", feature = "tower"))]
 mod extract;
 mod filter;
 #[cfg(feature = "http")]
@@ -109,6 +114,9 @@ mod ids;
 mod receive;
 mod secret;
 mod signature;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 mod verify;
 
 #[cfg(feature = "http")]

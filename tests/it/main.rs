@@ -18,6 +18,9 @@
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
 //!   chunked and aborted bodies; `axum` and `actix_web` run it (features
 //!   `axum`, `actix-web`), with their own configuration tests.
+//! - `tower`: the tower layer over a plain hyper server and on an axum
+//!   route: statuses, the delivery and raw body handed on, retries,
+//!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
 //! - [`example_receivers`]: the `axum_receiver` and `actix_receiver`
 //!   examples, run as processes, held to their contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
@@ -54,6 +57,8 @@ mod receive;
 #[cfg(feature = "client")]
 mod registration;
 mod send_event;
+#[cfg(feature = "tower")]
+mod tower;
 mod vectors;
 
 use std::alloc::{GlobalAlloc, Layout, System};
