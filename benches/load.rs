@@ -27,8 +27,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{Request, StatusCode};
 use axum::routing::post;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::{IdempotencyStore, Processed};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
@@ -120,7 +123,7 @@ fn receiver_app<S: IdempotencyStore + 'static>(config: YocoWebhookConfig<S>) -> 
 /// A served target, stopped on drop.
 struct Server {
     child: Child,
-    url: String,
+    address: String,
 }
 
 impl Server {
@@ -137,7 +140,7 @@ impl Server {
         assert!(!line.trim().is_empty(), "{target} did not start");
         Self {
             child,
-            url: format!("http://{}{PATH}", line.trim()),
+            address: line.trim().to_owned(),
         }
     }
 }
@@ -181,13 +184,13 @@ fn drive(options: &Options) {
         let server = Server::start(target);
         let prefix = format!("load-{run}-{target}");
         runtime.block_on(load(
-            &server.url,
+            &server.address,
             &format!("{prefix}-warm"),
             options,
             Duration::from_secs(1),
         ));
         let measured = runtime.block_on(load(
-            &server.url,
+            &server.address,
             &prefix,
             options,
             Duration::from_secs(options.seconds),
@@ -230,27 +233,25 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// Keeps `connections` signed deliveries in flight for `duration`.
-async fn load(url: &str, prefix: &str, options: &Options, duration: Duration) -> Measured {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.connections)
-        .build()
-        .unwrap();
-    let body = Arc::new(SampleEvent::payment_succeeded().checkout_id(CHECKOUT).to_json());
+/// Keeps `connections` signed deliveries in flight for `duration`, each
+/// connection a hyper HTTP/1.1 client of its own (no pool, keep-alive).
+async fn load(address: &str, prefix: &str, options: &Options, duration: Duration) -> Measured {
+    let body = Bytes::from(SampleEvent::payment_succeeded().checkout_id(CHECKOUT).to_json());
     let signer = Arc::new(Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()));
     let sent = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..options.connections {
-        let (client, body, signer, sent) = (
-            client.clone(),
-            Arc::clone(&body),
-            Arc::clone(&signer),
-            Arc::clone(&sent),
-        );
-        let (url, prefix, max_requests) = (url.to_owned(), prefix.to_owned(), options.max_requests);
+        let (body, signer, sent) = (body.clone(), Arc::clone(&signer), Arc::clone(&sent));
+        let (address, prefix, max_requests) = (address.to_owned(), prefix.to_owned(), options.max_requests);
         workers.spawn(async move {
+            let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(connection);
             let (mut latencies, mut failed) = (Vec::new(), 0_u64);
             loop {
                 let n = sent.fetch_add(1, Ordering::Relaxed);
@@ -258,17 +259,26 @@ async fn load(url: &str, prefix: &str, options: &Options, duration: Duration) ->
                     return (latencies, failed);
                 }
                 let headers = signer.sign_now(&format!("{prefix}-{n}"), &body);
-                let mut request = client.post(&url).body(body.as_ref().clone());
+                let mut request = Request::post(PATH)
+                    .header("host", &address)
+                    .header("content-type", "application/json");
                 for (name, value) in headers.pairs() {
                     request = request.header(name, value);
                 }
+                let request = request.body(Full::new(body.clone())).unwrap();
                 let sent_at = Instant::now();
-                match request.send().await {
-                    Ok(response) if response.status().is_success() => {
-                        let _ = response.bytes().await;
-                        latencies.push(sent_at.elapsed());
+                sender.ready().await.unwrap();
+                match sender.send_request(request).await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        let _ = response.into_body().collect().await;
+                        if ok {
+                            latencies.push(sent_at.elapsed());
+                        } else {
+                            failed += 1;
+                        }
                     }
-                    _ => failed += 1,
+                    Err(_) => failed += 1,
                 }
             }
         });

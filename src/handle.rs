@@ -38,7 +38,11 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     if parts.method != http::Method::POST {
-        return response(Answer::new(405, "method not allowed"));
+        let mut refused = response(Answer::new(405, "method not allowed"));
+        refused
+            .headers_mut()
+            .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+        return refused;
     }
     let delivery = match Answer::unless_processing(receiver.receive(&parts.headers, body)) {
         Ok(delivery) => delivery,
@@ -109,6 +113,11 @@ mod tests {
             answer(http::Method::GET, "m4", &ours, false),
             (405, "method not allowed")
         );
+        let get = request(http::Method::GET, "m4", &ours);
+        let refused = runtime.block_on(handle_request(&receiver, Some(&once), &get, &ours, |_| async {
+            Ok::<(), ()>(())
+        }));
+        assert_eq!(refused.headers()[http::header::ALLOW], "POST");
         let mut forged = request(http::Method::POST, "m5", &ours);
         forged
             .headers
