@@ -37,7 +37,9 @@ use ::axum::http::{StatusCode, header};
 use ::axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
-use crate::dedup::{Deduplicator, IdempotencyStore, MemoryStore, Processed, process_delivery};
+use crate::dedup::{
+    ClaimToken, Deduplicator, IdempotencyStore, MemoryStore, Processed, process_delivery, process_delivery_claimed,
+};
 use crate::receive::{Answer, Delivery, Receiver};
 
 /// The largest body read by default: Yoco's events are a few kilobytes.
@@ -130,6 +132,20 @@ impl<S: IdempotencyStore> YocoWebhook<S> {
         Fut: Future<Output = Result<T, E>>,
     {
         process_delivery(self.dedup.as_deref(), self.delivery, handler).await
+    }
+
+    /// [`process`](Self::process), handing `handler` the claim's token too,
+    /// so that it can mark the delivery done inside its own database
+    /// transaction (see [`Deduplicator::process_claimed`]). The token is
+    /// `None` when deduplication is off
+    /// ([`YocoWebhookConfig::without_dedup`]): there is no claim then, and
+    /// every delivery, retries included, runs the handler.
+    pub async fn process_claimed<F, Fut, T, E>(self, handler: F) -> Processed<T, E>
+    where
+        F: FnOnce(Delivery, Option<ClaimToken>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        process_delivery_claimed(self.dedup.as_deref(), self.delivery, handler).await
     }
 }
 

@@ -241,13 +241,28 @@ impl<S: IdempotencyStore> Deduplicator<S> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.process_claimed(webhook_id, |_| handler()).await
+    }
+
+    /// [`process`](Self::process), handing the handler its [`ClaimToken`],
+    /// so that it can mark the delivery done itself, inside its own database
+    /// transaction (as `PostgresStore::complete_in` does, feature
+    /// `postgres`): the merchant's changes and "processed" then commit
+    /// together or not at all. Afterwards this method's own completion finds
+    /// the delivery done and is a no-op; if the handler's transaction rolled
+    /// back, the claim is still held and a failing handler releases it.
+    pub async fn process_claimed<F, Fut, T, E>(&self, webhook_id: &WebhookId, handler: F) -> Processed<T, E>
+    where
+        F: FnOnce(ClaimToken) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let token = match self.store.claim(webhook_id, self.lease).await {
             Ok(Claim::Acquired(token)) => token,
             Ok(Claim::Done) => return Processed::Duplicate,
             Ok(Claim::InProgress) => return Processed::InProgress,
             Err(err) => return Processed::StoreUnavailable(err),
         };
-        match handler().await {
+        match handler(token.clone()).await {
             Ok(value) => Processed::Done {
                 value,
                 recorded: self.store.complete(&token, self.retention).await,
@@ -275,12 +290,30 @@ where
     F: FnOnce(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    process_delivery_claimed(dedup, delivery, |delivery, _| handler(delivery)).await
+}
+
+/// [`process_delivery`], handing the handler the claim's token; `None` when
+/// deduplication is off, as there is no claim then.
+#[cfg(feature = "http")]
+pub(crate) async fn process_delivery_claimed<S, F, Fut, T, E>(
+    dedup: Option<&Deduplicator<S>>,
+    delivery: Delivery,
+    handler: F,
+) -> Processed<T, E>
+where
+    S: IdempotencyStore,
+    F: FnOnce(Delivery, Option<ClaimToken>) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
     match dedup {
         Some(dedup) => {
             let webhook_id = delivery.webhook_id.clone();
-            dedup.process(&webhook_id, || handler(delivery)).await
+            dedup
+                .process_claimed(&webhook_id, |token| handler(delivery, Some(token)))
+                .await
         }
-        None => match handler(delivery).await {
+        None => match handler(delivery, None).await {
             Ok(value) => Processed::Done {
                 value,
                 recorded: Ok(()),

@@ -48,6 +48,9 @@
 //!   [`dedup::IdempotencyStore`] contract, an in-memory store and the
 //!   claim/complete/release protocol with the status to answer.
 //! - `axum` (feature `axum`): the extractor for axum 0.8.
+//! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
+//!   on PostgreSQL shared by every instance, which can also mark a delivery
+//!   done inside the merchant's own transaction.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client, and a ready `Client` (feature
 //!   `client`).
@@ -62,6 +65,7 @@
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line: `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
+//! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio) |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -99,6 +103,9 @@ mod filter;
 mod handle;
 mod headers;
 mod ids;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod receive;
 mod secret;
 mod signature;
