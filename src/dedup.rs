@@ -691,6 +691,56 @@ mod tests {
         });
     }
 
+    #[test]
+    fn the_handler_gets_its_claim_and_may_complete_it_itself() {
+        let once = &Deduplicator::new(MemoryStore::default());
+        block_on(async {
+            let done = once
+                .process_claimed(&id("a"), |token| async move {
+                    assert_eq!(token.webhook_id(), &id("a"));
+                    // As a store completing inside the handler's transaction would.
+                    once.store()
+                        .complete(&token, DEFAULT_RETENTION)
+                        .await
+                        .map_err(|_| "store")
+                })
+                .await;
+            assert!(matches!(done, Processed::Done { recorded: Ok(()), .. }), "{done:?}");
+            assert!(matches!(
+                once.process(&id("a"), || async { Err::<(), _>("ran") }).await,
+                Processed::Duplicate
+            ));
+
+            let failed = once
+                .process_claimed(&id("b"), |_token| async { Err::<(), _>("rolled back") })
+                .await;
+            assert!(matches!(failed, Processed::Failed("rolled back")));
+            assert!(
+                matches!(
+                    once.store().claim(&id("b"), DEFAULT_LEASE).await.unwrap(),
+                    Claim::Acquired(_)
+                ),
+                "released"
+            );
+        });
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn without_dedup_the_handler_gets_no_token() {
+        let delivery = Delivery {
+            webhook_id: id("a"),
+            timestamp: time::OffsetDateTime::UNIX_EPOCH,
+            event: crate::event::parse(crate::testing::DOCUMENTED_SAMPLE.as_bytes()).unwrap(),
+        };
+        let answer: Processed<bool, ()> = block_on(process_delivery_claimed(
+            None::<&Deduplicator<MemoryStore>>,
+            delivery,
+            |_, token| async move { Ok(token.is_none()) },
+        ));
+        assert!(matches!(answer, Processed::Done { value: true, .. }));
+    }
+
     /// A store that cannot answer.
     struct Down;
 

@@ -138,7 +138,7 @@ pub use receive::{Answer, Delivery, Ignored, Outcome, ReceiveError, Receiver};
 pub use handle::handle_request;
 
 /// The README's examples, compiled and run as doc tests (with the `client`
-/// feature, which one of them uses: `cargo test --all-features`).
-#[cfg(all(doctest, feature = "client"))]
+/// and `postgres` features, which some of them use: `cargo test --all-features`).
+#[cfg(all(doctest, feature = "client", feature = "postgres"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
