@@ -101,7 +101,8 @@
 //! level (at `REPEATABLE READ` or `SERIALIZABLE` a concurrent change of the
 //! row is a serialization failure: roll back, and the retry sorts it out).
 //! The deduplicator's own completion afterwards finds the delivery done and
-//! changes nothing: one more statement, no more writes.
+//! changes nothing: one more statement, no more writes. Commit or roll back
+//! before your handler returns: that completion waits for the row lock.
 //!
 //! # The table
 //!
@@ -115,6 +116,11 @@
 //! | `owner` | `text` | the claim's owner token (a UUID) |
 //! | `claimed_until` | `timestamptz` | when the claim's lease runs out |
 //! | `done_until` | `timestamptz`, null while in progress | until when the delivery is remembered as done |
+//!
+//! The `webhook-id` is stored as text, so an id PostgreSQL cannot store
+//! (one with a NUL character, or too long for a B-tree index entry, about
+//! 2.7 kB) is a [`StoreError`] (503), never a guess; Yoco's ids are short
+//! `msg_...` strings.
 //!
 //! A row is *expired* once `coalesce(done_until, claimed_until)` is past; an
 //! expired row counts as absent, and an index on that expression serves

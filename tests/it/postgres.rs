@@ -624,6 +624,18 @@ async fn a_late_claimant_cannot_complete_in_its_transaction_what_another_holds_o
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_id_the_database_cannot_store_is_an_error_not_a_guess() {
+    let db = TestDb::new("hostile_ids").await;
+    let store = db.store().await;
+    let answer = store.claim(&WebhookId::new("msg_\0nul"), DEFAULT_LEASE).await;
+    assert!(answer.is_err(), "{answer:?}");
+    assert!(matches!(
+        store.claim(&WebhookId::new("msg_ok"), DEFAULT_LEASE).await,
+        Ok(Claim::Acquired(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn purging_deletes_only_expired_rows() {
     let db = TestDb::new("purge").await;
     let store = db.store().await;
