@@ -241,13 +241,28 @@ impl<S: IdempotencyStore> Deduplicator<S> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.process_claimed(webhook_id, |_| handler()).await
+    }
+
+    /// [`process`](Self::process), handing the handler its [`ClaimToken`],
+    /// so that it can mark the delivery done itself, inside its own database
+    /// transaction (as `PostgresStore::complete_in` does, feature
+    /// `postgres`): the merchant's changes and "processed" then commit
+    /// together or not at all. Afterwards this method's own completion finds
+    /// the delivery done and is a no-op; if the handler's transaction rolled
+    /// back, the claim is still held and a failing handler releases it.
+    pub async fn process_claimed<F, Fut, T, E>(&self, webhook_id: &WebhookId, handler: F) -> Processed<T, E>
+    where
+        F: FnOnce(ClaimToken) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let token = match self.store.claim(webhook_id, self.lease).await {
             Ok(Claim::Acquired(token)) => token,
             Ok(Claim::Done) => return Processed::Duplicate,
             Ok(Claim::InProgress) => return Processed::InProgress,
             Err(err) => return Processed::StoreUnavailable(err),
         };
-        match handler().await {
+        match handler(token.clone()).await {
             Ok(value) => Processed::Done {
                 value,
                 recorded: self.store.complete(&token, self.retention).await,
@@ -275,12 +290,30 @@ where
     F: FnOnce(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    process_delivery_claimed(dedup, delivery, |delivery, _| handler(delivery)).await
+}
+
+/// [`process_delivery`], handing the handler the claim's token; `None` when
+/// deduplication is off, as there is no claim then.
+#[cfg(feature = "http")]
+pub(crate) async fn process_delivery_claimed<S, F, Fut, T, E>(
+    dedup: Option<&Deduplicator<S>>,
+    delivery: Delivery,
+    handler: F,
+) -> Processed<T, E>
+where
+    S: IdempotencyStore,
+    F: FnOnce(Delivery, Option<ClaimToken>) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
     match dedup {
         Some(dedup) => {
             let webhook_id = delivery.webhook_id.clone();
-            dedup.process(&webhook_id, || handler(delivery)).await
+            dedup
+                .process_claimed(&webhook_id, |token| handler(delivery, Some(token)))
+                .await
         }
-        None => match handler(delivery).await {
+        None => match handler(delivery, None).await {
             Ok(value) => Processed::Done {
                 value,
                 recorded: Ok(()),
@@ -656,6 +689,56 @@ mod tests {
             let busy = once.process(&id("c"), handler).await;
             assert_eq!(busy.status(), 409);
         });
+    }
+
+    #[test]
+    fn the_handler_gets_its_claim_and_may_complete_it_itself() {
+        let once = &Deduplicator::new(MemoryStore::default());
+        block_on(async {
+            let done = once
+                .process_claimed(&id("a"), |token| async move {
+                    assert_eq!(token.webhook_id(), &id("a"));
+                    // As a store completing inside the handler's transaction would.
+                    once.store()
+                        .complete(&token, DEFAULT_RETENTION)
+                        .await
+                        .map_err(|_| "store")
+                })
+                .await;
+            assert!(matches!(done, Processed::Done { recorded: Ok(()), .. }), "{done:?}");
+            assert!(matches!(
+                once.process(&id("a"), || async { Err::<(), _>("ran") }).await,
+                Processed::Duplicate
+            ));
+
+            let failed = once
+                .process_claimed(&id("b"), |_token| async { Err::<(), _>("rolled back") })
+                .await;
+            assert!(matches!(failed, Processed::Failed("rolled back")));
+            assert!(
+                matches!(
+                    once.store().claim(&id("b"), DEFAULT_LEASE).await.unwrap(),
+                    Claim::Acquired(_)
+                ),
+                "released"
+            );
+        });
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn without_dedup_the_handler_gets_no_token() {
+        let delivery = Delivery {
+            webhook_id: id("a"),
+            timestamp: time::OffsetDateTime::UNIX_EPOCH,
+            event: crate::event::parse(crate::testing::DOCUMENTED_SAMPLE.as_bytes()).unwrap(),
+        };
+        let answer: Processed<bool, ()> = block_on(process_delivery_claimed(
+            None::<&Deduplicator<MemoryStore>>,
+            delivery,
+            |_, token| async move { Ok(token.is_none()) },
+        ));
+        assert!(matches!(answer, Processed::Done { value: true, .. }));
     }
 
     /// A store that cannot answer.

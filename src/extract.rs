@@ -9,7 +9,7 @@ use crate::dedup::{Deduplicator, MemoryStore};
 use crate::receive::Receiver;
 #[cfg(any(feature = "axum", feature = "actix-web"))]
 use {
-    crate::dedup::{IdempotencyStore, Processed, process_delivery},
+    crate::dedup::{ClaimToken, IdempotencyStore, Processed, process_delivery, process_delivery_claimed},
     crate::headers::Headers,
     crate::receive::{Answer, Delivery},
     bytes::Bytes,
@@ -142,6 +142,20 @@ impl<S: IdempotencyStore> YocoWebhook<S> {
         Fut: Future<Output = Result<T, E>>,
     {
         process_delivery(self.dedup.as_deref(), self.delivery, handler).await
+    }
+
+    /// [`process`](Self::process), handing `handler` the claim's token too,
+    /// so that it can mark the delivery done inside its own database
+    /// transaction (see [`Deduplicator::process_claimed`]). The token is
+    /// `None` when deduplication is off
+    /// ([`YocoWebhookConfig::without_dedup`]): there is no claim then, and
+    /// every delivery, retries included, runs the handler.
+    pub async fn process_claimed<F, Fut, T, E>(self, handler: F) -> Processed<T, E>
+    where
+        F: FnOnce(Delivery, Option<ClaimToken>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        process_delivery_claimed(self.dedup.as_deref(), self.delivery, handler).await
     }
 }
 

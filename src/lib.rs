@@ -51,6 +51,9 @@
 //! - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
 //! - `tower` (feature `tower`): a `Layer` for any tower-based server
 //!   (hyper, axum, ...), passing the verified delivery to the inner service.
+//! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
+//!   on PostgreSQL shared by every instance, which can also mark a delivery
+//!   done inside the merchant's own transaction.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client, and a ready `Client` (feature
 //!   `client`).
@@ -67,6 +70,7 @@
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
 //! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
+//! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio) |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -111,6 +115,9 @@ mod filter;
 mod handle;
 mod headers;
 mod ids;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod receive;
 mod secret;
 mod signature;
@@ -146,7 +153,7 @@ pub use receive::{Answer, Delivery, Ignored, Outcome, ReceiveError, Receiver};
 pub use handle::handle_request;
 
 /// The README's examples, compiled and run as doc tests (with the `client`
-/// feature, which one of them uses: `cargo test --all-features`).
-#[cfg(all(doctest, feature = "client"))]
+/// and `postgres` features, which some of them use: `cargo test --all-features`).
+#[cfg(all(doctest, feature = "client", feature = "postgres"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -26,6 +26,9 @@
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`conformance`]: the idempotency-store contract as one suite, run
 //!   against every store.
+//! - `postgres`: `PostgresStore` against a real PostgreSQL server started
+//!   by the test (feature `postgres`): the contract, two instances, a
+//!   database that goes down, completion inside the merchant's transaction.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
 //!
@@ -52,6 +55,8 @@ mod axum;
 mod conformance;
 mod cross_check;
 mod example_receivers;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod properties;
 mod receive;
 #[cfg(feature = "client")]

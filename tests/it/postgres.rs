@@ -1,0 +1,716 @@
+//! [`PostgresStore`] against a real PostgreSQL server, started here from the
+//! Debian binaries (`apt-get install -y postgresql`) in a temporary
+//! directory on a free loopback port, and stopped when the test is done.
+//! As root (as in CI) the server runs as the `postgres` user, since
+//! PostgreSQL refuses to run as root.
+//!
+//! Most tests share one server, each in a database of its own; the test
+//! that stops and restarts the server has its own.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::routing::post;
+use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::dedup::{Claim, DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator, IdempotencyStore, Processed};
+use yoco_webhooks::postgres::sqlx::postgres::PgPoolOptions;
+use yoco_webhooks::postgres::sqlx::{self, PgPool};
+use yoco_webhooks::postgres::{MIGRATION, PostgresStore};
+use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
+use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
+
+use crate::conformance::check_store;
+
+/// How long Yoco waits for an answer: a database that is down must be
+/// answered (503) well within it.
+const YOCO_WAITS: Duration = Duration::from_secs(15);
+/// The pools' `acquire_timeout`: how long a request waits for a database
+/// that does not answer before the store gives up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+// ---------------------------------------------------------------------------
+// The server.
+
+/// A PostgreSQL server of our own, in a temporary directory, on a free
+/// loopback port; stopped and deleted on drop.
+struct PgServer {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    as_postgres_user: bool,
+}
+
+impl PgServer {
+    /// Creates a cluster and starts it; panics, saying what to install, if
+    /// PostgreSQL is missing.
+    fn start() -> Self {
+        let bin = server_binaries();
+        let as_postgres_user = running_as_root();
+        if as_postgres_user {
+            assert!(
+                Command::new("id")
+                    .args(["-u", "postgres"])
+                    .output()
+                    .unwrap()
+                    .status
+                    .success(),
+                "running as root, PostgreSQL must run as the `postgres` user, which does not exist: \
+                 apt-get install -y postgresql"
+            );
+        }
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "yoco-webhooks-pg-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let server = Self {
+            bin,
+            dir,
+            port: free_port(),
+            as_postgres_user,
+        };
+        if as_postgres_user {
+            run(Command::new("chown").arg("postgres").arg(&server.dir));
+        }
+        run(server
+            .command("initdb")
+            .arg("-D")
+            .arg(server.data())
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"])
+            .args(["--no-sync", "--no-instructions"]));
+        server.start_again();
+        server
+    }
+
+    /// Starts the server on its port and data directory, and waits until it
+    /// accepts connections.
+    fn start_again(&self) {
+        let options = format!(
+            "-p {} -h 127.0.0.1 -k {} -c fsync=off -c full_page_writes=off -c synchronous_commit=off",
+            self.port,
+            self.dir.display()
+        );
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-o", &options, "start"]));
+    }
+
+    /// Stops the server (closing every connection) and waits until it is down.
+    fn stop(&self) {
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-w", "-t", "60", "-m", "fast", "stop"]));
+    }
+
+    fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// A command for one of the server's binaries, as the `postgres` user
+    /// when we are root.
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if self.as_postgres_user {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-w", "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin` with a server in it.
+fn server_binaries() -> PathBuf {
+    let root = Path::new("/usr/lib/postgresql");
+    let newest = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            (bin.join("initdb").exists() && bin.join("pg_ctl").exists()).then_some((version, bin))
+        })
+        .max();
+    match newest {
+        Some((_, bin)) => bin,
+        None => panic!(
+            "the PostgreSQL tests need a PostgreSQL server in {}/<version>/bin (initdb, pg_ctl, postgres): \
+             apt-get install -y postgresql",
+            root.display()
+        ),
+    }
+}
+
+fn running_as_root() -> bool {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&uid.stdout).trim() == "0"
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The server most tests share; started by the first, stopped after the last.
+fn shared_server() -> Arc<PgServer> {
+    static SHARED: Mutex<Weak<PgServer>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(server) = shared.upgrade() {
+        return server;
+    }
+    let server = Arc::new(PgServer::start());
+    *shared = Arc::downgrade(&server);
+    server
+}
+
+/// A database of its own on the shared server, keeping the server up while
+/// the test runs.
+struct TestDb {
+    _server: Arc<PgServer>,
+    url: String,
+}
+
+impl TestDb {
+    async fn new(name: &str) -> Self {
+        let server = tokio::task::spawn_blocking(shared_server).await.unwrap();
+        let admin = pool(&server.url("postgres")).await;
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        Self {
+            url: server.url(name),
+            _server: server,
+        }
+    }
+
+    /// A new pool on the database: another server instance, as far as the
+    /// store can tell.
+    async fn pool(&self) -> PgPool {
+        pool(&self.url).await
+    }
+
+    /// A new store on the database, with its table created.
+    async fn store(&self) -> PostgresStore {
+        let store = PostgresStore::new(self.pool().await);
+        store.migrate().await.unwrap();
+        store
+    }
+}
+
+async fn pool(url: &str) -> PgPool {
+    pool_options().connect(url).await.unwrap()
+}
+
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().max_connections(8).acquire_timeout(ACQUIRE_TIMEOUT)
+}
+
+// ---------------------------------------------------------------------------
+// A merchant's axum server on the store.
+
+#[derive(Clone)]
+struct App {
+    yoco: YocoWebhookConfig<PostgresStore>,
+    /// The deduplicator's store.
+    store: PostgresStore,
+    /// The merchant's own database (the store's, here).
+    pool: PgPool,
+    processed: Arc<Mutex<Vec<String>>>,
+    fail_next: Arc<AtomicUsize>,
+}
+
+impl FromRef<App> for YocoWebhookConfig<PostgresStore> {
+    fn from_ref(app: &App) -> Self {
+        app.yoco.clone()
+    }
+}
+
+impl App {
+    fn should_fail(&self) -> bool {
+        self.fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn processed(&self, webhook_id: &str) -> usize {
+        self.processed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|id| *id == webhook_id)
+            .count()
+    }
+}
+
+/// Records the delivery in memory, after a pause long enough for concurrent
+/// duplicates to overlap.
+async fn record(State(app): State<App>, webhook: YocoWebhook<PostgresStore>) -> Processed<(), &'static str> {
+    webhook
+        .process(|delivery| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if app.should_fail() {
+                return Err("handler failed");
+            }
+            app.processed.lock().unwrap().push(delivery.webhook_id.to_string());
+            Ok(())
+        })
+        .await
+}
+
+/// Records a payment and marks the delivery done in one transaction; when
+/// told to fail, fails after both, so that the transaction rolls back.
+async fn pay(State(app): State<App>, webhook: YocoWebhook<PostgresStore>) -> Processed<(), BoxError> {
+    webhook
+        .process_claimed(|delivery, token| async move {
+            let token = token.expect("deduplication is on");
+            let mut tx = app.pool.begin().await?;
+            sqlx::query("INSERT INTO payments (webhook_id) VALUES ($1)")
+                .bind(delivery.webhook_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            app.store.complete_in(&mut tx, &token, DEFAULT_RETENTION).await?;
+            if app.should_fail() {
+                return Err("the order could not be saved".into());
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves `/record` and `/pay`, deduplicating with `store` and `lease`.
+async fn serve(store: PostgresStore, lease: Duration) -> (SocketAddr, App) {
+    let secret = WebhookSecret::parse(TEST_SECRET).unwrap();
+    let receiver = Receiver::new(Verifier::new(secret), CheckoutFilter::checkout("ch_mine"));
+    let app = App {
+        yoco: YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store.clone()).lease(lease)),
+        pool: store.pool().clone(),
+        store,
+        processed: Arc::default(),
+        fail_next: Arc::default(),
+    };
+    let router = Router::new()
+        .route("/record", post(record))
+        .route("/pay", post(pay))
+        .with_state(app.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (address, app)
+}
+
+/// Posts a freshly signed delivery `id` to `path`, as Yoco would (within
+/// Yoco's wait), and returns the answer.
+async fn deliver(address: SocketAddr, path: &str, id: &str) -> (u16, String) {
+    let body = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
+    let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, &body);
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{address}{path}"))
+        .timeout(YOCO_WAITS)
+        .body(body);
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("answered within Yoco's wait");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The delivery's row: (owner, done) or None.
+async fn row(pool: &PgPool, id: &str) -> Option<(String, bool)> {
+    sqlx::query_as("SELECT owner, done_until IS NOT NULL FROM yoco_webhook_deliveries WHERE webhook_id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// The tests.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_postgres_store_keeps_the_contract() {
+    let db = TestDb::new("conformance").await;
+    let store = db.store().await;
+    check_store(Arc::new(store.clone()), "pg").await;
+    // Again on the same table: the first run's rows stay out of the way.
+    check_store(Arc::new(store), "pg-again").await;
+
+    // A table of another name, in a schema, named with a reserved word.
+    let pool = db.pool().await;
+    sqlx::raw_sql("CREATE SCHEMA webhooks").execute(&pool).await.unwrap();
+    let elsewhere = PostgresStore::with_table(pool.clone(), "webhooks.order").unwrap();
+    elsewhere.migrate().await.unwrap();
+    check_store(Arc::new(elsewhere), "pg-elsewhere").await;
+    let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhooks.\"order\"")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(tables > 0, "the named table was used");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrating_is_idempotent_and_safe_from_every_instance_at_once() {
+    let db = TestDb::new("migrations").await;
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let pool = db.pool().await;
+        starts.spawn(async move { PostgresStore::new(pool).migrate().await });
+    }
+    while let Some(started) = starts.join_next().await {
+        started.unwrap().expect("every instance migrates");
+    }
+    let store = PostgresStore::new(db.pool().await);
+    store.migrate().await.expect("and again");
+    // Teams running their own migrations run the published text, twice too.
+    sqlx::raw_sql(MIGRATION).execute(store.pool()).await.unwrap();
+    sqlx::raw_sql(MIGRATION).execute(store.pool()).await.unwrap();
+    let (indexes,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM pg_indexes WHERE tablename = 'yoco_webhook_deliveries'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(indexes, 2, "the primary key and the expiry index");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_handler_releases_the_claim_for_the_next_retry() {
+    let db = TestDb::new("failed_handler").await;
+    let (address, app) = serve(db.store().await, DEFAULT_LEASE).await;
+
+    app.fail_next.store(1, Ordering::SeqCst);
+    assert_eq!(
+        deliver(address, "/record", "msg_1").await,
+        (500, "handler failed".into())
+    );
+    assert_eq!(row(&app.pool, "msg_1").await, None, "released");
+    assert_eq!(deliver(address, "/record", "msg_1").await, (200, "processed".into()));
+    assert_eq!(deliver(address, "/record", "msg_1").await, (200, "duplicate".into()));
+    assert_eq!(app.processed("msg_1"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_process_that_dies_mid_delivery_is_taken_over_after_its_lease() {
+    const LEASE: Duration = Duration::from_secs(1);
+    let db = TestDb::new("dead_process").await;
+    let (address, app) = serve(db.store().await, LEASE).await;
+
+    // Another instance claims the delivery and dies inside the handler.
+    let dying_pool = db.pool().await;
+    let dying = Deduplicator::new(PostgresStore::new(dying_pool.clone())).lease(LEASE);
+    let (started, handler_running) = tokio::sync::oneshot::channel();
+    let instance = tokio::spawn(async move {
+        let _: Processed<(), ()> = dying
+            .process(&WebhookId::new("msg_1"), || async move {
+                started.send(()).unwrap();
+                std::future::pending().await
+            })
+            .await;
+    });
+    handler_running.await.unwrap();
+    instance.abort();
+    let _ = instance.await;
+    dying_pool.close().await;
+    let (dead_owner, done) = row(&app.pool, "msg_1").await.expect("the dead claim is left behind");
+    assert!(!done);
+
+    tokio::time::sleep(LEASE + Duration::from_millis(500)).await;
+    assert_eq!(deliver(address, "/record", "msg_1").await, (200, "processed".into()));
+    let (owner, done) = row(&app.pool, "msg_1").await.unwrap();
+    assert!(done);
+    assert_ne!(owner, dead_owner, "processed under a claim of its own");
+    assert_eq!(deliver(address, "/record", "msg_1").await, (200, "duplicate".into()));
+    assert_eq!(app.processed("msg_1"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_database_process_a_delivery_once() {
+    let db = TestDb::new("two_instances").await;
+    let (first, first_app) = serve(db.store().await, DEFAULT_LEASE).await;
+    let (second, second_app) = serve(db.store().await, DEFAULT_LEASE).await;
+
+    let attempts: Vec<_> = (0..12)
+        .map(|n| {
+            let address = if n % 2 == 0 { first } else { second };
+            tokio::spawn(async move { deliver(address, "/record", "msg_1").await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|status| [200, 409].contains(status)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        first_app.processed("msg_1") + second_app.processed("msg_1"),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(deliver(first, "/record", "msg_1").await, (200, "duplicate".into()));
+    assert_eq!(deliver(second, "/record", "msg_1").await, (200, "duplicate".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn completing_inside_the_merchants_transaction_commits_or_rolls_back_with_it() {
+    let db = TestDb::new("in_transaction").await;
+    let (address, app) = serve(db.store().await, DEFAULT_LEASE).await;
+    sqlx::raw_sql("CREATE TABLE payments (id serial PRIMARY KEY, webhook_id text NOT NULL)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let payments = |id: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM payments WHERE webhook_id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            count
+        }
+    };
+
+    // Committed: paid once, done, and every retry a duplicate.
+    assert_eq!(deliver(address, "/pay", "msg_commit").await, (200, "processed".into()));
+    assert_eq!(payments("msg_commit").await, 1);
+    assert!(row(&app.pool, "msg_commit").await.unwrap().1, "done");
+    assert_eq!(deliver(address, "/pay", "msg_commit").await, (200, "duplicate".into()));
+    assert_eq!(payments("msg_commit").await, 1);
+
+    // Rolled back after completing: neither paid nor done, and the retry pays.
+    app.fail_next.store(1, Ordering::SeqCst);
+    assert_eq!(
+        deliver(address, "/pay", "msg_rollback").await,
+        (500, "handler failed".into())
+    );
+    assert_eq!(payments("msg_rollback").await, 0);
+    assert_eq!(row(&app.pool, "msg_rollback").await, None, "not done, and released");
+    assert_eq!(
+        deliver(address, "/pay", "msg_rollback").await,
+        (200, "processed".into())
+    );
+    assert_eq!(
+        deliver(address, "/pay", "msg_rollback").await,
+        (200, "duplicate".into())
+    );
+    assert_eq!(payments("msg_rollback").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_committed_transaction_is_done_even_if_the_process_dies_before_completing() {
+    let db = TestDb::new("commit_then_die").await;
+    let store = db.store().await;
+    let pool = store.pool().clone();
+    sqlx::raw_sql("CREATE TABLE payments (webhook_id text NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let id = WebhookId::new("msg_1");
+    let Claim::Acquired(token) = store.claim(&id, DEFAULT_LEASE).await.unwrap() else {
+        panic!("a fresh delivery is acquired")
+    };
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO payments VALUES ($1)")
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    store.complete_in(&mut tx, &token, DEFAULT_RETENTION).await.unwrap();
+    // Before the commit, others do not see it done; a retry's claim waits
+    // for the transaction to end and never acquires.
+    assert_eq!(row(&pool, "msg_1").await.map(|(_, done)| done), Some(false));
+    let retry = tokio::spawn({
+        let (store, id) = (store.clone(), id.clone());
+        async move { store.claim(&id, DEFAULT_LEASE).await }
+    });
+    tx.commit().await.unwrap();
+    let retried = retry.await.unwrap().unwrap();
+    assert!(matches!(retried, Claim::InProgress | Claim::Done), "{retried:?}");
+    // The process dies here, before the deduplicator's own completion.
+    assert_eq!(store.claim(&id, DEFAULT_LEASE).await.unwrap(), Claim::Done);
+    // Had it lived, that completion is a no-op; completing in another
+    // transaction again is fine too.
+    store.complete(&token, DEFAULT_RETENTION).await.unwrap();
+    let mut again = pool.begin().await.unwrap();
+    store.complete_in(&mut again, &token, DEFAULT_RETENTION).await.unwrap();
+    again.commit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_late_claimant_cannot_complete_in_its_transaction_what_another_holds_or_finished() {
+    let db = TestDb::new("late_claimant").await;
+    let store = db.store().await;
+    let pool = store.pool().clone();
+    let id = WebhookId::new("msg_1");
+    let Claim::Acquired(late) = store.claim(&id, Duration::from_millis(200)).await.unwrap() else {
+        panic!()
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let Claim::Acquired(retry) = store.claim(&id, DEFAULT_LEASE).await.unwrap() else {
+        panic!("the lease ran out")
+    };
+
+    let mut tx = pool.begin().await.unwrap();
+    assert!(
+        store.complete_in(&mut tx, &late, DEFAULT_RETENTION).await.is_err(),
+        "the retry holds it now"
+    );
+    tx.rollback().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    store.complete_in(&mut tx, &retry, DEFAULT_RETENTION).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    assert!(
+        store.complete_in(&mut tx, &late, DEFAULT_RETENTION).await.is_err(),
+        "the retry did it: the late claimant must roll back, or it applies the payment twice"
+    );
+    tx.rollback().await.unwrap();
+    // Outside a transaction the late completion is moot, as for every store.
+    store.complete(&late, DEFAULT_RETENTION).await.unwrap();
+    assert_eq!(row(&pool, "msg_1").await.unwrap().0, retry.owner(), "still the retry's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_id_the_database_cannot_store_is_an_error_not_a_guess() {
+    let db = TestDb::new("hostile_ids").await;
+    let store = db.store().await;
+    let answer = store.claim(&WebhookId::new("msg_\0nul"), DEFAULT_LEASE).await;
+    assert!(answer.is_err(), "{answer:?}");
+    assert!(matches!(
+        store.claim(&WebhookId::new("msg_ok"), DEFAULT_LEASE).await,
+        Ok(Claim::Acquired(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn purging_deletes_only_expired_rows() {
+    let db = TestDb::new("purge").await;
+    let store = db.store().await;
+    let id = |name: &str| WebhookId::new(name);
+    let short = Duration::from_millis(200);
+    let acquire = |name: &'static str, lease: Duration| {
+        let store = store.clone();
+        async move {
+            match store.claim(&id(name), lease).await.unwrap() {
+                Claim::Acquired(token) => token,
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    };
+    let _dead = acquire("dead-claim", short).await;
+    let forgotten = acquire("forgotten", DEFAULT_LEASE).await;
+    store.complete(&forgotten, short).await.unwrap();
+    let remembered = acquire("remembered", DEFAULT_LEASE).await;
+    store.complete(&remembered, DEFAULT_RETENTION).await.unwrap();
+    let _live = acquire("live-claim", DEFAULT_LEASE).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    assert_eq!(store.purge_expired().await.unwrap(), 2);
+    assert_eq!(store.purge_expired().await.unwrap(), 0);
+    for (name, expected) in [("remembered", true), ("live-claim", false)] {
+        assert_eq!(
+            row(store.pool(), name).await.map(|(_, done)| done),
+            Some(expected),
+            "{name}"
+        );
+    }
+    assert_eq!(row(store.pool(), "dead-claim").await, None);
+    assert_eq!(row(store.pool(), "forgotten").await, None);
+    assert!(matches!(
+        store.claim(&id("forgotten"), DEFAULT_LEASE).await,
+        Ok(Claim::Acquired(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_that_is_down_means_503_until_it_is_back() {
+    // A database that never answered: 503, within Yoco's wait.
+    let nowhere = pool_options()
+        .connect_lazy(&format!("postgres://postgres@127.0.0.1:{}/x", free_port()))
+        .unwrap();
+    let (address, app) = serve(PostgresStore::new(nowhere), DEFAULT_LEASE).await;
+    assert_eq!(
+        deliver(address, "/record", "msg_0").await,
+        (503, "store unavailable".into())
+    );
+    assert_eq!(app.processed("msg_0"), 0);
+
+    // One that stops mid-run, and comes back on the same port and data.
+    let server = Arc::new(tokio::task::spawn_blocking(PgServer::start).await.unwrap());
+    let store = PostgresStore::new(pool(&server.url("postgres")).await);
+    store.migrate().await.unwrap();
+    let (address, app) = serve(store, DEFAULT_LEASE).await;
+    assert_eq!(deliver(address, "/record", "msg_1").await, (200, "processed".into()));
+
+    let stopping = Arc::clone(&server);
+    tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap();
+    for id in ["msg_2", "msg_1", "msg_2"] {
+        assert_eq!(
+            deliver(address, "/record", id).await,
+            (503, "store unavailable".into()),
+            "{id}"
+        );
+    }
+    assert_eq!(app.processed("msg_2"), 0, "nothing processed without the store");
+
+    let starting = Arc::clone(&server);
+    tokio::task::spawn_blocking(move || starting.start_again())
+        .await
+        .unwrap();
+    assert_eq!(deliver(address, "/record", "msg_2").await, (200, "processed".into()));
+    assert_eq!(deliver(address, "/record", "msg_1").await, (200, "duplicate".into()));
+    assert_eq!(app.processed("msg_1") + app.processed("msg_2"), 2);
+}
