@@ -48,6 +48,8 @@
 //!   [`dedup::IdempotencyStore`] contract, an in-memory store and the
 //!   claim/complete/release protocol with the status to answer.
 //! - `axum` (feature `axum`): the extractor for axum 0.8.
+//! - `redis` (feature `redis`): `RedisStore`, an idempotency store on Redis
+//!   for several server instances.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client, and a ready `Client` (feature
 //!   `client`).
@@ -62,6 +64,7 @@
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line: `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
+//! | `redis` | no | [`redis::RedisStore`](crate::redis), deduplication shared by several instances on Redis (redis 1.x, tokio) |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -100,6 +103,9 @@ mod handle;
 mod headers;
 mod ids;
 mod receive;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod secret;
 mod signature;
 mod verify;
