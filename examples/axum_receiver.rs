@@ -9,6 +9,11 @@
 //! - `YOCO_CHECKOUT_IDS` (optional): comma-separated checkout ids; when set,
 //!   only those checkouts are processed, others acknowledged and skipped.
 //! - `BIND_ADDR` (default `127.0.0.1:3000`).
+//! - `YOCO_REDIS_URL` (optional, feature `redis`): deduplicate on this Redis
+//!   (`redis://[:password@]host[:port][/db]`) instead of in memory, so that
+//!   several instances behind a load balancer process each delivery once.
+//!   Invalid or unreachable at start: a message and exit status 2.
+//!   `cargo run --example axum_receiver --features redis`.
 //!
 //! `POST /webhooks/yoco` processes every authentic event that passes the
 //! filter, whatever its type, once per delivery, and prints one JSON line per
@@ -20,13 +25,17 @@ use axum::Router;
 use axum::routing::post;
 use serde_json::{Value, json};
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::dedup::{IdempotencyStore, Processed};
 use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Receiver, Verifier, WebhookSecret};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match config_from_env() {
-        Ok(config) => config,
+    let configured = match receiver_from_env() {
+        Ok(receiver) => Store::from_env().await.map(|store| store.app(receiver)),
+        Err(reason) => Err(reason),
+    };
+    let app = match configured {
+        Ok(app) => app,
         Err(reason) => {
             eprintln!("error: {reason}");
             return ExitCode::from(2);
@@ -44,7 +53,7 @@ async fn main() -> ExitCode {
         "listening on http://{}/webhooks/yoco",
         listener.local_addr().map_or(address, |a| a.to_string())
     );
-    match axum::serve(listener, app(config)).await {
+    match axum::serve(listener, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: server stopped: {err}");
@@ -53,8 +62,8 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The receiver's configuration, from the environment.
-fn config_from_env() -> Result<YocoWebhookConfig, String> {
+/// The receiver (secret and checkout filter), from the environment.
+fn receiver_from_env() -> Result<Receiver, String> {
     let secret = std::env::var("YOCO_WEBHOOK_SECRET")
         .map_err(|_| "set YOCO_WEBHOOK_SECRET to the webhook secret Yoco returned (whsec_...)".to_owned())?;
     let secret = WebhookSecret::parse(&secret).map_err(|err| format!("YOCO_WEBHOOK_SECRET: {err}"))?;
@@ -67,17 +76,82 @@ fn config_from_env() -> Result<YocoWebhookConfig, String> {
         ),
         _ => CheckoutFilter::any(),
     };
-    Ok(YocoWebhookConfig::new(Receiver::new(Verifier::new(secret), filter)))
+    Ok(Receiver::new(Verifier::new(secret), filter))
+}
+
+/// Where deliveries are deduplicated. Another shared store is one more
+/// variant, one more line in `from_env` and one more arm in `app`.
+enum Store {
+    /// This process's memory: one instance.
+    Memory,
+    /// A Redis shared by every instance.
+    #[cfg(feature = "redis")]
+    Redis(yoco_webhooks::redis::RedisStore),
+}
+
+impl Store {
+    /// The store the environment asks for, connected.
+    async fn from_env() -> Result<Store, String> {
+        if let Some(url) = non_empty_var("YOCO_REDIS_URL") {
+            return redis_store(&url).await;
+        }
+        Ok(Store::Memory)
+    }
+
+    /// The routes, deduplicating on this store.
+    fn app(self, receiver: Receiver) -> Router {
+        let config = YocoWebhookConfig::new(receiver);
+        match self {
+            Store::Memory => app(config),
+            #[cfg(feature = "redis")]
+            Store::Redis(store) => app(config.with_dedup(yoco_webhooks::dedup::Deduplicator::new(store))),
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+async fn redis_store(url: &str) -> Result<Store, String> {
+    // The error and its causes never contain the URL, so the password stays out of logs.
+    yoco_webhooks::redis::RedisStore::connect(url)
+        .await
+        .map(Store::Redis)
+        .map_err(|err| format!("YOCO_REDIS_URL: {}", with_causes(&err)))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_store(_url: &str) -> Result<Store, String> {
+    Err("YOCO_REDIS_URL is set, but this build has no Redis support: \
+         cargo run --example axum_receiver --features redis"
+        .to_owned())
+}
+
+/// An environment variable that is set to something.
+fn non_empty_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+/// An error and its causes, on one line.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        text = format!("{text}: {err}");
+        cause = err.source();
+    }
+    text
 }
 
 /// The routes: `POST /webhooks/yoco` (other methods get 405).
-pub(crate) fn app(config: YocoWebhookConfig) -> Router {
+pub(crate) fn app<S: IdempotencyStore + 'static>(config: YocoWebhookConfig<S>) -> Router {
     Router::new()
-        .route("/webhooks/yoco", post(yoco_webhook))
+        .route("/webhooks/yoco", post(yoco_webhook::<S>))
         .with_state(config)
 }
 
-async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infallible> {
+async fn yoco_webhook<S: IdempotencyStore + 'static>(
+    webhook: YocoWebhook<S>,
+) -> Processed<(), std::convert::Infallible> {
     webhook
         .process(|delivery| async move {
             // Your processing goes here (mark the order paid, ...). Return an

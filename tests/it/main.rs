@@ -21,6 +21,10 @@
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`conformance`]: the idempotency-store contract as one suite, run
 //!   against every store.
+//! - `redis`: the Redis store against a real `redis-server` (feature
+//!   `redis`): the contract, outages, crashes, several instances, and the
+//!   `axum_receiver` example twice on one Redis.
+//! - `servers`: starts and stops real server binaries for those tests.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
 //!
@@ -46,9 +50,13 @@ mod conformance;
 mod cross_check;
 mod properties;
 mod receive;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "client")]
 mod registration;
 mod send_event;
+#[cfg(feature = "redis")]
+mod servers;
 mod vectors;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -171,6 +179,8 @@ fn example_binary(name: &str) -> tokio::process::Command {
         "BIND_ADDR",
         "YOCO_SECRET_KEY",
         "YOCO_API_BASE",
+        "YOCO_REDIS_URL",
+        "YOCO_DATABASE_URL",
     ] {
         command.env_remove(variable);
     }
