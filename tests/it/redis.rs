@@ -487,12 +487,14 @@ async fn the_receiver_exits_with_status_2_on_a_bad_or_unreachable_redis() {
             "cannot connect to Redis",
         ),
     ] {
-        let output = crate::example_binary("axum_receiver")
+        let running = crate::example_binary("axum_receiver")
             .env("BIND_ADDR", "127.0.0.1:0")
             .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
             .env("YOCO_REDIS_URL", &url)
-            .output()
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(30), running)
             .await
+            .unwrap_or_else(|_| panic!("{url}: the receiver started instead of exiting"))
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
