@@ -9,6 +9,11 @@
 //! - `YOCO_CHECKOUT_IDS` (optional): comma-separated checkout ids; when set,
 //!   only those checkouts are processed, others acknowledged and skipped.
 //! - `BIND_ADDR` (default `127.0.0.1:3000`).
+//! - `YOCO_REDIS_URL` (optional, feature `redis`) or `YOCO_DATABASE_URL`
+//!   (optional, feature `postgres`): deduplicate on this Redis or PostgreSQL
+//!   database instead of in memory, so that several instances process each
+//!   delivery once. Invalid or unreachable at start: a message and exit
+//!   status 2.
 //!
 //! `POST /webhooks/yoco` processes every authentic event that passes the
 //! filter, whatever its type, once per delivery, and prints one JSON line per
@@ -18,15 +23,25 @@ use std::process::ExitCode;
 
 use actix_web::{App, HttpServer, web};
 use yoco_webhooks::actix_web::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::dedup::{Deduplicator, Processed};
 
 #[path = "support/receiver.rs"]
 mod receiver;
+#[path = "support/store.rs"]
+mod store;
+
+use store::AnyStore;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
     let config = match receiver::receiver_from_env() {
-        Ok(receiver) => YocoWebhookConfig::new(receiver),
+        Ok(receiver) => AnyStore::from_env()
+            .await
+            .map(|store| YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store))),
+        Err(reason) => Err(reason),
+    };
+    let config = match config {
+        Ok(config) => config,
         Err(reason) => {
             eprintln!("error: {reason}");
             return ExitCode::from(2);
@@ -59,7 +74,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infallible> {
+async fn yoco_webhook(webhook: YocoWebhook<AnyStore>) -> Processed<(), std::convert::Infallible> {
     webhook
         .process(|delivery| async move {
             // Your processing goes here (mark the order paid, ...). Return an

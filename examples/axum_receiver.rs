@@ -9,6 +9,14 @@
 //! - `YOCO_CHECKOUT_IDS` (optional): comma-separated checkout ids; when set,
 //!   only those checkouts are processed, others acknowledged and skipped.
 //! - `BIND_ADDR` (default `127.0.0.1:3000`).
+//! - `YOCO_REDIS_URL` (optional, feature `redis`) or `YOCO_DATABASE_URL`
+//!   (optional, feature `postgres`): deduplicate on this Redis
+//!   (`redis://[:password@]host[:port][/db]`) or PostgreSQL database
+//!   (`postgres://user:password@host/db`; the table is created if missing)
+//!   instead of in memory, so that several instances behind a load balancer
+//!   process each delivery once. Invalid or unreachable at start: a message
+//!   and exit status 2.
+//!   `cargo run --example axum_receiver --features redis,postgres`.
 //!
 //! `POST /webhooks/yoco` processes every authentic event that passes the
 //! filter, whatever its type, once per delivery, and prints one JSON line per
@@ -19,15 +27,23 @@ use std::process::ExitCode;
 use axum::Router;
 use axum::routing::post;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::dedup::{Deduplicator, IdempotencyStore, Processed};
 
 #[path = "support/receiver.rs"]
 mod receiver;
+#[path = "support/store.rs"]
+mod store;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match receiver::receiver_from_env() {
-        Ok(receiver) => YocoWebhookConfig::new(receiver),
+        Ok(receiver) => store::AnyStore::from_env()
+            .await
+            .map(|store| YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store))),
+        Err(reason) => Err(reason),
+    };
+    let config = match config {
+        Ok(config) => config,
         Err(reason) => {
             eprintln!("error: {reason}");
             return ExitCode::from(2);
@@ -55,13 +71,15 @@ async fn main() -> ExitCode {
 }
 
 /// The routes: `POST /webhooks/yoco` (other methods get 405).
-pub(crate) fn app(config: YocoWebhookConfig) -> Router {
+pub(crate) fn app<S: IdempotencyStore + 'static>(config: YocoWebhookConfig<S>) -> Router {
     Router::new()
-        .route("/webhooks/yoco", post(yoco_webhook))
+        .route("/webhooks/yoco", post(yoco_webhook::<S>))
         .with_state(config)
 }
 
-async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infallible> {
+async fn yoco_webhook<S: IdempotencyStore + 'static>(
+    webhook: YocoWebhook<S>,
+) -> Processed<(), std::convert::Infallible> {
     webhook
         .process(|delivery| async move {
             // Your processing goes here (mark the order paid, ...). Return an

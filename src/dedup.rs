@@ -120,7 +120,9 @@ impl StoreError {
 ///   the next `claim` acquires it, with a new owner.
 /// - [`complete`](Self::complete) records the delivery as done for at least
 ///   `retention`, but only for the token's owner: if the claim is held by
-///   another owner it returns an error and changes nothing.
+///   another owner it returns an error and changes nothing. Completing a
+///   delivery that is done already (a second call, or another attempt
+///   finished it) is `Ok`.
 /// - [`release`](Self::release) drops the claim if the token's owner holds
 ///   it, so that the next attempt can process; otherwise it does nothing.
 /// - Every failure to answer is a [`StoreError`], never a guess: a store

@@ -25,6 +25,7 @@ const PAST_SHORT_LEASE: Duration = Duration::from_millis(700);
 pub(crate) async fn check_store<S: IdempotencyStore + 'static>(store: Arc<S>, run: &str) {
     let id = |name: &str| WebhookId::new(format!("{run}-{name}"));
     claimed_once_then_done(&*store, id("once")).await;
+    completing_twice_is_ok(&*store, id("twice")).await;
     release_lets_the_next_attempt_in(&*store, id("release")).await;
     only_the_owner_completes_or_releases(&*store, id("owner")).await;
     an_expired_lease_is_taken_over(&*store, id("lease")).await;
@@ -53,6 +54,15 @@ async fn claimed_once_then_done<S: IdempotencyStore>(store: &S, id: WebhookId) {
     store.complete(&token, RETENTION).await.expect("the owner completes");
     assert_eq!(claim(store, &id).await, Claim::Done, "a completed delivery is done");
     assert_eq!(claim(store, &id).await, Claim::Done, "and stays done");
+}
+
+/// Completing is idempotent: a second completion (a retried call whose
+/// answer was lost) is Ok and the delivery stays done.
+async fn completing_twice_is_ok<S: IdempotencyStore>(store: &S, id: WebhookId) {
+    let token = acquire(store, &id, LEASE).await;
+    store.complete(&token, RETENTION).await.expect("the owner completes");
+    store.complete(&token, RETENTION).await.expect("and completes again");
+    assert_eq!(claim(store, &id).await, Claim::Done);
 }
 
 /// A released claim is acquired again, by a new owner.
@@ -101,6 +111,11 @@ async fn an_expired_lease_is_taken_over<S: IdempotencyStore>(store: &S, id: Webh
     let _ = store.release(&dead).await;
     assert_eq!(claim(store, &id).await, Claim::InProgress, "the new claim holds");
     store.complete(&next, RETENTION).await.expect("the new owner completes");
+    assert_eq!(claim(store, &id).await, Claim::Done);
+    store
+        .complete(&dead, RETENTION)
+        .await
+        .expect("once the delivery is done, the late owner's completion is moot, not an error");
     assert_eq!(claim(store, &id).await, Claim::Done);
 }
 

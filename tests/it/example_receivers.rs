@@ -2,11 +2,12 @@
 //! processes and held to their shared contract: environment, route,
 //! statuses, and one JSON line per processed event.
 
+use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 use yoco_webhooks::Mode;
 use yoco_webhooks::WebhookSecret;
@@ -150,6 +151,80 @@ async fn a_missing_or_invalid_secret_exits_with_status_2(name: &str) {
         stderr.contains("whsec_") && !stderr.contains("not_a_webhook_secret"),
         "{stderr}"
     );
+}
+
+/// Starts the two example receivers `examples` on one shared store (the
+/// environment variable `store` names it), fires every delivery at both at
+/// once, then counts the JSON lines they printed: exactly one per delivery.
+pub(crate) async fn two_processes_print_each_delivery_once(examples: [&str; 2], store: (&str, &str)) {
+    const DELIVERIES: usize = 20;
+    let mut receivers = Vec::new();
+    for name in examples {
+        let mut command = example(name);
+        command
+            .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
+            .env(store.0, store.1)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), stderr.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name} exited before listening"));
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{name}: {line}"))
+            .to_owned();
+        receivers.push((child, url));
+    }
+
+    let mut posts = tokio::task::JoinSet::new();
+    for n in 0..DELIVERIES {
+        for (_, url) in &receivers {
+            let url = url.clone();
+            posts.spawn(async move {
+                let body = SampleEvent::payment_succeeded().event_id(&format!("evt_{n}")).to_json();
+                let id = format!("msg_{n}");
+                let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(&id, &body);
+                let mut request = reqwest::Client::new()
+                    .post(&url)
+                    .timeout(Duration::from_secs(15))
+                    .body(body);
+                for (name, value) in headers.pairs() {
+                    request = request.header(name, value);
+                }
+                (n, request.send().await.unwrap().status().as_u16())
+            });
+        }
+    }
+    let mut answers = HashMap::<usize, Vec<u16>>::new();
+    while let Some(answer) = posts.join_next().await {
+        let (n, status) = answer.unwrap();
+        answers.entry(n).or_default().push(status);
+    }
+    for (n, statuses) in &answers {
+        assert!(statuses.contains(&200), "msg_{n}: {statuses:?}");
+        assert!(statuses.iter().all(|s| [200, 409].contains(s)), "msg_{n}: {statuses:?}");
+    }
+
+    // Every answer is in, so every line is written (the examples print
+    // before they answer); stop both and read all they printed.
+    let mut printed = HashMap::<String, usize>::new();
+    for (mut child, _) in receivers {
+        child.kill().await.unwrap();
+        let mut stdout = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut stdout).await.unwrap();
+        for line in stdout.lines() {
+            let line: Value = serde_json::from_str(line).unwrap();
+            *printed
+                .entry(line["webhook_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(printed.len(), DELIVERIES, "{printed:?}");
+    assert!(printed.values().all(|&count| count == 1), "{printed:?}");
 }
 
 /// The contract's tests for the example `$name`.

@@ -29,6 +29,10 @@
 //! - `postgres`: `PostgresStore` against a real PostgreSQL server started
 //!   by the test (feature `postgres`): the contract, two instances, a
 //!   database that goes down, completion inside the merchant's transaction.
+//! - `redis`: the Redis store against a real `redis-server` (feature
+//!   `redis`): the contract, outages, crashes, several instances, and the
+//!   `axum_receiver` example twice on one Redis.
+//! - `servers`: starts and stops real server binaries for those tests.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
 //!
@@ -59,9 +63,13 @@ mod example_receivers;
 mod postgres;
 mod properties;
 mod receive;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "client")]
 mod registration;
 mod send_event;
+#[cfg(feature = "redis")]
+mod servers;
 #[cfg(feature = "tower")]
 mod tower;
 mod vectors;
@@ -186,6 +194,8 @@ fn example_binary(name: &str) -> tokio::process::Command {
         "BIND_ADDR",
         "YOCO_SECRET_KEY",
         "YOCO_API_BASE",
+        "YOCO_REDIS_URL",
+        "YOCO_DATABASE_URL",
     ] {
         command.env_remove(variable);
     }

@@ -714,3 +714,34 @@ async fn a_database_that_is_down_means_503_until_it_is_back() {
     assert_eq!(deliver(address, "/record", "msg_1").await, (200, "duplicate".into()));
     assert_eq!(app.processed("msg_1") + app.processed("msg_2"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_receiver_processes_on_one_database_print_each_delivery_once() {
+    let db = TestDb::new("two_receivers").await;
+    crate::example_receivers::two_processes_print_each_delivery_once(
+        ["actix_receiver", "axum_receiver"],
+        ("YOCO_DATABASE_URL", &db.url),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_receivers_exit_with_status_2_on_an_unreachable_database() {
+    // A closed port: the database is not there.
+    let url = format!("postgres://shop:s3cret-Pg-pass@127.0.0.1:{}/shop", free_port());
+    for example in ["axum_receiver", "actix_receiver"] {
+        let running = crate::example_binary(example)
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("YOCO_WEBHOOK_SECRET", yoco_webhooks::testing::TEST_SECRET)
+            .env("YOCO_DATABASE_URL", &url)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(30), running)
+            .await
+            .unwrap_or_else(|_| panic!("{example} started instead of exiting"))
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{example}: {stderr}");
+        assert!(stderr.contains("YOCO_DATABASE_URL"), "{example}: {stderr}");
+        assert!(!stderr.contains("s3cret"), "{example}: {stderr}");
+    }
+}

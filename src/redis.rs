@@ -1,0 +1,381 @@
+//! An [`IdempotencyStore`] on Redis, for several server instances behind a
+//! load balancer: a Yoco retry that lands on another instance, while the
+//! first is still working or after it crashed, sees the same claim.
+//!
+//! ```no_run
+//! use yoco_webhooks::axum::YocoWebhookConfig;
+//! use yoco_webhooks::dedup::Deduplicator;
+//! use yoco_webhooks::redis::{RedisStore, RedisStoreBuilder};
+//!
+//! # async fn run(receiver: yoco_webhooks::Receiver) -> Result<(), yoco_webhooks::dedup::StoreError> {
+//! let store = RedisStoreBuilder::from_url("redis://:password@redis.internal:6379/0")?
+//!     .key_prefix("shop-a:yoco:") // default "yoco-webhooks:"
+//!     .connect()
+//!     .await?;
+//! let config = YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store));
+//! # Ok(()) }
+//! ```
+//!
+//! # What it guarantees
+//!
+//! [`RedisStore`] keeps the [`IdempotencyStore`] contract across every
+//! process that uses the same Redis and key prefix:
+//!
+//! - A claim is one Lua script, so it is atomic on the server: of any number
+//!   of concurrent attempts, on any number of machines, one acquires.
+//! - A claim carries a lease (a key expiry): if its process dies, the key
+//!   expires and the next retry acquires it.
+//! - Each claim has its own owner token of 128 random bits, so owners never
+//!   collide across processes or machines. Only the owner completes or
+//!   releases; completing a claim that another owner now holds is an error
+//!   and changes nothing; completing a delivery already done is `Ok`.
+//! - A completed delivery is remembered for at least the retention.
+//! - Every call answers within the [timeout](RedisStoreBuilder::timeout)
+//!   (default 2 s): a Redis that is down or slow gives a [`StoreError`]
+//!   (your endpoint answers 503 and Yoco retries), never a hang. The
+//!   connection is re-established in the background; once Redis is back,
+//!   calls succeed again without a restart.
+//!
+//! Redis is as durable as you configure it: without persistence, a restarted
+//! Redis forgets completed deliveries, and a retry that arrives afterwards is
+//! processed again.
+//!
+//! # Keys
+//!
+//! One string key per delivery: the key prefix followed by the `webhook-id`
+//! as received, for example `yoco-webhooks:msg_2Dx8...`. Its value is
+//! `claim:<owner>` while claimed (expiring with the lease) and `done` once
+//! completed (expiring after the retention). Nothing else is written. Give
+//! each application sharing a Redis its own prefix with
+//! [`RedisStoreBuilder::key_prefix`]; instances of the same application must
+//! share one.
+//!
+//! # Round trips
+//!
+//! One round trip per call, so two per processed delivery (claim, then
+//! complete or release) and one per duplicate. The scripts are sent with
+//! `EVAL` rather than `EVALSHA`: a few hundred bytes more per call, but no
+//! extra round trip to load a script after Redis restarted or failed over.
+
+use std::fmt;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, Cmd};
+
+use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
+use crate::ids::WebhookId;
+
+/// The key prefix used unless [`RedisStoreBuilder::key_prefix`] sets another.
+pub const DEFAULT_KEY_PREFIX: &str = "yoco-webhooks:";
+
+/// How long a store call may take by default, waiting for a reconnection
+/// included: far below the 15 s Yoco waits for an answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Reconnection attempts per lost connection; the next call starts another
+/// round if these fail, so a few are enough.
+const RECONNECT_RETRIES: usize = 2;
+/// The longest pause between reconnection attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+/// The value of a claimed key is this prefix and the owner token; the Lua
+/// scripts below spell the same text.
+const CLAIM_VALUE_PREFIX: &str = "claim:";
+
+/// `KEYS[1]` the delivery, `ARGV[1]` our claim value, `ARGV[2]` the lease in
+/// milliseconds. Answers 1 acquired, 2 done, 3 claimed by another, 0 a value
+/// we did not write.
+const CLAIM_SCRIPT: &str = r"
+local held = redis.call('GET', KEYS[1])
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+elseif held == 'done' then
+  return 2
+elseif string.sub(held, 1, 6) == 'claim:' then
+  return 3
+end
+return 0
+";
+
+/// `KEYS[1]` the delivery, `ARGV[1]` our claim value, `ARGV[2]` the
+/// retention in milliseconds. Answers 1 recorded (or done already, kept for
+/// at least the retention), 2 claimed by another owner (nothing changed), 0 a
+/// value we did not write. A key that expired with our lease and was not
+/// claimed since is still ours to record.
+const COMPLETE_SCRIPT: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] or not held then
+  redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+  return 1
+elseif held == 'done' then
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
+  return 1
+elseif string.sub(held, 1, 6) == 'claim:' then
+  return 2
+end
+return 0
+";
+
+/// `KEYS[1]` the delivery, `ARGV[1]` our claim value: deletes the key only if
+/// it is still our claim. Answers 1.
+const RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+";
+
+/// An [`IdempotencyStore`] on Redis, shared by every instance that uses the
+/// same Redis and key prefix. Cheap to clone: clones share one connection.
+///
+/// Built with [`RedisStore::connect`] or [`RedisStore::builder`]; see the
+/// [module docs](self) for its guarantees and keys.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    key_prefix: String,
+    timeout: Duration,
+}
+
+/// Configures a [`RedisStore`]: the key prefix and the timeout.
+pub struct RedisStoreBuilder {
+    client: Client,
+    key_prefix: String,
+    timeout: Duration,
+}
+
+impl RedisStoreBuilder {
+    /// A builder for the Redis at `url` (`redis://[user][:password@]host[:port][/db]`
+    /// or `redis+unix:///path`).
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the URL is not a Redis URL; it never contains the
+    /// URL, so no password leaks into logs.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let client = Client::open(url).map_err(|err| StoreError::with_source("invalid Redis URL", err))?;
+        Ok(RedisStore::builder(client))
+    }
+
+    /// Prefixes every key with `prefix` (default [`DEFAULT_KEY_PREFIX`]).
+    /// Instances that deduplicate together need the same prefix.
+    #[must_use]
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// The longest a store call may take, waiting for a connection included
+    /// (default [`DEFAULT_TIMEOUT`]). Past it the call fails with a
+    /// [`StoreError`], so that your endpoint answers 503 well within the 15 s
+    /// Yoco waits. Each connection attempt and each answer is held to it too.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects to Redis, so that a wrong address or password shows at
+    /// start-up. Later losses of the connection are repaired in the
+    /// background.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if Redis cannot be reached, refuses the credentials
+    /// or does not answer within the timeout.
+    pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_max_delay(MAX_RECONNECT_DELAY);
+        let connecting = ConnectionManager::new_with_config(self.client, config);
+        let connection = match tokio::time::timeout(self.timeout, connecting).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(err)) => return Err(StoreError::with_source("cannot connect to Redis", err)),
+            Err(_) => return Err(StoreError::new("Redis did not answer in time")),
+        };
+        Ok(RedisStore {
+            connection,
+            key_prefix: self.key_prefix,
+            timeout: self.timeout,
+        })
+    }
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url` with the default key prefix and
+    /// timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisStoreBuilder::from_url`] and [`RedisStoreBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        RedisStoreBuilder::from_url(url)?.connect().await
+    }
+
+    /// A builder for a store on `client`'s Redis.
+    pub fn builder(client: Client) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            client,
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The prefix of this store's keys.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    fn key(&self, webhook_id: &WebhookId) -> String {
+        format!("{}{}", self.key_prefix, webhook_id.as_str())
+    }
+
+    /// One script call, one round trip, held to the timeout.
+    async fn run(&self, script: &str, key: String, value: String, millis: u64) -> Result<i64, StoreError> {
+        let mut command = Cmd::new();
+        command.arg("EVAL").arg(script).arg(1).arg(key).arg(value).arg(millis);
+        let mut connection = self.connection.clone();
+        match tokio::time::timeout(self.timeout, command.query_async::<i64>(&mut connection)).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(err)) => Err(StoreError::with_source("Redis failed", err)),
+            Err(_) => Err(StoreError::new("Redis did not answer in time")),
+        }
+    }
+}
+
+/// The value of a key claimed by `owner`.
+fn claim_value(owner: &str) -> String {
+    format!("{CLAIM_VALUE_PREFIX}{owner}")
+}
+
+/// A new owner token: 128 random bits in hex, unique across processes and
+/// machines without coordination.
+fn new_owner() -> Result<String, StoreError> {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes).map_err(|err| StoreError::new(format!("no randomness for an owner token: {err}")))?;
+    Ok(format!("{:032x}", u128::from_be_bytes(bytes)))
+}
+
+/// Redis expiries are whole milliseconds, at least one.
+fn millis(duration: Duration, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(duration.as_millis())
+        .map(|millis| millis.max(1))
+        .map_err(|_| StoreError::new(format!("{what} too long")))
+}
+
+/// A key holding something our scripts never write: refuse to guess.
+fn foreign_value() -> StoreError {
+    StoreError::new("the delivery's Redis key holds a value this store did not write (is the key prefix shared?)")
+}
+
+impl IdempotencyStore for RedisStore {
+    async fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
+        let lease = millis(lease, "lease")?;
+        let owner = new_owner()?;
+        match self
+            .run(CLAIM_SCRIPT, self.key(webhook_id), claim_value(&owner), lease)
+            .await?
+        {
+            1 => Ok(Claim::Acquired(ClaimToken::new(webhook_id.clone(), owner))),
+            2 => Ok(Claim::Done),
+            3 => Ok(Claim::InProgress),
+            _ => Err(foreign_value()),
+        }
+    }
+
+    async fn complete(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
+        let retention = millis(retention, "retention")?;
+        let key = self.key(token.webhook_id());
+        match self
+            .run(COMPLETE_SCRIPT, key, claim_value(token.owner()), retention)
+            .await?
+        {
+            1 => Ok(()),
+            2 => Err(StoreError::new("the claim is held by another attempt")),
+            _ => Err(foreign_value()),
+        }
+    }
+
+    async fn release(&self, token: &ClaimToken) -> Result<(), StoreError> {
+        let key = self.key(token.webhook_id());
+        // The expiry argument is unused by the script.
+        self.run(RELEASE_SCRIPT, key, claim_value(token.owner()), 0)
+            .await
+            .map(|_| ())
+    }
+}
+
+// By hand: the client's connection details (with any password) stay out.
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scripts_spell_the_values_the_store_reads() {
+        assert_eq!(
+            CLAIM_VALUE_PREFIX.len(),
+            6,
+            "the scripts compare string.sub(held, 1, 6)"
+        );
+        for script in [CLAIM_SCRIPT, COMPLETE_SCRIPT] {
+            assert!(script.contains("'claim:'") && script.contains("'done'"));
+        }
+    }
+
+    #[test]
+    fn owners_are_128_bit_hex_and_fresh() {
+        let (a, b) = (new_owner().unwrap(), new_owner().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|byte| byte.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn expiries_are_whole_positive_milliseconds() {
+        assert_eq!(millis(Duration::from_micros(10), "lease").unwrap(), 1);
+        assert_eq!(millis(Duration::from_millis(1500), "lease").unwrap(), 1500);
+        assert!(millis(Duration::MAX, "lease").is_err());
+    }
+
+    #[test]
+    fn a_bad_url_is_an_error_without_the_password() {
+        for url in [
+            "http://:hunter2@127.0.0.1",
+            "redis://:hunter2@127.0.0.1:99999",
+            "redis://:hunter2@127.0.0.1:6379/not-a-db",
+            "redis://:hunter2@0.0.0.0:6379",
+            "not a url hunter2",
+        ] {
+            let err = RedisStoreBuilder::from_url(url).unwrap_err();
+            for shown in [err.to_string(), format!("{err:?}")] {
+                assert!(!shown.contains("hunter2"), "{shown}");
+            }
+        }
+        let builder = RedisStoreBuilder::from_url("redis://user:hunter2@127.0.0.1:6379").unwrap();
+        assert!(!format!("{builder:?}").contains("hunter2"));
+    }
+}

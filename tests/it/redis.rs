@@ -1,0 +1,451 @@
+//! The Redis store against a real `redis-server` on 127.0.0.1 (one per test,
+//! without persistence): the store contract, Redis down and back, a failed
+//! handler, a crashed process, several instances at once, the round trips per
+//! delivery, and no password in any error. Needs the Debian package
+//! `redis-server`; without it these tests fail with the install command.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ::redis::AsyncCommands as _;
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::routing::post;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::dedup::{Claim, Deduplicator, IdempotencyStore, Processed};
+use yoco_webhooks::redis::{DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
+use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
+use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
+
+use crate::servers::{Server, ServerSpec};
+
+/// A `redis-server` of our own, forgotten when it stops.
+struct Redis {
+    server: Server,
+    password: Option<&'static str>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        Self::start_with_password(None)
+    }
+
+    fn start_with_password(password: Option<&'static str>) -> Redis {
+        let server = Server::start(ServerSpec {
+            binary: "redis-server",
+            dirs: &[],
+            package: "redis-server",
+            args: Box::new(move |port| {
+                let mut args: Vec<String> = [
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--logfile",
+                    "",
+                    "--dir",
+                    &std::env::temp_dir().display().to_string(),
+                ]
+                .map(String::from)
+                .to_vec();
+                if let Some(password) = password {
+                    args.extend(["--requirepass".to_owned(), password.to_owned()]);
+                }
+                args
+            }),
+        });
+        Redis { server, password }
+    }
+
+    fn url(&self) -> String {
+        match self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.server.port()),
+            None => format!("redis://127.0.0.1:{}", self.server.port()),
+        }
+    }
+
+    async fn store(&self) -> RedisStore {
+        RedisStore::connect(&self.url()).await.unwrap()
+    }
+
+    /// A plain connection, to look at what the store wrote.
+    async fn inspect(&self) -> ::redis::aio::MultiplexedConnection {
+        ::redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+fn id(text: &str) -> WebhookId {
+    WebhookId::new(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_redis_store_keeps_the_contract() {
+    let redis = Redis::start();
+    crate::conformance::check_store(Arc::new(redis.store().await), "run-1").await;
+    // Another prefix on the same Redis is another namespace: the same ids are fresh there.
+    let other = RedisStoreBuilder::from_url(&redis.url())
+        .unwrap()
+        .key_prefix("other-app:")
+        .connect()
+        .await
+        .unwrap();
+    crate::conformance::check_store(Arc::new(other), "run-1").await;
+}
+
+#[tokio::test]
+async fn one_key_per_delivery_under_the_prefix_expiring_with_lease_then_retention() {
+    let redis = Redis::start();
+    let store = redis.store().await;
+    let mut inspect = redis.inspect().await;
+    assert_eq!(store.key_prefix(), DEFAULT_KEY_PREFIX);
+    let key = format!("{DEFAULT_KEY_PREFIX}msg_1");
+
+    let Claim::Acquired(token) = store.claim(&id("msg_1"), Duration::from_secs(60)).await.unwrap() else {
+        panic!("not acquired")
+    };
+    let value: String = inspect.get(&key).await.unwrap();
+    assert_eq!(value, format!("claim:{}", token.owner()));
+    assert_eq!(token.owner().len(), 32, "128 random bits in hex");
+    let ttl: i64 = inspect.pttl(&key).await.unwrap();
+    assert!(0 < ttl && ttl <= 60_000, "the lease is the key's expiry: {ttl}");
+
+    store.complete(&token, Duration::from_secs(3600)).await.unwrap();
+    let value: String = inspect.get(&key).await.unwrap();
+    assert_eq!(value, "done");
+    let ttl: i64 = inspect.pttl(&key).await.unwrap();
+    assert!(60_000 < ttl && ttl <= 3_600_000, "kept for the retention: {ttl}");
+
+    let keys: Vec<String> = inspect.keys("*").await.unwrap();
+    assert_eq!(keys, [key], "nothing else is written");
+}
+
+#[tokio::test]
+async fn a_value_the_store_did_not_write_is_an_error_not_a_guess() {
+    let redis = Redis::start();
+    let store = redis.store().await;
+    let mut inspect = redis.inspect().await;
+    let () = inspect
+        .set(format!("{DEFAULT_KEY_PREFIX}msg_x"), "garbage")
+        .await
+        .unwrap();
+    let () = inspect
+        .hset(format!("{DEFAULT_KEY_PREFIX}msg_h"), "a", "b")
+        .await
+        .unwrap();
+    for name in ["msg_x", "msg_h"] {
+        assert!(store.claim(&id(name), Duration::from_secs(60)).await.is_err(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn two_round_trips_per_processed_delivery_and_one_per_duplicate() {
+    let redis = Redis::start();
+    let once = Deduplicator::new(redis.store().await);
+    // Let the store's connection finish its handshake before counting.
+    let _ = once
+        .store()
+        .claim(&id("warm-up"), Duration::from_secs(1))
+        .await
+        .unwrap();
+
+    let processing = client_commands(&redis, async {
+        for n in 0..10 {
+            let processed: Processed<(), ()> = once.process(&id(&format!("msg_{n}")), || async { Ok(()) }).await;
+            assert!(matches!(processed, Processed::Done { recorded: Ok(()), .. }));
+        }
+    })
+    .await;
+    assert_eq!(processing, ["EVAL"; 20], "claim + complete per delivery");
+    let duplicates = client_commands(&redis, async {
+        for n in 0..10 {
+            let duplicate: Processed<(), ()> = once.process(&id(&format!("msg_{n}")), || async { Ok(()) }).await;
+            assert!(matches!(duplicate, Processed::Duplicate));
+        }
+    })
+    .await;
+    assert_eq!(duplicates, ["EVAL"; 10], "one claim per duplicate");
+}
+
+/// The commands clients sent to Redis while `run` ran (not those the scripts
+/// ran on the server), as `MONITOR` reports them: one round trip each.
+async fn client_commands(redis: &Redis, run: impl std::future::Future<Output = ()>) -> Vec<String> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut monitor = tokio::net::TcpStream::connect(("127.0.0.1", redis.server.port()))
+        .await
+        .unwrap();
+    monitor.write_all(b"MONITOR\r\n").await.unwrap();
+    let mut lines = BufReader::new(monitor).lines();
+    assert_eq!(lines.next_line().await.unwrap().unwrap(), "+OK");
+    run.await;
+    const END: &str = "end-of-the-counted-commands";
+    let mut inspect = redis.inspect().await;
+    let _: String = ::redis::cmd("ECHO").arg(END).query_async(&mut inspect).await.unwrap();
+    let mut commands = Vec::new();
+    // Lines look like `+1700000000.123 [0 127.0.0.1:5555] "EVAL" "..." ...`;
+    // a script's own commands show `[0 lua]`.
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains(END) {
+            return commands;
+        }
+        let (client, command) = line.split_once("] ").unwrap();
+        if !client.ends_with(" lua") {
+            commands.push(command.split('"').nth(1).unwrap().to_owned());
+        }
+    }
+    panic!("MONITOR stopped")
+}
+
+#[tokio::test]
+async fn a_failed_handler_releases_the_claim_and_the_retry_processes() {
+    let redis = Redis::start();
+    let once = Deduplicator::new(redis.store().await);
+    let mut inspect = redis.inspect().await;
+    let failed: Processed<(), &str> = once.process(&id("msg_1"), || async { Err("database down") }).await;
+    assert_eq!(failed.status(), 500);
+    let exists: bool = inspect.exists(format!("{DEFAULT_KEY_PREFIX}msg_1")).await.unwrap();
+    assert!(!exists, "the claim was released");
+    let retry: Processed<&str, ()> = once.process(&id("msg_1"), || async { Ok("stored") }).await;
+    assert!(matches!(retry, Processed::Done { value: "stored", .. }));
+}
+
+#[tokio::test]
+async fn a_claim_whose_process_died_runs_out_and_a_retry_processes() {
+    let redis = Redis::start();
+    // The process that died: claimed with a short lease, never completed.
+    let crashed = redis.store().await;
+    let Claim::Acquired(_abandoned) = crashed.claim(&id("msg_1"), Duration::from_millis(300)).await.unwrap() else {
+        panic!("not acquired")
+    };
+    drop(crashed);
+
+    let survivor = Deduplicator::new(redis.store().await);
+    let early: Processed<(), ()> = survivor.process(&id("msg_1"), || async { unreachable!() }).await;
+    assert_eq!(early.status(), 409, "the dead claim holds until its lease runs out");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let retry: Processed<(), ()> = survivor.process(&id("msg_1"), || async { Ok(()) }).await;
+    assert!(matches!(retry, Processed::Done { recorded: Ok(()), .. }));
+}
+
+/// A merchant's server: the webhook configuration and what it processed.
+#[derive(Clone)]
+struct App {
+    yoco: YocoWebhookConfig<RedisStore>,
+    processed: Arc<Mutex<Vec<String>>>,
+}
+
+impl FromRef<App> for YocoWebhookConfig<RedisStore> {
+    fn from_ref(app: &App) -> Self {
+        app.yoco.clone()
+    }
+}
+
+async fn handler(State(app): State<App>, webhook: YocoWebhook<RedisStore>) -> Processed<(), &'static str> {
+    webhook
+        .process(|delivery| async move {
+            // Long enough for concurrent duplicates to overlap.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            app.processed.lock().unwrap().push(delivery.webhook_id.to_string());
+            Ok(())
+        })
+        .await
+}
+
+/// An axum server deduplicating on `store`, recording into `processed`.
+async fn serve(store: RedisStore, processed: Arc<Mutex<Vec<String>>>) -> SocketAddr {
+    let receiver = Receiver::new(
+        Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
+        CheckoutFilter::any(),
+    );
+    let app = App {
+        yoco: YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store)),
+        processed,
+    };
+    let router = Router::new().route("/webhooks/yoco", post(handler)).with_state(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    address
+}
+
+/// Posts a signed sample delivery as Yoco would, giving up after Yoco's 15 s.
+async fn deliver(address: &str, webhook_id: &str) -> u16 {
+    let body = SampleEvent::payment_succeeded().event_id(webhook_id).to_json();
+    let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(webhook_id, &body);
+    let mut request = reqwest::Client::new()
+        .post(address)
+        .timeout(Duration::from_secs(15))
+        .body(body);
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    request
+        .send()
+        .await
+        .expect("an answer within Yoco's 15 s")
+        .status()
+        .as_u16()
+}
+
+fn url(address: SocketAddr) -> String {
+    format!("http://{address}/webhooks/yoco")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_means_503_and_it_recovers_by_itself() {
+    let mut redis = Redis::start();
+    let processed = Arc::default();
+    let endpoint = url(serve(redis.store().await, Arc::clone(&processed)).await);
+    assert_eq!(deliver(&endpoint, "msg_1").await, 200);
+
+    redis.server.stop();
+    for _ in 0..3 {
+        assert_eq!(deliver(&endpoint, "msg_2").await, 503, "Redis is down: Yoco must retry");
+    }
+    assert_eq!(*processed.lock().unwrap(), ["msg_1"], "nothing processed while down");
+
+    redis.server.restart();
+    // The store reconnects in the background; until it has, the answer stays 503.
+    let mut answers = Vec::new();
+    for _ in 0..200 {
+        let status = deliver(&endpoint, "msg_2").await;
+        answers.push(status);
+        if status != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answers.last(), Some(&200), "recovered: {answers:?}");
+    assert_eq!(*processed.lock().unwrap(), ["msg_1", "msg_2"]);
+    assert_eq!(deliver(&endpoint, "msg_2").await, 200);
+    assert_eq!(processed.lock().unwrap().len(), 2, "the retry is a duplicate");
+}
+
+#[tokio::test]
+async fn redis_down_at_start_is_an_error() {
+    let mut redis = Redis::start();
+    let url = redis.url();
+    redis.server.stop();
+    assert!(RedisStore::connect(&url).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_process_a_delivery_once() {
+    let redis = Redis::start();
+    let processed = Arc::<Mutex<Vec<String>>>::default();
+    let first = url(serve(redis.store().await, Arc::clone(&processed)).await);
+    let second = url(serve(redis.store().await, Arc::clone(&processed)).await);
+    for n in 0..10 {
+        let webhook_id = format!("msg_{n}");
+        let (a, b) = tokio::join!(deliver(&first, &webhook_id), deliver(&second, &webhook_id));
+        let mut answers = [a, b];
+        answers.sort_unstable();
+        assert!(
+            answers == [200, 200] || answers == [200, 409],
+            "{webhook_id}: {answers:?}"
+        );
+    }
+    let processed = processed.lock().unwrap();
+    let mut counts = HashMap::<&str, usize>::new();
+    for webhook_id in processed.iter() {
+        *counts.entry(webhook_id).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 10);
+    assert!(counts.values().all(|&count| count == 1), "{counts:?}");
+}
+
+#[tokio::test]
+async fn no_error_shows_the_password() {
+    const PASSWORD: &str = "s3cret-Redis-pass";
+    const WRONG: &str = "wrong-Redis-pass";
+    let mut redis = Redis::start_with_password(Some(PASSWORD));
+
+    let store = redis.store().await;
+    assert!(matches!(
+        store.claim(&id("msg_1"), Duration::from_secs(60)).await,
+        Ok(Claim::Acquired(_))
+    ));
+    assert!(!format!("{store:?}").contains(PASSWORD));
+    let builder = RedisStoreBuilder::from_url(&redis.url()).unwrap();
+    assert!(!format!("{builder:?}").contains(PASSWORD));
+
+    let port = redis.server.port();
+    let wrong = RedisStore::connect(&format!("redis://:{WRONG}@127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert_no_secret(&wrong, WRONG);
+
+    redis.server.stop();
+    let down = RedisStore::connect(&redis.url()).await.unwrap_err();
+    assert_no_secret(&down, PASSWORD);
+    let failed = store.claim(&id("msg_2"), Duration::from_secs(60)).await.unwrap_err();
+    assert_no_secret(&failed, PASSWORD);
+}
+
+/// Neither the error nor any of its causes shows `secret`, in any form.
+fn assert_no_secret(err: &(dyn std::error::Error + 'static), secret: &str) {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        cause = err.source();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_receiver_processes_on_one_redis_print_each_delivery_once() {
+    let redis = Redis::start();
+    crate::example_receivers::two_processes_print_each_delivery_once(
+        ["axum_receiver", "actix_receiver"],
+        ("YOCO_REDIS_URL", &redis.url()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_receiver_exits_with_status_2_on_a_bad_or_unreachable_redis() {
+    let mut redis = Redis::start_with_password(Some("s3cret-Redis-pass"));
+    let port = redis.server.port();
+    redis.server.stop();
+    for (url, expected) in [
+        (
+            "redis://:s3cret-Redis-pass@127.0.0.1:99999".to_owned(),
+            "invalid Redis URL",
+        ),
+        ("http://:s3cret-Redis-pass@127.0.0.1".to_owned(), "invalid Redis URL"),
+        (
+            format!("redis://:s3cret-Redis-pass@127.0.0.1:{port}"),
+            "cannot connect to Redis",
+        ),
+    ] {
+        let running = crate::example_binary("axum_receiver")
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
+            .env("YOCO_REDIS_URL", &url)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(30), running)
+            .await
+            .unwrap_or_else(|_| panic!("{url}: the receiver started instead of exiting"))
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
+        assert!(
+            stderr.contains("YOCO_REDIS_URL") && stderr.contains(expected),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+    }
+}
