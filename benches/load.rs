@@ -33,6 +33,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
+#[cfg(any(feature = "redis", feature = "postgres"))]
+use yoco_webhooks::dedup::Deduplicator;
 use yoco_webhooks::dedup::{IdempotencyStore, Processed};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
@@ -40,8 +42,10 @@ use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 const CHECKOUT: &str = "ch_load";
 const PATH: &str = "/webhooks/yoco";
 
-/// What to serve; every target but `bare` is the receiver with a store.
-const TARGETS: &[&str] = &["bare", "memory", "no-dedup"];
+/// What to serve; every target but `bare` is the receiver, deduplicating
+/// in memory, on Redis (`YOCO_REDIS_URL`, feature `redis`), on PostgreSQL
+/// (`YOCO_DATABASE_URL`, feature `postgres`), or not at all.
+const TARGETS: &[&str] = &["bare", "memory", "redis", "postgres", "no-dedup"];
 
 struct Options {
     targets: Vec<String>,
@@ -99,6 +103,8 @@ fn serve(target: &str) -> ExitCode {
             "bare" => Router::new().route(PATH, post(|| async { StatusCode::OK })),
             "memory" => receiver_app(YocoWebhookConfig::new(receiver())),
             "no-dedup" => receiver_app(YocoWebhookConfig::new(receiver()).without_dedup()),
+            "redis" => redis_app().await,
+            "postgres" => postgres_app().await,
             other => {
                 eprintln!("unknown target {other:?}");
                 return ExitCode::from(2);
@@ -109,6 +115,42 @@ fn serve(target: &str) -> ExitCode {
         axum::serve(listener, router).await.unwrap();
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(feature = "redis")]
+async fn redis_app() -> Router {
+    let url = std::env::var("YOCO_REDIS_URL").expect("YOCO_REDIS_URL (scripts/loadtest sets it)");
+    let store = yoco_webhooks::redis::RedisStore::connect(&url).await.unwrap();
+    receiver_app(YocoWebhookConfig::new(receiver()).with_dedup(Deduplicator::new(store)))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_app() -> Router {
+    panic!("the redis target needs --features redis");
+}
+
+/// Connections in the PostgreSQL pool: enough that 50 requests in flight
+/// (two statements each) are not queued behind a handful.
+#[cfg(feature = "postgres")]
+const POOL_SIZE: u32 = 20;
+
+#[cfg(feature = "postgres")]
+async fn postgres_app() -> Router {
+    use yoco_webhooks::postgres::{PostgresStore, sqlx};
+    let url = std::env::var("YOCO_DATABASE_URL").expect("YOCO_DATABASE_URL (scripts/loadtest sets it)");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .connect(&url)
+        .await
+        .unwrap();
+    let store = PostgresStore::new(pool);
+    store.migrate().await.unwrap();
+    receiver_app(YocoWebhookConfig::new(receiver()).with_dedup(Deduplicator::new(store)))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_app() -> Router {
+    panic!("the postgres target needs --features postgres");
 }
 
 /// The receiver, with a handler that does nothing: what is measured is the
