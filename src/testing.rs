@@ -257,15 +257,43 @@ impl SampleEvent {
         self
     }
 
-    /// The body as compact JSON bytes, as it would be posted.
+    /// The body as compact JSON bytes, as it would be posted: the envelope's
+    /// keys in Yoco's order (`id`, `type`, `createdDate`, `payload`), as in
+    /// its documented sample.
     pub fn to_json(&self) -> Vec<u8> {
-        let created_date = self.created_date.format(&Rfc3339).unwrap_or_default();
-        let body = json!({
-            "id": self.event_id,
-            "type": self.event_type,
-            "createdDate": created_date,
-            "payload": self.payload,
-        });
-        body.to_string().into_bytes()
+        /// The envelope, its fields in Yoco's order (a JSON map would sort
+        /// them, putting `payload` before `type`).
+        #[derive(serde::Serialize)]
+        struct Envelope<'a> {
+            id: &'a str,
+            #[serde(rename = "type")]
+            event_type: &'a str,
+            #[serde(rename = "createdDate")]
+            created_date: String,
+            payload: &'a Map<String, Value>,
+        }
+        let envelope = Envelope {
+            id: &self.event_id,
+            event_type: &self.event_type,
+            created_date: self.created_date.format(&Rfc3339).unwrap_or_default(),
+            payload: &self.payload,
+        };
+        serde_json::to_vec(&envelope).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_bodies_keep_yocos_key_order() {
+        let body = String::from_utf8(SampleEvent::refund_failed().event_id("evt_1").to_json()).unwrap();
+        assert!(
+            body.starts_with(r#"{"id":"evt_1","type":"refund.failed","createdDate":""#),
+            "{body}"
+        );
+        let (type_at, payload_at) = (body.find(r#""type""#), body.find(r#""payload""#));
+        assert!(type_at < payload_at, "{body}");
     }
 }
