@@ -139,7 +139,12 @@ async fn postgres_app() -> Router {
     use yoco_webhooks::postgres::{PostgresStore, sqlx};
     let url = std::env::var("YOCO_DATABASE_URL").expect("YOCO_DATABASE_URL (scripts/loadtest sets it)");
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(POOL_SIZE)
+        .max_connections(
+            std::env::var("LOAD_PG_POOL")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(POOL_SIZE),
+        )
         .connect(&url)
         .await
         .unwrap();
@@ -245,24 +250,26 @@ fn drive(options: &Options) {
         );
         rows.push((target.clone(), measured));
     }
-    let bare = rows
-        .iter()
-        .find(|(target, _)| target == "bare")
-        .map(|(_, m)| m.per_second());
+    let rate_of = |name: &str| {
+        rows.iter()
+            .find(|(target, _)| target == name)
+            .map(|(_, m)| m.per_second())
+    };
+    let (bare, memory) = (rate_of("bare"), rate_of("memory"));
+    let ratio =
+        |rate: f64, anchor: Option<f64>| anchor.map_or_else(|| "–".to_owned(), |a| format!("{:.0}%", 100.0 * rate / a));
     println!(
         "\n{} connections, {} s per target after a 1 s warm-up\n",
         options.connections, options.seconds
     );
-    println!("| target | requests/s | of bare | p50 | p99 | max | non-2xx |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| target | requests/s | of bare | of memory | p50 | p99 | max | non-2xx |");
+    println!("|---|---|---|---|---|---|---|---|");
     for (target, measured) in &rows {
-        let ratio = bare.map_or_else(
-            || "–".to_owned(),
-            |bare| format!("{:.0}%", 100.0 * measured.per_second() / bare),
-        );
+        let rate = measured.per_second();
         println!(
-            "| {target} | {:.0} | {ratio} | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
-            measured.per_second(),
+            "| {target} | {rate:.0} | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+            ratio(rate, bare),
+            ratio(rate, memory),
             ms(measured.percentile(0.50)),
             ms(measured.percentile(0.99)),
             ms(measured.latencies.last().copied().unwrap_or_default()),
