@@ -6,6 +6,9 @@
 //! Webhooks scheme: HMAC-SHA256, constant-time comparison, a timestamp
 //! tolerance both ways), parses the event into types, and tells you whether
 //! it belongs to your checkouts, all without I/O, so it fits any server.
+//! Optional adapters (axum, actix-web, tower) do the whole exchange for you
+//! and process each delivery once, with a store in memory or shared through
+//! Redis or PostgreSQL.
 //!
 //! # Quick start
 //!
