@@ -93,8 +93,14 @@ fn receiver() -> Receiver {
 
 /// Serves `target` on an ephemeral loopback port, printing the address.
 fn serve(target: &str) -> ExitCode {
+    // `LOAD_SERVER_THREADS` varies the server's runtime, to see what the
+    // threads' sharing costs.
+    let threads = std::env::var("LOAD_SERVER_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(threads)
         .enable_all()
         .build()
         .unwrap();

@@ -95,6 +95,10 @@
 //!   signature.
 //! - No input panics: every malformed header or body is a typed error. The
 //!   crate has no `unsafe` code.
+//! - The adapters read at most the body limit (256 KiB by default) and
+//!   refuse more with 413, before or while reading; a deduplication store
+//!   that cannot answer means 503, never 2xx; store errors never show a
+//!   connection URL or its password.
 #![forbid(unsafe_code)]
 // The library handles hostile input: no unchecked arithmetic, no indexing that
 // can panic. (Set here rather than in Cargo.toml so that examples and benches
