@@ -330,10 +330,12 @@ pub use memory::MemoryStore;
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod memory {
+    use std::collections::hash_map::RandomState;
     use std::collections::{HashMap, VecDeque};
     use std::future::{Future, ready};
-    use std::sync::Mutex;
+    use std::hash::BuildHasher as _;
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Mutex, MutexGuard};
     use std::time::{Duration, Instant};
 
     use super::{Claim, ClaimToken, IdempotencyStore, StoreError};
@@ -341,16 +343,29 @@ mod memory {
 
     /// How many deliveries a [`MemoryStore`] remembers by default.
     const DEFAULT_CAPACITY: usize = 100_000;
+    /// Locks a large store is split into, so that server threads seldom
+    /// wait for each other (or for one that was preempted holding a lock),
+    /// and a table growing stalls only its own part.
+    const SHARDS: usize = 16;
+    /// Below this capacity one lock serves, and eviction is exactly oldest
+    /// first across the store.
+    const SHARDED_FROM: usize = 1024;
 
     /// An [`IdempotencyStore`] in this process's memory: for a single server
     /// instance. Several instances need a shared store.
     ///
     /// Bounded: when `capacity` deliveries are remembered, expired entries go
     /// first, then the oldest completed ones, even before their retention
-    /// ends. Size it for a day of deliveries (the default is 100 000).
+    /// ends. Size it for a day of deliveries (the default is 100 000). A
+    /// store of 1024 or more is split into 16 parts by `webhook-id`, each
+    /// with its own lock and a 16th of the capacity; eviction is then
+    /// oldest first within a part.
     pub struct MemoryStore {
-        state: Mutex<State>,
+        shards: Box<[Mutex<State>]>,
+        /// The capacity of each shard.
+        shard_capacity: usize,
         capacity: usize,
+        hasher: RandomState,
         next_owner: AtomicU64,
     }
 
@@ -379,16 +394,38 @@ mod memory {
     impl MemoryStore {
         /// A store remembering at most `capacity` deliveries.
         pub fn with_capacity(capacity: usize) -> Self {
+            let capacity = capacity.max(1);
+            let shards = if capacity >= SHARDED_FROM { SHARDS } else { 1 };
             Self {
-                state: Mutex::new(State::default()),
-                capacity: capacity.max(1),
+                shards: (0..shards).map(|_| Mutex::new(State::default())).collect(),
+                shard_capacity: capacity.div_ceil(shards),
+                capacity,
+                hasher: RandomState::new(),
                 next_owner: AtomicU64::new(1),
             }
         }
 
         /// How many deliveries are remembered now (claimed or done).
         pub fn len(&self) -> usize {
-            self.state.lock().map_or(0, |state| state.entries.len())
+            self.shards
+                .iter()
+                .map(|shard| shard.lock().map_or(0, |state| state.entries.len()))
+                .sum()
+        }
+
+        /// The locked shard that holds `webhook_id`.
+        fn shard(&self, webhook_id: &WebhookId) -> Result<MutexGuard<'_, State>, StoreError> {
+            let index = self
+                .hasher
+                .hash_one(webhook_id)
+                .checked_rem(self.shards.len() as u64)
+                .and_then(|index| usize::try_from(index).ok())
+                .unwrap_or(0);
+            self.shards
+                .get(index)
+                .ok_or_else(|| StoreError::new("memory store shard out of range"))?
+                .lock()
+                .map_err(|_| StoreError::new("memory store lock poisoned"))
         }
 
         /// Whether nothing is remembered.
@@ -398,15 +435,12 @@ mod memory {
 
         fn claim_now(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
             let now = Instant::now();
-            let mut state = self
-                .state
-                .lock()
-                .map_err(|_| StoreError::new("memory store lock poisoned"))?;
+            let mut state = self.shard(webhook_id)?;
             match state.entries.get(webhook_id) {
                 Some(entry @ Entry::Done { .. }) if entry.is_live(now) => return Ok(Claim::Done),
                 Some(entry @ Entry::Claimed { .. }) if entry.is_live(now) => return Ok(Claim::InProgress),
                 Some(_) => {}
-                None => state.make_room(self.capacity, now)?,
+                None => state.make_room(self.shard_capacity, now)?,
             }
             let owner = self.next_owner.fetch_add(1, Ordering::Relaxed);
             let until = now
@@ -420,10 +454,7 @@ mod memory {
 
         fn complete_now(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
             let now = Instant::now();
-            let mut state = self
-                .state
-                .lock()
-                .map_err(|_| StoreError::new("memory store lock poisoned"))?;
+            let mut state = self.shard(token.webhook_id())?;
             match state.entries.get(token.webhook_id()) {
                 Some(Entry::Claimed { owner, .. }) if holds(*owner, token) => {}
                 // Our lease ran out and nobody else claimed: still ours to record.
@@ -439,15 +470,12 @@ mod memory {
             state
                 .entries
                 .insert(token.webhook_id().clone(), Entry::Done { since: now, until });
-            state.record_completion(token.webhook_id().clone(), now, self.capacity);
+            state.record_completion(token.webhook_id().clone(), now, self.shard_capacity);
             Ok(())
         }
 
         fn release_now(&self, token: &ClaimToken) -> Result<(), StoreError> {
-            let mut state = self
-                .state
-                .lock()
-                .map_err(|_| StoreError::new("memory store lock poisoned"))?;
+            let mut state = self.shard(token.webhook_id())?;
             if let Some(Entry::Claimed { owner, .. }) = state.entries.get(token.webhook_id())
                 && holds(*owner, token)
             {
@@ -652,6 +680,28 @@ mod tests {
             );
             // Full of claims in progress: refuse rather than guess.
             assert!(store.claim(&id("e"), DEFAULT_LEASE).await.is_err());
+        });
+    }
+
+    #[test]
+    fn a_large_store_is_split_yet_bounded_and_keeps_the_newest() {
+        let store = MemoryStore::with_capacity(2048);
+        block_on(async {
+            for n in 0..5000 {
+                let Claim::Acquired(token) = store.claim(&id(&format!("m{n}")), DEFAULT_LEASE).await.unwrap() else {
+                    panic!()
+                };
+                store.complete(&token, DEFAULT_RETENTION).await.unwrap();
+            }
+            assert!(store.len() <= 2048, "{}", store.len());
+            assert!(store.len() > 2048 - 16 * 4, "every part fills: {}", store.len());
+            // The newest deliveries are remembered in every part.
+            for n in 4900..5000 {
+                assert_eq!(
+                    store.claim(&id(&format!("m{n}")), DEFAULT_LEASE).await.unwrap(),
+                    Claim::Done
+                );
+            }
         });
     }
 
