@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 use yoco_webhooks::Mode;
 use yoco_webhooks::WebhookSecret;
@@ -19,36 +19,35 @@ fn example(name: &str) -> tokio::process::Command {
     command
 }
 
-/// A running receiver: its URL and its stdout lines.
+/// A running receiver: its process, URL and stdout lines.
 struct Running {
-    _child: Child,
+    child: Child,
     url: String,
     stdout: Lines<BufReader<ChildStdout>>,
 }
 
-async fn start(name: &str, checkout_ids: Option<&str>) -> Running {
+/// Starts the example `name` with the test secret and `env`, and waits until
+/// it listens.
+async fn start(name: &str, env: &[(&str, &str)]) -> Running {
     let mut command = example(name);
     command
         .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(ids) = checkout_ids {
-        command.env("YOCO_CHECKOUT_IDS", ids);
-    }
     let mut child = command.spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let line = tokio::time::timeout(Duration::from_secs(30), stderr.next_line())
         .await
         .unwrap()
         .unwrap()
-        .unwrap();
-    let url = line.strip_prefix("listening on ").unwrap().to_owned();
+        .unwrap_or_else(|| panic!("{name} exited before listening"));
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{name}: {line}"))
+        .to_owned();
     let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    Running {
-        _child: child,
-        url,
-        stdout,
-    }
+    Running { child, url, stdout }
 }
 
 impl Running {
@@ -72,7 +71,7 @@ impl Running {
 }
 
 async fn processes_the_listed_checkouts_once_with_one_json_line_each(name: &str) {
-    let mut receiver = start(name, Some("ch_a, ch_b")).await;
+    let mut receiver = start(name, &[("YOCO_CHECKOUT_IDS", "ch_a, ch_b")]).await;
 
     let payment = SampleEvent::payment_succeeded()
         .checkout_id("ch_a")
@@ -123,7 +122,7 @@ async fn processes_the_listed_checkouts_once_with_one_json_line_each(name: &str)
 }
 
 async fn without_a_checkout_list_everything_authentic_is_processed(name: &str) {
-    let mut receiver = start(name, None).await;
+    let mut receiver = start(name, &[]).await;
     let in_store = SampleEvent::payment_succeeded()
         .without_checkout_id()
         .event_id("evt_9")
@@ -160,30 +159,13 @@ pub(crate) async fn two_processes_print_each_delivery_once(examples: [&str; 2], 
     const DELIVERIES: usize = 20;
     let mut receivers = Vec::new();
     for name in examples {
-        let mut command = example(name);
-        command
-            .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
-            .env(store.0, store.1)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), stderr.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap_or_else(|| panic!("{name} exited before listening"));
-        let url = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{name}: {line}"))
-            .to_owned();
-        receivers.push((child, url));
+        receivers.push(start(name, &[store]).await);
     }
 
     let mut posts = tokio::task::JoinSet::new();
     for n in 0..DELIVERIES {
-        for (_, url) in &receivers {
-            let url = url.clone();
+        for receiver in &receivers {
+            let url = receiver.url.clone();
             posts.spawn(async move {
                 let body = SampleEvent::payment_succeeded().event_id(&format!("evt_{n}")).to_json();
                 let id = format!("msg_{n}");
@@ -212,12 +194,10 @@ pub(crate) async fn two_processes_print_each_delivery_once(examples: [&str; 2], 
     // Every answer is in, so every line is written (the examples print
     // before they answer); stop both and read all they printed.
     let mut printed = HashMap::<String, usize>::new();
-    for (mut child, _) in receivers {
-        child.kill().await.unwrap();
-        let mut stdout = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut stdout).await.unwrap();
-        for line in stdout.lines() {
-            let line: Value = serde_json::from_str(line).unwrap();
+    for mut receiver in receivers {
+        receiver.child.kill().await.unwrap();
+        while let Some(line) = receiver.stdout.next_line().await.unwrap() {
+            let line: Value = serde_json::from_str(&line).unwrap();
             *printed
                 .entry(line["webhook_id"].as_str().unwrap().to_owned())
                 .or_default() += 1;
