@@ -33,9 +33,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-#[cfg(any(feature = "redis", feature = "postgres"))]
-use yoco_webhooks::dedup::Deduplicator;
-use yoco_webhooks::dedup::{IdempotencyStore, Processed};
+use yoco_webhooks::dedup::Processed;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 
@@ -127,7 +125,7 @@ fn serve(target: &str) -> ExitCode {
 async fn redis_app() -> Router {
     let url = std::env::var("YOCO_REDIS_URL").expect("YOCO_REDIS_URL (scripts/loadtest sets it)");
     let store = yoco_webhooks::redis::RedisStore::connect(&url).await.unwrap();
-    receiver_app(YocoWebhookConfig::new(receiver()).with_dedup(Deduplicator::new(store)))
+    receiver_app(YocoWebhookConfig::new(receiver()).with_store(store))
 }
 
 #[cfg(not(feature = "redis"))]
@@ -156,7 +154,7 @@ async fn postgres_app() -> Router {
         .unwrap();
     let store = PostgresStore::new(pool);
     store.migrate().await.unwrap();
-    receiver_app(YocoWebhookConfig::new(receiver()).with_dedup(Deduplicator::new(store)))
+    receiver_app(YocoWebhookConfig::new(receiver()).with_store(store))
 }
 
 #[cfg(not(feature = "postgres"))]
@@ -166,11 +164,11 @@ async fn postgres_app() -> Router {
 
 /// The receiver, with a handler that does nothing: what is measured is the
 /// crate's work and the store's.
-fn receiver_app<S: IdempotencyStore + 'static>(config: YocoWebhookConfig<S>) -> Router {
-    async fn handle<S: IdempotencyStore>(webhook: YocoWebhook<S>) -> Processed<(), Infallible> {
+fn receiver_app(config: YocoWebhookConfig) -> Router {
+    async fn handle(webhook: YocoWebhook) -> Processed<(), Infallible> {
         webhook.process(|_delivery| async { Ok(()) }).await
     }
-    Router::new().route(PATH, post(handle::<S>)).with_state(config)
+    Router::new().route(PATH, post(handle)).with_state(config)
 }
 
 /// A served target, stopped on drop.

@@ -23,21 +23,17 @@ use std::process::ExitCode;
 
 use actix_web::{App, HttpServer, web};
 use yoco_webhooks::actix_web::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::{Deduplicator, Processed};
+use yoco_webhooks::dedup::Processed;
 
 #[path = "support/receiver.rs"]
 mod receiver;
 #[path = "support/store.rs"]
 mod store;
 
-use store::AnyStore;
-
 #[actix_web::main]
 async fn main() -> ExitCode {
     let config = match receiver::receiver_from_env() {
-        Ok(receiver) => AnyStore::from_env()
-            .await
-            .map(|store| YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store))),
+        Ok(receiver) => store::with_store_from_env(YocoWebhookConfig::new(receiver)).await,
         Err(reason) => Err(reason),
     };
     let config = match config {
@@ -74,7 +70,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn yoco_webhook(webhook: YocoWebhook<AnyStore>) -> Processed<(), std::convert::Infallible> {
+async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infallible> {
     webhook
         .process(|delivery| async move {
             // Your processing goes here (mark the order paid, ...). Return an

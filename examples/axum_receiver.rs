@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use axum::Router;
 use axum::routing::post;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::{Deduplicator, IdempotencyStore, Processed};
+use yoco_webhooks::dedup::Processed;
 
 #[path = "support/receiver.rs"]
 mod receiver;
@@ -37,9 +37,7 @@ mod store;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match receiver::receiver_from_env() {
-        Ok(receiver) => store::AnyStore::from_env()
-            .await
-            .map(|store| YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store))),
+        Ok(receiver) => store::with_store_from_env(YocoWebhookConfig::new(receiver)).await,
         Err(reason) => Err(reason),
     };
     let config = match config {
@@ -71,15 +69,13 @@ async fn main() -> ExitCode {
 }
 
 /// The routes: `POST /webhooks/yoco` (other methods get 405).
-pub(crate) fn app<S: IdempotencyStore + 'static>(config: YocoWebhookConfig<S>) -> Router {
+pub(crate) fn app(config: YocoWebhookConfig) -> Router {
     Router::new()
-        .route("/webhooks/yoco", post(yoco_webhook::<S>))
+        .route("/webhooks/yoco", post(yoco_webhook))
         .with_state(config)
 }
 
-async fn yoco_webhook<S: IdempotencyStore + 'static>(
-    webhook: YocoWebhook<S>,
-) -> Processed<(), std::convert::Infallible> {
+async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infallible> {
     webhook
         .process(|delivery| async move {
             // Your processing goes here (mark the order paid, ...). Return an

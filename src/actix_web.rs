@@ -26,58 +26,91 @@
 //! # Ok::<(), yoco_webhooks::SecretError>(())
 //! ```
 //!
+//! The handler names no store: [`YocoWebhookConfig::with_store`] picks it
+//! (memory by default, Redis or PostgreSQL for several instances).
+//!
 //! The answers: 200 processed, ignored (not your checkout or mode) or
 //! duplicate; 401 not authentic; 400 not a Yoco event or an unreadable body;
-//! 413 body over the limit (refused while reading, with or without
-//! `content-length`); 409 in progress elsewhere; 500 your handler failed;
-//! 503 the deduplication store could not answer. Without a
+//! 405 not a POST; 413 body over the limit (refused while reading, with or
+//! without `content-length`); 409 in progress elsewhere; 500 your handler
+//! failed; 503 the deduplication store could not answer. Without a
 //! [`YocoWebhookConfig`] in `app_data` the extractor answers 500: a
 //! configuration mistake, not the sender's.
+//!
+//! To log rejections or shape their responses, register a
+//! [`YocoErrorHandler`] with `app_data` too (as `web::JsonConfig`'s error
+//! handler), or take `Result<YocoWebhook, YocoRejection>` in the handler.
+//!
+//! # Body limit
+//!
+//! [`YocoWebhookConfig::body_limit`] (256 KiB by default) bounds what is
+//! read: the body is read raw, as sent (never decompressed), and refused
+//! with 413 as soon as it passes the limit. actix-web's `web::PayloadConfig`
+//! limits its own `Bytes` and `String` extractors, not this one.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use ::actix_web::body::{BodyLimitExceeded, BodyStream, to_bytes_limited};
 use ::actix_web::dev::Payload;
 use ::actix_web::http::StatusCode;
-use ::actix_web::http::header::{self, HeaderMap, HeaderName};
-use ::actix_web::web::{Bytes, Data};
+use ::actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ::actix_web::web::Data;
 use ::actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError};
 
-use crate::body_limit;
-use crate::dedup::{IdempotencyStore, Processed};
-pub use crate::extract::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::dedup::Processed;
 use crate::headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::pipeline::{Answer, TEXT_PLAIN};
+pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
-/// The error hook's type: see [`YocoWebhookConfig::error_handler`].
-pub(crate) type ErrorHandler = dyn Fn(YocoRejection, &HttpRequest) -> ::actix_web::Error + Send + Sync;
+/// A hook that turns each rejection into the error actix-web answers with,
+/// to log it or to shape the response; register it with `App::app_data`
+/// (plain or in `web::Data`) beside the [`YocoWebhookConfig`]. Without one
+/// the rejection answers its own status and short text. Keep the status:
+/// Yoco acts on it.
+///
+/// ```
+/// use actix_web::{App, HttpResponse, error::InternalError};
+/// use yoco_webhooks::actix_web::YocoErrorHandler;
+///
+/// let hook = YocoErrorHandler::new(|rejection, _request| {
+///     eprintln!("webhook refused: {rejection}"); // which check failed, never a secret
+///     let response = HttpResponse::build(rejection.status().as_u16().try_into().unwrap()).body(rejection.body_text());
+///     InternalError::from_response(rejection, response).into()
+/// });
+/// let app = App::new().app_data(hook);
+/// ```
+#[derive(Clone)]
+pub struct YocoErrorHandler(Arc<Hook>);
 
-impl<S> YocoWebhookConfig<S> {
-    /// Turns each rejection into the error actix-web answers with, to log
-    /// it or to shape the response (actix-web only). Without a hook the
-    /// rejection answers its own status and short text. Keep the status:
-    /// Yoco acts on it.
-    #[must_use]
-    pub fn error_handler<F>(mut self, handler: F) -> Self
+type Hook = dyn Fn(YocoRejection, &HttpRequest) -> ::actix_web::Error + Send + Sync;
+
+impl YocoErrorHandler {
+    /// A hook calling `handler` with each rejection.
+    pub fn new<F>(handler: F) -> Self
     where
         F: Fn(YocoRejection, &HttpRequest) -> ::actix_web::Error + Send + Sync + 'static,
     {
-        self.error_handler = Some(std::sync::Arc::new(handler));
-        self
-    }
-
-    /// The configuration registered with `app_data`, directly or in `Data`.
-    fn of(request: &HttpRequest) -> Option<&Self>
-    where
-        S: 'static,
-    {
-        request
-            .app_data::<Self>()
-            .or_else(|| request.app_data::<Data<Self>>().map(|data| data.get_ref()))
+        Self(Arc::new(handler))
     }
 }
 
-impl<S: IdempotencyStore + 'static> FromRequest for YocoWebhook<S> {
+impl std::fmt::Debug for YocoErrorHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("YocoErrorHandler").finish_non_exhaustive()
+    }
+}
+
+/// `T` registered with `app_data`, as it is or in `web::Data`.
+fn app_data<T: Clone + 'static>(request: &HttpRequest) -> Option<T> {
+    request
+        .app_data::<T>()
+        .or_else(|| request.app_data::<Data<T>>().map(|data| data.get_ref()))
+        .cloned()
+}
+
+impl FromRequest for YocoWebhook {
     type Error = ::actix_web::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
@@ -85,15 +118,18 @@ impl<S: IdempotencyStore + 'static> FromRequest for YocoWebhook<S> {
         let request = request.clone();
         let payload = payload.take();
         Box::pin(async move {
-            let Some(config) = YocoWebhookConfig::<S>::of(&request).cloned() else {
-                return Err(::actix_web::error::ErrorInternalServerError(
-                    "yoco-webhooks: no YocoWebhookConfig in app_data for this store type",
-                ));
+            let Some(config) = app_data::<YocoWebhookConfig>(&request) else {
+                return Err(::actix_web::error::InternalError::from_response(
+                    Answer::NotConfigured.text(),
+                    respond(Answer::NotConfigured),
+                )
+                .into());
             };
-            match extract(&request, payload, &config).await {
+            let read = |limit| read_body(payload, limit);
+            match config.extract(request.method().as_str(), request.headers(), read).await {
                 Ok(webhook) => Ok(webhook),
-                Err(rejection) => Err(match &config.error_handler {
-                    Some(handler) => handler(rejection, &request),
+                Err(rejection) => Err(match app_data::<YocoErrorHandler>(&request) {
+                    Some(YocoErrorHandler(handler)) => handler(rejection, &request),
                     None => rejection.into(),
                 }),
             }
@@ -101,25 +137,13 @@ impl<S: IdempotencyStore + 'static> FromRequest for YocoWebhook<S> {
     }
 }
 
-async fn extract<S>(
-    request: &HttpRequest,
-    payload: Payload,
-    config: &YocoWebhookConfig<S>,
-) -> Result<YocoWebhook<S>, YocoRejection> {
-    let headers = request.headers();
-    let content_length = headers.get(header::CONTENT_LENGTH).map(|value| value.as_bytes());
-    body_limit::check_declared_length(content_length, config.body_limit).map_err(YocoRejection)?;
-    let body = read_body(payload, config.body_limit).await?;
-    config.extract(headers, body)
-}
-
-/// Reads the whole body as sent (never decompressed), refusing it with 413
-/// as soon as it passes `limit`.
-async fn read_body(payload: Payload, limit: usize) -> Result<Bytes, YocoRejection> {
+/// Reads the whole body as sent (never decompressed), refusing it as soon
+/// as it passes `limit`.
+async fn read_body(payload: Payload, limit: usize) -> Result<::actix_web::web::Bytes, YocoRejection> {
     match to_bytes_limited(BodyStream::new(payload), limit).await {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(_)) => Err(YocoRejection(body_limit::UNREADABLE)),
-        Err(BodyLimitExceeded { .. }) => Err(YocoRejection(body_limit::TOO_LARGE)),
+        Ok(Err(err)) => Err(YocoRejection::BodyUnreadable(Box::new(err))),
+        Err(BodyLimitExceeded { .. }) => Err(YocoRejection::BodyTooLarge),
     }
 }
 
@@ -146,11 +170,11 @@ impl Headers for HeaderMap {
 
 impl ResponseError for YocoRejection {
     fn status_code(&self) -> StatusCode {
-        status(self.0.status())
+        status(self.answer())
     }
 
     fn error_response(&self) -> HttpResponse {
-        respond(self.0.status(), self.0.text())
+        respond(self.answer())
     }
 }
 
@@ -158,25 +182,27 @@ impl<T, E> Responder for Processed<T, E> {
     type Body = ::actix_web::body::BoxBody;
 
     fn respond_to(self, _request: &HttpRequest) -> HttpResponse {
-        respond(self.status(), self.text())
+        respond(self.answer())
     }
 }
 
-fn status(code: u16) -> StatusCode {
-    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+/// The answer's status as actix-web's (`http` 0.2) type: the one conversion.
+fn status(answer: Answer) -> StatusCode {
+    StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn respond(code: u16, text: &'static str) -> HttpResponse {
-    HttpResponse::build(status(code))
-        .content_type("text/plain; charset=utf-8")
-        .body(text)
+fn respond(answer: Answer) -> HttpResponse {
+    let mut response = HttpResponse::build(status(answer));
+    response.insert_header((header::CONTENT_TYPE, TEXT_PLAIN));
+    for (name, value) in answer.headers() {
+        response.insert_header((*name, HeaderValue::from_static(value)));
+    }
+    response.body(answer.text())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receive::Answer;
-    use ::actix_web::http::header::HeaderValue;
 
     #[test]
     fn header_map_reports_one_missing_and_repeated() {
@@ -198,11 +224,13 @@ mod tests {
     }
 
     #[test]
-    fn rejections_answer_their_status_and_text() {
-        let rejection = YocoRejection(Answer::new(413, "body too large"));
+    fn rejections_answer_their_status_text_and_headers() {
+        let rejection = YocoRejection::BodyTooLarge;
         assert_eq!(rejection.status_code(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(rejection.to_string(), "body too large");
-        let ignored = YocoRejection(Answer::new(200, "ignored: foreign checkout"));
-        assert_eq!(ignored.error_response().status(), StatusCode::OK);
+        let refused = YocoRejection::MethodNotAllowed.error_response();
+        assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(refused.headers().get(header::ALLOW).unwrap(), "POST");
+        assert_eq!(refused.headers().get(header::CONTENT_TYPE).unwrap(), TEXT_PLAIN);
     }
 }

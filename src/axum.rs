@@ -22,54 +22,58 @@
 //! # Ok::<(), yoco_webhooks::SecretError>(())
 //! ```
 //!
+//! The handler names no store: [`YocoWebhookConfig::with_store`] picks it
+//! (memory by default, Redis or PostgreSQL for several instances).
+//!
+//! The extractor consumes the request body, so it goes last among the
+//! handler's arguments (after `State`, `HeaderMap`, ...), as axum requires
+//! of every body extractor. Take `Result<YocoWebhook, YocoRejection>` to
+//! log why a request was refused before answering with the rejection.
+//!
 //! The answers: 200 processed, ignored (not your checkout or mode) or
 //! duplicate; 401 not authentic; 400 not a Yoco event or an unreadable body;
-//! 413 body over the limit (refused while reading, with or without
-//! `content-length`); 409 in progress elsewhere; 500 your handler failed;
-//! 503 the deduplication store could not answer.
+//! 405 not a POST; 413 body over the limit (refused while reading, with or
+//! without `content-length`); 409 in progress elsewhere; 500 your handler
+//! failed; 503 the deduplication store could not answer.
+//!
+//! # Body limit
+//!
+//! The smaller of [`YocoWebhookConfig::body_limit`] (256 KiB by default) and
+//! the route's own `DefaultBodyLimit` (axum's 2 MB when none is set; not
+//! applied after `DefaultBodyLimit::disable()`) bounds what is read.
 
+use ::axum::RequestExt as _;
 use ::axum::extract::{FromRef, FromRequest, Request};
-use ::axum::http::StatusCode;
 use ::axum::response::{IntoResponse, Response};
 
-use crate::body_limit::read_limited;
-use crate::dedup::{IdempotencyStore, Processed};
-pub use crate::extract::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::dedup::Processed;
+use crate::pipeline::read_limited;
+pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
-impl<St, S> FromRequest<St> for YocoWebhook<S>
+impl<St> FromRequest<St> for YocoWebhook
 where
-    YocoWebhookConfig<S>: FromRef<St>,
+    YocoWebhookConfig: FromRef<St>,
     St: Send + Sync,
-    S: IdempotencyStore + 'static,
 {
     type Rejection = YocoRejection;
 
     async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
-        let config = YocoWebhookConfig::<S>::from_ref(state);
-        let (parts, body) = request.into_parts();
-        let body = read_limited(&parts.headers, body, config.body_limit)
-            .await
-            .map_err(YocoRejection)?;
-        config.extract(&parts.headers, body)
+        let config = YocoWebhookConfig::from_ref(state);
+        // The route's `DefaultBodyLimit`, if any, applies to the body too.
+        let (parts, body) = request.with_limited_body().into_parts();
+        let read = |limit| read_limited(body, limit);
+        config.extract(parts.method.as_str(), &parts.headers, read).await
     }
 }
 
 impl IntoResponse for YocoRejection {
     fn into_response(self) -> Response {
-        respond(self.0.status(), self.0.text())
+        self.answer().to_response()
     }
 }
 
 impl<T, E> IntoResponse for Processed<T, E> {
     fn into_response(self) -> Response {
-        respond(self.status(), self.text())
+        self.answer().to_response()
     }
-}
-
-fn respond(status: u16, text: &'static str) -> Response {
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        text,
-    )
-        .into_response()
 }

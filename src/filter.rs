@@ -39,7 +39,7 @@ enum Checkouts {
 }
 
 /// Why an authentic event was acknowledged but not processed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum IgnoreReason {
     /// The event carries no `payload.metadata.checkoutId` (an in-store

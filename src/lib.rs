@@ -112,19 +112,17 @@ pub mod actix_web;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-#[cfg(any(feature = "axum", feature = "actix-web", feature = "tower"))]
-mod body_limit;
 #[cfg(feature = "client")]
 mod client;
 pub mod dedup;
 mod event;
-#[cfg(any(feature = "axum", feature = "actix-web", feature = "tower"))]
-mod extract;
 mod filter;
 #[cfg(feature = "http")]
 mod handle;
 mod headers;
 mod ids;
+#[cfg(feature = "http")]
+mod pipeline;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
@@ -160,10 +158,18 @@ pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
 // Which events are the merchant's.
 pub use filter::{CheckoutFilter, IgnoreReason};
 // Verify, parse and filter in one call.
-pub use receive::{Answer, Delivery, Ignored, Outcome, ReceiveError, Receiver};
+pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
+// The one pipeline every server integration runs: its configuration, the
+// delivery it hands the handler, and what it refuses.
+#[cfg(feature = "http")]
+pub use pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 // Any server built on the `http` types: the whole protocol for one request.
 #[cfg(feature = "http")]
 pub use handle::handle_request;
+/// The `http` crate (1.x), whose types [`Headers`] and [`handle_request`]
+/// take: use it from here to need no dependency of your own.
+#[cfg(feature = "http")]
+pub use http;
 
 /// The README's examples, compiled and run as doc tests (with the `client`
 /// and `postgres` features, which some of them use: `cargo test --all-features`).

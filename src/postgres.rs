@@ -70,7 +70,7 @@
 //! use yoco_webhooks::postgres::PostgresStore;
 //! use yoco_webhooks::postgres::sqlx::{self, PgPool};
 //!
-//! async fn record(pool: &PgPool, once: &Deduplicator<PostgresStore>, delivery: Delivery) -> u16 {
+//! async fn record(pool: &PgPool, once: &Deduplicator<PostgresStore>, delivery: Delivery) -> yoco_webhooks::http::StatusCode {
 //!     let processed: Processed<(), Box<dyn std::error::Error + Send + Sync>> = once
 //!         .process_claimed(&delivery.webhook_id, |token| async move {
 //!             let mut tx = pool.begin().await?;

@@ -180,54 +180,6 @@ pub struct Ignored {
     pub reason: IgnoreReason,
 }
 
-/// What to answer Yoco without running a handler: a status and a short text
-/// that reveals nothing about secrets or signatures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Answer {
-    status: u16,
-    text: &'static str,
-}
-
-impl Answer {
-    /// The answer for a request that is not the merchant's to process, or
-    /// `Ok` with the delivery to process.
-    ///
-    /// # Errors
-    /// The [`Answer`] to give when there is nothing to process: 200 for an
-    /// ignored event, 401 for an unauthentic request, 400 for a body that is
-    /// not a Yoco event.
-    pub fn unless_processing(received: Result<Outcome, ReceiveError>) -> Result<Delivery, Answer> {
-        Err(match received {
-            Ok(Outcome::Process(delivery)) => return Ok(delivery),
-            Ok(Outcome::Ignore(ignored)) => Answer::new(
-                200,
-                match ignored.reason {
-                    IgnoreReason::NoCheckoutId => "ignored: no checkout id",
-                    IgnoreReason::ForeignCheckout => "ignored: foreign checkout",
-                    IgnoreReason::UnwantedMode => "ignored: unwanted mode",
-                },
-            ),
-            Err(err @ ReceiveError::Verify(_)) => Answer::new(err.status(), "webhook not authentic"),
-            Err(err @ ReceiveError::Parse(_)) => Answer::new(err.status(), "not a Yoco event"),
-        })
-    }
-
-    /// An answer with this status and text.
-    pub const fn new(status: u16, text: &'static str) -> Self {
-        Self { status, text }
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The text.
-    pub fn text(&self) -> &'static str {
-        self.text
-    }
-}
-
 /// Why a request was rejected; [`status`](ReceiveError::status) is the HTTP
 /// status to answer.
 #[derive(Debug, thiserror::Error)]

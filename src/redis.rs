@@ -3,16 +3,15 @@
 //! first is still working or after it crashed, sees the same claim.
 //!
 //! ```no_run
-//! use yoco_webhooks::axum::YocoWebhookConfig;
-//! use yoco_webhooks::dedup::Deduplicator;
-//! use yoco_webhooks::redis::{RedisStore, RedisStoreBuilder};
+//! use yoco_webhooks::YocoWebhookConfig;
+//! use yoco_webhooks::redis::RedisStoreBuilder;
 //!
 //! # async fn run(receiver: yoco_webhooks::Receiver) -> Result<(), yoco_webhooks::dedup::StoreError> {
 //! let store = RedisStoreBuilder::from_url("redis://:password@redis.internal:6379/0")?
 //!     .key_prefix("shop-a:yoco:") // default "yoco-webhooks:"
 //!     .connect()
 //!     .await?;
-//! let config = YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store));
+//! let config = YocoWebhookConfig::new(receiver).with_store(store); // handlers name no store type
 //! # Ok(()) }
 //! ```
 //!

@@ -4,41 +4,32 @@
 use tower_layer::Layer;
 
 use super::service::YocoWebhookService;
-use crate::dedup::MemoryStore;
-use crate::extract::YocoWebhookConfig;
+use crate::pipeline::YocoWebhookConfig;
 
 /// Wraps a service so that it only sees authentic deliveries for the
 /// merchant, each at most once, with the [`Delivery`](crate::Delivery) in
 /// the request extensions. See [the module docs](super).
-#[derive(Debug)]
-pub struct YocoWebhookLayer<S = MemoryStore> {
-    pub(super) config: YocoWebhookConfig<S>,
+#[derive(Debug, Clone)]
+pub struct YocoWebhookLayer {
+    pub(super) config: YocoWebhookConfig,
 }
 
-impl<S> Clone for YocoWebhookLayer<S> {
-    fn clone(&self) -> Self {
-        Self {
-            config: self.config.clone(),
-        }
-    }
-}
-
-impl<S> YocoWebhookLayer<S> {
+impl YocoWebhookLayer {
     /// Receives as `config` says: the receiver, the body limit and the
     /// deduplication store, configured as for the extractors.
-    pub fn new(config: YocoWebhookConfig<S>) -> Self {
+    pub fn new(config: YocoWebhookConfig) -> Self {
         Self { config }
     }
 }
 
-impl<S> From<YocoWebhookConfig<S>> for YocoWebhookLayer<S> {
-    fn from(config: YocoWebhookConfig<S>) -> Self {
+impl From<YocoWebhookConfig> for YocoWebhookLayer {
+    fn from(config: YocoWebhookConfig) -> Self {
         Self::new(config)
     }
 }
 
-impl<Inner, S> Layer<Inner> for YocoWebhookLayer<S> {
-    type Service = YocoWebhookService<Inner, S>;
+impl<Inner> Layer<Inner> for YocoWebhookLayer {
+    type Service = YocoWebhookService<Inner>;
 
     fn layer(&self, inner: Inner) -> Self::Service {
         YocoWebhookService::new(inner, self.clone())

@@ -4,18 +4,17 @@
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, Entry};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http::header::Entry;
+use http::{HeaderMap, HeaderName, Request, Response};
 use http_body_util::Full;
 use tower_service::Service;
 
 use super::body::YocoResponseBody;
 use super::future::ResponseFuture;
 use super::layer::YocoWebhookLayer;
-use crate::body_limit::read_limited;
-use crate::dedup::{IdempotencyStore, MemoryStore, Processed, process_delivery};
+use crate::dedup::Processed;
 use crate::headers::WEBHOOK_SIGNATURE;
-use crate::receive::Answer;
+use crate::pipeline::{Answer, read_limited};
 
 /// The signature header, checked to be a valid name when compiling.
 const SIGNATURE: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
@@ -23,12 +22,12 @@ const SIGNATURE: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
 /// A service that receives Yoco deliveries for `Inner`; made by
 /// [`YocoWebhookLayer`]. See [the module docs](super).
 #[derive(Debug)]
-pub struct YocoWebhookService<Inner, S = MemoryStore> {
+pub struct YocoWebhookService<Inner> {
     inner: Inner,
-    layer: YocoWebhookLayer<S>,
+    layer: YocoWebhookLayer,
 }
 
-impl<Inner: Clone, S> Clone for YocoWebhookService<Inner, S> {
+impl<Inner: Clone> Clone for YocoWebhookService<Inner> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -37,8 +36,8 @@ impl<Inner: Clone, S> Clone for YocoWebhookService<Inner, S> {
     }
 }
 
-impl<Inner, S> YocoWebhookService<Inner, S> {
-    pub(super) fn new(inner: Inner, layer: YocoWebhookLayer<S>) -> Self {
+impl<Inner> YocoWebhookService<Inner> {
+    pub(super) fn new(inner: Inner, layer: YocoWebhookLayer) -> Self {
         Self { inner, layer }
     }
 
@@ -58,7 +57,7 @@ impl<Inner, S> YocoWebhookService<Inner, S> {
     }
 }
 
-impl<Inner, S, ReqBody, ResBody> Service<Request<ReqBody>> for YocoWebhookService<Inner, S>
+impl<Inner, ReqBody, ResBody> Service<Request<ReqBody>> for YocoWebhookService<Inner>
 where
     Inner: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + 'static,
     Inner::Future: Send,
@@ -67,7 +66,6 @@ where
     ReqBody::Data: Send,
     ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     ResBody: Send + 'static,
-    S: IdempotencyStore + 'static,
 {
     type Response = Response<YocoResponseBody<ResBody>>;
     type Error = Inner::Error;
@@ -94,8 +92,8 @@ enum NotDone<R, E> {
     Failed(E),
 }
 
-async fn receive<Inner, S, ReqBody, ResBody>(
-    layer: YocoWebhookLayer<S>,
+async fn receive<Inner, ReqBody, ResBody>(
+    layer: YocoWebhookLayer,
     mut inner: Inner,
     request: Request<ReqBody>,
 ) -> Result<Response<YocoResponseBody<ResBody>>, Inner::Error>
@@ -103,48 +101,36 @@ where
     Inner: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
     ReqBody: http_body::Body,
     ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S: IdempotencyStore,
 {
-    if request.method() != Method::POST {
-        let mut response = answer(Answer::new(405, "method not allowed"));
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
-        return Ok(response);
-    }
     let (mut parts, body) = request.into_parts();
-    let body = match read_limited(&parts.headers, body, layer.config.body_limit).await {
-        Ok(body) => body,
-        Err(refused) => return Ok(answer(refused)),
+    let read = |limit| read_limited(body, limit);
+    let webhook = match layer.config.extract(parts.method.as_str(), &parts.headers, read).await {
+        Ok(webhook) => webhook,
+        Err(rejection) => return Ok(answer(rejection.answer())),
     };
-    let delivery = match Answer::unless_processing(layer.config.receiver.receive(&parts.headers, &body)) {
-        Ok(delivery) => delivery,
-        Err(not_to_process) => return Ok(answer(not_to_process)),
-    };
-    let processed = process_delivery(layer.config.dedup.as_deref(), delivery, |delivery| async move {
-        parts.extensions.insert(delivery);
-        match inner.call(Request::from_parts(parts, Full::new(body))).await {
-            Ok(response) if response.status().is_success() => Ok(response),
-            Ok(response) => Err(NotDone::Answered(response)),
-            Err(err) => Err(NotDone::Failed(err)),
-        }
-    })
-    .await;
+    let body = webhook.body().clone();
+    let processed = webhook
+        .process(|delivery| async move {
+            parts.extensions.insert(delivery);
+            match inner.call(Request::from_parts(parts, Full::new(body))).await {
+                Ok(response) if response.status().is_success() => Ok(response),
+                Ok(response) => Err(NotDone::Answered(response)),
+                Err(err) => Err(NotDone::Failed(err)),
+            }
+        })
+        .await;
     match processed {
         Processed::Done { value: response, .. } | Processed::Failed(NotDone::Answered(response)) => {
             Ok(response.map(YocoResponseBody::inner))
         }
         Processed::Failed(NotDone::Failed(err)) => Err(err),
-        other => Ok(answer(Answer::new(other.status(), other.text()))),
+        other => Ok(answer(other.answer())),
     }
 }
 
 /// The layer's own answer, as plain text.
 fn answer<B>(answer: Answer) -> Response<YocoResponseBody<B>> {
-    let mut response = Response::new(YocoResponseBody::answer(answer.text()));
-    *response.status_mut() = StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
+    answer.to_response().map(YocoResponseBody::answer)
 }
 
 /// Marks every `webhook-signature` value sensitive, so that the inner
@@ -168,10 +154,12 @@ mod tests {
     use tower_layer::Layer as _;
 
     use super::*;
-    use crate::dedup::{Claim, ClaimToken, Deduplicator, StoreError};
-    use crate::extract::YocoWebhookConfig;
+    use http::header::CONTENT_TYPE;
+
+    use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
     use crate::filter::CheckoutFilter;
     use crate::ids::WebhookId;
+    use crate::pipeline::YocoWebhookConfig;
     use crate::receive::{Delivery, Receiver};
     use crate::secret::WebhookSecret;
     use crate::testing::{SampleEvent, Signer, TEST_SECRET};
@@ -265,7 +253,7 @@ mod tests {
     #[tokio::test]
     async fn a_store_that_cannot_answer_is_a_503_without_calling_the_service() {
         let calls = Arc::new(AtomicUsize::new(0));
-        let service = YocoWebhookLayer::new(config().with_dedup(Deduplicator::new(Down))).layer(inner(&calls, 0));
+        let service = YocoWebhookLayer::new(config().with_store(Down)).layer(inner(&calls, 0));
         let response = service.oneshot(delivery("msg_1")).await.unwrap();
         assert_eq!(status_and_text(response).await, (503, Bytes::from("store unavailable")));
         assert_eq!(calls.load(Ordering::SeqCst), 0);

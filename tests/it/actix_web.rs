@@ -1,14 +1,14 @@
 //! The actix-web extractor, through the shared adapter suite, and its
-//! `app_data` configuration: `Data` or plain, the error hook, and a missing
-//! configuration.
+//! `app_data` configuration: `Data` or plain, the error hook (which sees
+//! each rejection's cause), and a missing configuration.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use actix_web::error::InternalError;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use yoco_webhooks::actix_web::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::VerifyError;
+use yoco_webhooks::actix_web::{YocoErrorHandler, YocoRejection, YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
 
 use crate::adapters::{Recorder, adapter_suite, ours, post_signed, receiver, signed};
@@ -68,30 +68,59 @@ async fn serve(limit: usize) -> (SocketAddr, Recorder) {
 adapter_suite!(serve);
 
 #[tokio::test]
-async fn the_config_may_be_data_and_the_error_hook_shapes_rejections() {
-    let hooked = Arc::new(AtomicUsize::new(0));
-    let config = {
-        let hooked = Arc::clone(&hooked);
-        web::Data::new(
-            YocoWebhookConfig::new(receiver()).error_handler(move |rejection, _request| {
-                hooked.fetch_add(1, Ordering::SeqCst);
-                let response = HttpResponse::build(rejection.0.status().try_into().unwrap()).body("custom");
-                InternalError::from_response(rejection, response).into()
-            }),
-        )
+async fn the_config_may_be_data_and_the_error_hook_sees_the_cause() {
+    let causes = Arc::new(Mutex::new(Vec::new()));
+    let hook = {
+        let causes = Arc::clone(&causes);
+        YocoErrorHandler::new(move |rejection, _request| {
+            causes.lock().unwrap().push(match &rejection {
+                YocoRejection::NotAuthentic(VerifyError::MissingHeader { name }) => format!("missing {name}"),
+                YocoRejection::NotAuthentic(_) => "not authentic".to_owned(),
+                YocoRejection::NotAnEvent(_) => "not an event".to_owned(),
+                other => format!("other: {other}"),
+            });
+            let response = HttpResponse::build(rejection.status().as_u16().try_into().unwrap()).body("custom");
+            InternalError::from_response(rejection, response).into()
+        })
     };
-    let (address, recorder) = serve_with(config).await;
+    let recorder = Recorder::default();
+    let data = web::Data::new(recorder.clone());
+    let config = web::Data::new(YocoWebhookConfig::new(receiver()));
+    let address = serve_app(move || {
+        App::new()
+            .app_data(config.clone())
+            .app_data(hook.clone())
+            .app_data(data.clone())
+            .route("/webhooks/yoco", web::post().to(handler))
+    })
+    .await;
 
     let mut forged = signed("msg_1", &ours());
     forged.webhook_signature = "v1,AAAA".into();
     assert_eq!(post_signed(address, &forged, ours()).await, (401, "custom".into()));
-    assert_eq!(hooked.load(Ordering::SeqCst), 1);
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/webhooks/yoco"))
+        .header("webhook-id", "msg_1")
+        .body(ours())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let not_an_event = b"[]".to_vec();
+    assert_eq!(
+        post_signed(address, &signed("msg_2", &not_an_event), not_an_event).await,
+        (400, "custom".into())
+    );
+    assert_eq!(
+        *causes.lock().unwrap(),
+        ["not authentic", "missing webhook-timestamp", "not an event"]
+    );
     assert_eq!(
         post_signed(address, &signed("msg_1", &ours()), ours()).await,
         (200, "processed".into()),
         "the hook is not called for a delivery to process"
     );
-    assert_eq!(hooked.load(Ordering::SeqCst), 1);
+    assert_eq!(causes.lock().unwrap().len(), 3);
     assert_eq!(recorder.processed(), vec!["msg_1".to_owned()]);
 }
 

@@ -228,6 +228,17 @@ pub(crate) async fn a_failed_handler_is_retried_and_concurrent_duplicates_run_on
     assert_eq!(processed.len(), 2);
 }
 
+/// The head of a chunked POST of a delivery signed with `headers`, without
+/// `content-length`: what HTTP clients will not send for a body they hold.
+pub(crate) fn chunked_head(headers: &SignedHeaders) -> Vec<u8> {
+    format!(
+        "POST /webhooks/yoco HTTP/1.1\r\nhost: localhost\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\
+         webhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\n\r\n",
+        headers.webhook_id, headers.webhook_timestamp, headers.webhook_signature
+    )
+    .into_bytes()
+}
+
 /// Sends raw bytes and reads the status line of the answer.
 pub(crate) async fn raw_status(address: SocketAddr, request: &[u8], then_close: bool) -> Option<u16> {
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -260,12 +271,7 @@ pub(crate) async fn oversized_and_aborted_bodies_are_refused_while_reading(
     // Chunked, without content-length: refused once the limit is passed,
     // long before the 1 MiB the client announces it will send.
     let headers = signed("msg_2", &big);
-    let mut request = format!(
-        "POST /webhooks/yoco HTTP/1.1\r\nhost: localhost\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\
-         webhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\n\r\n",
-        headers.webhook_id, headers.webhook_timestamp, headers.webhook_signature
-    )
-    .into_bytes();
+    let mut request = chunked_head(&headers);
     for _ in 0..(limit / 1024 + 2) {
         request.extend_from_slice(format!("400\r\n{}\r\n", "x".repeat(1024)).as_bytes());
     }

@@ -258,7 +258,7 @@ fn pool_options() -> PgPoolOptions {
 
 #[derive(Clone)]
 struct App {
-    yoco: YocoWebhookConfig<PostgresStore>,
+    yoco: YocoWebhookConfig,
     /// The deduplicator's store.
     store: PostgresStore,
     /// The merchant's own database (the store's, here).
@@ -267,7 +267,7 @@ struct App {
     fail_next: Arc<AtomicUsize>,
 }
 
-impl FromRef<App> for YocoWebhookConfig<PostgresStore> {
+impl FromRef<App> for YocoWebhookConfig {
     fn from_ref(app: &App) -> Self {
         app.yoco.clone()
     }
@@ -292,7 +292,7 @@ impl App {
 
 /// Records the delivery in memory, after a pause long enough for concurrent
 /// duplicates to overlap.
-async fn record(State(app): State<App>, webhook: YocoWebhook<PostgresStore>) -> Processed<(), &'static str> {
+async fn record(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), &'static str> {
     webhook
         .process(|delivery| async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -307,7 +307,7 @@ async fn record(State(app): State<App>, webhook: YocoWebhook<PostgresStore>) -> 
 
 /// Records a payment and marks the delivery done in one transaction; when
 /// told to fail, fails after both, so that the transaction rolls back.
-async fn pay(State(app): State<App>, webhook: YocoWebhook<PostgresStore>) -> Processed<(), BoxError> {
+async fn pay(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), BoxError> {
     webhook
         .process_claimed(|delivery, token| async move {
             let token = token.expect("deduplication is on");

@@ -242,17 +242,17 @@ async fn a_claim_whose_process_died_runs_out_and_a_retry_processes() {
 /// A merchant's server: the webhook configuration and what it processed.
 #[derive(Clone)]
 struct App {
-    yoco: YocoWebhookConfig<RedisStore>,
+    yoco: YocoWebhookConfig,
     processed: Arc<Mutex<Vec<String>>>,
 }
 
-impl FromRef<App> for YocoWebhookConfig<RedisStore> {
+impl FromRef<App> for YocoWebhookConfig {
     fn from_ref(app: &App) -> Self {
         app.yoco.clone()
     }
 }
 
-async fn handler(State(app): State<App>, webhook: YocoWebhook<RedisStore>) -> Processed<(), &'static str> {
+async fn handler(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), &'static str> {
     webhook
         .process(|delivery| async move {
             // Long enough for concurrent duplicates to overlap.
@@ -270,7 +270,7 @@ async fn serve(store: RedisStore, processed: Arc<Mutex<Vec<String>>>) -> SocketA
         CheckoutFilter::any(),
     );
     let app = App {
-        yoco: YocoWebhookConfig::new(receiver).with_dedup(Deduplicator::new(store)),
+        yoco: YocoWebhookConfig::new(receiver).with_store(store),
         processed,
     };
     let router = Router::new().route("/webhooks/yoco", post(handler)).with_state(app);

@@ -1,0 +1,132 @@
+//! The store contract: claims with a lease and an owner, completion and
+//! release by the owner, and failures that are never guesses.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use crate::ids::WebhookId;
+
+/// Proof of a claim: which delivery, and which claimant (an owner token the
+/// store chose), so that only the claimant can complete or release it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClaimToken {
+    webhook_id: WebhookId,
+    owner: String,
+}
+
+impl ClaimToken {
+    /// A token for `webhook_id` held by `owner`; for store implementations.
+    pub fn new(webhook_id: WebhookId, owner: impl Into<String>) -> Self {
+        Self {
+            webhook_id,
+            owner: owner.into(),
+        }
+    }
+
+    /// The claimed delivery.
+    pub fn webhook_id(&self) -> &WebhookId {
+        &self.webhook_id
+    }
+
+    /// The claimant, unique per claim.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+/// The answer to [`IdempotencyStore::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller now holds the delivery and must complete or release it.
+    Acquired(ClaimToken),
+    /// The delivery was processed already.
+    Done,
+    /// Another attempt holds a live claim on it.
+    InProgress,
+}
+
+/// A store that could not answer. The adapter answers 503 so that Yoco
+/// retries; never 2xx, which would lose the event.
+#[derive(Debug, thiserror::Error)]
+#[error("idempotency store unavailable: {message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error with a message (which must not contain credentials).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error caused by another, such as the store client's.
+    pub fn with_source(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// Remembers deliveries across attempts (and, for a shared store, across
+/// server instances).
+///
+/// # Contract
+///
+/// Implementations must keep these promises, for every `webhook-id`:
+///
+/// - [`claim`](Self::claim) is atomic: while a claim is live (its lease has
+///   not run out) or the delivery is done, no other call gets
+///   [`Claim::Acquired`]. Concurrent calls, from any number of tasks or
+///   processes, see at most one `Acquired`.
+/// - A claim whose lease ran out (its process died) is as if it never was:
+///   the next `claim` acquires it, with a new owner.
+/// - [`complete`](Self::complete) records the delivery as done for at least
+///   `retention`, but only for the token's owner: if the claim is held by
+///   another owner it returns an error and changes nothing. Completing a
+///   delivery that is done already (a second call, or another attempt
+///   finished it) is `Ok`.
+/// - [`release`](Self::release) drops the claim if the token's owner holds
+///   it, so that the next attempt can process; otherwise it does nothing.
+/// - Every failure to answer is a [`StoreError`], never a guess: a store
+///   that cannot tell must not say `Acquired`, `Done` or `InProgress`.
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `webhook_id` for `lease`, or says why not.
+    fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Marks the claimed delivery done, to be remembered for `retention`.
+    fn complete(&self, token: &ClaimToken, retention: Duration) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Gives the claim up, after the handler failed.
+    fn release(&self, token: &ClaimToken) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
+    fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        (**self).claim(webhook_id, lease)
+    }
+
+    fn complete(&self, token: &ClaimToken, retention: Duration) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).complete(token, retention)
+    }
+
+    fn release(&self, token: &ClaimToken) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release(token)
+    }
+}
+
+impl fmt::Display for Claim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Claim::Acquired(_) => "acquired",
+            Claim::Done => "done",
+            Claim::InProgress => "in progress",
+        })
+    }
+}

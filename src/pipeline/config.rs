@@ -1,0 +1,148 @@
+//! How a server receives Yoco webhooks: the receiver, the body limit and the
+//! deduplicator, shared by every server integration.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::rejection::YocoRejection;
+use super::store::{AnyDeduplicator, erase};
+use super::webhook::YocoWebhook;
+use crate::dedup::{Deduplicator, IdempotencyStore};
+use crate::headers::{Headers, Lookup};
+use crate::receive::{Outcome, Receiver};
+
+/// The largest body read by default: Yoco's events are a few kilobytes.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// How webhooks are received: the [`Receiver`], the body limit and the
+/// deduplication store, whatever the server. On axum put it in your state
+/// (or make it `FromRef` of your state); on actix-web register it with
+/// `App::app_data`; on a tower stack give it to `YocoWebhookLayer::new`;
+/// elsewhere pass it to [`handle_request`](crate::handle_request).
+///
+/// Deduplication is on by default, in this process's memory
+/// ([`MemoryStore`](crate::dedup::MemoryStore)); several instances share a
+/// store with [`with_store`](Self::with_store) (Redis, PostgreSQL or your
+/// own [`IdempotencyStore`]). The store is not part of the type: handlers
+/// name `YocoWebhook` whatever the store. Clones share the receiver and the
+/// store.
+///
+/// ```
+/// use yoco_webhooks::dedup::MemoryStore;
+/// use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig};
+///
+/// let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+/// let receiver = Receiver::new(Verifier::new(secret), CheckoutFilter::checkout("ch_123"));
+/// let config = YocoWebhookConfig::new(receiver)
+///     .with_store(MemoryStore::with_capacity(10_000)) // or a RedisStore, a PostgresStore, ...
+///     .body_limit(64 * 1024);
+/// # Ok::<(), yoco_webhooks::SecretError>(())
+/// ```
+#[derive(Clone)]
+pub struct YocoWebhookConfig {
+    receiver: Arc<Receiver>,
+    dedup: Option<AnyDeduplicator>,
+    body_limit: usize,
+}
+
+impl fmt::Debug for YocoWebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("YocoWebhookConfig")
+            .field("receiver", &self.receiver)
+            .field("dedup", &self.dedup.is_some())
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+impl YocoWebhookConfig {
+    /// Receives with `receiver`, deduplicating in this process's memory,
+    /// with a body limit of [`DEFAULT_BODY_LIMIT`].
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn new(receiver: Receiver) -> Self {
+        Self {
+            receiver: Arc::new(receiver),
+            dedup: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+        .with_store(crate::dedup::MemoryStore::default())
+    }
+
+    /// Deduplicates in `store` (a shared one, for several instances), with
+    /// the default lease and retention.
+    #[must_use]
+    pub fn with_store<S: IdempotencyStore + 'static>(self, store: S) -> Self {
+        self.with_dedup(Deduplicator::new(store))
+    }
+
+    /// Deduplicates with `dedup`: a store with its own lease and retention.
+    #[must_use]
+    pub fn with_dedup<S: IdempotencyStore + 'static>(mut self, dedup: Deduplicator<S>) -> Self {
+        self.dedup = Some(erase(dedup));
+        self
+    }
+
+    /// Turns deduplication off: every authentic delivery runs the handler,
+    /// retries included.
+    #[must_use]
+    pub fn without_dedup(mut self) -> Self {
+        self.dedup = None;
+        self
+    }
+
+    /// The largest body accepted; a larger one is refused with 413 while it
+    /// is read (or before, when `content-length` says so).
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The receiver.
+    pub fn receiver(&self) -> &Receiver {
+        &self.receiver
+    }
+
+    /// The steps before the handler, the same on every server: the method,
+    /// the body limit (`content-length` first, then while `read` reads at
+    /// most the limit it is given), and the receiver's verdict. The
+    /// delivery to hand to the handler, or why not.
+    pub(crate) async fn extract<H, Read>(
+        &self,
+        method: &str,
+        headers: &H,
+        read: impl FnOnce(usize) -> Read,
+    ) -> Result<YocoWebhook, YocoRejection>
+    where
+        H: Headers + ?Sized,
+        Read: Future<Output = Result<Bytes, YocoRejection>>,
+    {
+        if method != "POST" {
+            return Err(YocoRejection::MethodNotAllowed);
+        }
+        if let Lookup::One(length) = headers.lookup("content-length")
+            && declared_over(length, self.body_limit)
+        {
+            return Err(YocoRejection::BodyTooLarge);
+        }
+        let body = read(self.body_limit).await?;
+        if body.len() > self.body_limit {
+            return Err(YocoRejection::BodyTooLarge);
+        }
+        match self.receiver.receive(headers, &body)? {
+            Outcome::Process(delivery) => Ok(YocoWebhook::new(delivery, body, self.dedup.clone())),
+            Outcome::Ignore(ignored) => Err(YocoRejection::Ignored(ignored)),
+        }
+    }
+}
+
+/// Whether a declared `content-length` is over `limit`; one that does not
+/// parse is left to the limit applied while reading.
+fn declared_over(content_length: &[u8], limit: usize) -> bool {
+    std::str::from_utf8(content_length)
+        .ok()
+        .and_then(|length| length.parse::<u64>().ok())
+        .is_some_and(|length| length > limit as u64)
+}

@@ -1,0 +1,35 @@
+//! The one pipeline every server integration runs: the method, the body
+//! limit, the receiver's verdict, the answer for a request that is not to
+//! be processed, deduplication around the handler, and the answer for Yoco.
+//!
+//! An integration only implements its framework's traits over it: it reads
+//! the body its own way (at most the limit it is given), calls
+//! [`YocoWebhookConfig::extract`], and turns a [`YocoRejection`] or a
+//! [`Processed`](crate::dedup::Processed) into its response through
+//! [`Answer`], the one table of statuses and texts.
+//!
+//! - `answer`: every status, text and header the crate answers with.
+//! - `config`: [`YocoWebhookConfig`] and the steps before the handler.
+//! - `rejection`: [`YocoRejection`], which keeps the cause.
+//! - `webhook`: [`YocoWebhook`], the delivery handed to the handler, and
+//!   the deduplication around it.
+//! - `store`: any store behind one type.
+//! - `body`: the limited read of an `http-body` body (axum, tower).
+
+mod answer;
+#[cfg(any(feature = "axum", feature = "tower"))]
+mod body;
+mod config;
+mod rejection;
+mod store;
+mod webhook;
+
+#[cfg(any(feature = "actix-web", feature = "tower"))]
+pub(crate) use answer::Answer;
+#[cfg(feature = "actix-web")]
+pub(crate) use answer::TEXT_PLAIN;
+#[cfg(any(feature = "axum", feature = "tower"))]
+pub(crate) use body::read_limited;
+pub use config::{DEFAULT_BODY_LIMIT, YocoWebhookConfig};
+pub use rejection::YocoRejection;
+pub use webhook::YocoWebhook;

@@ -1,0 +1,79 @@
+//! Why a request was answered without running the handler, with its cause.
+
+use http::StatusCode;
+
+use super::answer::Answer;
+use crate::event::ParseError;
+use crate::receive::{Ignored, ReceiveError};
+use crate::verify::VerifyError;
+
+/// The error type of reading a request body, whatever the server.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request answered before the handler ran, keeping why: which check
+/// failed, which event was ignored. Log it from an error hook or a handler
+/// taking `Result<YocoWebhook, YocoRejection>`; answer with
+/// [`status`](Self::status) and [`body_text`](Self::body_text), which the
+/// server integrations do for you.
+///
+/// The body text names the step that refused (`webhook not authentic`,
+/// `not a Yoco event`, ...), never the check's details: those stay in your
+/// logs. [`Display`](std::fmt::Display) gives the details, and never a
+/// secret, a signature or the body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum YocoRejection {
+    /// The request was not a POST: 405, with `Allow: POST`.
+    #[error("method not allowed: Yoco POSTs its webhooks")]
+    MethodNotAllowed,
+    /// The body is over the limit (ours or the server's own): 413.
+    #[error("body too large")]
+    BodyTooLarge,
+    /// The body could not be read to its end (the client went away, or sent
+    /// a broken chunk): 400.
+    #[error("body could not be read")]
+    BodyUnreadable(#[source] BoxError),
+    /// The request is not authentic, and which check failed: 401.
+    #[error("webhook not authentic: {0}")]
+    NotAuthentic(VerifyError),
+    /// The request is authentic but its body is not a Yoco event: 400.
+    #[error("{0}")]
+    NotAnEvent(ParseError),
+    /// An authentic event that is not yours (another checkout, no checkout
+    /// id, another mode): 200, so that Yoco does not retry it.
+    #[error("ignored: {}", .0.reason)]
+    Ignored(Ignored),
+}
+
+impl YocoRejection {
+    /// The HTTP status to answer: 405, 413, 400, 401, or 200 for an
+    /// ignored event.
+    pub fn status(&self) -> StatusCode {
+        self.answer().status()
+    }
+
+    /// The short text to answer with: the step that refused, nothing more.
+    pub fn body_text(&self) -> &'static str {
+        self.answer().text()
+    }
+
+    pub(crate) fn answer(&self) -> Answer {
+        match self {
+            YocoRejection::MethodNotAllowed => Answer::MethodNotAllowed,
+            YocoRejection::BodyTooLarge => Answer::BodyTooLarge,
+            YocoRejection::BodyUnreadable(_) => Answer::BodyUnreadable,
+            YocoRejection::NotAuthentic(_) => Answer::NotAuthentic,
+            YocoRejection::NotAnEvent(_) => Answer::NotAnEvent,
+            YocoRejection::Ignored(ignored) => Answer::Ignored(ignored.reason),
+        }
+    }
+}
+
+impl From<ReceiveError> for YocoRejection {
+    fn from(err: ReceiveError) -> Self {
+        match err {
+            ReceiveError::Verify(err) => YocoRejection::NotAuthentic(err),
+            ReceiveError::Parse(err) => YocoRejection::NotAnEvent(err),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The extracted webhook: an authentic delivery for one of the merchant's
+//! checkouts, and the protocol that processes it once.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use super::store::AnyDeduplicator;
+use crate::dedup::{ClaimToken, Processed};
+use crate::receive::Delivery;
+
+/// An authentic delivery for one of your checkouts, taken from the request.
+/// Anything else (not authentic, not an event, not yours, too large) was
+/// answered before your handler ran.
+///
+/// Call [`process`](Self::process) with your handler: it runs at most once
+/// per delivery, and its [`Processed`] is the answer to give Yoco.
+pub struct YocoWebhook {
+    delivery: Delivery,
+    body: Bytes,
+    dedup: Option<AnyDeduplicator>,
+}
+
+impl fmt::Debug for YocoWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("YocoWebhook")
+            .field("delivery", &self.delivery)
+            .field("body_len", &self.body.len())
+            .field("dedup", &self.dedup.is_some())
+            .finish()
+    }
+}
+
+impl YocoWebhook {
+    pub(crate) fn new(delivery: Delivery, body: Bytes, dedup: Option<AnyDeduplicator>) -> Self {
+        Self { delivery, body, dedup }
+    }
+
+    /// The delivery: its `webhook-id`, timestamp and typed event.
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    /// The raw body, as signed, to store or forward.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Runs `handler` unless this delivery was processed already or is being
+    /// processed elsewhere, and gives the answer for Yoco: an `Err` from the
+    /// handler answers 500 and releases the delivery, so that Yoco's retry
+    /// processes it.
+    pub async fn process<F, Fut, T, E>(self, handler: F) -> Processed<T, E>
+    where
+        F: FnOnce(Delivery) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.process_claimed(|delivery, _| handler(delivery)).await
+    }
+
+    /// [`process`](Self::process), handing `handler` the claim's token too,
+    /// so that it can mark the delivery done inside its own database
+    /// transaction (see [`Deduplicator::process_claimed`](crate::dedup::Deduplicator::process_claimed)).
+    /// The token is `None` when deduplication is off
+    /// ([`YocoWebhookConfig::without_dedup`](crate::YocoWebhookConfig::without_dedup)):
+    /// there is no claim then, and every delivery, retries included, runs
+    /// the handler.
+    pub async fn process_claimed<F, Fut, T, E>(self, handler: F) -> Processed<T, E>
+    where
+        F: FnOnce(Delivery, Option<ClaimToken>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let Self { delivery, dedup, .. } = self;
+        match dedup {
+            Some(dedup) => {
+                let webhook_id = delivery.webhook_id.clone();
+                dedup
+                    .process_claimed(&webhook_id, |token| handler(delivery, Some(token)))
+                    .await
+            }
+            None => match handler(delivery, None).await {
+                Ok(value) => Processed::Done {
+                    value,
+                    recorded: Ok(()),
+                },
+                Err(err) => Processed::Failed(err),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::dedup::{Deduplicator, MemoryStore};
+    use crate::ids::WebhookId;
+    use crate::pipeline::store::erase;
+
+    fn webhook(dedup: Option<AnyDeduplicator>) -> YocoWebhook {
+        let delivery = Delivery {
+            webhook_id: WebhookId::new("msg_1"),
+            timestamp: time::OffsetDateTime::UNIX_EPOCH,
+            event: crate::event::parse(crate::testing::DOCUMENTED_SAMPLE.as_bytes()).unwrap(),
+        };
+        YocoWebhook::new(delivery, Bytes::from_static(b"{}"), dedup)
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn without_dedup_the_handler_gets_no_token_and_every_retry_runs() {
+        let runs = &AtomicUsize::new(0);
+        for _ in 0..2 {
+            let answer: Processed<bool, ()> = block_on(webhook(None).process_claimed(|_, token| async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Ok(token.is_none())
+            }));
+            assert!(matches!(answer, Processed::Done { value: true, .. }));
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn with_any_store_a_retry_is_a_duplicate() {
+        let dedup = erase(Deduplicator::new(MemoryStore::default()));
+        let first: Processed<bool, ()> = block_on(webhook(Some(dedup.clone())).process_claimed(
+            |delivery, token| async move { Ok(token.is_some_and(|token| token.webhook_id() == &delivery.webhook_id)) },
+        ));
+        assert!(matches!(
+            first,
+            Processed::Done {
+                value: true,
+                recorded: Ok(())
+            }
+        ));
+        let retry: Processed<(), ()> = block_on(webhook(Some(dedup)).process(|_| async { Err(()) }));
+        assert!(matches!(retry, Processed::Duplicate));
+    }
+}
