@@ -46,7 +46,27 @@ impl Signer {
 
     /// Signs `body` as message `webhook_id`, sent at `timestamp`.
     pub fn sign(&self, webhook_id: &str, timestamp: OffsetDateTime, body: &[u8]) -> SignedHeaders {
-        let webhook_timestamp = timestamp.unix_timestamp().to_string();
+        self.sign_at_unix(webhook_id, timestamp.unix_timestamp(), body)
+    }
+
+    /// Signs `body` as message `webhook_id`, sent `unix_secs` seconds after
+    /// the Unix epoch: a replay or a skewed clock, tested without the `time`
+    /// crate.
+    ///
+    /// ```
+    /// use yoco_webhooks::testing::{Signer, TEST_SECRET};
+    /// use yoco_webhooks::{Verifier, VerifyError, WebhookSecret};
+    ///
+    /// let secret = WebhookSecret::parse(TEST_SECRET)?;
+    /// // Signed at 2024-06-15T15:51:55Z, long ago: a replay.
+    /// let headers = Signer::new(secret.clone()).sign_at_unix("msg_1", 1_718_466_715, b"{}");
+    /// assert_eq!(headers.webhook_timestamp, "1718466715");
+    /// let err = Verifier::new(secret).verify(&headers, b"{}").unwrap_err();
+    /// assert_eq!(err, VerifyError::StaleTimestamp);
+    /// # Ok::<(), yoco_webhooks::SecretError>(())
+    /// ```
+    pub fn sign_at_unix(&self, webhook_id: &str, unix_secs: i64, body: &[u8]) -> SignedHeaders {
+        let webhook_timestamp = unix_secs.to_string();
         let tag = signature::sign(&self.secret, webhook_id.as_bytes(), webhook_timestamp.as_bytes(), body);
         SignedHeaders {
             webhook_id: webhook_id.to_owned(),
@@ -285,6 +305,17 @@ impl SampleEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_at_a_unix_time_is_signing_at_that_instant() {
+        let signer = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap());
+        let at = OffsetDateTime::from_unix_timestamp(1_718_466_715).unwrap();
+        let by_instant = signer.sign("msg_1", at, b"{}");
+        let by_unix = signer.sign_at_unix("msg_1", 1_718_466_715, b"{}");
+        assert_eq!(by_unix, by_instant);
+        assert_eq!(by_unix.webhook_timestamp, "1718466715");
+        assert_ne!(signer.sign_at_unix("msg_1", 1_718_466_716, b"{}"), by_instant);
+    }
 
     #[test]
     fn sample_bodies_keep_yocos_key_order() {
