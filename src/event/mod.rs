@@ -1,6 +1,11 @@
 //! Yoco's events, parsed into types. An event type this crate does not know
 //! is kept as [`EventData::Other`], never an error.
 //!
+//! A key sent more than once, at any level, takes its last value, as
+//! `serde_json::Value` reads it: the typed event, the filter (even for a
+//! payload that does not parse) and a handler that reads the raw body again
+//! with `serde_json` see the same type, checkout id and mode.
+//!
 //! - `types`: [`Event`], [`EventData`] and the payloads ([`Payment`],
 //!   [`Refund`], ...).
 //! - `values`: the string values as enums ([`Mode`], [`Status`],

@@ -13,17 +13,61 @@ use super::types::{Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REF
 use super::values::Mode;
 use crate::ids::{CheckoutId, EventId};
 
-/// The top level of an event; the payload is kept raw until the type is known.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The top level of an event, read in the two-pass parse. The payload is kept
+/// raw until the type is known.
 struct Envelope<'a> {
     id: EventId,
-    #[serde(rename = "type", borrow)]
-    event_type: std::borrow::Cow<'a, str>,
-    #[serde(with = "time::serde::rfc3339")]
+    event_type: String,
     created_date: OffsetDateTime,
-    #[serde(borrow)]
     payload: &'a RawValue,
+}
+
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EnvelopeVisitor)
+    }
+}
+
+/// Keeps each field raw until the whole object is read: a repeated key takes
+/// its last value, as `serde_json::Value` reads it, whatever the earlier ones
+/// were.
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Envelope<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Yoco event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
+        let (mut id, mut event_type, mut created_date, mut payload) = (None, None, None, None);
+        while let Some(key) = map.next_key::<EnvelopeKey>()? {
+            let field = match key {
+                EnvelopeKey::Id => &mut id,
+                EnvelopeKey::Type => &mut event_type,
+                EnvelopeKey::CreatedDate => &mut created_date,
+                EnvelopeKey::Payload => &mut payload,
+                EnvelopeKey::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *field = Some(map.next_value::<&'de RawValue>()?);
+        }
+        Ok(Envelope {
+            id: from_raw(id, "id")?,
+            event_type: from_raw(event_type, "type")?,
+            created_date: from_raw::<Rfc3339, _>(created_date, "createdDate")?.0,
+            payload: payload.ok_or_else(|| de::Error::missing_field("payload"))?,
+        })
+    }
+}
+
+/// The field `name`, read from its raw (last) value.
+fn from_raw<'de, T: Deserialize<'de>, E: de::Error>(raw: Option<&'de RawValue>, name: &'static str) -> Result<T, E> {
+    let raw = raw.ok_or_else(|| E::missing_field(name))?;
+    serde_json::from_str(raw.get()).map_err(|error| E::custom(format_args!("`{name}`: {error}")))
 }
 
 /// What could be read of an authentic body that did not parse as a whole: the
@@ -97,7 +141,8 @@ impl<'de> Visitor<'de> for OnePassVisitor {
                 EnvelopeKey::Other => {
                     map.next_value::<de::IgnoredAny>()?;
                 }
-                _ => return Err(de::Error::custom("duplicate field")),
+                // A repeated key: the two-pass parse takes its last value.
+                _ => return Err(de::Error::custom("repeated key")),
             }
         }
         Ok(OnePass(Some(Event {
@@ -182,37 +227,44 @@ fn parse_in_two_passes(body: &[u8]) -> Result<Event, Malformed> {
         summary: None,
         error: ParseError::NotAnEvent(error),
     })?;
-    let payload = envelope.payload.get();
-    let typed = match envelope.event_type.as_ref() {
-        PAYMENT_SUCCEEDED => serde_json::from_str(payload).map(EventData::PaymentSucceeded),
-        REFUND_SUCCEEDED => serde_json::from_str(payload).map(EventData::RefundSucceeded),
-        REFUND_FAILED => serde_json::from_str(payload).map(EventData::RefundFailed),
-        other => serde_json::from_str(payload).map(|payload| other_event(other.to_owned(), payload)),
-    };
-    match typed {
+    match read_payload(&envelope.event_type, envelope.payload.get()) {
         Ok(data) => Ok(Event {
             id: envelope.id,
             created_date: envelope.created_date,
             data,
         }),
-        Err(source) => {
-            let (checkout_id, mode) = serde_json::from_str::<Value>(payload)
-                .map(|payload| owner_of(&payload))
-                .unwrap_or((None, None));
+        Err((source, payload)) => {
+            let (checkout_id, mode) = payload.as_ref().map_or((None, None), owner_of);
             Err(Malformed {
                 summary: Some(Box::new(Summary {
                     event_id: envelope.id,
-                    event_type: envelope.event_type.clone().into_owned(),
+                    event_type: envelope.event_type.clone(),
                     checkout_id,
                     mode,
                 })),
                 error: ParseError::InvalidPayload {
-                    event_type: envelope.event_type.into_owned(),
+                    event_type: envelope.event_type,
                     source,
                 },
             })
         }
     }
+}
+
+/// Reads a payload as `event_type` says.
+///
+/// A repeated key takes its last value, as `serde_json::Value` reads it.
+/// serde's derived structs refuse a repeated field, and fail on an earlier
+/// value of the wrong type even when the last one fits, so a payload they
+/// refuse is read again from a `Value`, which has kept the last value of each
+/// key. On failure the error comes with that `Value`, for the summary.
+fn read_payload(event_type: &str, payload: &str) -> Result<EventData, (serde_json::Error, Option<Value>)> {
+    let mut direct = serde_json::Deserializer::from_str(payload);
+    if let Ok(data) = de::DeserializeSeed::deserialize(PayloadSeed(event_type), &mut direct) {
+        return Ok(data);
+    }
+    let value: Value = serde_json::from_str(payload).map_err(|error| (error, None))?;
+    de::DeserializeSeed::deserialize(PayloadSeed(event_type), &value).map_err(|error| (error, Some(value)))
 }
 
 /// `metadata.checkoutId` and `mode` of a payload of any shape.
@@ -349,11 +401,198 @@ mod tests {
         assert_eq!(Event::from_slice(in_order.as_bytes()).unwrap(), event);
     }
 
+    /// What `serde_json::Value` reads from `body`: the event type,
+    /// `payload.metadata.checkoutId` and `payload.mode`, each `None` unless a
+    /// string. The rule every path of the parser follows for repeated keys.
+    fn as_value_reads(body: &str) -> (Option<String>, Option<String>, Option<String>) {
+        let value: Value = serde_json::from_str(body).unwrap();
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        (
+            text(&value["type"]),
+            text(&value["payload"]["metadata"]["checkoutId"]),
+            text(&value["payload"]["mode"]),
+        )
+    }
+
+    /// What our parser reads from `body`: from the event, or from the summary
+    /// the filter uses when the payload is malformed.
+    fn as_we_read(body: &str) -> (Option<String>, Option<String>, Option<String>) {
+        match parse(body.as_bytes()) {
+            Ok(event) => (
+                Some(event.event_type().to_owned()),
+                event.checkout_id().map(|id| id.as_str().to_owned()),
+                event.mode().map(|mode| mode.as_str().to_owned()),
+            ),
+            Err(malformed) => {
+                let summary = malformed
+                    .summary
+                    .unwrap_or_else(|| panic!("no summary: {}", malformed.error));
+                (
+                    Some(summary.event_type),
+                    summary.checkout_id.map(|id| id.as_str().to_owned()),
+                    summary.mode.map(|mode| mode.as_str().to_owned()),
+                )
+            }
+        }
+    }
+
+    /// A body of type `event_type` whose payload is `payload`, with `type`
+    /// before `payload` (one pass) or after it (two passes).
+    fn body(event_type: &str, payload: &str, type_first: bool) -> String {
+        let (id, date) = (r#""id":"evt_d""#, r#""createdDate":"2024-06-16T10:00:00Z""#);
+        let (event_type, payload) = (format!(r#""type":"{event_type}""#), format!(r#""payload":{payload}"#));
+        if type_first {
+            format!("{{{id},{event_type},{date},{payload}}}")
+        } else {
+            format!("{{{id},{payload},{date},{event_type}}}")
+        }
+    }
+
+    const PAYMENT_FIELDS: &str = r#""id":"p_1","createdDate":"2024-06-16T10:00:00Z","amount":5,"currency":"ZAR","status":"succeeded","paymentId":"p_0""#;
+
     #[test]
-    fn a_repeated_top_level_field_is_refused() {
-        let body =
-            r#"{"id":"evt_7","type":"payment.failed","type":"x","createdDate":"2024-06-16T10:00:00Z","payload":{}}"#;
-        assert!(Event::from_slice(body.as_bytes()).is_err());
+    fn a_repeated_checkout_id_takes_its_last_value_for_every_type_and_path() {
+        for metadata in [
+            r#"{"checkoutId":"ch_1","checkoutId":42}"#,
+            r#"{"checkoutId":"ch_1","checkoutId":null}"#,
+            r#"{"checkoutId":"ch_1","checkoutId":{"id":"ch_3"}}"#,
+            r#"{"checkoutId":42,"checkoutId":"ch_1"}"#,
+            r#"{"checkoutId":"ch_1","orderRef":"A","checkoutId":"ch_2"}"#,
+        ] {
+            for (event_type, fields) in [
+                (PAYMENT_SUCCEEDED, PAYMENT_FIELDS),
+                (REFUND_FAILED, PAYMENT_FIELDS),
+                ("payment.failed", PAYMENT_FIELDS),
+                // A known type with a broken payload: the filter's summary.
+                (PAYMENT_SUCCEEDED, r#""amount":"n/a""#),
+            ] {
+                for type_first in [true, false] {
+                    let payload = format!(r#"{{{fields},"mode":"live","metadata":{metadata}}}"#);
+                    let body = body(event_type, &payload, type_first);
+                    assert_eq!(as_we_read(&body), as_value_reads(&body), "{body}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_non_string_last_checkout_id_means_none_and_stays_in_the_metadata() {
+        let payload =
+            format!(r#"{{{PAYMENT_FIELDS},"mode":"live","metadata":{{"checkoutId":"ch_1","checkoutId":42}}}}"#);
+        let event = parse(body(PAYMENT_SUCCEEDED, &payload, true).as_bytes()).unwrap();
+        let EventData::PaymentSucceeded(payment) = event.data else {
+            panic!("not a payment")
+        };
+        assert_eq!(payment.metadata.checkout_id, None);
+        assert_eq!(payment.metadata.get("checkoutId"), Some(&Value::from(42)));
+
+        let payload =
+            format!(r#"{{{PAYMENT_FIELDS},"mode":"live","metadata":{{"checkoutId":42,"checkoutId":"ch_1"}}}}"#);
+        let event = parse(body(PAYMENT_SUCCEEDED, &payload, true).as_bytes()).unwrap();
+        let EventData::PaymentSucceeded(payment) = event.data else {
+            panic!("not a payment")
+        };
+        assert_eq!(payment.metadata.checkout_id.as_ref().unwrap(), "ch_1");
+        assert_eq!(
+            payment.metadata.get("checkoutId"),
+            None,
+            "the earlier value is gone, as in a Value"
+        );
+    }
+
+    #[test]
+    fn a_repeated_payload_field_takes_its_last_value() {
+        for (event_type, payload) in [
+            (
+                PAYMENT_SUCCEEDED,
+                r#""mode":"live","mode":"test","metadata":{"checkoutId":"ch_1"}"#,
+            ),
+            (
+                PAYMENT_SUCCEEDED,
+                r#""mode":7,"mode":"test","metadata":{"checkoutId":"ch_1"}"#,
+            ),
+            (
+                REFUND_SUCCEEDED,
+                r#""mode":"test","metadata":{"checkoutId":"ch_1"},"metadata":{"checkoutId":"ch_2"}"#,
+            ),
+            (
+                REFUND_SUCCEEDED,
+                r#""mode":"test","metadata":{"checkoutId":"ch_1"},"metadata":null"#,
+            ),
+            (
+                "payment.failed",
+                r#""mode":"live","mode":"test","metadata":{"checkoutId":"ch_1"},"metadata":{}"#,
+            ),
+        ] {
+            for type_first in [true, false] {
+                let body = body(event_type, &format!("{{{PAYMENT_FIELDS},{payload}}}"), type_first);
+                let event = parse(body.as_bytes()).unwrap_or_else(|m| panic!("{body}: {}", m.error));
+                assert_eq!(as_we_read(&body), as_value_reads(&body), "{body}");
+                assert_eq!(event.event_type(), event_type);
+            }
+        }
+        // An earlier value of the wrong type does not matter either.
+        let payload = format!(r#"{{{PAYMENT_FIELDS},"mode":"live","amount":"n/a","amount":7}}"#);
+        let event = parse(body(PAYMENT_SUCCEEDED, &payload, true).as_bytes()).unwrap();
+        let EventData::PaymentSucceeded(payment) = event.data else {
+            panic!("not a payment")
+        };
+        assert_eq!(payment.amount, 7);
+    }
+
+    #[test]
+    fn a_repeated_top_level_field_takes_its_last_value() {
+        let payload = format!(r#"{{{PAYMENT_FIELDS},"mode":"live","metadata":{{"checkoutId":"ch_1"}}}}"#);
+        let other = r#"{"mode":"test","metadata":{"checkoutId":"ch_2"}}"#;
+        let date = r#""createdDate":"2024-06-16T10:00:00Z""#;
+        for (body, id, event_type) in [
+            (
+                format!(
+                    r#"{{"id":"evt_1","type":"payment.failed","type":"payment.succeeded",{date},"payload":{payload}}}"#
+                ),
+                "evt_1",
+                PAYMENT_SUCCEEDED,
+            ),
+            (
+                format!(
+                    r#"{{"id":"evt_1","type":"payment.succeeded",{date},"payload":{payload},"type":"payment.failed"}}"#
+                ),
+                "evt_1",
+                "payment.failed",
+            ),
+            (
+                format!(r#"{{"id":"evt_1","type":"payment.succeeded",{date},"id":"evt_2","payload":{payload}}}"#),
+                "evt_2",
+                PAYMENT_SUCCEEDED,
+            ),
+            (
+                format!(r#"{{"id":"evt_1","type":"payment.failed",{date},"payload":{payload},"payload":{other}}}"#),
+                "evt_1",
+                "payment.failed",
+            ),
+            (
+                format!(
+                    r#"{{"id":"evt_1","type":"x",{date},"createdDate":"yesterday","createdDate":"2024-06-16T10:00:00Z","payload":{{}}}}"#
+                ),
+                "evt_1",
+                "x",
+            ),
+            (
+                format!(r#"{{"id":7,"id":"evt_1","type":"x",{date},"payload":{{}}}}"#),
+                "evt_1",
+                "x",
+            ),
+        ] {
+            let event = parse(body.as_bytes()).unwrap_or_else(|m| panic!("{body}: {}", m.error));
+            assert_eq!((event.id.as_str(), event.event_type()), (id, event_type), "{body}");
+            assert_eq!(as_we_read(&body), as_value_reads(&body), "{body}");
+        }
+        // The last `createdDate` must still be a date.
+        let body = format!(r#"{{"id":"e","type":"x",{date},"createdDate":"yesterday","payload":{{}}}}"#);
+        assert!(matches!(
+            parse(body.as_bytes()).unwrap_err().error,
+            ParseError::NotAnEvent(_)
+        ));
     }
 
     #[test]

@@ -51,7 +51,9 @@ impl Event {
         }
     }
 
-    /// `payload.metadata.checkoutId`, whatever the event type.
+    /// `payload.metadata.checkoutId`, whatever the event type: `None` when
+    /// absent or not a string. Like every repeated key, a repeated
+    /// `checkoutId` counts with its last value, as `serde_json` reads it.
     pub fn checkout_id(&self) -> Option<&CheckoutId> {
         match &self.data {
             EventData::PaymentSucceeded(payment) => payment.metadata.checkout_id.as_ref(),
@@ -177,9 +179,9 @@ pub struct Card {
 pub struct OtherEvent {
     /// The `type` as sent.
     pub event_type: String,
-    /// `payload.metadata.checkoutId`, if present and a string.
+    /// `payload.metadata.checkoutId`, if present and (its last value) a string.
     pub checkout_id: Option<CheckoutId>,
-    /// `payload.mode`, if present and a string.
+    /// `payload.mode`, if present and (its last value) a string.
     pub mode: Option<Mode>,
     /// The whole payload.
     pub payload: Value,

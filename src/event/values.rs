@@ -124,12 +124,21 @@ string_enum!(
     }
 );
 
+/// The key of the checkout id in `payload.metadata`.
+const CHECKOUT_ID: &str = "checkoutId";
+
 /// `payload.metadata`: the checkout id, plus every other key the merchant set
 /// when creating the checkout.
+///
+/// A key sent more than once takes its last value, as `serde_json::Value`
+/// reads it, so a handler that reads the raw body again agrees with the
+/// event. A `checkoutId` whose last value is not a string means no checkout
+/// id: [`checkout_id`](Self::checkout_id) is `None` and the value is kept in
+/// [`other`](Self::other).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Metadata {
-    /// `checkoutId`, when present and a string.
+    /// `checkoutId`, when present and (its last value) a string.
     pub checkout_id: Option<CheckoutId>,
     /// Every other key, as sent (a non-string `checkoutId` is kept here too).
     pub other: Map<String, Value>,
@@ -157,12 +166,20 @@ impl<'de> Deserialize<'de> for Metadata {
                 let mut metadata = Metadata::default();
                 while let Some(key) = map.next_key::<MetadataKey>()? {
                     let value: Value = map.next_value()?;
+                    // A repeated key takes its last value, as in a
+                    // `serde_json::Value`: a later `checkoutId` replaces an
+                    // earlier one, string or not.
                     match (key, value) {
                         (MetadataKey::CheckoutId, Value::String(id)) => {
-                            metadata.checkout_id = Some(CheckoutId::new(id))
+                            metadata.checkout_id = Some(CheckoutId::new(id));
+                            metadata.other.remove(CHECKOUT_ID);
                         }
-                        (key, value) => {
-                            metadata.other.insert(key.into_string(), value);
+                        (MetadataKey::CheckoutId, value) => {
+                            metadata.checkout_id = None;
+                            metadata.other.insert(CHECKOUT_ID.to_owned(), value);
+                        }
+                        (MetadataKey::Other(key), value) => {
+                            metadata.other.insert(key, value);
                         }
                     }
                 }
@@ -180,15 +197,6 @@ enum MetadataKey {
     Other(String),
 }
 
-impl MetadataKey {
-    fn into_string(self) -> String {
-        match self {
-            MetadataKey::CheckoutId => "checkoutId".to_owned(),
-            MetadataKey::Other(key) => key,
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for MetadataKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct KeyVisitor;
@@ -199,12 +207,12 @@ impl<'de> Deserialize<'de> for MetadataKey {
             }
             fn visit_str<E: de::Error>(self, key: &str) -> Result<MetadataKey, E> {
                 Ok(match key {
-                    "checkoutId" => MetadataKey::CheckoutId,
+                    CHECKOUT_ID => MetadataKey::CheckoutId,
                     other => MetadataKey::Other(other.to_owned()),
                 })
             }
             fn visit_string<E: de::Error>(self, key: String) -> Result<MetadataKey, E> {
-                Ok(if key == "checkoutId" {
+                Ok(if key == CHECKOUT_ID {
                     MetadataKey::CheckoutId
                 } else {
                     MetadataKey::Other(key)
