@@ -305,10 +305,10 @@ case("empty webhook-id", "InvalidHeader", header="webhook-id",
 
 # --- Secrets, refused or accepted when parsed -------------------------------
 secrets = [
-    {"name": "empty string", "secret": "", "expect": "MissingPrefix"},
+    {"name": "empty string", "secret": "", "expect": "Blank"},
     {"name": "prefix only", "secret": "whsec_", "expect": "Empty"},
     {"name": "prefix and whitespace only", "secret": "whsec_  \n", "expect": "Empty"},
-    {"name": "whitespace only", "secret": "   ", "expect": "MissingPrefix"},
+    {"name": "whitespace only", "secret": "   ", "expect": "Blank"},
     {"name": "API key instead of webhook secret", "secret": "sk_test_960bfde0VBrLlpK098e4ffeb53e1",
      "expect": "MissingPrefix"},
     {"name": "prefix in upper case", "secret": "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "expect": "MissingPrefix"},

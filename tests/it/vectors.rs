@@ -166,6 +166,7 @@ fn describe(result: Result<(), VerifyError>) -> String {
 fn describe_secret(result: Result<WebhookSecret, SecretError>) -> String {
     match result {
         Ok(_) => "ok".to_owned(),
+        Err(SecretError::Blank) => "Blank".to_owned(),
         Err(SecretError::MissingPrefix) => "MissingPrefix".to_owned(),
         Err(SecretError::Empty) => "Empty".to_owned(),
         Err(SecretError::InvalidBase64) => "InvalidBase64".to_owned(),
@@ -250,7 +251,7 @@ fn vectors_cover_every_outcome_and_names_are_unique() {
     ] {
         assert!(expected.iter().any(|e| e == outcome), "no vector expects {outcome}");
     }
-    for outcome in ["ok", "MissingPrefix", "Empty", "InvalidBase64"] {
+    for outcome in ["ok", "Blank", "MissingPrefix", "Empty", "InvalidBase64"] {
         assert!(
             vectors.secrets.iter().any(|case| case.expect == outcome),
             "no secret vector expects {outcome}"
