@@ -154,36 +154,38 @@ case("secret with surrounding whitespace", "ok", secret="  " + SECRET + "\n")
 case("signature without base64 padding (documented leniency)", "ok", hdrs=headers(signature=GOOD.rstrip("=")))
 
 # --- Truncation and prefix attacks (RUSTSEC-2024-0010) --------------------
-case("v1, alone", "NoSignature", hdrs=headers(signature="v1,"))
-case("v1, alone next to another version", "NoSignature", hdrs=headers(signature="v2,abc v1,"))
+case("v1, alone", "MalformedSignature", hdrs=headers(signature="v1,"))
+case("v1, alone next to another version", "MalformedSignature", hdrs=headers(signature="v2,abc v1,"))
 case("empty signature header", "NoSignature", hdrs=headers(signature=""))
-case("prefix of the right signature (4 characters)", "NoSignature", hdrs=headers(signature="v1," + GOOD_B64[:4]))
-case("prefix of the right signature (24 characters)", "NoSignature", hdrs=headers(signature="v1," + GOOD_B64[:24]))
-case("prefix of the right signature (7 characters, not a base64 length)", "NoSignature",
+case("prefix of the right signature (4 characters)", "MalformedSignature", hdrs=headers(signature="v1," + GOOD_B64[:4]))
+case("prefix of the right signature (24 characters)", "MalformedSignature", hdrs=headers(signature="v1," + GOOD_B64[:24]))
+case("prefix of the right signature (7 characters, not a base64 length)", "MalformedSignature",
      hdrs=headers(signature="v1," + GOOD_B64[:7]))
-case("right signature truncated by two characters", "NoSignature", hdrs=headers(signature="v1," + GOOD_B64[:-2]))
-# 31 and 33 bytes both encode to 44 characters, a tag's length in base64. The
-# crate compares entries as text against the canonical encoding of the tag, so
-# any entry of a tag's length is a candidate, and these are mismatches.
-TAG_LENGTH_MISMATCH = "SignatureMismatch"
-NOTE = "44 characters, a tag's length in base64, compared as text: a mismatch"
-case("right signature truncated to 31 bytes", TAG_LENGTH_MISMATCH, note=NOTE,
+case("right signature truncated by two characters", "MalformedSignature", hdrs=headers(signature="v1," + GOOD_B64[:-2]))
+# 31 and 33 bytes both encode to 44 characters, a tag's length in base64, but
+# 31 bytes end in "==" and 33 in no "=": neither is a tag's spelling.
+WRONG_BYTE_COUNT = "44 characters, but base64 of 31 or 33 bytes, not a tag's 32: malformed"
+case("right signature truncated to 31 bytes", "MalformedSignature", note=WRONG_BYTE_COUNT,
      hdrs=headers(signature=entry(tag(SECRET, ID, str(TS), SAMPLE.encode())[:31])))
-case("right signature with a 33rd byte", TAG_LENGTH_MISMATCH, note=NOTE,
+case("right signature with a 33rd byte", "MalformedSignature", note=WRONG_BYTE_COUNT,
      hdrs=headers(signature=entry(tag(SECRET, ID, str(TS), SAMPLE.encode()) + b"\x00")))
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # The last character before `=` carries 4 bits of the tag and 2 unused bits,
 # which canonical base64 leaves at zero; setting one spells the same bytes.
 NON_CANONICAL = GOOD[:-2] + ALPHABET[ALPHABET.index(GOOD[-2]) | 1] + "="
 assert NON_CANONICAL != GOOD and base64.b64decode(NON_CANONICAL[3:]) == base64.b64decode(GOOD_B64)
-case("right signature with non-canonical trailing bits", TAG_LENGTH_MISMATCH, note=NOTE, hdrs=headers(signature=NON_CANONICAL))
+# The crate compares entries as text against the canonical encoding of the
+# tag, so this well-formed entry is a mismatch.
+case("right signature with non-canonical trailing bits", "SignatureMismatch",
+     note="base64 of 32 bytes, compared as text against the canonical spelling: a mismatch",
+     hdrs=headers(signature=NON_CANONICAL))
 case("right signature with the last byte changed", "SignatureMismatch",
      hdrs=headers(signature=entry(tag(SECRET, ID, str(TS), SAMPLE.encode())[:31] + bytes(
          [tag(SECRET, ID, str(TS), SAMPLE.encode())[31] ^ 1]))))
 case("prefix of the right signature next to a wrong signature", "SignatureMismatch",
      hdrs=headers(signature="v1," + GOOD_B64[:8] + " " + WRONG))
 case("base64 of the raw tag without the v1 prefix", "NoSignature", hdrs=headers(signature=GOOD_B64))
-case("hex instead of base64", "NoSignature",
+case("hex instead of base64", "MalformedSignature",
      hdrs=headers(signature="v1," + tag(SECRET, ID, str(TS), SAMPLE.encode()).hex()))
 
 # --- Malformed entries beside a good one ----------------------------------
@@ -197,7 +199,7 @@ for label, junk in [
 ]:
     case(f"malformed entry ({label}) before a good one", "ok", hdrs=headers(signature=f"{junk} {GOOD}"))
     case(f"malformed entry ({label}) after a good one", "ok", hdrs=headers(signature=f"{GOOD} {junk}"))
-case("only malformed entries", "NoSignature", hdrs=headers(signature="v1 v1,!!! v1,AAAA ,"))
+case("only malformed entries", "MalformedSignature", hdrs=headers(signature="v1 v1,!!! v1,AAAA ,"))
 case("extra spaces between entries", "ok", hdrs=headers(signature=f"  {WRONG}   {GOOD}  "))
 
 # --- Several v1 entries (the sender rotating its key) ---------------------

@@ -158,6 +158,7 @@ fn describe(result: Result<(), VerifyError>) -> String {
         Err(VerifyError::StaleTimestamp) => "StaleTimestamp".to_owned(),
         Err(VerifyError::FutureTimestamp) => "FutureTimestamp".to_owned(),
         Err(VerifyError::NoSignature) => "NoSignature".to_owned(),
+        Err(VerifyError::MalformedSignature) => "MalformedSignature".to_owned(),
         Err(VerifyError::SignatureMismatch) => "SignatureMismatch".to_owned(),
         Err(other) => format!("unexpected variant {other:?}"),
     }
@@ -247,6 +248,7 @@ fn vectors_cover_every_outcome_and_names_are_unique() {
         "StaleTimestamp",
         "FutureTimestamp",
         "NoSignature",
+        "MalformedSignature",
         "SignatureMismatch",
     ] {
         assert!(expected.iter().any(|e| e == outcome), "no vector expects {outcome}");
