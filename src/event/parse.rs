@@ -310,7 +310,7 @@ mod tests {
     use time::macros::datetime;
 
     /// The sample event from Yoco's documentation.
-    const SAMPLE: &str = r#"{"id":"evt_1EAwK8Mjy2DT38WIWntiZWxm","type":"payment.succeeded","createdDate":"2024-06-15T15:51:55.260284Z","payload":{"id":"p_bx4bY9JA6r4UwAKFyAjHY2bE","type":"payment","createdDate":"2024-06-15T17:51:54.405141Z","amount":900,"currency":"ZAR","paymentMethodDetails":{"type":"card","card":{"expiryMonth":2,"expiryYear":30,"maskedCard":"************1111","scheme":"visa"}},"status":"succeeded","mode":"live","metadata":{"checkoutId":"ch_9LVKD8GnAj7f39DFbn4F16bE"}}}"#;
+    const SAMPLE: &str = include_str!("documented_sample.json");
 
     #[test]
     fn parses_the_documented_sample() {

@@ -15,7 +15,11 @@ pub const REFUND_SUCCEEDED: &str = "refund.succeeded";
 /// The `type` of a failed refund event.
 pub const REFUND_FAILED: &str = "refund.failed";
 
-/// A Yoco webhook event.
+/// A Yoco webhook event, such as the sample in Yoco's documentation:
+///
+/// ```json
+#[doc = include_str!("documented_sample.json")]
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Event {

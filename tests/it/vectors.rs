@@ -6,7 +6,9 @@
 //!
 //! - `signatures`: requests. `headers` is a list of `[name, value]` pairs
 //!   given as sent (any case, any order; a header can be missing or repeated);
-//!   the body is `body` (UTF-8 text) or `body_base64` (any bytes); `now` is
+//!   the body is `body` (UTF-8 text), `body_base64` (any bytes), or, when
+//!   neither is given, Yoco's documented sample
+//!   ([`DOCUMENTED_SAMPLE`], `src/event/documented_sample.json`); `now` is
 //!   the receiver's clock in Unix seconds; optional `tolerance` (seconds) and
 //!   `also_accept` (more secrets) configure the verifier. `expect` is `"ok"`
 //!   or the `VerifyError` variant's name, with the header's name in `header`
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::Deserialize;
+use yoco_webhooks::testing::DOCUMENTED_SAMPLE;
 use yoco_webhooks::{SecretError, Verifier, VerifyError, WebhookSecret};
 
 const VECTORS: &str = include_str!("../data/vectors.json");
@@ -86,7 +89,8 @@ impl SignatureCase {
             (None, Some(encoded)) => base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .map_err(|err| format!("body_base64: {err}")),
-            _ => Err("give exactly one of `body` and `body_base64`".to_owned()),
+            (None, None) => Ok(DOCUMENTED_SAMPLE.as_bytes().to_vec()),
+            (Some(_), Some(_)) => Err("give at most one of `body` and `body_base64`".to_owned()),
         }
     }
 
