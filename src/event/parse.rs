@@ -89,8 +89,9 @@ pub(crate) struct Summary {
 }
 
 /// Parses a body in one pass when `type` comes before `payload` (as Yoco
-/// sends it), and falls back to [`parse_in_two_passes`] otherwise, which also
-/// says whose event a malformed body is.
+/// sends it), and falls back to [`parse_in_two_passes`] otherwise, or when
+/// the one pass fails (a repeated key, say), which also says whose event a
+/// malformed body is.
 pub(crate) fn parse(body: &[u8]) -> Result<Event, Malformed> {
     // JSON is UTF-8. Checking the whole body at once and parsing from `str`
     // is much cheaper than `from_slice` checking each string on its own.

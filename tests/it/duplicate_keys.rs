@@ -134,7 +134,7 @@ const DATE: &str = r#""createdDate":"2024-06-16T10:00:00Z""#;
 fn each_repeated_key_takes_its_last_value_in_every_path() {
     let payment = |rest: &str| format!(r#"{{{PAYMENT_FIELDS},{rest}}}"#);
     let live_ours = payment(r#""mode":"live","metadata":{"checkoutId":"ch_a"}"#);
-    let cases: Vec<(&str, String, (&str, Option<&str>, Option<&str>))> = vec![
+    let cases = [
         (
             "checkoutId: a string, then a number (typed, one pass)",
             format!(
