@@ -38,14 +38,16 @@ impl WebhookSecret {
     /// files, is ignored.
     ///
     /// # Errors
-    /// [`SecretError::MissingPrefix`] if the text does not start with
-    /// `whsec_`, [`SecretError::Empty`] if nothing follows the prefix,
+    /// [`SecretError::Blank`] if the text is empty or only whitespace (an
+    /// unset setting), [`SecretError::MissingPrefix`] if it does not start
+    /// with `whsec_`, [`SecretError::Empty`] if nothing follows the prefix,
     /// [`SecretError::InvalidBase64`] if the rest is not base64.
     pub fn parse(secret: &str) -> Result<Self, SecretError> {
-        let encoded = secret
-            .trim_ascii()
-            .strip_prefix(PREFIX)
-            .ok_or(SecretError::MissingPrefix)?;
+        let secret = secret.trim_ascii();
+        if secret.is_empty() {
+            return Err(SecretError::Blank);
+        }
+        let encoded = secret.strip_prefix(PREFIX).ok_or(SecretError::MissingPrefix)?;
         if encoded.is_empty() {
             return Err(SecretError::Empty);
         }
@@ -92,10 +94,15 @@ impl std::str::FromStr for WebhookSecret {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecretError {
+    /// The text is empty or only whitespace: usually a setting or
+    /// environment variable that is not set.
+    #[error("webhook secret is blank: is the setting that should hold it (`whsec_...`) set?")]
+    Blank,
     /// The text does not start with `whsec_`.
     #[error("webhook secret must start with `whsec_` (is this the webhook secret, not the API key?)")]
     MissingPrefix,
-    /// The key is empty (`""` or a bare `whsec_`), which would let anyone forge events.
+    /// Nothing follows `whsec_` (or [`WebhookSecret::from_key_bytes`] was
+    /// given no bytes): an empty key would let anyone forge events.
     #[error("webhook secret is empty: nothing follows `whsec_`")]
     Empty,
     /// The part after `whsec_` is not standard base64.
@@ -132,8 +139,15 @@ mod tests {
 
     #[test]
     fn refuses_empty_prefix_only_and_undecodable_secrets() {
-        assert_eq!(WebhookSecret::parse("").unwrap_err(), SecretError::MissingPrefix);
+        for blank in ["", " ", "\n\t ", "\r\n"] {
+            assert_eq!(
+                WebhookSecret::parse(blank).unwrap_err(),
+                SecretError::Blank,
+                "{blank:?}"
+            );
+        }
         assert_eq!(WebhookSecret::parse("whsec_").unwrap_err(), SecretError::Empty);
+        assert_eq!(WebhookSecret::parse(" whsec_").unwrap_err(), SecretError::Empty);
         assert_eq!(WebhookSecret::parse("whsec_ \n").unwrap_err(), SecretError::Empty);
         assert_eq!(
             WebhookSecret::parse("whsec_!!!").unwrap_err(),
@@ -145,6 +159,17 @@ mod tests {
             SecretError::MissingPrefix
         );
         assert_eq!(WebhookSecret::from_key_bytes(b"").unwrap_err(), SecretError::Empty);
+    }
+
+    #[test]
+    fn a_blank_secret_says_so_and_not_that_the_prefix_is_missing() {
+        let blank = SecretError::Blank.to_string();
+        assert!(blank.contains("blank") && !blank.contains("must start"), "{blank}");
+        let empty = WebhookSecret::parse("whsec_").unwrap_err().to_string();
+        assert!(empty.contains("empty") && empty.contains("whsec_"), "{empty}");
+        let prefix = WebhookSecret::parse("sk_live_x").unwrap_err().to_string();
+        assert!(prefix.contains("must start with `whsec_`"), "{prefix}");
+        assert_ne!(blank, empty);
     }
 
     #[test]

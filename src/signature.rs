@@ -35,17 +35,35 @@ pub(crate) fn sign(secret: &WebhookSecret, id: &[u8], timestamp: &[u8], body: &[
     text
 }
 
-/// The base64 part of each `v1,` entry of a `webhook-signature` header that
-/// has a tag's length, padded (44) or unpadded (43).
+/// The part after `v1,` of each `v1` entry of a `webhook-signature` header.
 ///
-/// Entries are separated by spaces. Entries of another version, without a
-/// comma or of another length are skipped: they cannot match, and one of them
-/// must not hide a good entry beside it.
+/// Entries are separated by spaces; entries of another version (or without
+/// a comma) are skipped, as the scheme says.
 pub(crate) fn v1_entries(header: &[u8]) -> impl Iterator<Item = &[u8]> {
     header
         .split(|&byte| byte == b' ')
         .filter_map(|entry| entry.strip_prefix(b"v1,"))
-        .filter(|encoded| encoded.len() == ENCODED_LEN || encoded.len() == ENCODED_LEN - 1)
+}
+
+/// The `v1` entries spelled like a tag: [`is_tag_shaped`]. The others cannot
+/// match, and one of them must not hide a good entry beside it.
+pub(crate) fn v1_tags(header: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v1_entries(header).filter(|entry| is_tag_shaped(entry))
+}
+
+/// Whether an entry is standard base64 of a tag's 32 bytes: 44 characters
+/// ending in one `=`, or the same 43 without it. Non-canonical trailing bits
+/// pass here and fail the comparison. Says nothing about the secret, so it
+/// need not run in constant time.
+fn is_tag_shaped(entry: &[u8]) -> bool {
+    let digits = match entry.split_last() {
+        Some((b'=', digits)) if entry.len() == ENCODED_LEN => digits,
+        _ if entry.len() == ENCODED_LEN - 1 => entry,
+        _ => return false,
+    };
+    digits
+        .iter()
+        .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/')
 }
 
 /// Whether a `v1` entry spells the expected tag, in constant time over the
@@ -90,13 +108,48 @@ mod tests {
     }
 
     #[test]
-    fn picks_the_v1_entries_of_a_tags_length() {
+    fn picks_the_v1_entries_and_those_shaped_like_a_tag() {
         let good = "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
         let unpadded = &good[..43];
-        let header = format!("v2,{good} v1,{good}  v1, v1 nocomma v1,!!! v1,AAAA v1,{unpadded} v1a,{good} v1,{good}=");
-        let found: Vec<&[u8]> = v1_entries(header.as_bytes()).collect();
-        assert_eq!(found, vec![good.as_bytes(), unpadded.as_bytes()]);
+        let hex = "b59d48e3f843ca000980ee5363189277a49dd240d6ea13de9c37be6d36b72a4c";
+        let (too_long, bangs) = (format!("{good}="), "!".repeat(44));
+        let header = format!(
+            "v2,{good} v1,{good}  v1, v1 nocomma v1,!!! v1,AAAA v1,{unpadded} v1a,{good} v1,{too_long} v1,{hex} v1,{bangs}"
+        );
+        let entries: Vec<&[u8]> = v1_entries(header.as_bytes()).collect();
+        let expected: Vec<&[u8]> = vec![
+            good.as_bytes(),
+            b"",
+            b"!!!",
+            b"AAAA",
+            unpadded.as_bytes(),
+            too_long.as_bytes(),
+            hex.as_bytes(),
+            bangs.as_bytes(),
+        ];
+        assert_eq!(entries, expected);
+        let tags: Vec<&[u8]> = v1_tags(header.as_bytes()).collect();
+        assert_eq!(tags, vec![good.as_bytes(), unpadded.as_bytes()]);
         assert_eq!(v1_entries(b"").count(), 0);
+    }
+
+    #[test]
+    fn a_tag_is_44_characters_of_base64_with_one_pad_or_43_without() {
+        let good = "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+        assert!(is_tag_shaped(good.as_bytes()));
+        assert!(is_tag_shaped(&good.as_bytes()[..43]));
+        for bad in [
+            "",
+            "=",
+            &good[..42],
+            "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kk==",  // 31 bytes
+            "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3KkwA",  // 33 bytes
+            "tZ1I4_hDygAJgO5TYxiSd6Sd0kDW6hPenDe-bTa3Kkw=",  // URL-safe alphabet
+            "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kk w=", // a space inside
+            "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw==", // 45 characters
+        ] {
+            assert!(!is_tag_shaped(bad.as_bytes()), "{bad:?}");
+        }
     }
 
     #[test]

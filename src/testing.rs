@@ -16,11 +16,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::event::{Mode, PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED};
+use crate::event::{Mode, REFUND_FAILED, REFUND_SUCCEEDED};
 use crate::headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::secret::WebhookSecret;
 use crate::signature;
@@ -29,8 +29,12 @@ use crate::signature;
 pub const TEST_SECRET: &str = "whsec_dGVzdC1zZWNyZXQtZm9yLXlvY28td2ViaG9va3MtdGVzdHM=";
 
 /// The 464-byte `payment.succeeded` sample from Yoco's documentation, byte
-/// for byte.
-pub const DOCUMENTED_SAMPLE: &str = r#"{"id":"evt_1EAwK8Mjy2DT38WIWntiZWxm","type":"payment.succeeded","createdDate":"2024-06-15T15:51:55.260284Z","payload":{"id":"p_bx4bY9JA6r4UwAKFyAjHY2bE","type":"payment","createdDate":"2024-06-15T17:51:54.405141Z","amount":900,"currency":"ZAR","paymentMethodDetails":{"type":"card","card":{"expiryMonth":2,"expiryYear":30,"maskedCard":"************1111","scheme":"visa"}},"status":"succeeded","mode":"live","metadata":{"checkoutId":"ch_9LVKD8GnAj7f39DFbn4F16bE"}}}"#;
+/// for byte:
+///
+/// ```json
+#[doc = include_str!("event/documented_sample.json")]
+/// ```
+pub const DOCUMENTED_SAMPLE: &str = include_str!("event/documented_sample.json");
 
 /// Signs bodies the way Yoco does, producing the three webhook headers.
 #[derive(Debug, Clone)]
@@ -46,7 +50,27 @@ impl Signer {
 
     /// Signs `body` as message `webhook_id`, sent at `timestamp`.
     pub fn sign(&self, webhook_id: &str, timestamp: OffsetDateTime, body: &[u8]) -> SignedHeaders {
-        let webhook_timestamp = timestamp.unix_timestamp().to_string();
+        self.sign_at_unix(webhook_id, timestamp.unix_timestamp(), body)
+    }
+
+    /// Signs `body` as message `webhook_id`, sent `unix_secs` seconds after
+    /// the Unix epoch: a replay or a skewed clock, tested without the `time`
+    /// crate.
+    ///
+    /// ```
+    /// use yoco_webhooks::testing::{Signer, TEST_SECRET};
+    /// use yoco_webhooks::{Verifier, VerifyError, WebhookSecret};
+    ///
+    /// let secret = WebhookSecret::parse(TEST_SECRET)?;
+    /// // Signed at 2024-06-15T15:51:55Z, long ago: a replay.
+    /// let headers = Signer::new(secret.clone()).sign_at_unix("msg_1", 1_718_466_715, b"{}");
+    /// assert_eq!(headers.webhook_timestamp, "1718466715");
+    /// let err = Verifier::new(secret).verify(&headers, b"{}").unwrap_err();
+    /// assert_eq!(err, VerifyError::StaleTimestamp);
+    /// # Ok::<(), yoco_webhooks::SecretError>(())
+    /// ```
+    pub fn sign_at_unix(&self, webhook_id: &str, unix_secs: i64, body: &[u8]) -> SignedHeaders {
+        let webhook_timestamp = unix_secs.to_string();
         let tag = signature::sign(&self.secret, webhook_id.as_bytes(), webhook_timestamp.as_bytes(), body);
         SignedHeaders {
             webhook_id: webhook_id.to_owned(),
@@ -132,22 +156,26 @@ pub struct SampleEvent {
 }
 
 impl SampleEvent {
-    /// A `payment.succeeded` event like the one in Yoco's documentation.
+    /// The `payment.succeeded` event of Yoco's documentation
+    /// ([`DOCUMENTED_SAMPLE`]).
     pub fn payment_succeeded() -> Self {
-        Self::with_payload(
-            PAYMENT_SUCCEEDED,
-            json!({
-                "id": "p_bx4bY9JA6r4UwAKFyAjHY2bE",
-                "type": "payment",
-                "createdDate": "2024-06-15T17:51:54.405141Z",
-                "amount": 900,
-                "currency": "ZAR",
-                "paymentMethodDetails": {"type": "card", "card": {"expiryMonth": 2, "expiryYear": 30, "maskedCard": "************1111", "scheme": "visa"}},
-                "status": "succeeded",
-                "mode": "live",
-                "metadata": {"checkoutId": "ch_9LVKD8GnAj7f39DFbn4F16bE"},
-            }),
-        )
+        // Parsing a constant: cannot fail, and falls back harmlessly if it did.
+        let mut sample: Map<String, Value> = serde_json::from_str(DOCUMENTED_SAMPLE).unwrap_or_default();
+        let mut text = |key: &str| match sample.remove(key) {
+            Some(Value::String(text)) => text,
+            _ => String::new(),
+        };
+        let (event_id, event_type, created_date) = (text("id"), text("type"), text("createdDate"));
+        let payload = match sample.remove("payload") {
+            Some(Value::Object(payload)) => payload,
+            _ => Map::new(),
+        };
+        Self {
+            event_id,
+            event_type,
+            created_date: OffsetDateTime::parse(&created_date, &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            payload,
+        }
     }
 
     /// A `refund.succeeded` event for the sample payment.
@@ -169,36 +197,24 @@ impl SampleEvent {
         event
     }
 
+    /// A full refund of the sample payment, in its mode and for its checkout.
     fn refund(event_type: &str, status: &str) -> Self {
-        Self::with_payload(
-            event_type,
-            json!({
-                "id": "rfd_7Xq2mJ4bD9cK1pL8sN3vT6wY",
-                "type": "refund",
-                "createdDate": "2024-06-16T09:12:03.118224Z",
-                "amount": 900,
-                "currency": "ZAR",
-                "paymentId": "p_bx4bY9JA6r4UwAKFyAjHY2bE",
-                "status": status,
-                "mode": "live",
-                "metadata": {"checkoutId": "ch_9LVKD8GnAj7f39DFbn4F16bE"},
-            }),
-        )
-    }
-
-    fn with_payload(event_type: &str, payload: Value) -> Self {
-        let Value::Object(payload) = payload else {
-            // Unreachable: every caller passes an object literal.
-            return Self::with_payload(event_type, Value::Object(Map::new()));
-        };
-        Self {
-            event_id: "evt_1EAwK8Mjy2DT38WIWntiZWxm".to_owned(),
-            event_type: event_type.to_owned(),
-            // Parsing a constant: cannot fail, and falls back harmlessly if it did.
-            created_date: OffsetDateTime::parse("2024-06-15T15:51:55.260284Z", &Rfc3339)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            payload,
-        }
+        let mut event = Self::payment_succeeded();
+        let payment = std::mem::take(&mut event.payload);
+        let of_payment = |key: &str| payment.get(key).cloned().unwrap_or(Value::Null);
+        event.event_type = event_type.to_owned();
+        event.payload = Map::from_iter([
+            ("id".to_owned(), Value::from("rfd_7Xq2mJ4bD9cK1pL8sN3vT6wY")),
+            ("type".to_owned(), Value::from("refund")),
+            ("createdDate".to_owned(), Value::from("2024-06-16T09:12:03.118224Z")),
+            ("amount".to_owned(), of_payment("amount")),
+            ("currency".to_owned(), of_payment("currency")),
+            ("paymentId".to_owned(), of_payment("id")),
+            ("status".to_owned(), Value::from(status)),
+            ("mode".to_owned(), of_payment("mode")),
+            ("metadata".to_owned(), of_payment("metadata")),
+        ]);
+        event
     }
 
     /// Sets the event id.
@@ -285,6 +301,32 @@ impl SampleEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_at_a_unix_time_is_signing_at_that_instant() {
+        let signer = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap());
+        let at = OffsetDateTime::from_unix_timestamp(1_718_466_715).unwrap();
+        let by_instant = signer.sign("msg_1", at, b"{}");
+        let by_unix = signer.sign_at_unix("msg_1", 1_718_466_715, b"{}");
+        assert_eq!(by_unix, by_instant);
+        assert_eq!(by_unix.webhook_timestamp, "1718466715");
+        assert_ne!(signer.sign_at_unix("msg_1", 1_718_466_716, b"{}"), by_instant);
+    }
+
+    #[test]
+    fn the_sample_payment_is_the_documented_sample() {
+        assert_eq!(DOCUMENTED_SAMPLE.len(), 464);
+        let documented = crate::Event::from_slice(DOCUMENTED_SAMPLE.as_bytes()).unwrap();
+        let sample = crate::Event::from_slice(&SampleEvent::payment_succeeded().to_json()).unwrap();
+        assert_eq!(sample, documented);
+        let refund = crate::Event::from_slice(&SampleEvent::refund_failed().to_json()).unwrap();
+        let crate::EventData::RefundFailed(refund) = refund.data else {
+            panic!("not a failed refund")
+        };
+        assert_eq!(refund.payment_id, "p_bx4bY9JA6r4UwAKFyAjHY2bE");
+        assert_eq!((refund.amount, refund.mode), (900, Mode::Live));
+        assert_eq!(refund.metadata.checkout_id.unwrap(), "ch_9LVKD8GnAj7f39DFbn4F16bE");
+    }
 
     #[test]
     fn sample_bodies_keep_yocos_key_order() {

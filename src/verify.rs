@@ -101,14 +101,18 @@ impl Verifier {
                 })?;
         let timestamp = self.check_timestamp(timestamp_header, now)?;
         // Refuse a header with nothing to compare before hashing the body.
-        if signature::v1_entries(signature_header).next().is_none() {
-            return Err(VerifyError::NoSignature);
+        if signature::v1_tags(signature_header).next().is_none() {
+            return Err(if signature::v1_entries(signature_header).next().is_none() {
+                VerifyError::NoSignature
+            } else {
+                VerifyError::MalformedSignature
+            });
         }
 
         let mut matched = Choice::from(0);
         for secret in &self.secrets {
             let expected = signature::sign(secret, id, timestamp_header, body);
-            for entry in signature::v1_entries(signature_header) {
+            for entry in signature::v1_tags(signature_header) {
                 matched |= signature::entry_matches(&expected, entry);
             }
         }
@@ -302,9 +306,15 @@ pub enum VerifyError {
     /// The timestamp is further in the future than the tolerance allows.
     #[error("`webhook-timestamp` is too far in the future (outside the tolerance)")]
     FutureTimestamp,
-    /// `webhook-signature` holds no `v1` entry of a signature's length.
-    #[error("`webhook-signature` has no `v1` signature")]
+    /// `webhook-signature` holds no `v1` entry at all (it is empty, or has
+    /// only entries of other versions).
+    #[error("`webhook-signature` has no `v1` entry")]
     NoSignature,
+    /// `webhook-signature` has `v1` entries, but none is a valid signature:
+    /// standard base64 of 32 bytes (44 characters, or 43 without the `=`).
+    /// Hex, a truncated or an empty entry (`v1,`) are such.
+    #[error("`webhook-signature` has a `v1` entry, but it is not a valid signature (base64 of 32 bytes)")]
+    MalformedSignature,
     /// No `v1` signature matches any configured secret.
     #[error("no `v1` signature matches")]
     SignatureMismatch,
@@ -415,6 +425,15 @@ mod tests {
             "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kk",
             "v1,tZ1I4/hD",
             "v1,=",
+            "v2,abc v1,tZ1I4/hD",
+        ] {
+            assert_eq!(
+                verify(ID, TS, sig, SIGNED_AT),
+                Err(VerifyError::MalformedSignature),
+                "{sig}"
+            );
+        }
+        for sig in [
             "v2,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
             "",
             "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
@@ -433,6 +452,33 @@ mod tests {
         );
         assert_eq!(
             verify(ID, TS, "v1,uZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=", SIGNED_AT),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn a_v1_entry_that_is_not_a_signature_is_named_malformed() {
+        // The right tag in hex, and base64 of the wrong length or alphabet.
+        let hex = "v1,b59d48e3f843ca000980ee5363189277a49dd240d6ea13de9c37be6d36b72a4c";
+        for sig in [
+            hex,
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kk==",
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3KkwA",
+            "v1,tZ1I4_hDygAJgO5TYxiSd6Sd0kDW6hPenDe-bTa3Kkw=",
+            "v1 v1,!!! v1,AAAA",
+        ] {
+            let err = verify(ID, TS, sig, SIGNED_AT).unwrap_err();
+            assert_eq!(err, VerifyError::MalformedSignature, "{sig}");
+            let message = err.to_string();
+            assert!(message.contains("not a valid signature"), "{message}");
+            assert!(!message.contains("tZ1I4"), "{message}");
+        }
+        let none = VerifyError::NoSignature.to_string();
+        assert!(none.contains("no `v1` entry"), "{none}");
+        // A well-formed entry beside it is compared as usual.
+        assert_eq!(verify(ID, TS, &format!("{hex} {SIG}"), SIGNED_AT), Ok(()));
+        assert_eq!(
+            verify(ID, TS, &format!("{hex} v1,{}", "A".repeat(43)), SIGNED_AT),
             Err(VerifyError::SignatureMismatch)
         );
     }

@@ -45,6 +45,42 @@ pub fn v1_entry(id: &[u8], timestamp: &[u8], body: &[u8]) -> String {
     format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(tag))
 }
 
+/// The part after `v1,` of each `v1` entry of a `webhook-signature` header.
+pub fn v1_entries(header: &[u8]) -> Vec<&[u8]> {
+    header
+        .split(|&b| b == b' ')
+        .filter_map(|e| e.strip_prefix(b"v1,"))
+        .collect()
+}
+
+/// Whether an entry is base64 of 32 bytes, padded or not, decoded here
+/// independently of the crate. Non-canonical trailing bits are allowed: such
+/// an entry is well formed, and fails as a mismatch.
+pub fn is_tag_shaped(entry: &[u8]) -> bool {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(entry).is_ok_and(|bytes| bytes.len() == 32)
+}
+
+/// The error a header without the correct entry must give: no `v1` entry,
+/// `v1` entries none of which is shaped like a tag, or a mismatch.
+pub fn signature_error(header: &[u8]) -> yoco_webhooks::VerifyError {
+    use yoco_webhooks::VerifyError;
+    let entries = v1_entries(header);
+    if entries.is_empty() {
+        VerifyError::NoSignature
+    } else if !entries.iter().any(|e| is_tag_shaped(e)) {
+        VerifyError::MalformedSignature
+    } else {
+        VerifyError::SignatureMismatch
+    }
+}
+
 /// Whether `header` (space-separated entries) holds `entry`, padded as
 /// produced or with its `=` padding stripped: the two spellings of a tag that
 /// a verifier may accept.

@@ -12,6 +12,8 @@
 //! - [`receive`]: the [`Receiver`](yoco_webhooks::Receiver) end to end:
 //!   typed events, filters, ignore reasons, statuses, and errors that never
 //!   show a secret or an expected signature.
+//! - [`duplicate_keys`]: bodies with repeated keys: the event, the filter
+//!   and `serde_json::Value` all read a repeated key's last value.
 //! - `registration`: the registration client and the `manage_webhooks`
 //!   command line against a local imitation of Yoco's API (feature `client`).
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
@@ -58,6 +60,7 @@ mod alloc;
 mod axum;
 mod conformance;
 mod cross_check;
+mod duplicate_keys;
 mod example_receivers;
 #[cfg(feature = "postgres")]
 mod postgres;

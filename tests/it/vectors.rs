@@ -6,7 +6,9 @@
 //!
 //! - `signatures`: requests. `headers` is a list of `[name, value]` pairs
 //!   given as sent (any case, any order; a header can be missing or repeated);
-//!   the body is `body` (UTF-8 text) or `body_base64` (any bytes); `now` is
+//!   the body is `body` (UTF-8 text), `body_base64` (any bytes), or, when
+//!   neither is given, Yoco's documented sample
+//!   ([`DOCUMENTED_SAMPLE`], `src/event/documented_sample.json`); `now` is
 //!   the receiver's clock in Unix seconds; optional `tolerance` (seconds) and
 //!   `also_accept` (more secrets) configure the verifier. `expect` is `"ok"`
 //!   or the `VerifyError` variant's name, with the header's name in `header`
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::Deserialize;
+use yoco_webhooks::testing::DOCUMENTED_SAMPLE;
 use yoco_webhooks::{SecretError, Verifier, VerifyError, WebhookSecret};
 
 const VECTORS: &str = include_str!("../data/vectors.json");
@@ -86,7 +89,8 @@ impl SignatureCase {
             (None, Some(encoded)) => base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .map_err(|err| format!("body_base64: {err}")),
-            _ => Err("give exactly one of `body` and `body_base64`".to_owned()),
+            (None, None) => Ok(DOCUMENTED_SAMPLE.as_bytes().to_vec()),
+            (Some(_), Some(_)) => Err("give at most one of `body` and `body_base64`".to_owned()),
         }
     }
 
@@ -158,6 +162,7 @@ fn describe(result: Result<(), VerifyError>) -> String {
         Err(VerifyError::StaleTimestamp) => "StaleTimestamp".to_owned(),
         Err(VerifyError::FutureTimestamp) => "FutureTimestamp".to_owned(),
         Err(VerifyError::NoSignature) => "NoSignature".to_owned(),
+        Err(VerifyError::MalformedSignature) => "MalformedSignature".to_owned(),
         Err(VerifyError::SignatureMismatch) => "SignatureMismatch".to_owned(),
         Err(other) => format!("unexpected variant {other:?}"),
     }
@@ -166,6 +171,7 @@ fn describe(result: Result<(), VerifyError>) -> String {
 fn describe_secret(result: Result<WebhookSecret, SecretError>) -> String {
     match result {
         Ok(_) => "ok".to_owned(),
+        Err(SecretError::Blank) => "Blank".to_owned(),
         Err(SecretError::MissingPrefix) => "MissingPrefix".to_owned(),
         Err(SecretError::Empty) => "Empty".to_owned(),
         Err(SecretError::InvalidBase64) => "InvalidBase64".to_owned(),
@@ -246,11 +252,12 @@ fn vectors_cover_every_outcome_and_names_are_unique() {
         "StaleTimestamp",
         "FutureTimestamp",
         "NoSignature",
+        "MalformedSignature",
         "SignatureMismatch",
     ] {
         assert!(expected.iter().any(|e| e == outcome), "no vector expects {outcome}");
     }
-    for outcome in ["ok", "MissingPrefix", "Empty", "InvalidBase64"] {
+    for outcome in ["ok", "Blank", "MissingPrefix", "Empty", "InvalidBase64"] {
         assert!(
             vectors.secrets.iter().any(|case| case.expect == outcome),
             "no secret vector expects {outcome}"

@@ -1,0 +1,26 @@
+//! Yoco's events, parsed into types. An event type this crate does not know
+//! is kept as [`EventData::Other`], never an error.
+//!
+//! A key sent more than once, at any level, takes its last value, as
+//! `serde_json::Value` reads it: the typed event, the filter (even for a
+//! payload that does not parse) and a handler that reads the raw body again
+//! with `serde_json` see the same type, checkout id and mode.
+//!
+//! - `types`: [`Event`], [`EventData`] and the payloads ([`Payment`],
+//!   [`Refund`], ...).
+//! - `values`: the string values as enums ([`Mode`], [`Status`],
+//!   [`Currency`], [`PaymentMethod`], [`CardScheme`]) and [`Metadata`].
+//! - `parse`: the parser (one pass, or two when `payload` precedes `type`),
+//!   [`ParseError`], and what the filter can still read of a malformed body.
+
+mod parse;
+mod types;
+mod values;
+
+pub use parse::ParseError;
+pub(crate) use parse::parse;
+pub use types::{
+    Card, Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, PaymentMethodDetails, REFUND_FAILED,
+    REFUND_SUCCEEDED, Refund,
+};
+pub use values::{CardScheme, Currency, Metadata, Mode, PaymentMethod, Status};

@@ -1,0 +1,192 @@
+//! The event and its payloads, as a handler reads them.
+
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::parse::{ParseError, parse};
+use super::values::{CardScheme, Currency, Metadata, Mode, PaymentMethod, Status};
+use crate::ids::{CheckoutId, EventId, PaymentId, RefundId};
+
+/// The `type` of a successful payment event.
+pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
+/// The `type` of a successful refund event.
+pub const REFUND_SUCCEEDED: &str = "refund.succeeded";
+/// The `type` of a failed refund event.
+pub const REFUND_FAILED: &str = "refund.failed";
+
+/// A Yoco webhook event, such as the sample in Yoco's documentation:
+///
+/// ```json
+#[doc = include_str!("documented_sample.json")]
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// The event's id (`evt_...`).
+    pub id: EventId,
+    /// When Yoco created the event.
+    pub created_date: OffsetDateTime,
+    /// What happened, with its payload.
+    pub data: EventData,
+}
+
+impl Event {
+    /// Parses a webhook body. Unknown fields are ignored and unknown event
+    /// types become [`EventData::Other`].
+    ///
+    /// This does not verify anything: call it on a body that passed
+    /// [`Verifier`](crate::Verifier), or use [`Receiver`](crate::Receiver),
+    /// which does both.
+    ///
+    /// # Errors
+    /// [`ParseError`] if the body is not JSON of the shape of a Yoco event.
+    pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
+        parse(body).map_err(|malformed| malformed.error)
+    }
+
+    /// The event type as sent, such as `payment.succeeded`.
+    pub fn event_type(&self) -> &str {
+        match &self.data {
+            EventData::PaymentSucceeded(_) => PAYMENT_SUCCEEDED,
+            EventData::RefundSucceeded(_) => REFUND_SUCCEEDED,
+            EventData::RefundFailed(_) => REFUND_FAILED,
+            EventData::Other(other) => &other.event_type,
+        }
+    }
+
+    /// `payload.metadata.checkoutId`, whatever the event type: `None` when
+    /// absent or not a string. Like every repeated key, a repeated
+    /// `checkoutId` counts with its last value, as `serde_json` reads it.
+    pub fn checkout_id(&self) -> Option<&CheckoutId> {
+        match &self.data {
+            EventData::PaymentSucceeded(payment) => payment.metadata.checkout_id.as_ref(),
+            EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => {
+                refund.metadata.checkout_id.as_ref()
+            }
+            EventData::Other(other) => other.checkout_id.as_ref(),
+        }
+    }
+
+    /// `payload.mode`: live or test (absent only in an unknown event type
+    /// that does not carry it).
+    pub fn mode(&self) -> Option<&Mode> {
+        match &self.data {
+            EventData::PaymentSucceeded(payment) => Some(&payment.mode),
+            EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => Some(&refund.mode),
+            EventData::Other(other) => other.mode.as_ref(),
+        }
+    }
+}
+
+/// What an event reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EventData {
+    /// `payment.succeeded`: a payment went through.
+    PaymentSucceeded(Payment),
+    /// `refund.succeeded`: a refund (full or partial) went through.
+    RefundSucceeded(Refund),
+    /// `refund.failed`: a refund did not go through.
+    RefundFailed(Refund),
+    /// Any other event type, kept with its raw payload. Yoco may add types at
+    /// any time; they must not break an endpoint.
+    Other(OtherEvent),
+}
+
+/// The payload of a payment event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Payment {
+    /// The payment's id (`p_...`).
+    pub id: PaymentId,
+    /// When the payment was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_date: OffsetDateTime,
+    /// The amount in minor units of `currency` (900 is R9.00).
+    pub amount: i64,
+    /// The currency, such as `ZAR`.
+    pub currency: Currency,
+    /// The payment's status, such as `succeeded`.
+    pub status: Status,
+    /// Live or test.
+    pub mode: Mode,
+    /// How the customer paid, when Yoco says.
+    #[serde(default)]
+    pub payment_method_details: Option<PaymentMethodDetails>,
+    /// The checkout id and the merchant's own metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+/// The payload of a refund event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Refund {
+    /// The refund's id (`rfd_...`).
+    pub id: RefundId,
+    /// When the refund was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_date: OffsetDateTime,
+    /// The refunded amount in minor units; below the payment's for a partial refund.
+    pub amount: i64,
+    /// The currency, such as `ZAR`.
+    pub currency: Currency,
+    /// The refunded payment.
+    pub payment_id: PaymentId,
+    /// The refund's status: `succeeded` or `failed`.
+    pub status: Status,
+    /// Live or test.
+    pub mode: Mode,
+    /// The checkout id and the merchant's own metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+/// How a payment was made.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PaymentMethodDetails {
+    /// The method, such as `card`.
+    #[serde(rename = "type")]
+    pub method: PaymentMethod,
+    /// Card details, for card payments.
+    #[serde(default)]
+    pub card: Option<Card>,
+}
+
+/// The card of a card payment, as far as Yoco discloses it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Card {
+    /// Expiry month, 1 to 12.
+    #[serde(default)]
+    pub expiry_month: Option<u8>,
+    /// Expiry year, two digits as Yoco sends it.
+    #[serde(default)]
+    pub expiry_year: Option<u16>,
+    /// The masked card number, such as `************1111`.
+    #[serde(default)]
+    pub masked_card: Option<String>,
+    /// The card scheme, such as `visa`.
+    #[serde(default)]
+    pub scheme: Option<CardScheme>,
+}
+
+/// An event of a type this crate does not model.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OtherEvent {
+    /// The `type` as sent.
+    pub event_type: String,
+    /// `payload.metadata.checkoutId`, if present and (its last value) a string.
+    pub checkout_id: Option<CheckoutId>,
+    /// `payload.mode`, if present and (its last value) a string.
+    pub mode: Option<Mode>,
+    /// The whole payload.
+    pub payload: Value,
+}
