@@ -114,8 +114,6 @@ pub mod actix_web;
 pub mod axum;
 #[cfg(any(feature = "axum", feature = "actix-web", feature = "tower"))]
 mod body_limit;
-#[cfg(feature = "client")]
-mod client;
 pub mod dedup;
 mod event;
 #[cfg(any(feature = "axum", feature = "actix-web", feature = "tower"))]

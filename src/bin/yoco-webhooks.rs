@@ -20,8 +20,7 @@
 use std::process::ExitCode;
 
 use yoco_webhooks::registration::{
-    Client, DEFAULT_TIMEOUT, Ensured, Registered, RegistrationApi, RegistrationError, SecretKey, Subscription,
-    SubscriptionId,
+    Client, ClientError, DEFAULT_TIMEOUT, Ensured, Registered, RegistrationApi, SecretKey, Subscription, SubscriptionId,
 };
 
 const USAGE: &str =
@@ -66,7 +65,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
 async fn run(args: Vec<String>) -> Result<(), Failure> {
     let command = parse(&args).map_err(|reason| Failure(2, format!("{reason} ({USAGE})")))?;
     let client = client()?;
-    let api_error = |err: RegistrationError| Failure(1, err.to_string());
+    let api_error = |err: ClientError| Failure(1, err.to_string());
     match command {
         Command::Register { name, url } => {
             let registered = client.register(&name, &url).await.map_err(api_error)?;

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use yoco_webhooks::Mode;
 use yoco_webhooks::registration::{
-    Client, Ensured, RegistrationApi, RegistrationError, SecretKey, Subscription, SubscriptionId,
+    Client, ClientError, Ensured, Error, RegistrationApi, SecretKey, Subscription, SubscriptionId,
 };
 
 const GOOD_KEY: &str = "sk_test_960bfde0VBrLlpK098e4ffeb53e1";
@@ -116,6 +116,20 @@ async fn serve(router: Router) -> SocketAddr {
     address
 }
 
+/// The API's error inside a client's; a transport error fails the test.
+trait IntoApi {
+    fn into_api(self) -> Error;
+}
+
+impl IntoApi for ClientError {
+    fn into_api(self) -> Error {
+        match self {
+            ClientError::Api(err) => err,
+            other => panic!("not an API error: {other:?}"),
+        }
+    }
+}
+
 fn client(address: SocketAddr, key: &str) -> Client {
     let api = RegistrationApi::new(SecretKey::new(key))
         .with_base_url(&format!("http://{address}/api"))
@@ -160,11 +174,12 @@ async fn register_list_ensure_and_delete_against_the_imitation() {
             .unwrap();
         assert!(matches!(ensured, Ensured::Registered(_)), "{ensured:?}");
     }
-    let sixth = yoco.ensure("shop", "https://shop.example.com/6").await.unwrap_err();
-    assert!(
-        matches!(sixth, RegistrationError::LimitReached { status: None, .. }),
-        "{sixth:?}"
-    );
+    let sixth = yoco
+        .ensure("shop", "https://shop.example.com/6")
+        .await
+        .unwrap_err()
+        .into_api();
+    assert!(matches!(sixth, Error::LimitReached { status: None, .. }), "{sixth:?}");
     assert_eq!(
         *fake.registrations.lock().unwrap(),
         5,
@@ -172,19 +187,23 @@ async fn register_list_ensure_and_delete_against_the_imitation() {
     );
 
     // Registering directly past the limit gets Yoco's own refusal.
-    let refused = yoco.register("shop", "https://shop.example.com/6").await.unwrap_err();
+    let refused = yoco
+        .register("shop", "https://shop.example.com/6")
+        .await
+        .unwrap_err()
+        .into_api();
     assert!(
-        matches!(refused, RegistrationError::LimitReached { status: Some(400), .. }),
+        matches!(refused, Error::LimitReached { status: Some(400), .. }),
         "{refused:?}"
     );
     assert!(refused.to_string().contains("at most 5 webhooks"), "{refused}");
 
     yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap();
     assert_eq!(yoco.list().await.unwrap().len(), 4);
-    let missing = yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap_err();
+    let missing = yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap_err().into_api();
     assert_eq!(
         missing,
-        RegistrationError::Status {
+        Error::Status {
             status: 404,
             message: "Webhook not found".into()
         }
@@ -195,10 +214,10 @@ async fn register_list_ensure_and_delete_against_the_imitation() {
 async fn refusals_carry_yocos_message_and_never_the_key() {
     let address = serve(FakeYoco::default().router()).await;
 
-    let err = client(address, BAD_KEY).list().await.unwrap_err();
+    let err = client(address, BAD_KEY).list().await.unwrap_err().into_api();
     assert_eq!(
         err,
-        RegistrationError::Unauthorized {
+        Error::Unauthorized {
             status: 403,
             message: "Invalid or revoked secret key".into()
         }
@@ -208,10 +227,11 @@ async fn refusals_carry_yocos_message_and_never_the_key() {
     let err = client(address, GOOD_KEY)
         .register("shop", "https://unreachable.example/")
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .into_api();
     assert_eq!(
         err,
-        RegistrationError::Rejected {
+        Error::Rejected {
             status: 400,
             message: "url: must be a valid, publicly reachable URL".into()
         }
@@ -221,13 +241,15 @@ async fn refusals_carry_yocos_message_and_never_the_key() {
     let err = client(address, GOOD_KEY)
         .register("shop", "http://shop.example.com/")
         .await
-        .unwrap_err();
-    assert!(matches!(err, RegistrationError::InvalidEndpointUrl { .. }), "{err:?}");
+        .unwrap_err()
+        .into_api();
+    assert!(matches!(err, Error::InvalidEndpointUrl { .. }), "{err:?}");
     let err = client(address, GOOD_KEY)
         .ensure("", "https://shop.example.com/")
         .await
-        .unwrap_err();
-    assert_eq!(err, RegistrationError::EmptyName);
+        .unwrap_err()
+        .into_api();
+    assert_eq!(err, Error::EmptyName);
 }
 
 #[tokio::test]
@@ -260,8 +282,8 @@ async fn broken_slow_and_absent_servers_are_errors() {
         Client::with_api(api, timeout).unwrap()
     };
 
-    let err = at("html", Duration::from_secs(5)).list().await.unwrap_err();
-    let RegistrationError::Status { status: 502, message } = &err else {
+    let err = at("html", Duration::from_secs(5)).list().await.unwrap_err().into_api();
+    let Error::Status { status: 502, message } = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -270,22 +292,26 @@ async fn broken_slow_and_absent_servers_are_errors() {
     );
     assert!(message.chars().count() <= 121, "{message}");
 
-    let err = at("junk", Duration::from_secs(5)).list().await.unwrap_err();
+    let err = at("junk", Duration::from_secs(5)).list().await.unwrap_err().into_api();
     assert_eq!(
         err,
-        RegistrationError::InvalidResponse {
+        Error::InvalidResponse {
             status: 200,
-            excerpt: "{\"subscriptions\": [1, 2".into()
+            excerpt: Some("{\"subscriptions\": [1, 2".into())
         }
     );
-    let err = at("nolist", Duration::from_secs(5)).list().await.unwrap_err();
-    assert!(
-        matches!(err, RegistrationError::InvalidResponse { status: 200, .. }),
-        "{err:?}"
-    );
+    let err = at("nolist", Duration::from_secs(5))
+        .list()
+        .await
+        .unwrap_err()
+        .into_api();
+    assert!(matches!(err, Error::InvalidResponse { status: 200, .. }), "{err:?}");
 
     let err = at("slow", Duration::from_millis(300)).list().await.unwrap_err();
-    assert_eq!(err, RegistrationError::Timeout);
+    assert!(
+        matches!(err, ClientError::Timeout { after } if after == Duration::from_millis(300)),
+        "{err:?}"
+    );
 
     // Nothing listens on a port that was just freed.
     let closed = {
@@ -293,7 +319,7 @@ async fn broken_slow_and_absent_servers_are_errors() {
         listener.local_addr().unwrap()
     };
     let err = client(closed, GOOD_KEY).list().await.unwrap_err();
-    assert!(matches!(err, RegistrationError::Transport(_)), "{err:?}");
+    assert!(matches!(err, ClientError::Transport(_)), "{err:?}");
 }
 
 /// The `yoco-webhooks` command line, built by cargo for these tests.

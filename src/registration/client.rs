@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::registration::{
-    EnsurePlan, Registered, RegistrationApi, RegistrationError, SecretKey, Subscription, SubscriptionId, plan_ensure,
+use super::{
+    ClientError, EnsurePlan, Registered, RegistrationApi, SecretKey, Subscription, SubscriptionId, plan_ensure,
 };
 
 /// How long a call may take by default.
@@ -31,6 +31,7 @@ const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 pub struct Client {
     http: reqwest::Client,
     api: RegistrationApi,
+    timeout: Duration,
 }
 
 /// What [`Client::ensure`] found or did: one or the other, and never more,
@@ -48,21 +49,21 @@ impl Client {
     /// A client for Yoco's API with the default timeout.
     ///
     /// # Errors
-    /// [`RegistrationError::Transport`] if the TLS stack cannot start.
-    pub fn new(key: SecretKey) -> Result<Self, RegistrationError> {
+    /// [`ClientError::Setup`] if the TLS stack cannot start.
+    pub fn new(key: SecretKey) -> Result<Self, ClientError> {
         Self::with_api(RegistrationApi::new(key), DEFAULT_TIMEOUT)
     }
 
     /// A client for `api` (another base URL, say) with a timeout per call.
     ///
     /// # Errors
-    /// [`RegistrationError::Transport`] if the TLS stack cannot start.
-    pub fn with_api(api: RegistrationApi, timeout: Duration) -> Result<Self, RegistrationError> {
+    /// [`ClientError::Setup`] if the TLS stack cannot start.
+    pub fn with_api(api: RegistrationApi, timeout: Duration) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
-            .map_err(|err| RegistrationError::Transport(err.to_string()))?;
-        Ok(Self { http, api })
+            .map_err(ClientError::Setup)?;
+        Ok(Self { http, api, timeout })
     }
 
     /// The request builder and answer reader this client uses.
@@ -74,37 +75,39 @@ impl Client {
     /// shown this once.
     ///
     /// # Errors
-    /// [`RegistrationError`]: checks before sending, transport, or Yoco's refusal.
-    pub async fn register(&self, name: &str, url: &str) -> Result<Registered, RegistrationError> {
+    /// [`ClientError`]: checks before sending, transport, or Yoco's refusal.
+    pub async fn register(&self, name: &str, url: &str) -> Result<Registered, ClientError> {
         let answer = self.send(self.api.register_request(name, url)?).await?;
-        self.api.read_register_response(answer)
+        Ok(self.api.read_register_response(answer)?)
     }
 
     /// Lists the account's webhooks (without secrets).
     ///
     /// # Errors
-    /// [`RegistrationError`]: transport, or Yoco's refusal.
-    pub async fn list(&self) -> Result<Vec<Subscription>, RegistrationError> {
+    /// [`ClientError`]: transport, or Yoco's refusal.
+    pub async fn list(&self) -> Result<Vec<Subscription>, ClientError> {
         let answer = self.send(self.api.list_request()?).await?;
-        self.api.read_list_response(answer)
+        Ok(self.api.read_list_response(answer)?)
     }
 
     /// Deletes a webhook.
     ///
     /// # Errors
-    /// [`RegistrationError`]: transport, or Yoco's refusal.
-    pub async fn delete(&self, id: &SubscriptionId) -> Result<(), RegistrationError> {
+    /// [`ClientError`]: an id that is not a plain path segment, transport,
+    /// or Yoco's refusal.
+    pub async fn delete(&self, id: &SubscriptionId) -> Result<(), ClientError> {
         let answer = self.send(self.api.delete_request(id)?).await?;
-        self.api.read_delete_response(answer)
+        Ok(self.api.read_delete_response(answer)?)
     }
 
     /// Makes sure `url` is registered, once: returns the existing webhook
     /// with that URL, or registers it if there is room.
     ///
     /// # Errors
-    /// [`RegistrationError::LimitReached`] if the account has 5 webhooks and
-    /// none has the URL; otherwise as [`Client::list`] and [`Client::register`].
-    pub async fn ensure(&self, name: &str, url: &str) -> Result<Ensured, RegistrationError> {
+    /// [`Error::LimitReached`](super::Error::LimitReached) if the account
+    /// has 5 webhooks and none has the URL; otherwise as [`Client::list`]
+    /// and [`Client::register`].
+    pub async fn ensure(&self, name: &str, url: &str) -> Result<Ensured, ClientError> {
         // Refuse a bad request before asking Yoco anything.
         self.api.register_request(name, url)?;
         let existing = self.list().await?;
@@ -115,37 +118,32 @@ impl Client {
     }
 
     /// Sends a request and reads the whole answer, up to a size limit.
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, RegistrationError> {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, ClientError> {
+        let transport = |err| self.transport(err);
         let request = reqwest::Request::try_from(request).map_err(transport)?;
         let mut response = self.http.execute(request).await.map_err(transport)?;
-        let mut answer = http::Response::builder().status(response.status());
-        if let Some(headers) = answer.headers_mut() {
-            headers.extend(
-                response
-                    .headers()
-                    .iter()
-                    .map(|(name, value)| (name.clone(), value.clone())),
-            );
-        }
+        let status = response.status();
+        let headers = response.headers().clone();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if body.len().saturating_add(chunk.len()) > MAX_ANSWER_BYTES {
-                return Err(RegistrationError::Transport("answer larger than 1 MiB".to_owned()));
+                return Err(ClientError::AnswerTooLarge {
+                    limit: MAX_ANSWER_BYTES,
+                });
             }
             body.extend_from_slice(&chunk);
         }
-        answer
-            .body(body)
-            .map_err(|err| RegistrationError::Transport(err.to_string()))
+        let mut answer = http::Response::new(body);
+        *answer.status_mut() = status;
+        *answer.headers_mut() = headers;
+        Ok(answer)
     }
-}
 
-fn transport(err: reqwest::Error) -> RegistrationError {
-    if err.is_timeout() {
-        RegistrationError::Timeout
-    } else {
-        // The URL is Yoco's or the configured base; the key is in a header
-        // and never part of reqwest's message.
-        RegistrationError::Transport(err.to_string())
+    fn transport(&self, err: reqwest::Error) -> ClientError {
+        if err.is_timeout() {
+            ClientError::Timeout { after: self.timeout }
+        } else {
+            ClientError::Transport(err)
+        }
     }
 }
