@@ -151,12 +151,13 @@ impl RegistrationApi {
             })
     }
 
-    /// Reads the answer to [`RegistrationApi::register_request`].
+    /// Reads the answer to [`RegistrationApi::register_request`]. Its body
+    /// holds the new webhook's secret, so no error quotes it.
     ///
     /// # Errors
     /// [`Error`] for an error status or an unreadable answer.
     pub fn read_register_response(&self, response: http::Response<Vec<u8>>) -> Result<Registered, Error> {
-        let answer: RegisterAnswer = self.read_json(response)?;
+        let answer: RegisterAnswer = self.read_json(response, Body::Secret)?;
         Ok(Registered {
             webhook: answer.webhook,
             secret: answer.secret,
@@ -169,7 +170,7 @@ impl RegistrationApi {
     /// [`Error`] for an error status or an answer without a `subscriptions`
     /// list.
     pub fn read_list_response(&self, response: http::Response<Vec<u8>>) -> Result<Vec<Subscription>, Error> {
-        self.read_json::<ListAnswer>(response)
+        self.read_json::<ListAnswer>(response, Body::Quotable)
             .map(|answer| answer.subscriptions)
     }
 
@@ -179,25 +180,33 @@ impl RegistrationApi {
     /// # Errors
     /// [`Error`] for an error status.
     pub fn read_delete_response(&self, response: http::Response<Vec<u8>>) -> Result<(), Error> {
-        self.check_status(&response)
+        self.check_status(&response, Body::Quotable)
     }
 
-    fn read_json<T: serde::de::DeserializeOwned>(&self, response: http::Response<Vec<u8>>) -> Result<T, Error> {
-        self.check_status(&response)?;
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        response: http::Response<Vec<u8>>,
+        body: Body,
+    ) -> Result<T, Error> {
+        self.check_status(&response, body)?;
+        // serde's own message is dropped: it may quote a value (the secret).
         serde_json::from_slice(response.body()).map_err(|_| Error::InvalidResponse {
             status: response.status().as_u16(),
-            excerpt: Some(self.excerpt(response.body())),
+            excerpt: match body {
+                Body::Quotable => Some(self.quote(&String::from_utf8_lossy(response.body()))),
+                Body::Secret => None,
+            },
         })
     }
 
     /// Turns an error status into the matching error, with Yoco's message.
-    fn check_status(&self, response: &http::Response<Vec<u8>>) -> Result<(), Error> {
+    fn check_status(&self, response: &http::Response<Vec<u8>>, body: Body) -> Result<(), Error> {
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
         let code = status.as_u16();
-        let message = self.message_of(response.body());
+        let message = self.message_of(response.body(), body);
         Err(match code {
             401 | 403 => Error::Unauthorized { status: code, message },
             400 | 409 | 422 if mentions_limit(&message) => Error::LimitReached {
@@ -210,23 +219,31 @@ impl RegistrationApi {
     }
 
     /// Yoco's human message: `message`, `description`, `error` or
-    /// `errors[0]`, else an excerpt of the body.
-    fn message_of(&self, body: &[u8]) -> String {
+    /// `errors[0]`, else an excerpt of the body if it may be quoted.
+    fn message_of(&self, body: &[u8], quoting: Body) -> String {
         let found = serde_json::from_slice::<Value>(body).ok().and_then(|json| {
             ["message", "description", "error"]
                 .iter()
                 .find_map(|key| json.get(key).and_then(text_of))
                 .or_else(|| json.get("errors").and_then(|errors| errors.get(0)).and_then(text_of))
         });
-        match found {
-            Some(message) => self.redact(&message),
-            None => self.excerpt(body),
+        match (found, quoting) {
+            (Some(message), _) => self.quote(&message),
+            (None, Body::Quotable) => self.quote(&String::from_utf8_lossy(body)),
+            (None, Body::Secret) => "no message (the answer is not quoted: it may hold the webhook secret)".to_owned(),
         }
     }
 
-    /// A short, single-line, redacted quote of a body.
-    fn excerpt(&self, body: &[u8]) -> String {
-        let text = String::from_utf8_lossy(body);
+    /// A short, single-line quote of a text, with the API key and any
+    /// secret removed first (so that cutting it short cannot show part of
+    /// one).
+    fn quote(&self, text: &str) -> String {
+        let key = self.key.expose();
+        let text = if key.is_empty() {
+            redact_secrets(text)
+        } else {
+            redact_secrets(&text.replace(key, "[redacted]"))
+        };
         let mut excerpt: String = text
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
@@ -235,18 +252,44 @@ impl RegistrationApi {
         if text.chars().nth(EXCERPT_CHARS).is_some() {
             excerpt.push('…');
         }
-        self.redact(excerpt.trim())
+        excerpt.trim().to_owned()
     }
+}
 
-    /// Removes the API key, should an answer echo it.
-    fn redact(&self, text: &str) -> String {
-        let key = self.key.expose();
-        if key.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(key, "[redacted]")
-        }
+/// Whether an answer's body may be quoted in an error.
+#[derive(Clone, Copy)]
+enum Body {
+    /// A list or delete answer, or an error: quoted, redacted.
+    Quotable,
+    /// A registration's answer, which holds the new webhook's secret: never
+    /// quoted.
+    Secret,
+}
+
+/// What starts a secret: a webhook secret or an API key, in any casing.
+const SECRET_PREFIXES: [&str; 3] = ["whsec_", "sk_live_", "sk_test_"];
+
+/// Replaces every secret in `text` (a prefix of [`SECRET_PREFIXES`] and the
+/// base64 or JSON-escaped characters after it) with `[redacted]`.
+fn redact_secrets(text: &str) -> String {
+    let secret_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '\\');
+    // ASCII lowercasing keeps every byte offset.
+    let lower = text.to_ascii_lowercase();
+    let mut redacted = String::with_capacity(text.len());
+    let mut at: usize = 0;
+    while let Some((start, prefix)) = SECRET_PREFIXES
+        .iter()
+        .filter_map(|prefix| Some((at.checked_add(lower.get(at..)?.find(prefix)?)?, prefix.len())))
+        .min()
+    {
+        redacted.push_str(text.get(at..start).unwrap_or_default());
+        redacted.push_str("[redacted]");
+        let after = start.saturating_add(prefix);
+        let rest = text.get(after..).unwrap_or_default();
+        at = after.saturating_add(rest.find(|c| !secret_char(c)).unwrap_or(rest.len()));
     }
+    redacted.push_str(text.get(at..).unwrap_or_default());
+    redacted
 }
 
 /// A message from a JSON value: a string, or the `message` of an object.
@@ -394,6 +437,68 @@ mod tests {
         let long = "x".repeat(1000);
         let err = api().read_list_response(answer(502, &long)).unwrap_err().to_string();
         assert!(err.len() < 300, "{err}");
+    }
+
+    /// Fails if any six characters in a row of the secret's payload show.
+    fn assert_shows_no_secret(err: &Error, payload: &str) {
+        let shown = format!("{err} {err:?}").to_lowercase();
+        let chars: Vec<char> = payload.to_lowercase().chars().collect();
+        for window in chars.windows(6) {
+            let piece: String = window.iter().collect();
+            assert!(!shown.contains(&piece), "{piece} shows in {shown}");
+        }
+    }
+
+    #[test]
+    fn no_error_quotes_a_webhook_secret_or_a_register_answer() {
+        let payload = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let secret = format!("whsec_{payload}");
+        let escaped = secret.replace('Q', "\\u0051"); // JSON may escape any character
+        let register_answers = [
+            (201, format!(r#"{{"id":5,"secret":"{secret}"}}"#)),
+            (201, format!(r#"{{"id":"sub_1","url":"https://x/","secret":"{secret}""#)),
+            (200, format!("<html>{secret}</html>")),
+            (500, format!("<html>{secret}</html>")),
+            (502, format!(r#"{{"id":"sub_1","secret":"{secret}"}}"#)),
+        ];
+        for (status, body) in &register_answers {
+            let err = api().read_register_response(answer(*status, body)).unwrap_err();
+            assert_shows_no_secret(&err, payload);
+            assert!(
+                !err.to_string().contains("sub_1"),
+                "a register answer was quoted: {err}"
+            );
+        }
+        let other_answers = [
+            (
+                200,
+                format!(r#"{{"subscriptions":[{{"id":"sub_1","secret":"{secret}"}}"#),
+            ),
+            (200, format!("{}{secret}", "x".repeat(110))), // cut in the middle by the excerpt
+            (404, format!(r#"{{"message":"no webhook with secret {secret}"}}"#)),
+            (403, format!(r#"{{"errors":["{}"]}}"#, secret.to_uppercase())),
+            (502, format!(r#"<p>{}</p>"#, secret.replace('/', "\\/"))),
+            (400, format!(r#"{{"error":"{escaped}"}}"#)),
+            (500, escaped.clone()),
+        ];
+        for (status, body) in &other_answers {
+            let err = api().read_list_response(answer(*status, body)).unwrap_err();
+            assert_shows_no_secret(&err, payload);
+            if *status >= 400 {
+                let err = api().read_delete_response(answer(*status, body)).unwrap_err();
+                assert_shows_no_secret(&err, payload);
+            }
+        }
+    }
+
+    #[test]
+    fn redacts_each_secret_and_keeps_the_rest() {
+        assert_eq!(
+            redact_secrets("é key SK_TEST_ab12, secret whsec_a+b/c= and whsec_x\\/y\\u0051z. ok"),
+            "é key [redacted], secret [redacted] and [redacted]. ok"
+        );
+        assert_eq!(redact_secrets("whsec"), "whsec");
+        assert_eq!(redact_secrets("whsec_"), "[redacted]");
     }
 
     #[test]

@@ -398,3 +398,43 @@ async fn the_command_line_registers_lists_ensures_and_deletes() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown command"), "{err}");
 }
+
+/// An answer to a registration holds the new secret: however broken, the
+/// command line never shows it in an error.
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_never_quotes_a_broken_register_answer() {
+    let broken = format!(r#"{{"id":5,"name":"shop","secret":"{SECRET}"}}"#);
+    let truncated = format!(r#"{{"id":"sub_1","secret":"{SECRET}""#);
+    let router = Router::new()
+        .route(
+            "/typed/api/webhooks",
+            axum::routing::post(move || async move { (StatusCode::CREATED, broken) }),
+        )
+        .route(
+            "/cut/api/webhooks",
+            axum::routing::post(move || async move { (StatusCode::CREATED, truncated) }),
+        )
+        .route(
+            "/failed/api/webhooks",
+            axum::routing::post(|| async { (StatusCode::BAD_GATEWAY, format!("<pre>{SECRET}</pre>")) }),
+        );
+    let address = serve(router).await;
+    let payload = SECRET.trim_start_matches("whsec_");
+    for path in ["typed", "cut", "failed"] {
+        let (code, out, err) = run(command_line()
+            .args([
+                "register",
+                "--name",
+                "shop",
+                "--url",
+                "https://shop.example.com/webhooks/yoco",
+            ])
+            .env("YOCO_SECRET_KEY", GOOD_KEY)
+            .env("YOCO_API_BASE", format!("http://{address}/{path}/api")))
+        .await;
+        assert_eq!((code, out.as_str()), (1, ""), "{path}: {err}");
+        assert!(err.starts_with("error: "), "{path}: {err}");
+        assert!(!err.contains(&payload[..8]) && !err.contains("sub_1"), "{path}: {err}");
+    }
+}
