@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::url::check_endpoint_url;
+use super::url::{check_base_url, check_endpoint_url};
 use super::{Error, Registered, RevealedSecret, SecretKey, Subscription, SubscriptionId};
 
 /// Yoco's API base, used unless another is configured.
@@ -74,20 +74,15 @@ impl RegistrationApi {
         }
     }
 
-    /// Uses another base URL (a local imitation of Yoco's API in tests, say).
+    /// Uses another base URL (a local imitation of Yoco's API in tests,
+    /// say). The secret API key goes to it, so it follows the rule of
+    /// [`check_endpoint_url`]: `https://`, or plain `http://` only to a
+    /// loopback address.
     ///
     /// # Errors
-    /// [`Error::InvalidBaseUrl`] if `base` is not an absolute
-    /// `http(s)://` URL.
+    /// [`Error::InvalidBaseUrl`] saying what is wrong (never quoting it).
     pub fn with_base_url(mut self, base: &str) -> Result<Self, Error> {
-        let invalid = Error::InvalidBaseUrl {
-            reason: "must be an absolute http(s):// URL",
-        };
-        let uri: http::Uri = base.parse().map_err(|_| invalid.clone())?;
-        match (uri.scheme_str(), uri.host()) {
-            (Some("https" | "http"), Some(_)) => {}
-            _ => return Err(invalid),
-        }
+        check_base_url(base)?;
         self.base = base.trim_end_matches('/').to_owned();
         Ok(self)
     }
@@ -376,6 +371,34 @@ mod tests {
         assert!(api().with_base_url("payments.yoco.com").is_err());
         let api = RegistrationApi::new(SecretKey::new("sk_test_\n1"));
         assert_eq!(api.list_request().unwrap_err(), Error::InvalidKey);
+    }
+
+    #[test]
+    fn the_api_base_follows_the_endpoint_rule() {
+        for ok in [
+            "https://payments.yoco.com/api",
+            "HTTPS://payments.yoco.com/api",
+            "http://127.0.0.1:9/api",
+            "Http://localhost:8080/api",
+            "http://[::1]:9/api/",
+        ] {
+            let api = api().with_base_url(ok).unwrap();
+            let request = api.list_request().unwrap();
+            assert!(request.uri().to_string().ends_with("/api/webhooks"), "{ok}");
+        }
+        for bad in [
+            "http://payments.yoco.com/api",
+            "HTTP://payments.yoco.com/api",
+            "Http://10.0.0.1/api",
+            "http://localhost.example.com/api",
+            "ftp://payments.yoco.com/api",
+            "payments.yoco.com",
+            "",
+        ] {
+            let err = api().with_base_url(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidBaseUrl { .. }), "{bad}: {err:?}");
+            assert!(bad.is_empty() || !err.to_string().contains(bad), "{err}");
+        }
     }
 
     #[test]

@@ -11,17 +11,31 @@ use super::Error;
 /// # Errors
 /// [`Error::InvalidEndpointUrl`] saying what is wrong.
 pub fn check_endpoint_url(url: &str) -> Result<(), Error> {
-    let invalid = |reason| Error::InvalidEndpointUrl { reason };
-    let uri: http::Uri = url.parse().map_err(|_| invalid("is not a URL"))?;
+    check(url)
+        .map(drop)
+        .map_err(|reason| Error::InvalidEndpointUrl { reason })
+}
+
+/// Checks the API base URL by the same rule: the secret API key goes to it.
+pub(super) fn check_base_url(url: &str) -> Result<(), Error> {
+    check(url).map(drop).map_err(|reason| Error::InvalidBaseUrl { reason })
+}
+
+/// The rule for every URL: absolute, with a host, and `https://`, or plain
+/// `http://` only to a loopback address; the scheme in any casing.
+fn check(url: &str) -> Result<http::Uri, &'static str> {
+    let uri: http::Uri = url.parse().map_err(|_| "is not a URL")?;
     let host = uri
         .host()
         .filter(|host| !host.is_empty())
-        .ok_or(invalid("must be absolute, with a host"))?;
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") if is_loopback(host) => Ok(()),
-        Some("http") => Err(invalid("must use https:// (plain http:// only for a loopback address)")),
-        _ => Err(invalid("must start with https://")),
+        .ok_or("must be absolute, with a host")?;
+    let scheme = uri.scheme_str().unwrap_or_default();
+    if scheme.eq_ignore_ascii_case("https") || (scheme.eq_ignore_ascii_case("http") && is_loopback(host)) {
+        Ok(uri)
+    } else if scheme.eq_ignore_ascii_case("http") {
+        Err("must use https:// (plain http:// only for a loopback address)")
+    } else {
+        Err("must start with https://")
     }
 }
 
@@ -41,12 +55,22 @@ mod tests {
             "http://127.0.0.1:3000/webhooks/yoco",
             "http://localhost/x",
             "http://[::1]:8080/",
+            "HTTPS://shop.example.com/hook",
+            "Https://shop.example.com/hook",
+            "HTTP://127.0.0.1:3000/x",
+            "hTtP://LOCALHOST/x",
+            "http://127.8.9.10/x",
         ] {
             assert_eq!(check_endpoint_url(ok), Ok(()), "{ok}");
         }
         for bad in [
             "http://shop.example.com/hook",
             "http://10.0.0.1/x",
+            "HTTP://shop.example.com/hook",
+            "Http://10.0.0.1/x",
+            "http://localhost.example.com/x",
+            "http://127.0.0.1.example.com/x",
+            "http://[::ffff:10.0.0.1]/x",
             "ftp://x/y",
             "/webhooks",
             "shop.example.com",

@@ -438,3 +438,30 @@ async fn the_command_line_never_quotes_a_broken_register_answer() {
         assert!(!err.contains(&payload[..8]) && !err.contains("sub_1"), "{path}: {err}");
     }
 }
+
+/// A typo in `YOCO_API_BASE` must not send the key in clear: plain http
+/// only to loopback, and the value is never printed.
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_refuses_a_plain_http_api_base() {
+    for base in [
+        "http://payments.yoco.example/api",
+        "HTTP://10.1.2.3/api",
+        "ftp://payments.yoco.example/api",
+    ] {
+        let (code, out, err) = run(command_line()
+            .arg("list")
+            .env("YOCO_SECRET_KEY", GOOD_KEY)
+            .env("YOCO_API_BASE", base))
+        .await;
+        assert_eq!((code, out.as_str()), (2, ""), "{base}: {err}");
+        assert!(
+            err.contains("YOCO_API_BASE") && err.contains("https://"),
+            "{base}: {err}"
+        );
+        assert!(
+            !err.contains("yoco.example") && !err.contains("10.1.2.3"),
+            "{base}: {err}"
+        );
+    }
+}
