@@ -118,10 +118,14 @@ impl RegistrationApi {
     /// `DELETE /webhooks/{id}`.
     ///
     /// # Errors
-    /// [`Error::InvalidId`] if `id` is empty or not a plain path segment.
+    /// [`Error::InvalidId`] if `id` is empty, only dots (`.`, `..`) or has
+    /// a character other than letters, digits, `_`, `-`, `.` and `~`.
     pub fn delete_request(&self, id: &SubscriptionId) -> Result<http::Request<Vec<u8>>, Error> {
+        // Unreserved characters only, and not `.` or `..` (or more dots),
+        // which URL normalisation turns into this or the parent path.
+        let id_text = id.as_str();
         let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '~');
-        if id.as_str().is_empty() || !id.as_str().chars().all(plain) {
+        if !id_text.chars().all(plain) || id_text.chars().all(|c| c == '.') {
             return Err(Error::InvalidId);
         }
         self.request(http::Method::DELETE, &format!("/webhooks/{id}"), Vec::new())
@@ -398,6 +402,24 @@ mod tests {
             let err = api().with_base_url(bad).unwrap_err();
             assert!(matches!(err, Error::InvalidBaseUrl { .. }), "{bad}: {err:?}");
             assert!(bad.is_empty() || !err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn delete_takes_only_a_plain_path_segment() {
+        for id in ["sub_1", "wh_AbC-9.x~y", "a.b", ".x"] {
+            let request = api().delete_request(&SubscriptionId::new(id)).unwrap();
+            assert_eq!(request.uri().path(), format!("/api/webhooks/{id}"));
+        }
+        for id in [
+            ".", "..", "...", "", "/", "a/b", "../x", "%2e%2e", "%2E%2E", "?", "a?b", "#", "a#b", " ", "a b", "\t",
+            "sub_1\n", "é",
+        ] {
+            assert_eq!(
+                api().delete_request(&SubscriptionId::new(id)).unwrap_err(),
+                Error::InvalidId,
+                "{id:?}"
+            );
         }
     }
 

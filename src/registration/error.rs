@@ -28,7 +28,7 @@ pub enum Error {
     #[error("webhook name must not be empty")]
     EmptyName,
     /// The webhook id is empty, `.`, `..` or not a plain path segment.
-    #[error("webhook id must be a plain id such as `sub_...` (letters, digits, `_`, `-`, `.`, `~`)")]
+    #[error("webhook id must be a plain id such as `sub_...`: letters, digits, `_`, `-`, `.` and `~`, not only dots")]
     InvalidId,
     /// The API key cannot be sent in a header (control characters).
     #[error("secret API key contains characters that cannot be sent in a header")]

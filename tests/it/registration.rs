@@ -198,6 +198,13 @@ async fn register_list_ensure_and_delete_against_the_imitation() {
     );
     assert!(refused.to_string().contains("at most 5 webhooks"), "{refused}");
 
+    // Ids that URL normalisation would turn into the collection are refused.
+    for id in [".", "..", "%2e%2e"] {
+        let err = yoco.delete(&SubscriptionId::new(id)).await.unwrap_err().into_api();
+        assert_eq!(err, Error::InvalidId, "{id}");
+    }
+    assert_eq!(yoco.list().await.unwrap().len(), 5);
+
     yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap();
     assert_eq!(yoco.list().await.unwrap().len(), 4);
     let missing = yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap_err().into_api();
