@@ -139,11 +139,59 @@ impl Client {
         Ok(answer)
     }
 
-    fn transport(&self, err: reqwest::Error) -> ClientError {
+    /// A transport error, keeping reqwest's error but never a user name or
+    /// password in its URL (`with_base_url` refuses them; this is the
+    /// second guard).
+    fn transport(&self, mut err: reqwest::Error) -> ClientError {
         if err.is_timeout() {
-            ClientError::Timeout { after: self.timeout }
-        } else {
-            ClientError::Transport(err)
+            return ClientError::Timeout { after: self.timeout };
         }
+        if let Some(url) = err.url_mut()
+            && (url.set_password(None).is_err() || url.set_username("").is_err())
+        {
+            return ClientError::Transport(err.without_url());
+        }
+        ClientError::Transport(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error and its sources, as a log line and `{:?}` would show them.
+    fn shown(err: &dyn std::error::Error) -> String {
+        let mut shown = format!("{err} {err:?}");
+        let mut source = err.source();
+        while let Some(cause) = source {
+            shown.push_str(&format!(" {cause}"));
+            source = cause.source();
+        }
+        shown
+    }
+
+    #[tokio::test]
+    async fn transport_errors_never_show_a_user_or_password() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let client = Client::new(SecretKey::new("sk_test_x")).unwrap();
+        // No base URL with a password passes `with_base_url`; send one by hand.
+        let url = format!("http://user:hunter2@{closed}/api/webhooks").parse().unwrap();
+        let err = client
+            .http
+            .execute(reqwest::Request::new(reqwest::Method::GET, url))
+            .await
+            .unwrap_err();
+        assert!(shown(&err).contains("hunter2"), "reqwest shows the URL");
+        let err = client.transport(err);
+        assert!(matches!(err, ClientError::Transport(_)), "{err:?}");
+        let shown = shown(&err);
+        assert!(!shown.contains("hunter2") && !shown.contains("user@"), "{shown}");
+        assert!(
+            shown.contains(&closed.to_string()),
+            "the URL without them stays: {shown}"
+        );
     }
 }

@@ -16,9 +16,22 @@ pub fn check_endpoint_url(url: &str) -> Result<(), Error> {
         .map_err(|reason| Error::InvalidEndpointUrl { reason })
 }
 
-/// Checks the API base URL by the same rule: the secret API key goes to it.
+/// Checks the API base URL by the same rule (the secret API key goes to
+/// it), and refuses a user name or password (they would be sent too, and
+/// shown in errors) and a query (the paths go after the base).
 pub(super) fn check_base_url(url: &str) -> Result<(), Error> {
-    check(url).map(drop).map_err(|reason| Error::InvalidBaseUrl { reason })
+    let invalid = |reason| Error::InvalidBaseUrl { reason };
+    let uri = check(url).map_err(invalid)?;
+    if uri
+        .authority()
+        .is_some_and(|authority| authority.as_str().contains('@'))
+    {
+        return Err(invalid("must not hold a user name or password"));
+    }
+    if uri.query().is_some() {
+        return Err(invalid("must not have a query (`?...`)"));
+    }
+    Ok(())
 }
 
 /// The rule for every URL: absolute, with a host, and `https://`, or plain
@@ -81,6 +94,22 @@ mod tests {
                 matches!(check_endpoint_url(bad), Err(Error::InvalidEndpointUrl { .. })),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn the_api_base_holds_no_credentials_or_query() {
+        assert_eq!(check_base_url("https://payments.yoco.com/api"), Ok(()));
+        for bad in [
+            "https://user:hunter2@payments.yoco.com/api",
+            "https://user@payments.yoco.com/api",
+            "http://user:hunter2@127.0.0.1:9/api",
+            "https://payments.yoco.com/api?x=1",
+            "http://payments.yoco.com/api",
+        ] {
+            let err = check_base_url(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidBaseUrl { .. }), "{bad}");
+            assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
         }
     }
 }

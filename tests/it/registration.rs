@@ -260,6 +260,43 @@ async fn refusals_carry_yocos_message_and_never_the_key() {
 }
 
 #[tokio::test]
+async fn errors_never_show_a_user_or_password_of_the_api_base() {
+    let closed = closed_port();
+    let base = format!("http://user:hunter2@{closed}/api");
+    // Refused at once: it would send the credentials, and the key.
+    let refused = RegistrationApi::new(SecretKey::new(GOOD_KEY)).with_base_url(&base);
+    let err = refused.map(|api| Client::with_api(api, Duration::from_secs(5)).unwrap());
+    let shown = match err {
+        Ok(client) => {
+            let err = client.list().await.unwrap_err();
+            format!("{} {err:?}", error_chain(&err))
+        }
+        Err(err) => {
+            assert!(matches!(err, Error::InvalidBaseUrl { .. }), "{err:?}");
+            format!("{err} {err:?}")
+        }
+    };
+    assert!(!shown.contains("hunter2") && !shown.contains("user:"), "{shown}");
+}
+
+/// A loopback address where nothing listens: a port that was just freed.
+fn closed_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// An error and its sources, as a log line would show them.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut shown = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        shown.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    shown
+}
+
+#[tokio::test]
 async fn broken_slow_and_absent_servers_are_errors() {
     let router = Router::new()
         .route(
@@ -320,13 +357,10 @@ async fn broken_slow_and_absent_servers_are_errors() {
         "{err:?}"
     );
 
-    // Nothing listens on a port that was just freed.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
-    let err = client(closed, GOOD_KEY).list().await.unwrap_err();
+    let err = client(closed_port(), GOOD_KEY).list().await.unwrap_err();
     assert!(matches!(err, ClientError::Transport(_)), "{err:?}");
+    let shown = error_chain(&err);
+    assert!(shown.starts_with("could not reach Yoco's API: "), "{shown}");
 }
 
 /// The `yoco-webhooks` command line, built by cargo for these tests.
@@ -471,4 +505,17 @@ async fn the_command_line_refuses_a_plain_http_api_base() {
             "{base}: {err}"
         );
     }
+}
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_refuses_an_api_base_with_a_password() {
+    let base = format!("http://user:hunter2@{}/api", closed_port());
+    let (code, _, err) = run(command_line()
+        .arg("list")
+        .env("YOCO_SECRET_KEY", GOOD_KEY)
+        .env("YOCO_API_BASE", base))
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("YOCO_API_BASE") && !err.contains("hunter2"), "{err}");
 }
