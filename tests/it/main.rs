@@ -12,8 +12,9 @@
 //! - [`receive`]: the [`Receiver`](yoco_webhooks::Receiver) end to end:
 //!   typed events, filters, ignore reasons, statuses, and errors that never
 //!   show a secret or an expected signature.
-//! - `registration`: the registration client and the `manage_webhooks`
-//!   command line against a local imitation of Yoco's API (feature `client`).
+//! - `registration`: the registration client and the `yoco-webhooks`
+//!   command line against a local imitation of Yoco's API (features
+//!   `client`, `cli`).
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
 //!   chunked and aborted bodies; `axum` and `actix_web` run it (features

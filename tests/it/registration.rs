@@ -430,14 +430,85 @@ async fn the_command_line_registers_lists_ensures_and_deletes() {
         GOOD_KEY,
     ))
     .await;
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "refused before sending: {err}");
     assert!(err.contains("https://"), "{err}");
     let (code, _, err) = run(command_line().arg("list")).await;
     assert_eq!(code, 2);
     assert!(err.contains("YOCO_SECRET_KEY"), "{err}");
     let (code, _, err) = run(&mut cli(&["frobnicate"], GOOD_KEY)).await;
     assert_eq!(code, 2);
-    assert!(err.contains("unknown command"), "{err}");
+    assert!(err.contains("frobnicate"), "{err}");
+}
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_lists_as_json_for_scripts() {
+    let address = serve(FakeYoco::default().router()).await;
+    let cli = |args: &[&str]| {
+        let mut command = command_line();
+        command
+            .args(args)
+            .env("YOCO_SECRET_KEY", GOOD_KEY)
+            .env("YOCO_API_BASE", format!("http://{address}/api"));
+        command
+    };
+    let (code, out, err) = run(&mut cli(&["list", "--json"])).await;
+    assert_eq!((code, out.trim()), (0, r#"{"webhooks":[]}"#), "{err}");
+    for n in 1..=2 {
+        let url = format!("https://shop.example.com/{n}");
+        let (code, _, err) = run(&mut cli(&["register", "--name", "shop", "--url", &url])).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, _) = run(&mut cli(&["list", "--json"])).await;
+    assert_eq!(code, 0);
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!({"webhooks": [
+            {"id": "sub_1", "name": "shop", "url": "https://shop.example.com/1", "mode": "test"},
+            {"id": "sub_2", "name": "shop", "url": "https://shop.example.com/2", "mode": "test"},
+        ]})
+    );
+    assert!(!out.contains("whsec_") && !out.contains(GOOD_KEY), "{out}");
+}
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_explains_itself() {
+    let (code, out, _) = run(command_line().arg("--help")).await;
+    assert_eq!(code, 0, "{out}");
+    for needle in [
+        "register",
+        "ensure",
+        "list",
+        "delete",
+        "YOCO_SECRET_KEY",
+        "YOCO_API_BASE",
+        "Exit status",
+        "0  success",
+        "1  an error from Yoco's API",
+        "2  a usage or configuration error",
+    ] {
+        assert!(out.contains(needle), "--help lacks {needle}: {out}");
+    }
+    let (code, out, _) = run(command_line().args(["list", "--help"])).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("--json") && out.contains("Exit status"), "{out}");
+    let (code, out, _) = run(command_line().args(["help", "register"])).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("--name") && out.contains("--url") && out.contains("only this once"),
+        "{out}"
+    );
+    let (code, out, _) = run(command_line().arg("--version")).await;
+    assert_eq!(
+        (code, out.trim()),
+        (0, concat!("yoco-webhooks ", env!("CARGO_PKG_VERSION")))
+    );
+    // A usage error is clap's, exit 2, with the usage line.
+    let (code, out, err) = run(command_line().args(["register", "--name", "shop"])).await;
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("--url") && err.contains("Usage:"), "{err}");
 }
 
 /// An answer to a registration holds the new secret: however broken, the
