@@ -514,6 +514,11 @@ mod tests {
                 "a register answer was quoted: {err}"
             );
         }
+        let unreadable = api().read_register_response(answer(201, "{")).unwrap_err();
+        assert!(
+            unreadable.to_string().contains("delete it and register again"),
+            "{unreadable}"
+        );
         let other_answers = [
             (
                 200,

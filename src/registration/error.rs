@@ -80,7 +80,9 @@ pub enum Error {
 fn excerpt_note(excerpt: &Option<String>) -> String {
     match excerpt {
         Some(excerpt) => format!(": {excerpt}"),
-        None => " (not quoted: it may hold the new webhook's secret)".to_owned(),
+        None => " to a registration, not quoted as it may hold the new webhook's secret; the webhook may be \
+                  registered with its secret lost: list the webhooks, delete it and register again"
+            .to_owned(),
     }
 }
 
