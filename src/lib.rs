@@ -60,8 +60,8 @@
 //! - `redis` (feature `redis`): `RedisStore`, an idempotency store on Redis
 //!   for several server instances.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
-//!   and answer readers for any HTTP client, and a ready `Client` (feature
-//!   `client`).
+//!   and answer readers for any HTTP client (errors: `registration::Error`),
+//!   and a ready `Client` (feature `client`, errors: `ClientError`).
 //! - [`testing`]: a signer and sample events for your own tests.
 //!
 //! # Features
@@ -71,7 +71,7 @@
 //! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the sans-IO [`registration`] API |
 //! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`] |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
-//! | `cli` | no | the `yoco-webhooks` command line: `cargo install yoco-webhooks --features cli` |
+//! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
 //! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
@@ -99,6 +99,10 @@
 //!   refuse more with 413, before or while reading; a deduplication store
 //!   that cannot answer means 503, never 2xx; store errors never show a
 //!   connection URL or its password.
+//! - The registration API sends the secret API key only to `https://` (plain
+//!   `http://` only to a loopback address) without a user name or password
+//!   in the URL; its errors never quote a registration's answer (it holds
+//!   the new webhook secret) nor any `whsec_`/`sk_` token.
 #![forbid(unsafe_code)]
 // The library handles hostile input: no unchecked arithmetic, no indexing that
 // can panic. (Set here rather than in Cargo.toml so that examples and benches
@@ -112,8 +116,6 @@ pub mod actix_web;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-#[cfg(feature = "client")]
-mod client;
 pub mod dedup;
 mod event;
 mod filter;
@@ -171,8 +173,9 @@ pub use handle::handle_request;
 #[cfg(feature = "http")]
 pub use http;
 
-/// The README's examples, compiled and run as doc tests (with the `client`
-/// and `postgres` features, which some of them use: `cargo test --all-features`).
-#[cfg(all(doctest, feature = "client", feature = "postgres"))]
+/// The README's examples, compiled and run as doc tests (with the `client`,
+/// `redis` and `postgres` features, which some of them use:
+/// `cargo test --all-features`).
+#[cfg(all(doctest, feature = "client", feature = "redis", feature = "postgres"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

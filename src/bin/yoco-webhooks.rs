@@ -4,35 +4,110 @@
 //! ```text
 //! cargo install yoco-webhooks --features cli
 //! export YOCO_SECRET_KEY=sk_test_...          # the account's secret API key
-//! yoco-webhooks register --name shop --url https://shop.example.com/webhooks/yoco
 //! yoco-webhooks ensure --name shop --url https://shop.example.com/webhooks/yoco
-//! yoco-webhooks list
+//! yoco-webhooks list --json
 //! yoco-webhooks delete sub_...
+//! yoco-webhooks --help
 //! ```
 //!
-//! From a checkout of this repository, `cargo run --example manage_webhooks
-//! --features client -- <command>` runs the same program.
-//!
-//! `YOCO_API_BASE` overrides `https://payments.yoco.com/api` (a local
-//! imitation, in tests). Every failure exits non-zero with a one-line reason:
-//! 2 for a usage or configuration error, 1 for an error from the API.
+//! From a checkout of this repository, `cargo run --features cli -- <command>`
+//! runs the same program.
 
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
 use yoco_webhooks::registration::{
-    Client, DEFAULT_TIMEOUT, Ensured, Registered, RegistrationApi, RegistrationError, SecretKey, Subscription,
-    SubscriptionId,
+    Client, ClientError, DEFAULT_API_BASE, DEFAULT_TIMEOUT, Ensured, Error, Registered, RegistrationApi, SecretKey,
+    Subscription, SubscriptionId,
 };
 
-const USAGE: &str =
-    "usage: yoco-webhooks (register --name NAME --url URL | ensure --name NAME --url URL | list | delete ID)";
+/// The environment and the exit codes, under every `--help`.
+const AFTER_HELP: &str = "\
+Environment:
+  YOCO_SECRET_KEY  the account's secret API key (sk_live_... or sk_test_...), required;
+                   the webhook gets the key's mode (live or test)
+  YOCO_API_BASE    another API base URL (default https://payments.yoco.com/api):
+                   https://, or plain http:// only to a loopback address
+Their values are never printed.
 
-/// A failure, with the exit code it earns.
+Exit status:
+  0  success
+  1  an error from Yoco's API, or Yoco could not be reached
+  2  a usage or configuration error: bad arguments (also a URL or id refused
+     before sending), YOCO_SECRET_KEY unset, YOCO_API_BASE refused";
+
+/// Register, list and delete the Yoco webhooks of an account.
+///
+/// Yoco allows five webhooks per account and recommends one: prefer
+/// `ensure`, which reuses an existing registration of the URL.
+#[derive(Debug, Parser)]
+#[command(name = "yoco-webhooks", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Register an endpoint and print its webhook secret, which Yoco shows
+    /// only this once.
+    #[command(after_help = AFTER_HELP)]
+    Register(Endpoint),
+    /// Register an endpoint unless a webhook has its URL already; print the
+    /// new secret, or the existing webhook.
+    #[command(after_help = AFTER_HELP)]
+    Ensure(Endpoint),
+    /// List the account's webhooks: id, mode, name and URL (never secrets).
+    #[command(after_help = AFTER_HELP)]
+    List {
+        /// Print one JSON document for scripts:
+        /// {"webhooks":[{"id":..,"name":..,"url":..,"mode":"live"|"test"|null}]}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a webhook by its id.
+    #[command(after_help = AFTER_HELP)]
+    Delete {
+        /// The webhook's id, as `list` shows it (`sub_...`).
+        id: String,
+    },
+}
+
+/// Where Yoco should post events.
+#[derive(Debug, Args)]
+struct Endpoint {
+    /// A name for the webhook, shown by `list`.
+    #[arg(long)]
+    name: String,
+    /// The endpoint's URL: https://, or plain http:// only to a loopback
+    /// address.
+    #[arg(long)]
+    url: String,
+}
+
+/// A failure, with the exit code it earns and a one-line reason.
+#[derive(Debug)]
 struct Failure(u8, String);
 
-#[tokio::main(flavor = "current_thread")]
-pub(crate) async fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()).await {
+impl From<ClientError> for Failure {
+    fn from(err: ClientError) -> Self {
+        let code = match err.api_error() {
+            Some(Error::EmptyName | Error::InvalidEndpointUrl { .. } | Error::InvalidId) => 2,
+            _ => 1,
+        };
+        Failure(code, one_line(&err))
+    }
+}
+
+fn main() -> ExitCode {
+    // Usage errors exit 2 and `--help` / `--version` exit 0, from clap.
+    let cli = Cli::parse();
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Failure(1, format!("could not start the async runtime: {err}")))
+        .and_then(|runtime| runtime.block_on(run(cli.command)));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(code, reason)) => {
             eprintln!("error: {reason}");
@@ -41,38 +116,11 @@ pub(crate) async fn main() -> ExitCode {
     }
 }
 
-/// What the command line asks for.
-enum Command {
-    Register { name: String, url: String },
-    Ensure { name: String, url: String },
-    List,
-    Delete(SubscriptionId),
-}
-
-/// Reads the arguments, before anything is sent or configured.
-fn parse(args: &[String]) -> Result<Command, String> {
-    let (command, rest) = args.split_first().ok_or("no command given")?;
-    match (command.as_str(), rest) {
-        ("register", rest) => name_and_url(rest).map(|(name, url)| Command::Register { name, url }),
-        ("ensure", rest) => name_and_url(rest).map(|(name, url)| Command::Ensure { name, url }),
-        ("list", []) => Ok(Command::List),
-        ("list", _) => Err("list takes no arguments".to_owned()),
-        ("delete", [id]) => Ok(Command::Delete(SubscriptionId::new(id.as_str()))),
-        ("delete", _) => Err("delete takes one webhook id".to_owned()),
-        (other, _) => Err(format!("unknown command `{other}`")),
-    }
-}
-
-async fn run(args: Vec<String>) -> Result<(), Failure> {
-    let command = parse(&args).map_err(|reason| Failure(2, format!("{reason} ({USAGE})")))?;
+async fn run(command: Command) -> Result<(), Failure> {
     let client = client()?;
-    let api_error = |err: RegistrationError| Failure(1, err.to_string());
     match command {
-        Command::Register { name, url } => {
-            let registered = client.register(&name, &url).await.map_err(api_error)?;
-            print_registered(&registered);
-        }
-        Command::Ensure { name, url } => match client.ensure(&name, &url).await.map_err(api_error)? {
+        Command::Register(Endpoint { name, url }) => print_registered(&client.register(&name, &url).await?),
+        Command::Ensure(Endpoint { name, url }) => match client.ensure(&name, &url).await? {
             Ensured::Registered(registered) => print_registered(&registered),
             Ensured::Existing(webhook) => {
                 println!("already registered: {}", describe(&webhook));
@@ -82,12 +130,14 @@ async fn run(args: Vec<String>) -> Result<(), Failure> {
                 );
             }
         },
-        Command::List => {
-            let webhooks = client.list().await.map_err(api_error)?;
-            if webhooks.is_empty() {
+        Command::List { json } => {
+            let webhooks = client.list().await?;
+            if json {
+                println!("{}", as_json(&webhooks));
+            } else if webhooks.is_empty() {
                 println!("no webhooks registered");
             }
-            for webhook in &webhooks {
+            for webhook in webhooks.iter().filter(|_| !json) {
                 println!("{}", describe(webhook));
             }
             if webhooks.len() > 1 {
@@ -97,14 +147,16 @@ async fn run(args: Vec<String>) -> Result<(), Failure> {
                 );
             }
         }
-        Command::Delete(id) => {
-            client.delete(&id).await.map_err(api_error)?;
+        Command::Delete { id } => {
+            let id = SubscriptionId::new(id);
+            client.delete(&id).await?;
             println!("deleted {id}");
         }
     }
     Ok(())
 }
 
+/// The client from the environment; errors name the variable, never its value.
 fn client() -> Result<Client, Failure> {
     let key = std::env::var("YOCO_SECRET_KEY")
         .ok()
@@ -116,32 +168,51 @@ fn client() -> Result<Client, Failure> {
             )
         })?;
     let mut api = RegistrationApi::new(SecretKey::new(key));
-    if let Ok(base) = std::env::var("YOCO_API_BASE") {
-        api = api
-            .with_base_url(&base)
-            .map_err(|err| Failure(2, format!("YOCO_API_BASE: {err}")))?;
+    match std::env::var("YOCO_API_BASE") {
+        Ok(base) => {
+            api = api
+                .with_base_url(&base)
+                .map_err(|err| Failure(2, format!("YOCO_API_BASE: {err} (default {DEFAULT_API_BASE})")))?;
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(Failure(2, "YOCO_API_BASE is not valid UTF-8".to_owned()));
+        }
+        Err(std::env::VarError::NotPresent) => {}
     }
-    Client::with_api(api, DEFAULT_TIMEOUT).map_err(|err| Failure(2, err.to_string()))
+    Client::with_api(api, DEFAULT_TIMEOUT).map_err(Failure::from)
 }
 
-/// `--name NAME --url URL`, in either order.
-fn name_and_url(args: &[String]) -> Result<(String, String), String> {
-    let (mut name, mut url) = (None, None);
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let slot = match flag.as_str() {
-            "--name" => &mut name,
-            "--url" => &mut url,
-            other => return Err(format!("unexpected argument `{other}`")),
-        };
-        *slot = Some(args.next().ok_or_else(|| format!("{flag} needs a value"))?.clone());
+/// An error and its sources on one line.
+fn one_line(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
     }
-    Ok((name.ok_or("--name is required")?, url.ok_or("--url is required")?))
+    line.replace(['\n', '\r'], " ")
 }
 
 fn describe(webhook: &Subscription) -> String {
     let mode = webhook.mode.as_ref().map_or("?", |mode| mode.as_str());
     format!("{}  {mode}  {}  {}", webhook.id, webhook.name, webhook.url)
+}
+
+/// `list --json`: the webhooks as one document (they carry no secrets).
+fn as_json(webhooks: &[Subscription]) -> serde_json::Value {
+    let webhooks: Vec<serde_json::Value> = webhooks
+        .iter()
+        .map(|webhook| {
+            serde_json::json!({
+                "id": webhook.id.as_str(),
+                "name": webhook.name,
+                "url": webhook.url,
+                "mode": webhook.mode.as_ref().map(|mode| mode.as_str()),
+            })
+        })
+        .collect();
+    serde_json::json!({ "webhooks": webhooks })
 }
 
 fn print_registered(registered: &Registered) {
@@ -152,40 +223,56 @@ fn print_registered(registered: &Registered) {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
-    fn args(text: &str) -> Vec<String> {
-        text.split_whitespace().map(str::to_owned).collect()
+    fn parse(line: &str) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("yoco-webhooks").chain(line.split_whitespace())).map(|cli| cli.command)
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn reads_each_command() {
         assert!(matches!(
-            parse(&args("register --url https://x/ --name shop")),
-            Ok(Command::Register { name, url }) if name == "shop" && url == "https://x/"
+            parse("register --url https://x/ --name shop"),
+            Ok(Command::Register(Endpoint { name, url })) if name == "shop" && url == "https://x/"
         ));
-        assert!(matches!(
-            parse(&args("ensure --name a --url b")),
-            Ok(Command::Ensure { .. })
-        ));
-        assert!(matches!(parse(&args("list")), Ok(Command::List)));
-        assert!(matches!(parse(&args("delete sub_1")), Ok(Command::Delete(id)) if id.as_str() == "sub_1"));
+        assert!(matches!(parse("ensure --name a --url b"), Ok(Command::Ensure(_))));
+        assert!(matches!(parse("list"), Ok(Command::List { json: false })));
+        assert!(matches!(parse("list --json"), Ok(Command::List { json: true })));
+        assert!(matches!(parse("delete sub_1"), Ok(Command::Delete { id }) if id == "sub_1"));
     }
 
     #[test]
-    fn refuses_malformed_command_lines() {
-        for (line, reason) in [
-            ("", "no command given"),
-            ("list extra", "list takes no arguments"),
-            ("delete", "delete takes one webhook id"),
-            ("delete a b", "delete takes one webhook id"),
-            ("register --name shop", "--url is required"),
-            ("register --url https://x/", "--name is required"),
-            ("register --name", "--name needs a value"),
-            ("register --colour red", "unexpected argument `--colour`"),
-            ("frobnicate", "unknown command `frobnicate`"),
+    fn refuses_malformed_command_lines_as_usage_errors() {
+        for line in [
+            "",
+            "list extra",
+            "delete",
+            "delete a b",
+            "register --name shop",
+            "register --url https://x/",
+            "register --name",
+            "register --colour red",
+            "frobnicate",
         ] {
-            assert_eq!(parse(&args(line)).err().as_deref(), Some(reason), "{line}");
+            let err = parse(line).expect_err(line);
+            assert_eq!(err.exit_code(), 2, "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn refused_input_is_a_usage_error_and_yocos_refusal_an_api_error() {
+        assert_eq!(Failure::from(ClientError::from(Error::InvalidId)).0, 2);
+        let refused = Error::Rejected {
+            status: 400,
+            message: "no".into(),
+        };
+        assert_eq!(Failure::from(ClientError::from(refused)).0, 1);
     }
 }

@@ -14,8 +14,9 @@
 //!   show a secret or an expected signature.
 //! - [`duplicate_keys`]: bodies with repeated keys: the event, the filter
 //!   and `serde_json::Value` all read a repeated key's last value.
-//! - `registration`: the registration client and the `manage_webhooks`
-//!   command line against a local imitation of Yoco's API (feature `client`).
+//! - `registration`: the registration client and the `yoco-webhooks`
+//!   command line against a local imitation of Yoco's API (features
+//!   `client`, `cli`).
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
 //!   chunked and aborted bodies; `axum` and `actix_web` run it (features

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use yoco_webhooks::Mode;
 use yoco_webhooks::registration::{
-    Client, Ensured, RegistrationApi, RegistrationError, SecretKey, Subscription, SubscriptionId,
+    Client, ClientError, Ensured, Error, RegistrationApi, SecretKey, Subscription, SubscriptionId,
 };
 
 const GOOD_KEY: &str = "sk_test_960bfde0VBrLlpK098e4ffeb53e1";
@@ -116,6 +116,20 @@ async fn serve(router: Router) -> SocketAddr {
     address
 }
 
+/// The API's error inside a client's; a transport error fails the test.
+trait IntoApi {
+    fn into_api(self) -> Error;
+}
+
+impl IntoApi for ClientError {
+    fn into_api(self) -> Error {
+        match self {
+            ClientError::Api(err) => err,
+            other => panic!("not an API error: {other:?}"),
+        }
+    }
+}
+
 fn client(address: SocketAddr, key: &str) -> Client {
     let api = RegistrationApi::new(SecretKey::new(key))
         .with_base_url(&format!("http://{address}/api"))
@@ -160,11 +174,12 @@ async fn register_list_ensure_and_delete_against_the_imitation() {
             .unwrap();
         assert!(matches!(ensured, Ensured::Registered(_)), "{ensured:?}");
     }
-    let sixth = yoco.ensure("shop", "https://shop.example.com/6").await.unwrap_err();
-    assert!(
-        matches!(sixth, RegistrationError::LimitReached { status: None, .. }),
-        "{sixth:?}"
-    );
+    let sixth = yoco
+        .ensure("shop", "https://shop.example.com/6")
+        .await
+        .unwrap_err()
+        .into_api();
+    assert!(matches!(sixth, Error::LimitReached { status: None, .. }), "{sixth:?}");
     assert_eq!(
         *fake.registrations.lock().unwrap(),
         5,
@@ -172,19 +187,30 @@ async fn register_list_ensure_and_delete_against_the_imitation() {
     );
 
     // Registering directly past the limit gets Yoco's own refusal.
-    let refused = yoco.register("shop", "https://shop.example.com/6").await.unwrap_err();
+    let refused = yoco
+        .register("shop", "https://shop.example.com/6")
+        .await
+        .unwrap_err()
+        .into_api();
     assert!(
-        matches!(refused, RegistrationError::LimitReached { status: Some(400), .. }),
+        matches!(refused, Error::LimitReached { status: Some(400), .. }),
         "{refused:?}"
     );
     assert!(refused.to_string().contains("at most 5 webhooks"), "{refused}");
 
+    // Ids that URL normalisation would turn into the collection are refused.
+    for id in [".", "..", "%2e%2e"] {
+        let err = yoco.delete(&SubscriptionId::new(id)).await.unwrap_err().into_api();
+        assert_eq!(err, Error::InvalidId, "{id}");
+    }
+    assert_eq!(yoco.list().await.unwrap().len(), 5);
+
     yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap();
     assert_eq!(yoco.list().await.unwrap().len(), 4);
-    let missing = yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap_err();
+    let missing = yoco.delete(&SubscriptionId::new("sub_2")).await.unwrap_err().into_api();
     assert_eq!(
         missing,
-        RegistrationError::Status {
+        Error::Status {
             status: 404,
             message: "Webhook not found".into()
         }
@@ -195,10 +221,10 @@ async fn register_list_ensure_and_delete_against_the_imitation() {
 async fn refusals_carry_yocos_message_and_never_the_key() {
     let address = serve(FakeYoco::default().router()).await;
 
-    let err = client(address, BAD_KEY).list().await.unwrap_err();
+    let err = client(address, BAD_KEY).list().await.unwrap_err().into_api();
     assert_eq!(
         err,
-        RegistrationError::Unauthorized {
+        Error::Unauthorized {
             status: 403,
             message: "Invalid or revoked secret key".into()
         }
@@ -208,10 +234,11 @@ async fn refusals_carry_yocos_message_and_never_the_key() {
     let err = client(address, GOOD_KEY)
         .register("shop", "https://unreachable.example/")
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .into_api();
     assert_eq!(
         err,
-        RegistrationError::Rejected {
+        Error::Rejected {
             status: 400,
             message: "url: must be a valid, publicly reachable URL".into()
         }
@@ -221,13 +248,52 @@ async fn refusals_carry_yocos_message_and_never_the_key() {
     let err = client(address, GOOD_KEY)
         .register("shop", "http://shop.example.com/")
         .await
-        .unwrap_err();
-    assert!(matches!(err, RegistrationError::InvalidEndpointUrl { .. }), "{err:?}");
+        .unwrap_err()
+        .into_api();
+    assert!(matches!(err, Error::InvalidEndpointUrl { .. }), "{err:?}");
     let err = client(address, GOOD_KEY)
         .ensure("", "https://shop.example.com/")
         .await
-        .unwrap_err();
-    assert_eq!(err, RegistrationError::EmptyName);
+        .unwrap_err()
+        .into_api();
+    assert_eq!(err, Error::EmptyName);
+}
+
+#[tokio::test]
+async fn errors_never_show_a_user_or_password_of_the_api_base() {
+    let closed = closed_port();
+    let base = format!("http://user:hunter2@{closed}/api");
+    // Refused at once: it would send the credentials, and the key.
+    let refused = RegistrationApi::new(SecretKey::new(GOOD_KEY)).with_base_url(&base);
+    let err = refused.map(|api| Client::with_api(api, Duration::from_secs(5)).unwrap());
+    let shown = match err {
+        Ok(client) => {
+            let err = client.list().await.unwrap_err();
+            format!("{} {err:?}", error_chain(&err))
+        }
+        Err(err) => {
+            assert!(matches!(err, Error::InvalidBaseUrl { .. }), "{err:?}");
+            format!("{err} {err:?}")
+        }
+    };
+    assert!(!shown.contains("hunter2") && !shown.contains("user:"), "{shown}");
+}
+
+/// A loopback address where nothing listens: a port that was just freed.
+fn closed_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// An error and its sources, as a log line would show them.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut shown = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        shown.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    shown
 }
 
 #[tokio::test]
@@ -260,8 +326,8 @@ async fn broken_slow_and_absent_servers_are_errors() {
         Client::with_api(api, timeout).unwrap()
     };
 
-    let err = at("html", Duration::from_secs(5)).list().await.unwrap_err();
-    let RegistrationError::Status { status: 502, message } = &err else {
+    let err = at("html", Duration::from_secs(5)).list().await.unwrap_err().into_api();
+    let Error::Status { status: 502, message } = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -270,30 +336,31 @@ async fn broken_slow_and_absent_servers_are_errors() {
     );
     assert!(message.chars().count() <= 121, "{message}");
 
-    let err = at("junk", Duration::from_secs(5)).list().await.unwrap_err();
+    let err = at("junk", Duration::from_secs(5)).list().await.unwrap_err().into_api();
     assert_eq!(
         err,
-        RegistrationError::InvalidResponse {
+        Error::InvalidResponse {
             status: 200,
-            excerpt: "{\"subscriptions\": [1, 2".into()
+            excerpt: Some("{\"subscriptions\": [1, 2".into())
         }
     );
-    let err = at("nolist", Duration::from_secs(5)).list().await.unwrap_err();
+    let err = at("nolist", Duration::from_secs(5))
+        .list()
+        .await
+        .unwrap_err()
+        .into_api();
+    assert!(matches!(err, Error::InvalidResponse { status: 200, .. }), "{err:?}");
+
+    let err = at("slow", Duration::from_millis(300)).list().await.unwrap_err();
     assert!(
-        matches!(err, RegistrationError::InvalidResponse { status: 200, .. }),
+        matches!(err, ClientError::Timeout { after } if after == Duration::from_millis(300)),
         "{err:?}"
     );
 
-    let err = at("slow", Duration::from_millis(300)).list().await.unwrap_err();
-    assert_eq!(err, RegistrationError::Timeout);
-
-    // Nothing listens on a port that was just freed.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
-    let err = client(closed, GOOD_KEY).list().await.unwrap_err();
-    assert!(matches!(err, RegistrationError::Transport(_)), "{err:?}");
+    let err = client(closed_port(), GOOD_KEY).list().await.unwrap_err();
+    assert!(matches!(err, ClientError::Transport(_)), "{err:?}");
+    let shown = error_chain(&err);
+    assert!(shown.starts_with("could not reach Yoco's API: "), "{shown}");
 }
 
 /// The `yoco-webhooks` command line, built by cargo for these tests.
@@ -363,12 +430,163 @@ async fn the_command_line_registers_lists_ensures_and_deletes() {
         GOOD_KEY,
     ))
     .await;
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "refused before sending: {err}");
     assert!(err.contains("https://"), "{err}");
     let (code, _, err) = run(command_line().arg("list")).await;
     assert_eq!(code, 2);
     assert!(err.contains("YOCO_SECRET_KEY"), "{err}");
     let (code, _, err) = run(&mut cli(&["frobnicate"], GOOD_KEY)).await;
     assert_eq!(code, 2);
-    assert!(err.contains("unknown command"), "{err}");
+    assert!(err.contains("frobnicate"), "{err}");
+}
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_lists_as_json_for_scripts() {
+    let address = serve(FakeYoco::default().router()).await;
+    let cli = |args: &[&str]| {
+        let mut command = command_line();
+        command
+            .args(args)
+            .env("YOCO_SECRET_KEY", GOOD_KEY)
+            .env("YOCO_API_BASE", format!("http://{address}/api"));
+        command
+    };
+    let (code, out, err) = run(&mut cli(&["list", "--json"])).await;
+    assert_eq!((code, out.trim()), (0, r#"{"webhooks":[]}"#), "{err}");
+    for n in 1..=2 {
+        let url = format!("https://shop.example.com/{n}");
+        let (code, _, err) = run(&mut cli(&["register", "--name", "shop", "--url", &url])).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, _) = run(&mut cli(&["list", "--json"])).await;
+    assert_eq!(code, 0);
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!({"webhooks": [
+            {"id": "sub_1", "name": "shop", "url": "https://shop.example.com/1", "mode": "test"},
+            {"id": "sub_2", "name": "shop", "url": "https://shop.example.com/2", "mode": "test"},
+        ]})
+    );
+    assert!(!out.contains("whsec_") && !out.contains(GOOD_KEY), "{out}");
+}
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_explains_itself() {
+    let (code, out, _) = run(command_line().arg("--help")).await;
+    assert_eq!(code, 0, "{out}");
+    for needle in [
+        "register",
+        "ensure",
+        "list",
+        "delete",
+        "YOCO_SECRET_KEY",
+        "YOCO_API_BASE",
+        "Exit status",
+        "0  success",
+        "1  an error from Yoco's API",
+        "2  a usage or configuration error",
+    ] {
+        assert!(out.contains(needle), "--help lacks {needle}: {out}");
+    }
+    let (code, out, _) = run(command_line().args(["list", "--help"])).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("--json") && out.contains("Exit status"), "{out}");
+    let (code, out, _) = run(command_line().args(["help", "register"])).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("--name") && out.contains("--url") && out.contains("only this once"),
+        "{out}"
+    );
+    let (code, out, _) = run(command_line().arg("--version")).await;
+    assert_eq!(
+        (code, out.trim()),
+        (0, concat!("yoco-webhooks ", env!("CARGO_PKG_VERSION")))
+    );
+    // A usage error is clap's, exit 2, with the usage line.
+    let (code, out, err) = run(command_line().args(["register", "--name", "shop"])).await;
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("--url") && err.contains("Usage:"), "{err}");
+}
+
+/// An answer to a registration holds the new secret: however broken, the
+/// command line never shows it in an error.
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_never_quotes_a_broken_register_answer() {
+    let broken = format!(r#"{{"id":5,"name":"shop","secret":"{SECRET}"}}"#);
+    let truncated = format!(r#"{{"id":"sub_1","secret":"{SECRET}""#);
+    let router = Router::new()
+        .route(
+            "/typed/api/webhooks",
+            axum::routing::post(move || async move { (StatusCode::CREATED, broken) }),
+        )
+        .route(
+            "/cut/api/webhooks",
+            axum::routing::post(move || async move { (StatusCode::CREATED, truncated) }),
+        )
+        .route(
+            "/failed/api/webhooks",
+            axum::routing::post(|| async { (StatusCode::BAD_GATEWAY, format!("<pre>{SECRET}</pre>")) }),
+        );
+    let address = serve(router).await;
+    let payload = SECRET.trim_start_matches("whsec_");
+    for path in ["typed", "cut", "failed"] {
+        let (code, out, err) = run(command_line()
+            .args([
+                "register",
+                "--name",
+                "shop",
+                "--url",
+                "https://shop.example.com/webhooks/yoco",
+            ])
+            .env("YOCO_SECRET_KEY", GOOD_KEY)
+            .env("YOCO_API_BASE", format!("http://{address}/{path}/api")))
+        .await;
+        assert_eq!((code, out.as_str()), (1, ""), "{path}: {err}");
+        assert!(err.starts_with("error: "), "{path}: {err}");
+        assert!(!err.contains(&payload[..8]) && !err.contains("sub_1"), "{path}: {err}");
+    }
+}
+
+/// A typo in `YOCO_API_BASE` must not send the key in clear: plain http
+/// only to loopback, and the value is never printed.
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_refuses_a_plain_http_api_base() {
+    for base in [
+        "http://payments.yoco.example/api",
+        "HTTP://10.1.2.3/api",
+        "ftp://payments.yoco.example/api",
+    ] {
+        let (code, out, err) = run(command_line()
+            .arg("list")
+            .env("YOCO_SECRET_KEY", GOOD_KEY)
+            .env("YOCO_API_BASE", base))
+        .await;
+        assert_eq!((code, out.as_str()), (2, ""), "{base}: {err}");
+        assert!(
+            err.contains("YOCO_API_BASE") && err.contains("https://"),
+            "{base}: {err}"
+        );
+        assert!(
+            !err.contains("yoco.example") && !err.contains("10.1.2.3"),
+            "{base}: {err}"
+        );
+    }
+}
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_refuses_an_api_base_with_a_password() {
+    let base = format!("http://user:hunter2@{}/api", closed_port());
+    let (code, _, err) = run(command_line()
+        .arg("list")
+        .env("YOCO_SECRET_KEY", GOOD_KEY)
+        .env("YOCO_API_BASE", base))
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("YOCO_API_BASE") && !err.contains("hunter2"), "{err}");
 }
