@@ -49,11 +49,19 @@
 //!   [`Outcome::Ignore`] or a [`ReceiveError`] with its HTTP status.
 //! - [`dedup`]: processing each delivery once despite Yoco's retries: the
 //!   [`dedup::IdempotencyStore`] contract, an in-memory store and the
-//!   claim/complete/release protocol with the status to answer.
-//! - `axum` (feature `axum`): the extractor for axum 0.8.
-//! - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
-//! - `tower` (feature `tower`): a `Layer` for any tower-based server
-//!   (hyper, axum, ...), passing the verified delivery to the inner service.
+//!   claim/complete/release protocol.
+//! - One pipeline for every server (feature `http`): a
+//!   [`YocoWebhookConfig`] (receiver, body limit, any store) gives the
+//!   handler a [`YocoWebhook`] to process once, or answers a
+//!   [`YocoRejection`] that keeps its cause; every integration answers with
+//!   the same statuses and texts. [`handle_request`] runs it on any server
+//!   built on the `http` types, and each server module below is only its
+//!   framework's traits over it:
+//!   - `axum` (feature `axum`): the extractor for axum 0.8.
+//!   - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
+//!   - `tower` (feature `tower`): a `Layer` for any tower-based server
+//!     (hyper, axum, ...), passing the verified delivery to the inner
+//!     service.
 //! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
 //!   on PostgreSQL shared by every instance, which can also mark a delivery
 //!   done inside the merchant's own transaction.
@@ -68,7 +76,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the sans-IO [`registration`] API |
+//! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the pipeline ([`YocoWebhookConfig`], [`handle_request`]), the sans-IO [`registration`] API |
 //! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`] |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |

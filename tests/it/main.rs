@@ -36,6 +36,8 @@
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
 //! - `servers`: starts and stops real server binaries for those tests.
+//! - [`readme`]: the README's shell recipe for signing a request by hand,
+//!   run against a verifying receiver.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
 //!
@@ -66,6 +68,7 @@ mod example_receivers;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod properties;
+mod readme;
 mod receive;
 #[cfg(feature = "redis")]
 mod redis;
