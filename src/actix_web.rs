@@ -61,7 +61,7 @@ use ::actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseErr
 
 use crate::dedup::Processed;
 use crate::headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
-use crate::pipeline::{Answer, TEXT_PLAIN};
+use crate::pipeline::answer::{Answer, TEXT_PLAIN};
 pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 /// A hook that turns each rejection into the error actix-web answers with,
@@ -227,7 +227,7 @@ mod tests {
     fn rejections_answer_their_status_text_and_headers() {
         let rejection = YocoRejection::BodyTooLarge;
         assert_eq!(rejection.status_code(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(rejection.to_string(), "body too large");
+        assert_eq!(rejection.to_string(), "body over the limit");
         let refused = YocoRejection::MethodNotAllowed.error_response();
         assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(refused.headers().get(header::ALLOW).unwrap(), "POST");

@@ -47,7 +47,7 @@ use ::axum::extract::{FromRef, FromRequest, Request};
 use ::axum::response::{IntoResponse, Response};
 
 use crate::dedup::Processed;
-use crate::pipeline::read_limited;
+use crate::pipeline::body::read_limited;
 pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 impl<St> FromRequest<St> for YocoWebhook

@@ -77,6 +77,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the pipeline ([`YocoWebhookConfig`], [`handle_request`]), the sans-IO [`registration`] API |
+//! | `http-body` | no | nothing public: the body reading that `axum` and `tower` share, for integrations on `http-body` servers |
 //! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`] |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |

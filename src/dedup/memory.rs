@@ -246,19 +246,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::dedup::test_support::{block_on, id};
     use crate::dedup::{DEFAULT_LEASE, DEFAULT_RETENTION};
-
-    fn id(text: &str) -> WebhookId {
-        WebhookId::new(text)
-    }
-
-    fn block_on<F: Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-            .block_on(future)
-    }
 
     #[test]
     fn a_delivery_is_claimed_once_then_done() {

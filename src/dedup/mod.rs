@@ -38,3 +38,21 @@ mod store;
 pub use memory::MemoryStore;
 pub use process::{DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator, Processed};
 pub use store::{Claim, ClaimToken, IdempotencyStore, StoreError};
+
+/// What the store and protocol tests share.
+#[cfg(test)]
+mod test_support {
+    use crate::ids::WebhookId;
+
+    pub(super) fn id(text: &str) -> WebhookId {
+        WebhookId::new(text)
+    }
+
+    pub(super) fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+}

@@ -147,18 +147,7 @@ mod tests {
 
     use super::*;
     use crate::dedup::MemoryStore;
-
-    fn id(text: &str) -> WebhookId {
-        WebhookId::new(text)
-    }
-
-    fn block_on<F: Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-            .block_on(future)
-    }
+    use crate::dedup::test_support::{block_on, id};
 
     #[test]
     fn the_protocol_answers_each_case() {

@@ -126,7 +126,7 @@ impl fmt::Display for Claim {
         f.write_str(match self {
             Claim::Acquired(_) => "acquired",
             Claim::Done => "done",
-            Claim::InProgress => "in progress",
+            Claim::InProgress => "held by another attempt",
         })
     }
 }

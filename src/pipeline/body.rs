@@ -8,6 +8,10 @@ use super::rejection::{BoxError, YocoRejection};
 /// Reads the whole body, refusing it as soon as it passes `limit`, or a
 /// limit the server set on the body itself (axum's `DefaultBodyLimit`);
 /// [`YocoRejection::BodyUnreadable`] if it could not be read.
+#[allow(
+    dead_code,
+    reason = "used by each integration on an http-body server, behind its own feature"
+)]
 pub(crate) async fn read_limited<B>(body: B, limit: usize) -> Result<Bytes, YocoRejection>
 where
     B: http_body::Body,

@@ -14,22 +14,17 @@
 //! - `webhook`: [`YocoWebhook`], the delivery handed to the handler, and
 //!   the deduplication around it.
 //! - `store`: any store behind one type.
-//! - `body`: the limited read of an `http-body` body (axum, tower).
+//! - `body`: the limited read of an `http-body` body (feature `http-body`,
+//!   which the integrations on `http-body` servers turn on).
 
-mod answer;
-#[cfg(any(feature = "axum", feature = "tower"))]
-mod body;
+pub(crate) mod answer;
+#[cfg(feature = "http-body")]
+pub(crate) mod body;
 mod config;
 mod rejection;
 mod store;
 mod webhook;
 
-#[cfg(any(feature = "actix-web", feature = "tower"))]
-pub(crate) use answer::Answer;
-#[cfg(feature = "actix-web")]
-pub(crate) use answer::TEXT_PLAIN;
-#[cfg(any(feature = "axum", feature = "tower"))]
-pub(crate) use body::read_limited;
 pub use config::{DEFAULT_BODY_LIMIT, YocoWebhookConfig};
 pub use rejection::YocoRejection;
 pub use webhook::YocoWebhook;

@@ -27,7 +27,7 @@ pub enum YocoRejection {
     #[error("method not allowed: Yoco POSTs its webhooks")]
     MethodNotAllowed,
     /// The body is over the limit (ours or the server's own): 413.
-    #[error("body too large")]
+    #[error("body over the limit")]
     BodyTooLarge,
     /// The body could not be read to its end (the client went away, or sent
     /// a broken chunk): 400.

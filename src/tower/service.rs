@@ -14,7 +14,8 @@ use super::future::ResponseFuture;
 use super::layer::YocoWebhookLayer;
 use crate::dedup::Processed;
 use crate::headers::WEBHOOK_SIGNATURE;
-use crate::pipeline::{Answer, read_limited};
+use crate::pipeline::answer::Answer;
+use crate::pipeline::body::read_limited;
 
 /// The signature header, checked to be a valid name when compiling.
 const SIGNATURE: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
