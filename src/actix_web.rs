@@ -39,7 +39,9 @@
 //!
 //! To log rejections or shape their responses, register a
 //! [`YocoErrorHandler`] with `app_data` too (as `web::JsonConfig`'s error
-//! handler), or take `Result<YocoWebhook, YocoRejection>` in the handler.
+//! handler), or take `Result<YocoWebhook, actix_web::Error>` in the
+//! handler: without a hook the error is the [`YocoRejection`], with its
+//! cause (`error.as_error::<YocoRejection>()`).
 //!
 //! # Body limit
 //!

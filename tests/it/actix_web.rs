@@ -133,3 +133,46 @@ async fn without_a_config_the_extractor_answers_500_and_processes_nothing() {
     assert!(text.contains("YocoWebhookConfig"), "{text}");
     assert!(recorder.processed().is_empty());
 }
+
+/// A handler taking `Result` sees the rejection and its cause, and may
+/// answer with it.
+async fn logging_handler(webhook: Result<YocoWebhook, actix_web::Error>) -> HttpResponse {
+    match webhook {
+        Ok(webhook) => {
+            let processed: Processed<(), &'static str> = webhook.process(|_| async { Ok(()) }).await;
+            HttpResponse::Ok().body(processed.text())
+        }
+        Err(err) => match err.as_error::<YocoRejection>() {
+            Some(YocoRejection::NotAuthentic(cause)) => HttpResponse::Unauthorized().body(format!("cause: {cause}")),
+            Some(other) => HttpResponse::build(other.status().as_u16().try_into().unwrap()).body(other.body_text()),
+            None => err.error_response(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_handler_taking_result_sees_the_rejection() {
+    let config = YocoWebhookConfig::new(receiver());
+    let address = serve_app(move || {
+        App::new()
+            .app_data(config.clone())
+            .route("/webhooks/yoco", web::post().to(logging_handler))
+    })
+    .await;
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/webhooks/yoco"))
+        .header("webhook-id", "msg_1")
+        .body(ours())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "cause: missing `webhook-timestamp` header"
+    );
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &ours()), ours()).await,
+        (200, "processed".into())
+    );
+}
