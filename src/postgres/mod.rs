@@ -155,6 +155,7 @@
 //! [`StoreError`]: crate::dedup::StoreError
 //! [`PgPool`]: sqlx::PgPool
 
+mod error;
 mod schema;
 mod store;
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgExecutor, PgPool, Row as _};
 
+use super::error::store_error;
 use super::schema::{DEFAULT_TABLE, Statements, TableNameError, parse_table};
 use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
 use crate::ids::WebhookId;
@@ -104,7 +105,7 @@ impl PostgresStore {
             .bind(lease.as_secs_f64())
             .fetch_optional(&self.pool)
             .await
-            .map_err(|err| StoreError::with_source("PostgreSQL could not claim the delivery", err))?;
+            .map_err(|err| store_error("PostgreSQL could not claim the delivery", &err))?;
         // No row: the delivery's row is not in this statement's snapshot, so
         // a concurrent attempt has just claimed (or completed) it.
         let Some(row) = row else {
@@ -131,7 +132,7 @@ impl PostgresStore {
             .bind(retention.as_secs_f64())
             .fetch_optional(executor)
             .await
-            .map_err(|err| StoreError::with_source("PostgreSQL could not complete the delivery", err))?;
+            .map_err(|err| store_error("PostgreSQL could not complete the delivery", &err))?;
         let Some(row) = row else {
             return Ok(Completion::Claimed);
         };
@@ -158,7 +159,7 @@ impl PostgresStore {
             .bind(token.owner())
             .execute(&self.pool)
             .await
-            .map_err(|err| StoreError::with_source("PostgreSQL could not release the claim", err))?;
+            .map_err(|err| store_error("PostgreSQL could not release the claim", &err))?;
         Ok(())
     }
 }
@@ -194,7 +195,7 @@ fn column<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
     index: usize,
 ) -> Result<T, StoreError> {
     row.try_get(index)
-        .map_err(|err| StoreError::with_source("PostgreSQL answered in an unexpected shape", err))
+        .map_err(|err| store_error("PostgreSQL answered in an unexpected shape", &err))
 }
 
 #[cfg(test)]
