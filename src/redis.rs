@@ -60,7 +60,7 @@ use std::fmt;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, Cmd};
+use ::redis::{Client, Cmd, ErrorKind, RedisError, ServerErrorKind};
 
 use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
 use crate::ids::WebhookId;
@@ -153,10 +153,12 @@ impl RedisStoreBuilder {
     ///
     /// # Errors
     ///
-    /// A [`StoreError`] if the URL is not a Redis URL; it never contains the
+    /// A [configuration](crate::dedup::StoreErrorKind::Configuration)
+    /// [`StoreError`] if the URL is not a Redis URL (or asks for TLS, which
+    /// this build does not support). It says why, but never contains the
     /// URL, so no password leaks into logs.
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(|err| StoreError::with_source("invalid Redis URL", err))?;
+        let client = Client::open(url).map_err(|err| store_error("invalid Redis URL", &err, None))?;
         Ok(RedisStore::builder(client))
     }
 
@@ -184,19 +186,39 @@ impl RedisStoreBuilder {
     ///
     /// # Errors
     ///
-    /// A [`StoreError`] if Redis cannot be reached, refuses the credentials
-    /// or does not answer within the timeout.
+    /// A [`StoreError`] saying why: a
+    /// [configuration](crate::dedup::StoreErrorKind::Configuration) error if
+    /// Redis refuses the credentials or the database number, an
+    /// [unavailable](crate::dedup::StoreErrorKind::Unavailable) one if it
+    /// cannot be reached or does not answer within the timeout.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        let password = self
+            .client
+            .get_connection_info()
+            .redis_settings()
+            .password()
+            .map(str::to_owned);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(MAX_RECONNECT_DELAY);
-        let connecting = ConnectionManager::new_with_config(self.client, config);
+        let connecting = async {
+            let mut connection = ConnectionManager::new_with_config(self.client, config).await?;
+            // Without a password, Redis accepts the connection and refuses
+            // every command: ask one, so that the mistake shows now.
+            Cmd::new().arg("PING").query_async::<()>(&mut connection).await?;
+            Ok::<_, RedisError>(connection)
+        };
         let connection = match tokio::time::timeout(self.timeout, connecting).await {
             Ok(Ok(connection)) => connection,
-            Ok(Err(err)) => return Err(StoreError::with_source("cannot connect to Redis", err)),
-            Err(_) => return Err(StoreError::new("Redis did not answer in time")),
+            Ok(Err(err)) => return Err(store_error("cannot connect to Redis", &err, password.as_deref())),
+            Err(_) => {
+                return Err(StoreError::new(format!(
+                    "Redis did not answer within {:?}",
+                    self.timeout
+                )));
+            }
         };
         Ok(RedisStore {
             connection,
@@ -242,9 +264,69 @@ impl RedisStore {
         let mut connection = self.connection.clone();
         match tokio::time::timeout(self.timeout, command.query_async::<i64>(&mut connection)).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(err)) => Err(StoreError::with_source("Redis failed", err)),
-            Err(_) => Err(StoreError::new("Redis did not answer in time")),
+            Ok(Err(err)) => Err(store_error("Redis failed", &err, None)),
+            Err(_) => Err(StoreError::new(format!(
+                "Redis did not answer within {:?}",
+                self.timeout
+            ))),
         }
+    }
+}
+
+/// `context: what went wrong`, of the kind it is, without the URL, and
+/// without `password` should Redis ever repeat it.
+fn store_error(context: &str, err: &RedisError, password: Option<&str>) -> StoreError {
+    let mut message = format!("{context}: {}", cause(err));
+    if let Some(password) = password.filter(|password| !password.is_empty()) {
+        message = message.replace(password, "[redacted]");
+    }
+    if is_configuration(err) {
+        StoreError::configuration(message)
+    } else {
+        StoreError::new(message)
+    }
+}
+
+/// What went wrong, in words that never repeat the URL: the client's own
+/// checks of the URL say which rule it broke, but may append a piece of it.
+fn cause(err: &RedisError) -> String {
+    let shown = err.to_string();
+    match err.kind() {
+        ErrorKind::AuthenticationFailed => "authentication failed (wrong user name or password?)".to_owned(),
+        // Shown as `description - InvalidClientConfig[: detail]`: the
+        // description alone.
+        ErrorKind::InvalidClientConfig => {
+            let without_detail = match err.detail() {
+                Some(detail) => shown.strip_suffix(detail).and_then(|shown| shown.strip_suffix(": ")),
+                None => Some(shown.as_str()),
+            };
+            without_detail
+                .and_then(|shown| shown.strip_suffix(" - InvalidClientConfig"))
+                .unwrap_or(err.category())
+                .to_owned()
+        }
+        _ if err.is_connection_refusal() => "connection refused".to_owned(),
+        // An I/O error (without the address) or Redis' own answer, which
+        // never repeats a password.
+        _ => shown,
+    }
+}
+
+/// Whether `err` is a mistake in the configuration, which retrying will not
+/// fix, rather than an outage.
+fn is_configuration(err: &RedisError) -> bool {
+    match err.kind() {
+        ErrorKind::AuthenticationFailed
+        | ErrorKind::InvalidClientConfig
+        | ErrorKind::RESP3NotSupported
+        | ErrorKind::Server(ServerErrorKind::NoPerm) => true,
+        // A database number the server does not have.
+        ErrorKind::Server(ServerErrorKind::ResponseError) => {
+            err.detail().is_some_and(|detail| detail.contains("DB index"))
+        }
+        // Credentials missing or refused; a key of another type under our
+        // prefix (is the prefix shared?).
+        _ => matches!(err.code(), Some("NOAUTH" | "WRONGPASS" | "WRONGTYPE")),
     }
 }
 
@@ -265,12 +347,14 @@ fn new_owner() -> Result<String, StoreError> {
 fn millis(duration: Duration, what: &str) -> Result<u64, StoreError> {
     u64::try_from(duration.as_millis())
         .map(|millis| millis.max(1))
-        .map_err(|_| StoreError::new(format!("{what} too long")))
+        .map_err(|_| StoreError::configuration(format!("{what} too long")))
 }
 
 /// A key holding something our scripts never write: refuse to guess.
 fn foreign_value() -> StoreError {
-    StoreError::new("the delivery's Redis key holds a value this store did not write (is the key prefix shared?)")
+    StoreError::configuration(
+        "the delivery's Redis key holds a value this store did not write (is the key prefix shared?)",
+    )
 }
 
 impl IdempotencyStore for RedisStore {
@@ -357,21 +441,32 @@ mod tests {
     fn expiries_are_whole_positive_milliseconds() {
         assert_eq!(millis(Duration::from_micros(10), "lease").unwrap(), 1);
         assert_eq!(millis(Duration::from_millis(1500), "lease").unwrap(), 1500);
-        assert!(millis(Duration::MAX, "lease").is_err());
+        assert!(millis(Duration::MAX, "lease").unwrap_err().is_configuration());
     }
 
     #[test]
-    fn a_bad_url_is_an_error_without_the_password() {
-        for url in [
-            "http://:hunter2@127.0.0.1",
-            "redis://:hunter2@127.0.0.1:99999",
-            "redis://:hunter2@127.0.0.1:6379/not-a-db",
-            "redis://:hunter2@0.0.0.0:6379",
-            "not a url hunter2",
+    fn a_bad_url_is_a_configuration_error_that_says_why_without_the_url() {
+        for (url, why) in [
+            ("http://:hunter2@127.0.0.1", "did not parse"),
+            ("redis://:hunter2@127.0.0.1:99999", "did not parse"),
+            ("redis://:hunter2@127.0.0.1:6379/not-a-db", "Invalid database number"),
+            ("redis://:hunter2@0.0.0.0:6379", "wildcard address"),
+            ("rediss://:hunter2@127.0.0.1:6379", "TLS"),
+            // Redis' own message would repeat the value.
+            ("redis://127.0.0.1:6379/?protocol=hunter2", "Invalid protocol version"),
+            ("not a url hunter2", "did not parse"),
         ] {
             let err = RedisStoreBuilder::from_url(url).unwrap_err();
-            for shown in [err.to_string(), format!("{err:?}")] {
-                assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(err.is_configuration(), "{url}: {err}");
+            let mut shown = vec![err.to_string(), format!("{err:?}")];
+            shown.extend(std::error::Error::source(&err).map(|cause| format!("{cause} {cause:?}")));
+            assert!(
+                shown[0].starts_with("idempotency store misconfigured: invalid Redis URL: "),
+                "{url}: {err}"
+            );
+            assert!(shown[0].contains(why), "{url}: {err}");
+            for shown in shown {
+                assert!(!shown.contains("hunter2") && !shown.contains("127.0.0.1"), "{shown}");
             }
         }
         let builder = RedisStoreBuilder::from_url("redis://user:hunter2@127.0.0.1:6379").unwrap();

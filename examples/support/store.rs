@@ -20,7 +20,8 @@ pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<Yoc
 
 #[cfg(feature = "redis")]
 async fn redis(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
-    // The error and its causes never contain the URL, so the password stays out of logs.
+    // The error never contains the URL, so the password stays out of logs;
+    // it says what went wrong, and whether the URL or the server is at fault.
     let store = yoco_webhooks::redis::RedisStore::connect(url)
         .await
         .map_err(|err| format!("YOCO_REDIS_URL: {}", with_causes(&err)))?;
@@ -34,15 +35,25 @@ async fn redis(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConf
 
 #[cfg(feature = "postgres")]
 async fn postgres(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
+    use yoco_webhooks::postgres::sqlx::ConnectOptions as _;
+    use yoco_webhooks::postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
     use yoco_webhooks::postgres::{PostgresStore, sqlx};
     // sqlx's errors do not repeat the URL or its password.
-    let pool = sqlx::postgres::PgPoolOptions::new()
+    let options: PgConnectOptions = url
+        .parse()
+        .map_err(|err: sqlx::Error| format!("YOCO_DATABASE_URL: {}", with_causes(&err)))?;
+    // One connection first: its error says why (refused, unknown database,
+    // password), where the pool's would only say that it timed out.
+    let first = options
+        .connect()
+        .await
+        .map_err(|err| format!("YOCO_DATABASE_URL: {}", with_causes(&err)))?;
+    let pool = PgPoolOptions::new()
         // Fail fast while the database is down: the endpoint answers 503
         // well within the 15 s Yoco waits.
         .acquire_timeout(std::time::Duration::from_secs(2))
-        .connect(url)
-        .await
-        .map_err(|err| format!("YOCO_DATABASE_URL: {}", with_causes(&err)))?;
+        .connect_lazy_with(options);
+    drop(first);
     let store = PostgresStore::new(pool);
     store
         .migrate()

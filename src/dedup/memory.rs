@@ -121,7 +121,7 @@ impl MemoryStore {
         let owner = self.next_owner.fetch_add(1, Ordering::Relaxed);
         let until = now
             .checked_add(lease)
-            .ok_or_else(|| StoreError::new("lease too long"))?;
+            .ok_or_else(|| StoreError::configuration("lease too long"))?;
         state
             .entries
             .insert(webhook_id.clone(), Entry::Claimed { owner, until });
@@ -142,7 +142,7 @@ impl MemoryStore {
         }
         let until = now
             .checked_add(retention)
-            .ok_or_else(|| StoreError::new("retention too long"))?;
+            .ok_or_else(|| StoreError::configuration("retention too long"))?;
         state
             .entries
             .insert(token.webhook_id().clone(), Entry::Done { since: now, until });
@@ -248,6 +248,21 @@ mod tests {
     use super::*;
     use crate::dedup::test_support::{block_on, id};
     use crate::dedup::{DEFAULT_LEASE, DEFAULT_RETENTION};
+
+    #[test]
+    fn a_lease_or_retention_too_long_is_a_configuration_mistake() {
+        let store = MemoryStore::default();
+        block_on(async {
+            let err = store.claim(&id("a"), Duration::MAX).await.unwrap_err();
+            assert!(err.is_configuration(), "{err}");
+            assert!(err.to_string().contains("misconfigured: lease too long"), "{err}");
+            let Claim::Acquired(token) = store.claim(&id("a"), DEFAULT_LEASE).await.unwrap() else {
+                panic!()
+            };
+            let err = store.complete(&token, Duration::MAX).await.unwrap_err();
+            assert!(err.is_configuration(), "{err}");
+        });
+    }
 
     #[test]
     fn a_delivery_is_claimed_once_then_done() {

@@ -23,7 +23,8 @@
 //!
 //! - [`IdempotencyStore`]: the contract every store keeps (atomic claims
 //!   with a lease, completion and release by the claim's owner), with
-//!   [`Claim`], [`ClaimToken`] and [`StoreError`]. `testing::check_store`
+//!   [`Claim`], [`ClaimToken`] and [`StoreError`] (with its
+//!   [`StoreErrorKind`]). `testing::check_store`
 //!   (feature `testing`) checks a store against it.
 //! - [`MemoryStore`]: a bounded store in this process's memory.
 //! - [`Deduplicator`]: the protocol around a handler, and [`Processed`],
@@ -37,7 +38,7 @@ mod store;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use memory::MemoryStore;
 pub use process::{DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator, Processed};
-pub use store::{Claim, ClaimToken, IdempotencyStore, StoreError};
+pub use store::{Claim, ClaimToken, IdempotencyStore, StoreError, StoreErrorKind};
 
 /// What the store and protocol tests share.
 #[cfg(test)]

@@ -46,31 +46,77 @@ pub enum Claim {
     InProgress,
 }
 
-/// A store that could not answer. The adapter answers 503 so that Yoco
-/// retries; never 2xx, which would lose the event.
+/// A store that could not answer. The adapters answer 503 for every kind,
+/// so that Yoco retries; never 2xx, which would lose the event.
+///
+/// Its `Display` says what went wrong, cause included ("idempotency store
+/// misconfigured: Redis refused the credentials: authentication failed"),
+/// and never shows a URL or a password. [`kind`](Self::kind) tells a
+/// mistake in the configuration, which retrying will not fix, from an
+/// outage, which it may.
 #[derive(Debug, thiserror::Error)]
-#[error("idempotency store unavailable: {message}")]
+#[error("idempotency store {kind}: {message}")]
 pub struct StoreError {
+    kind: StoreErrorKind,
     message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+/// Why a [`StoreError`] happened: what to tell the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store could not answer now: connection refused or lost, a
+    /// timeout, a server busy or restarting. It may answer later, without a
+    /// change of configuration. Shown as "unavailable".
+    Unavailable,
+    /// The store is set up wrong, and will not answer until that is fixed:
+    /// a URL that does not parse, credentials refused, an unknown database,
+    /// a missing table, a TLS scheme this build does not support, a lease
+    /// too long to store. Shown as "misconfigured".
+    Configuration,
+}
+
 impl StoreError {
-    /// An error with a message (which must not contain credentials).
+    /// An [`Unavailable`](StoreErrorKind::Unavailable) error with a message
+    /// (which must not contain credentials).
     pub fn new(message: impl Into<String>) -> Self {
         Self {
+            kind: StoreErrorKind::Unavailable,
             message: message.into(),
             source: None,
         }
     }
 
-    /// An error caused by another, such as the store client's.
+    /// An [`Unavailable`](StoreErrorKind::Unavailable) error caused by
+    /// another, such as the store client's. The message is the `Display`;
+    /// the cause is [`source`](std::error::Error::source), for callers that
+    /// walk the chain.
     pub fn with_source(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self {
-            message: message.into(),
             source: Some(Box::new(source)),
+            ..Self::new(message)
         }
+    }
+
+    /// A [`Configuration`](StoreErrorKind::Configuration) error with a
+    /// message (which must not contain credentials).
+    pub fn configuration(message: impl Into<String>) -> Self {
+        Self {
+            kind: StoreErrorKind::Configuration,
+            ..Self::new(message)
+        }
+    }
+
+    /// Whether the configuration is wrong or the store is unavailable.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// Whether the store is set up wrong (see [`StoreErrorKind::Configuration`]).
+    pub fn is_configuration(&self) -> bool {
+        self.kind == StoreErrorKind::Configuration
     }
 }
 
@@ -128,5 +174,46 @@ impl fmt::Display for Claim {
             Claim::Done => "done",
             Claim::InProgress => "held by another attempt",
         })
+    }
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreErrorKind::Unavailable => "unavailable",
+            StoreErrorKind::Configuration => "misconfigured",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_shows_in_the_message() {
+        let outage = StoreError::new("cannot connect to Redis: connection refused");
+        assert_eq!(outage.kind(), StoreErrorKind::Unavailable);
+        assert!(!outage.is_configuration());
+        assert_eq!(
+            outage.to_string(),
+            "idempotency store unavailable: cannot connect to Redis: connection refused"
+        );
+        let mistake = StoreError::configuration("invalid Redis URL: it did not parse");
+        assert_eq!(mistake.kind(), StoreErrorKind::Configuration);
+        assert!(mistake.is_configuration());
+        assert_eq!(
+            mistake.to_string(),
+            "idempotency store misconfigured: invalid Redis URL: it did not parse"
+        );
+    }
+
+    #[test]
+    fn with_source_is_an_outage_that_keeps_its_cause() {
+        let err = StoreError::with_source("the database failed", std::io::Error::other("reset"));
+        assert_eq!(err.kind(), StoreErrorKind::Unavailable);
+        assert_eq!(err.to_string(), "idempotency store unavailable: the database failed");
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("reset"));
     }
 }

@@ -18,6 +18,7 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::routing::post;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::dedup::StoreErrorKind::{Configuration, Unavailable};
 use yoco_webhooks::dedup::{Claim, DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator, IdempotencyStore, Processed};
 use yoco_webhooks::postgres::sqlx::postgres::PgPoolOptions;
 use yoco_webhooks::postgres::sqlx::{self, PgPool};
@@ -636,6 +637,55 @@ async fn an_id_the_database_cannot_store_is_an_error_not_a_guess() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_errors_name_their_cause_and_tell_a_mistake_from_an_outage() {
+    const PASSWORD: &str = "s3cret-Pg-pass";
+    let db = TestDb::new("store_errors").await;
+    let port = db._server.port;
+    let claim = |url: String| async move {
+        let pool = pool_options().connect_lazy(&url).unwrap();
+        PostgresStore::new(pool)
+            .claim(&WebhookId::new("msg_1"), DEFAULT_LEASE)
+            .await
+            .unwrap_err()
+    };
+    for (database, user, kind, expected) in [
+        (
+            "no_such_db",
+            "postgres",
+            Configuration,
+            r#"misconfigured: PostgreSQL could not claim the delivery: database "no_such_db" does not exist (SQLSTATE 3D000)"#,
+        ),
+        (
+            "store_errors",
+            "nobody",
+            Configuration,
+            r#"role "nobody" does not exist (SQLSTATE 28000)"#,
+        ),
+        // Not migrated.
+        (
+            "store_errors",
+            "postgres",
+            Configuration,
+            r#"relation "yoco_webhook_deliveries" does not exist (SQLSTATE 42P01)"#,
+        ),
+    ] {
+        let err = claim(format!("postgres://{user}:{PASSWORD}@127.0.0.1:{port}/{database}")).await;
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(!format!("{err} {err:?}").contains(PASSWORD), "{err:?}");
+    }
+    let closed = claim(format!("postgres://postgres:{PASSWORD}@127.0.0.1:{}/x", free_port())).await;
+    assert_eq!(closed.kind(), Unavailable, "{closed}");
+    assert!(
+        closed
+            .to_string()
+            .starts_with("idempotency store unavailable: PostgreSQL could not claim the delivery: pool timed out"),
+        "{closed}"
+    );
+    assert!(!format!("{closed} {closed:?}").contains(PASSWORD), "{closed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn purging_deletes_only_expired_rows() {
     let db = TestDb::new("purge").await;
     let store = db.store().await;
@@ -725,23 +775,40 @@ async fn two_receiver_processes_on_one_database_print_each_delivery_once() {
     .await;
 }
 
-#[tokio::test]
-async fn the_receivers_exit_with_status_2_on_an_unreachable_database() {
-    // A closed port: the database is not there.
-    let url = format!("postgres://shop:s3cret-Pg-pass@127.0.0.1:{}/shop", free_port());
-    for example in ["axum_receiver", "actix_receiver"] {
-        let running = crate::example_binary(example)
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .env("YOCO_WEBHOOK_SECRET", yoco_webhooks::testing::TEST_SECRET)
-            .env("YOCO_DATABASE_URL", &url)
-            .output();
-        let output = tokio::time::timeout(Duration::from_secs(30), running)
-            .await
-            .unwrap_or_else(|_| panic!("{example} started instead of exiting"))
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{example}: {stderr}");
-        assert!(stderr.contains("YOCO_DATABASE_URL"), "{example}: {stderr}");
-        assert!(!stderr.contains("s3cret"), "{example}: {stderr}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_receivers_exit_with_status_2_on_an_unreachable_or_unknown_database() {
+    let server = tokio::task::spawn_blocking(shared_server).await.unwrap();
+    for (url, expected) in [
+        // A closed port: the database is not there.
+        (
+            format!("postgres://shop:s3cret-Pg-pass@127.0.0.1:{}/shop", free_port()),
+            "Connection refused",
+        ),
+        (
+            format!(
+                "postgres://postgres:s3cret-Pg-pass@127.0.0.1:{}/no_such_db",
+                server.port
+            ),
+            r#"database "no_such_db" does not exist"#,
+        ),
+    ] {
+        for example in ["axum_receiver", "actix_receiver"] {
+            let running = crate::example_binary(example)
+                .env("BIND_ADDR", "127.0.0.1:0")
+                .env("YOCO_WEBHOOK_SECRET", yoco_webhooks::testing::TEST_SECRET)
+                .env("YOCO_DATABASE_URL", &url)
+                .output();
+            let output = tokio::time::timeout(Duration::from_secs(30), running)
+                .await
+                .unwrap_or_else(|_| panic!("{example} started instead of exiting"))
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{example}: {stderr}");
+            assert!(
+                stderr.contains("YOCO_DATABASE_URL: ") && stderr.contains(expected),
+                "{example}: {stderr}"
+            );
+            assert!(!stderr.contains("s3cret"), "{example}: {stderr}");
+        }
     }
 }

@@ -15,7 +15,8 @@ use axum::extract::{FromRef, State};
 use axum::routing::post;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::{Claim, Deduplicator, IdempotencyStore, Processed};
+use yoco_webhooks::dedup::StoreErrorKind::{Configuration, Unavailable};
+use yoco_webhooks::dedup::{Claim, Deduplicator, IdempotencyStore, Processed, StoreError, StoreErrorKind};
 use yoco_webhooks::redis::{DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
@@ -146,7 +147,8 @@ async fn a_value_the_store_did_not_write_is_an_error_not_a_guess() {
         .await
         .unwrap();
     for name in ["msg_x", "msg_h"] {
-        assert!(store.claim(&id(name), Duration::from_secs(60)).await.is_err(), "{name}");
+        let err = store.claim(&id(name), Duration::from_secs(60)).await.unwrap_err();
+        assert_cause(&err, Configuration, "");
     }
 }
 
@@ -394,6 +396,64 @@ async fn no_error_shows_the_password() {
     assert_no_secret(&failed, PASSWORD);
 }
 
+#[tokio::test]
+async fn store_errors_name_their_cause_and_tell_a_mistake_from_an_outage() {
+    const PASSWORD: &str = "s3cret-Redis-pass";
+    const WRONG: &str = "wrong-Redis-pass";
+    let mut redis = Redis::start_with_password(Some(PASSWORD));
+    let port = redis.server.port();
+    let store = redis.store().await;
+
+    let wrong = RedisStore::connect(&format!("redis://:{WRONG}@127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert_cause(
+        &wrong,
+        Configuration,
+        "misconfigured: cannot connect to Redis: authentication failed",
+    );
+    assert_no_secret(&wrong, WRONG);
+
+    let missing = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert_cause(&missing, Configuration, "misconfigured: cannot connect to Redis: ");
+    assert!(missing.to_string().contains("NOAUTH"), "{missing}");
+
+    let no_such_db = RedisStore::connect(&format!("{}/99", redis.url())).await.unwrap_err();
+    assert_cause(&no_such_db, Configuration, "DB index is out of range");
+    assert_no_secret(&no_such_db, PASSWORD);
+
+    let unparsable = RedisStore::connect(&format!("redis://:{PASSWORD}@127.0.0.1:99999"))
+        .await
+        .unwrap_err();
+    assert_cause(&unparsable, Configuration, "misconfigured: invalid Redis URL: ");
+    assert!(unparsable.to_string().contains("did not parse"), "{unparsable}");
+    assert_no_secret(&unparsable, PASSWORD);
+    assert!(!unparsable.to_string().contains("127.0.0.1"), "{unparsable}");
+
+    redis.server.stop();
+    let refused = RedisStore::connect(&redis.url()).await.unwrap_err();
+    assert_cause(
+        &refused,
+        Unavailable,
+        "unavailable: cannot connect to Redis: connection refused",
+    );
+    assert_no_secret(&refused, PASSWORD);
+    let down = store.claim(&id("msg_1"), Duration::from_secs(60)).await.unwrap_err();
+    assert_cause(&down, Unavailable, "unavailable: Redis failed: ");
+    assert_no_secret(&down, PASSWORD);
+}
+
+/// `err` is of `kind`, and its message contains `expected`.
+fn assert_cause(err: &StoreError, kind: StoreErrorKind, expected: &str) {
+    assert_eq!(err.kind(), kind, "{err}");
+    assert!(
+        err.to_string().contains(expected),
+        "{err:?} does not contain {expected:?}"
+    );
+}
+
 /// Neither the error nor any of its causes shows `secret`, in any form.
 fn assert_no_secret(err: &(dyn std::error::Error + 'static), secret: &str) {
     let mut cause = Some(err);
@@ -419,33 +479,48 @@ async fn two_receiver_processes_on_one_redis_print_each_delivery_once() {
 async fn the_receiver_exits_with_status_2_on_a_bad_or_unreachable_redis() {
     let mut redis = Redis::start_with_password(Some("s3cret-Redis-pass"));
     let port = redis.server.port();
+    let wrong_password = format!("redis://:wrong-s3cret@127.0.0.1:{port}");
+    assert_receiver_refuses(
+        &wrong_password,
+        "misconfigured: cannot connect to Redis: authentication failed",
+    )
+    .await;
     redis.server.stop();
     for (url, expected) in [
         (
             "redis://:s3cret-Redis-pass@127.0.0.1:99999".to_owned(),
-            "invalid Redis URL",
+            "misconfigured: invalid Redis URL: Redis URL did not parse",
         ),
-        ("http://:s3cret-Redis-pass@127.0.0.1".to_owned(), "invalid Redis URL"),
+        (
+            "http://:s3cret-Redis-pass@127.0.0.1".to_owned(),
+            "misconfigured: invalid Redis URL: Redis URL did not parse",
+        ),
         (
             format!("redis://:s3cret-Redis-pass@127.0.0.1:{port}"),
-            "cannot connect to Redis",
+            "unavailable: cannot connect to Redis: connection refused",
         ),
     ] {
-        let running = crate::example_binary("axum_receiver")
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
-            .env("YOCO_REDIS_URL", &url)
-            .output();
-        let output = tokio::time::timeout(Duration::from_secs(30), running)
-            .await
-            .unwrap_or_else(|_| panic!("{url}: the receiver started instead of exiting"))
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
-        assert!(
-            stderr.contains("YOCO_REDIS_URL") && stderr.contains(expected),
-            "{stderr}"
-        );
-        assert!(!stderr.contains("s3cret"), "{stderr}");
+        assert_receiver_refuses(&url, expected).await;
     }
+}
+
+/// The example receiver, given `url`, exits with status 2 and a message
+/// naming the variable and containing `expected`, never the password.
+async fn assert_receiver_refuses(url: &str, expected: &str) {
+    let running = crate::example_binary("axum_receiver")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
+        .env("YOCO_REDIS_URL", url)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .unwrap_or_else(|_| panic!("{url}: the receiver started instead of exiting"))
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
+    assert!(
+        stderr.contains("YOCO_REDIS_URL: idempotency store ") && stderr.contains(expected),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }

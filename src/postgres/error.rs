@@ -1,0 +1,39 @@
+//! sqlx's errors as [`StoreError`]s: the cause in words, of the kind it is.
+
+use crate::dedup::StoreError;
+
+/// SQLSTATEs of a mistake in the configuration, which retrying will not
+/// fix: credentials or role refused (class 28), an unknown database or
+/// schema, a missing table or function (not migrated, or PostgreSQL older
+/// than 13), a privilege the role lacks.
+const CONFIGURATION_CODES: [&str; 5] = ["3D000", "3F000", "42P01", "42883", "42501"];
+
+/// `context: what went wrong`: the database's message and SQLSTATE, or
+/// sqlx's description of the failure. Neither repeats the connection URL
+/// or its password (PostgreSQL names the role and the database at most).
+pub(super) fn store_error(context: &str, err: &sqlx::Error) -> StoreError {
+    let cause = match err {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+            None => db.message().to_owned(),
+        },
+        other => other.to_string(),
+    };
+    let message = format!("{context}: {cause}");
+    if is_configuration(err) {
+        StoreError::configuration(message)
+    } else {
+        StoreError::new(message)
+    }
+}
+
+/// Whether `err` is a mistake in the configuration rather than an outage.
+fn is_configuration(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Configuration(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("28") || CONFIGURATION_CODES.contains(&code.as_ref())),
+        _ => false,
+    }
+}
