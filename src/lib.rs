@@ -62,14 +62,15 @@
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client (errors: `registration::Error`),
 //!   and a ready `Client` (feature `client`, errors: `ClientError`).
-//! - [`testing`]: a signer and sample events for your own tests.
+//! - [`testing`]: a signer and sample events for your own tests, and
+//!   [`testing::check_store`], the store contract's suite, for your own store.
 //!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the sans-IO [`registration`] API |
-//! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`] |
+//! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`], [`testing::check_store`] (futures-util) |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
