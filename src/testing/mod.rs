@@ -86,6 +86,7 @@
 //!   store whose clock is coarser (whole seconds).
 
 mod check;
+mod promises;
 mod sample;
 mod signer;
 mod violation;
