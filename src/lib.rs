@@ -70,7 +70,8 @@
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client (errors: `registration::Error`),
 //!   and a ready `Client` (feature `client`, errors: `ClientError`).
-//! - [`testing`]: a signer and sample events for your own tests.
+//! - [`testing`]: a signer and sample events for your own tests, and
+//!   [`testing::check_store`], the store contract's suite, for your own store.
 //!
 //! # Features
 //!
@@ -78,7 +79,7 @@
 //! |---|---|---|
 //! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the pipeline ([`YocoWebhookConfig`], [`handle_request`]), the sans-IO [`registration`] API |
 //! | `http-body` | no | nothing public: the body reading that `axum` and `tower` share, for integrations on `http-body` servers |
-//! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`] |
+//! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`], [`testing::check_store`] (futures-util) |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |

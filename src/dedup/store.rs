@@ -172,7 +172,7 @@ impl fmt::Display for Claim {
         f.write_str(match self {
             Claim::Acquired(_) => "acquired",
             Claim::Done => "done",
-            Claim::InProgress => "held by another attempt",
+            Claim::InProgress => "in progress",
         })
     }
 }

@@ -1,191 +1,407 @@
-//! The [`IdempotencyStore`] contract as one suite, run against every store:
-//! the in-memory one here, the shared ones in their own modules. A store
-//! passes when [`check_store`] returns.
-//!
-//! Every check uses ids under a fresh `run` prefix, so that one store (a
-//! Redis or PostgreSQL server that outlives the test) can run the suite
-//! again without seeing the last run's deliveries.
+//! The [`IdempotencyStore`] contract, checked by the public
+//! `testing::check_store`: the in-memory store here, Redis and PostgreSQL
+//! in their own modules. And the check itself checked: a store with one
+//! flaw per promise of the contract, each caught as the matching
+//! [`ContractViolation`].
 
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use yoco_webhooks::WebhookId;
-use yoco_webhooks::dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore};
+use yoco_webhooks::dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
+use yoco_webhooks::testing::{ContractViolation, StoreCheck, check_store};
 
-const LEASE: Duration = Duration::from_secs(60);
-const RETENTION: Duration = Duration::from_secs(60 * 60);
-/// A lease short enough to run out within a test.
-const SHORT_LEASE: Duration = Duration::from_millis(200);
-/// Long enough past [`SHORT_LEASE`] for any store's clock.
-const PAST_SHORT_LEASE: Duration = Duration::from_millis(700);
-
-/// Runs every check of the contract against `store`, with ids prefixed by
-/// `run` (make it unique per run for a store that persists).
-pub(crate) async fn check_store<S: IdempotencyStore + 'static>(store: Arc<S>, run: &str) {
-    let id = |name: &str| WebhookId::new(format!("{run}-{name}"));
-    claimed_once_then_done(&*store, id("once")).await;
-    completing_twice_is_ok(&*store, id("twice")).await;
-    release_lets_the_next_attempt_in(&*store, id("release")).await;
-    only_the_owner_completes_or_releases(&*store, id("owner")).await;
-    an_expired_lease_is_taken_over(&*store, id("lease")).await;
-    concurrent_claims_have_one_winner(Arc::clone(&store), id("race")).await;
-    ids_are_opaque_and_independent(&*store, run).await;
-}
-
-async fn acquire<S: IdempotencyStore>(store: &S, id: &WebhookId, lease: Duration) -> ClaimToken {
-    match store.claim(id, lease).await {
-        Ok(Claim::Acquired(token)) => {
-            assert_eq!(token.webhook_id(), id, "the token names the claimed delivery");
-            token
-        }
-        other => panic!("claim of a fresh {id:?} gave {other:?}, expected Acquired"),
+/// Fails the test with the violation's message, which names the broken
+/// promise and the store's answer.
+pub(crate) fn passed(check: Result<(), ContractViolation>) {
+    if let Err(violation) = check {
+        panic!("{violation}");
     }
 }
 
-async fn claim<S: IdempotencyStore>(store: &S, id: &WebhookId) -> Claim {
-    store.claim(id, LEASE).await.expect("the store answers")
-}
-
-/// Claim, refuse a second claim while live, complete, then say done.
-async fn claimed_once_then_done<S: IdempotencyStore>(store: &S, id: WebhookId) {
-    let token = acquire(store, &id, LEASE).await;
-    assert_eq!(claim(store, &id).await, Claim::InProgress, "a live claim holds");
-    store.complete(&token, RETENTION).await.expect("the owner completes");
-    assert_eq!(claim(store, &id).await, Claim::Done, "a completed delivery is done");
-    assert_eq!(claim(store, &id).await, Claim::Done, "and stays done");
-}
-
-/// Completing is idempotent: a second completion (a retried call whose
-/// answer was lost) is Ok and the delivery stays done.
-async fn completing_twice_is_ok<S: IdempotencyStore>(store: &S, id: WebhookId) {
-    let token = acquire(store, &id, LEASE).await;
-    store.complete(&token, RETENTION).await.expect("the owner completes");
-    store.complete(&token, RETENTION).await.expect("and completes again");
-    assert_eq!(claim(store, &id).await, Claim::Done);
-}
-
-/// A released claim is acquired again, by a new owner.
-async fn release_lets_the_next_attempt_in<S: IdempotencyStore>(store: &S, id: WebhookId) {
-    let first = acquire(store, &id, LEASE).await;
-    store.release(&first).await.expect("the owner releases");
-    let second = acquire(store, &id, LEASE).await;
-    assert_ne!(first.owner(), second.owner(), "each claim has its own owner token");
-    store
-        .complete(&second, RETENTION)
-        .await
-        .expect("the new owner completes");
-    assert_eq!(claim(store, &id).await, Claim::Done);
-}
-
-/// A token with another owner changes nothing.
-async fn only_the_owner_completes_or_releases<S: IdempotencyStore>(store: &S, id: WebhookId) {
-    let token = acquire(store, &id, LEASE).await;
-    let impostor = ClaimToken::new(id.clone(), format!("not-{}", token.owner()));
-    assert!(
-        store.complete(&impostor, RETENTION).await.is_err(),
-        "completing another's claim is an error"
-    );
-    assert_eq!(claim(store, &id).await, Claim::InProgress, "and did not complete it");
-    // Releasing another's claim does nothing; whether it says so is the store's choice.
-    let _ = store.release(&impostor).await;
-    assert_eq!(claim(store, &id).await, Claim::InProgress, "nor release it");
-    store
-        .complete(&token, RETENTION)
-        .await
-        .expect("the owner still completes");
-    assert_eq!(claim(store, &id).await, Claim::Done);
-}
-
-/// A claim whose process died runs out, and its late owner can no longer
-/// complete or release what the next owner holds.
-async fn an_expired_lease_is_taken_over<S: IdempotencyStore>(store: &S, id: WebhookId) {
-    let dead = acquire(store, &id, SHORT_LEASE).await;
-    tokio::time::sleep(PAST_SHORT_LEASE).await;
-    let next = acquire(store, &id, LEASE).await;
-    assert_ne!(dead.owner(), next.owner());
-    assert!(
-        store.complete(&dead, RETENTION).await.is_err(),
-        "the late owner cannot complete a claim now held by another"
-    );
-    let _ = store.release(&dead).await;
-    assert_eq!(claim(store, &id).await, Claim::InProgress, "the new claim holds");
-    store.complete(&next, RETENTION).await.expect("the new owner completes");
-    assert_eq!(claim(store, &id).await, Claim::Done);
-    store
-        .complete(&dead, RETENTION)
-        .await
-        .expect("once the delivery is done, the late owner's completion is moot, not an error");
-    assert_eq!(claim(store, &id).await, Claim::Done);
-}
-
-/// Many attempts at once, on the runtime's threads: exactly one acquires.
-async fn concurrent_claims_have_one_winner<S: IdempotencyStore + 'static>(store: Arc<S>, id: WebhookId) {
-    const ATTEMPTS: usize = 32;
-    let mut attempts = tokio::task::JoinSet::new();
-    for _ in 0..ATTEMPTS {
-        let (store, id) = (Arc::clone(&store), id.clone());
-        attempts.spawn(async move { store.claim(&id, LEASE).await });
-    }
-    let mut acquired = Vec::new();
-    while let Some(answer) = attempts.join_next().await {
-        match answer.unwrap().expect("the store answers") {
-            Claim::Acquired(token) => acquired.push(token),
-            Claim::InProgress => {}
-            Claim::Done => panic!("nothing completed {id:?} yet"),
-        }
-    }
-    assert_eq!(acquired.len(), 1, "{ATTEMPTS} concurrent claims of one delivery");
-    store
-        .complete(&acquired[0], RETENTION)
-        .await
-        .expect("the winner completes");
-}
-
-/// Ids are opaque text: look-alikes, separators, long and non-ASCII ids
-/// never share an entry.
-async fn ids_are_opaque_and_independent<S: IdempotencyStore>(store: &S, run: &str) {
-    let names = [
-        format!("{run}-opaque"),
-        format!("{run}-opaque:done"),
-        format!("{run}-opaque:owner"),
-        format!("{run}-Opaque"),
-        format!("{run}-opaque "),
-        format!("{run}-opaque*"),
-        format!("{run}-opaque'; drop table x; --"),
-        format!("{run}-zoë-☕"),
-        format!("{run}-{}", "x".repeat(1024)),
-    ];
-    let mut owners = HashSet::new();
-    let mut tokens = Vec::new();
-    for name in &names {
-        let token = acquire(store, &WebhookId::new(name.as_str()), LEASE).await;
-        assert!(owners.insert(token.owner().to_owned()), "owner tokens are unique");
-        tokens.push(token);
-    }
-    store.complete(&tokens[0], RETENTION).await.expect("completes");
-    store.release(&tokens[1]).await.expect("releases");
-    assert_eq!(claim(store, &WebhookId::new(names[0].as_str())).await, Claim::Done);
-    assert!(matches!(
-        claim(store, &WebhookId::new(names[1].as_str())).await,
-        Claim::Acquired(_)
-    ));
-    for name in &names[2..] {
-        assert_eq!(
-            claim(store, &WebhookId::new(name.as_str())).await,
-            Claim::InProgress,
-            "{name:?}"
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test]
 async fn the_memory_store_keeps_the_contract() {
-    check_store(Arc::new(MemoryStore::default()), "memory").await;
+    let store = MemoryStore::default();
+    passed(check_store(&store).await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_memory_store_keeps_the_contract() {
-    // Small enough that the suite's own deliveries make it evict.
-    check_store(Arc::new(MemoryStore::with_capacity(12)), "memory-small").await;
+    // Small enough that the check's own deliveries make it evict.
+    let store = MemoryStore::with_capacity(12);
+    passed(check_store(&store).await);
+    assert_eq!(store.len(), 12);
+}
+
+#[tokio::test]
+async fn the_check_waits_with_the_callers_timer_under_the_callers_prefix() {
+    let store = MemoryStore::default();
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&waits);
+    let check = StoreCheck::with_sleep(move |duration| {
+        recorded.lock().unwrap().push(duration);
+        tokio::time::sleep(duration)
+    })
+    .prefix("given")
+    .expiring_lease(Duration::from_millis(50), Duration::from_millis(150));
+    passed(check.run(&store).await);
+    assert_eq!(
+        *waits.lock().unwrap(),
+        [Duration::from_millis(150)],
+        "one wait, on our timer"
+    );
+    assert_eq!(
+        store
+            .claim(&WebhookId::new("given-once"), Duration::from_secs(1))
+            .await
+            .unwrap(),
+        Claim::Done,
+        "the deliveries are named under the prefix"
+    );
+}
+
+/// One way to break the contract: each is a store that keeps every other
+/// promise, so that the check must name this one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Flaw {
+    /// Every call fails.
+    Unavailable,
+    /// A claim of a fresh delivery says it is in progress.
+    NeverAcquires,
+    /// The token names another delivery.
+    TokenForAnotherDelivery,
+    /// A claim always acquires, even over a live one.
+    AlwaysAcquires,
+    /// Completing says Ok but records nothing.
+    ForgetsCompletion,
+    /// A second completion is an error.
+    CompletesOnce,
+    /// Releasing does nothing.
+    IgnoresRelease,
+    /// Every claim gets the same owner token.
+    OneOwnerForAll,
+    /// Anyone's token completes a live claim.
+    AnyoneCompletes,
+    /// Another owner's completion is an error, but completes anyway.
+    ImpostorErrsButCompletes,
+    /// Anyone's token releases a live claim.
+    AnyoneReleases,
+    /// Claims never run out.
+    LeasesNeverRunOut,
+    /// A claim's past owners complete it.
+    PastOwnersComplete,
+    /// A claim's past owners release it.
+    PastOwnersRelease,
+    /// Completing a delivery another owner completed is an error.
+    LateCompletionFails,
+    /// A claim checks, waits, then takes: concurrent claims all win.
+    CheckThenAct,
+    /// Ids that differ only in case share an entry.
+    FoldsCase,
+    /// Ids are cut to 255 bytes.
+    CutsLongIds,
+}
+
+/// A store keeping the contract, but for its `flaw`.
+#[derive(Default)]
+struct Flawed {
+    flaw: Option<Flaw>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    next_owner: u64,
+}
+
+struct Entry {
+    /// The current owner, or who completed it.
+    owner: u64,
+    until: Instant,
+    done: bool,
+    past_owners: Vec<u64>,
+}
+
+impl Flawed {
+    fn with(flaw: Flaw) -> Self {
+        Self {
+            flaw: Some(flaw),
+            ..Self::default()
+        }
+    }
+
+    fn has(&self, flaw: Flaw) -> bool {
+        self.flaw == Some(flaw)
+    }
+
+    fn key(&self, id: &WebhookId) -> String {
+        match self.flaw {
+            Some(Flaw::FoldsCase) => id.as_str().to_lowercase(),
+            Some(Flaw::CutsLongIds) => id.as_str().chars().take(255).collect(),
+            _ => id.as_str().to_owned(),
+        }
+    }
+
+    fn unavailable(&self) -> Result<(), StoreError> {
+        if self.has(Flaw::Unavailable) {
+            return Err(StoreError::new("down"));
+        }
+        Ok(())
+    }
+
+    /// What a claim of `key` answers now, if not `Acquired`.
+    fn answer(&self, key: &str) -> Option<Claim> {
+        let state = self.state.lock().unwrap();
+        let entry = state.entries.get(key)?;
+        let live = entry.until > Instant::now() || (!entry.done && self.has(Flaw::LeasesNeverRunOut));
+        match (live, entry.done) {
+            (true, true) => Some(Claim::Done),
+            (true, false) if !self.has(Flaw::AlwaysAcquires) => Some(Claim::InProgress),
+            _ => None,
+        }
+    }
+
+    fn acquire(&self, id: &WebhookId, key: String, lease: Duration) -> Claim {
+        let mut state = self.state.lock().unwrap();
+        state.next_owner += 1;
+        let owner = if self.has(Flaw::OneOwnerForAll) {
+            1
+        } else {
+            state.next_owner
+        };
+        let mut past_owners = state
+            .entries
+            .remove(&key)
+            .map(|entry| entry.past_owners)
+            .unwrap_or_default();
+        past_owners.push(owner);
+        state.entries.insert(
+            key,
+            Entry {
+                owner,
+                until: Instant::now() + lease,
+                done: false,
+                past_owners,
+            },
+        );
+        let named = if self.has(Flaw::TokenForAnotherDelivery) {
+            WebhookId::new("another")
+        } else {
+            id.clone()
+        };
+        Claim::Acquired(ClaimToken::new(named, owner.to_string()))
+    }
+}
+
+impl IdempotencyStore for Flawed {
+    async fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
+        self.unavailable()?;
+        if self.has(Flaw::NeverAcquires) {
+            return Ok(Claim::InProgress);
+        }
+        let key = self.key(webhook_id);
+        if let Some(answer) = self.answer(&key) {
+            return Ok(answer);
+        }
+        if self.has(Flaw::CheckThenAct) {
+            tokio::task::yield_now().await;
+        }
+        Ok(self.acquire(webhook_id, key, lease))
+    }
+
+    async fn complete(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
+        self.unavailable()?;
+        let owner: u64 = token.owner().parse().unwrap_or(0);
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap();
+        let entry = state.entries.get_mut(&self.key(token.webhook_id()));
+        let mut answer = Ok(());
+        match entry {
+            Some(entry) if entry.done && entry.until > now => {
+                let moot = entry.owner == owner && !self.has(Flaw::CompletesOnce);
+                let late = entry.owner != owner && !self.has(Flaw::LateCompletionFails);
+                return if moot || late {
+                    Ok(())
+                } else {
+                    Err(StoreError::new("done"))
+                };
+            }
+            Some(entry) if !entry.done && entry.until > now && entry.owner != owner => {
+                let past = self.has(Flaw::PastOwnersComplete) && entry.past_owners.contains(&owner);
+                if !(self.has(Flaw::AnyoneCompletes) || self.has(Flaw::ImpostorErrsButCompletes) || past) {
+                    return Err(StoreError::new("held by another owner"));
+                }
+                if self.has(Flaw::ImpostorErrsButCompletes) {
+                    answer = Err(StoreError::new("held by another owner"));
+                }
+            }
+            _ => {}
+        }
+        if self.has(Flaw::ForgetsCompletion) {
+            return Ok(());
+        }
+        let key = self.key(token.webhook_id());
+        let entry = state.entries.entry(key).or_insert(Entry {
+            owner,
+            until: now,
+            done: false,
+            past_owners: vec![owner],
+        });
+        (entry.owner, entry.until, entry.done) = (owner, now + retention, true);
+        answer
+    }
+
+    async fn release(&self, token: &ClaimToken) -> Result<(), StoreError> {
+        self.unavailable()?;
+        if self.has(Flaw::IgnoresRelease) {
+            return Ok(());
+        }
+        let owner: u64 = token.owner().parse().unwrap_or(0);
+        let key = self.key(token.webhook_id());
+        let mut state = self.state.lock().unwrap();
+        if let Some(entry) = state.entries.get(&key)
+            && !entry.done
+            && (entry.owner == owner
+                || self.has(Flaw::AnyoneReleases)
+                || (self.has(Flaw::PastOwnersRelease) && entry.past_owners.contains(&owner)))
+        {
+            state.entries.remove(&key);
+        }
+        Ok(())
+    }
+}
+
+type Caught = fn(&ContractViolation) -> bool;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_catches_every_broken_promise() {
+    use ContractViolation as V;
+    let table: [(Flaw, Caught); 18] = [
+        (Flaw::Unavailable, |v| matches!(v, V::Failed { step: "a claim", .. })),
+        (Flaw::NeverAcquires, |v| {
+            matches!(
+                v,
+                V::FreshClaimRefused {
+                    answer: Claim::InProgress,
+                    ..
+                }
+            )
+        }),
+        (
+            Flaw::TokenForAnotherDelivery,
+            |v| matches!(v, V::TokenForAnotherDelivery { token_webhook_id, .. } if token_webhook_id == "another"),
+        ),
+        (Flaw::AlwaysAcquires, |v| {
+            matches!(
+                v,
+                V::LiveClaimNotHeld {
+                    answer: Claim::Acquired(_),
+                    ..
+                }
+            )
+        }),
+        (Flaw::ForgetsCompletion, |v| {
+            matches!(
+                v,
+                V::CompletedNotDone {
+                    answer: Claim::InProgress,
+                    ..
+                }
+            )
+        }),
+        (Flaw::CompletesOnce, |v| matches!(v, V::SecondCompletionRefused { .. })),
+        (Flaw::IgnoresRelease, |v| {
+            matches!(
+                v,
+                V::ReleasedNotFree {
+                    answer: Claim::InProgress,
+                    ..
+                }
+            )
+        }),
+        (
+            Flaw::OneOwnerForAll,
+            |v| matches!(v, V::OwnerReused { owner, .. } if owner == "1"),
+        ),
+        (Flaw::AnyoneCompletes, |v| matches!(v, V::ImpostorCompleted { .. })),
+        (Flaw::ImpostorErrsButCompletes, |v| {
+            matches!(
+                v,
+                V::ImpostorChangedClaim {
+                    call: "complete",
+                    answer: Claim::Done,
+                    ..
+                }
+            )
+        }),
+        (Flaw::AnyoneReleases, |v| {
+            matches!(
+                v,
+                V::ImpostorChangedClaim {
+                    call: "release",
+                    answer: Claim::Acquired(_),
+                    ..
+                }
+            )
+        }),
+        (Flaw::LeasesNeverRunOut, |v| {
+            matches!(
+                v,
+                V::ExpiredLeaseHeld {
+                    answer: Claim::InProgress,
+                    ..
+                }
+            )
+        }),
+        (Flaw::PastOwnersComplete, |v| matches!(v, V::LateOwnerCompleted { .. })),
+        (Flaw::PastOwnersRelease, |v| {
+            matches!(
+                v,
+                V::LateOwnerChangedClaim {
+                    call: "release",
+                    answer: Claim::Acquired(_),
+                    ..
+                }
+            )
+        }),
+        (Flaw::LateCompletionFails, |v| {
+            matches!(v, V::LateCompletionRefused { .. })
+        }),
+        (Flaw::CheckThenAct, |v| {
+            matches!(
+                v,
+                V::ConcurrentClaims {
+                    attempts: 32,
+                    acquired: 32,
+                    done: 0,
+                    ..
+                }
+            )
+        }),
+        (Flaw::FoldsCase, |v| {
+            matches!(v, V::IdsNotIndependent { webhook_id, expected: "acquired", answer: Claim::InProgress }
+                if webhook_id.as_str().ends_with("-Opaque"))
+        }),
+        (Flaw::CutsLongIds, |v| {
+            matches!(v, V::IdsNotIndependent { webhook_id, expected: "acquired", answer: Claim::InProgress }
+                if webhook_id.as_str().ends_with("xy"))
+        }),
+    ];
+    // Without a flaw the store passes: what the check finds below is the flaw.
+    check_store(&Flawed::default())
+        .await
+        .unwrap_or_else(|violation| panic!("the reference store: {violation}"));
+    // All at once: many of them wait for a lease to run out.
+    let mut checks = tokio::task::JoinSet::new();
+    for (flaw, caught) in table {
+        checks.spawn(async move { (flaw, caught, check_store(&Flawed::with(flaw)).await) });
+    }
+    while let Some(checked) = checks.join_next().await {
+        match checked.unwrap() {
+            (flaw, caught, Err(violation)) => assert!(caught(&violation), "{flaw:?} gave: {violation:?}"),
+            (flaw, _, Ok(())) => panic!("{flaw:?} passed the check"),
+        }
+    }
 }

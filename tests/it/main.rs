@@ -27,8 +27,10 @@
 //! - [`example_receivers`]: the `axum_receiver` and `actix_receiver`
 //!   examples, run as processes, held to their contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
-//! - [`conformance`]: the idempotency-store contract as one suite, run
-//!   against every store.
+//! - [`conformance`]: the idempotency-store contract, checked by the public
+//!   `testing::check_store` against the in-memory store (`postgres` and
+//!   `redis` run it on theirs); and the check checked: a store with one
+//!   flaw per promise, each caught as the matching `ContractViolation`.
 //! - `postgres`: `PostgresStore` against a real PostgreSQL server started
 //!   by the test (feature `postgres`): the contract, two instances, a
 //!   database that goes down, completion inside the merchant's transaction.

@@ -23,10 +23,10 @@ use yoco_webhooks::dedup::{Claim, DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator
 use yoco_webhooks::postgres::sqlx::postgres::PgPoolOptions;
 use yoco_webhooks::postgres::sqlx::{self, PgPool};
 use yoco_webhooks::postgres::{MIGRATION, PostgresStore};
-use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
+use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET, check_store};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
 
-use crate::conformance::check_store;
+use crate::conformance::passed;
 
 /// How long Yoco waits for an answer: a database that is down must be
 /// answered (503) well within it.
@@ -382,16 +382,16 @@ async fn row(pool: &PgPool, id: &str) -> Option<(String, bool)> {
 async fn the_postgres_store_keeps_the_contract() {
     let db = TestDb::new("conformance").await;
     let store = db.store().await;
-    check_store(Arc::new(store.clone()), "pg").await;
+    passed(check_store(&store).await);
     // Again on the same table: the first run's rows stay out of the way.
-    check_store(Arc::new(store), "pg-again").await;
+    passed(check_store(&store).await);
 
     // A table of another name, in a schema, named with a reserved word.
     let pool = db.pool().await;
     sqlx::raw_sql("CREATE SCHEMA webhooks").execute(&pool).await.unwrap();
     let elsewhere = PostgresStore::with_table(pool.clone(), "webhooks.order").unwrap();
     elsewhere.migrate().await.unwrap();
-    check_store(Arc::new(elsewhere), "pg-elsewhere").await;
+    passed(check_store(&elsewhere).await);
     let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhooks.\"order\"")
         .fetch_one(&pool)
         .await
