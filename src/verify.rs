@@ -117,7 +117,12 @@ impl Verifier {
             }
         }
         if !bool::from(matched) {
-            return Err(VerifyError::SignatureMismatch);
+            // Off the hot path: a wrong signature, or none spelled like one.
+            return Err(if signature::v1_tags(signature_header).any(signature::is_tag_shaped) {
+                VerifyError::SignatureMismatch
+            } else {
+                VerifyError::MalformedSignature
+            });
         }
         Ok(Verified {
             webhook_id,
