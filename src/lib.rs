@@ -79,7 +79,7 @@
 //! |---|---|---|
 //! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the pipeline ([`YocoWebhookConfig`], [`handle_request`]), the sans-IO [`registration`] API |
 //! | `http-body` | no | nothing public: the body reading that `axum` and `tower` share, for integrations on `http-body` servers |
-//! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`], [`testing::check_store`] (futures-util) |
+//! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`], [`testing::check_store`] (futures-util, futures-timer) |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |

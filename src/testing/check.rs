@@ -158,8 +158,10 @@ impl StoreCheck {
 
     async fn sleep(&self, duration: Duration) {
         match &self.sleep {
+            // A timer thread wakes the task: no runtime needed, and the
+            // executor (with the store's own connection tasks) keeps running.
             #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-            Sleep::Thread => super::wait::ThreadSleep::new(duration).await,
+            Sleep::Thread => futures_timer::Delay::new(duration).await,
             Sleep::Caller(sleep) => sleep(duration).await,
         }
     }

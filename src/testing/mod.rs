@@ -90,8 +90,6 @@ mod promises;
 mod sample;
 mod signer;
 mod violation;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod wait;
 
 // Playing Yoco's part: the secret, the signer and its headers.
 pub use signer::{SignedHeaders, Signer, TEST_SECRET};
