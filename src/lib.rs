@@ -175,6 +175,10 @@ pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
 // delivery it hands the handler, and what it refuses.
 #[cfg(feature = "http")]
 pub use pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+// What the pipeline reports (features `tracing` and `metrics`): the span's
+// and the metrics' names.
+#[cfg(feature = "http")]
+pub use pipeline::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS};
 // Any server built on the `http` types: the whole protocol for one request.
 #[cfg(feature = "http")]
 pub use handle::handle_request;

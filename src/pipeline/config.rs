@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::observe::Observation;
 use super::rejection::YocoRejection;
 use super::store::{AnyDeduplicator, erase};
 use super::webhook::YocoWebhook;
 use crate::dedup::{Deduplicator, IdempotencyStore};
-use crate::headers::{Headers, Lookup};
-use crate::receive::{Outcome, Receiver};
+use crate::headers::{Headers, Lookup, WEBHOOK_ID};
+use crate::receive::{Delivery, Outcome, Receiver};
 
 /// The largest body read by default: Yoco's events are a few kilobytes.
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
@@ -108,13 +109,40 @@ impl YocoWebhookConfig {
     /// The steps before the handler, the same on every server: the method,
     /// the body limit (`content-length` first, then while `read` reads at
     /// most the limit it is given), and the receiver's verdict. The
-    /// delivery to hand to the handler, or why not.
+    /// delivery to hand to the handler, or why not; observed either way.
     pub(crate) async fn extract<H, Read>(
         &self,
         method: &str,
         headers: &H,
         read: impl FnOnce(usize) -> Read,
     ) -> Result<YocoWebhook, YocoRejection>
+    where
+        H: Headers + ?Sized,
+        Read: Future<Output = Result<Bytes, YocoRejection>>,
+    {
+        let mut observation = Observation::start();
+        match self.steps(method, headers, read).await {
+            Ok((delivery, body)) => {
+                observation.received(&delivery);
+                Ok(YocoWebhook::new(delivery, body, self.dedup.clone(), observation))
+            }
+            Err(rejection) => {
+                // Verified, so its `webhook-id` is authentic and worth a log.
+                if let (YocoRejection::NotAnEvent(_), Lookup::One(id)) = (&rejection, headers.lookup(WEBHOOK_ID)) {
+                    observation.authentic_id(id);
+                }
+                observation.refused(&rejection);
+                Err(rejection)
+            }
+        }
+    }
+
+    async fn steps<H, Read>(
+        &self,
+        method: &str,
+        headers: &H,
+        read: impl FnOnce(usize) -> Read,
+    ) -> Result<(Delivery, Bytes), YocoRejection>
     where
         H: Headers + ?Sized,
         Read: Future<Output = Result<Bytes, YocoRejection>>,
@@ -132,7 +160,7 @@ impl YocoWebhookConfig {
             return Err(YocoRejection::BodyTooLarge);
         }
         match self.receiver.receive(headers, &body)? {
-            Outcome::Process(delivery) => Ok(YocoWebhook::new(delivery, body, self.dedup.clone())),
+            Outcome::Process(delivery) => Ok((delivery, body)),
             Outcome::Ignore(ignored) => Err(YocoRejection::Ignored(ignored)),
         }
     }

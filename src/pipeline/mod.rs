@@ -14,6 +14,8 @@
 //! - `webhook`: [`YocoWebhook`], the delivery handed to the handler, and
 //!   the deduplication around it.
 //! - `store`: any store behind one type.
+//! - `observe`: the span and the metrics of each delivery (features
+//!   `tracing`, `metrics`).
 //! - `body`: the limited read of an `http-body` body (feature `http-body`,
 //!   which the integrations on `http-body` servers turn on).
 
@@ -21,10 +23,12 @@ pub(crate) mod answer;
 #[cfg(feature = "http-body")]
 pub(crate) mod body;
 mod config;
+mod observe;
 mod rejection;
 mod store;
 mod webhook;
 
 pub use config::{DEFAULT_BODY_LIMIT, YocoWebhookConfig};
+pub use observe::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS};
 pub use rejection::YocoRejection;
 pub use webhook::YocoWebhook;

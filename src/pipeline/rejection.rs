@@ -4,6 +4,7 @@ use http::StatusCode;
 
 use super::answer::Answer;
 use crate::event::ParseError;
+use crate::filter::IgnoreReason;
 use crate::receive::{Ignored, ReceiveError};
 use crate::verify::VerifyError;
 
@@ -55,6 +56,33 @@ impl YocoRejection {
     /// The short text to answer with: the step that refused, nothing more.
     pub fn body_text(&self) -> &'static str {
         self.answer().text()
+    }
+
+    /// Why, as a short stable label for logs and metrics: the check that
+    /// failed (`signature_mismatch`, `stale_timestamp`, ...), or why an
+    /// event was ignored (`foreign_checkout`, ...).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            YocoRejection::MethodNotAllowed => "method_not_allowed",
+            YocoRejection::BodyTooLarge => "body_too_large",
+            YocoRejection::BodyUnreadable(_) => "body_unreadable",
+            YocoRejection::NotAuthentic(cause) => match cause {
+                VerifyError::MissingHeader { .. } => "missing_header",
+                VerifyError::RepeatedHeader { .. } => "repeated_header",
+                VerifyError::InvalidHeader { .. } => "invalid_header",
+                VerifyError::StaleTimestamp => "stale_timestamp",
+                VerifyError::FutureTimestamp => "future_timestamp",
+                VerifyError::NoSignature => "no_signature",
+                VerifyError::MalformedSignature => "malformed_signature",
+                VerifyError::SignatureMismatch => "signature_mismatch",
+            },
+            YocoRejection::NotAnEvent(_) => "not_an_event",
+            YocoRejection::Ignored(ignored) => match ignored.reason {
+                IgnoreReason::NoCheckoutId => "no_checkout_id",
+                IgnoreReason::ForeignCheckout => "foreign_checkout",
+                IgnoreReason::UnwantedMode => "unwanted_mode",
+            },
+        }
     }
 
     pub(crate) fn answer(&self) -> Answer {

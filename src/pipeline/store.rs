@@ -34,21 +34,31 @@ impl<S: IdempotencyStore> DynStore for S {
     }
 }
 
-/// Any store, shared.
+/// Any store, shared, with the name of its type for metrics.
 #[derive(Clone)]
-pub(crate) struct AnyStore(Arc<dyn DynStore>);
+pub(crate) struct AnyStore {
+    store: Arc<dyn DynStore>,
+    kind: &'static str,
+}
+
+impl AnyStore {
+    /// The store's type (`MemoryStore`, `RedisStore`, ...): a bounded label.
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+}
 
 impl IdempotencyStore for AnyStore {
     async fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
-        self.0.claim(webhook_id, lease).await
+        self.store.claim(webhook_id, lease).await
     }
 
     async fn complete(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
-        self.0.complete(token, retention).await
+        self.store.complete(token, retention).await
     }
 
     async fn release(&self, token: &ClaimToken) -> Result<(), StoreError> {
-        self.0.release(token).await
+        self.store.release(token).await
     }
 }
 
@@ -57,5 +67,39 @@ pub(crate) type AnyDeduplicator = Deduplicator<AnyStore>;
 
 /// `dedup` over its store, whatever it is.
 pub(crate) fn erase<S: IdempotencyStore + 'static>(dedup: Deduplicator<S>) -> AnyDeduplicator {
-    dedup.map_store(|store| AnyStore(Arc::new(store)))
+    dedup.map_store(|store| AnyStore {
+        store: Arc::new(store),
+        kind: type_name::<S>(),
+    })
+}
+
+/// The last segment of a type's path, without generic parameters, and
+/// through an `Arc` or a `Box`: `yoco_webhooks::redis::RedisStore` and
+/// `Arc<RedisStore>` are `RedisStore`.
+fn type_name<T: ?Sized>() -> &'static str {
+    let mut name = std::any::type_name::<T>();
+    for pointer in ["alloc::sync::Arc<", "alloc::boxed::Box<"] {
+        if let Some(inner) = name.strip_prefix(pointer).and_then(|inner| inner.strip_suffix('>')) {
+            name = inner;
+        }
+    }
+    let path = name.split('<').next().unwrap_or(name);
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::MemoryStore;
+
+    #[test]
+    fn a_store_is_named_by_its_type() {
+        assert_eq!(type_name::<MemoryStore>(), "MemoryStore");
+        assert_eq!(type_name::<Arc<MemoryStore>>(), "MemoryStore");
+        assert_eq!(type_name::<Vec<MemoryStore>>(), "Vec");
+        assert_eq!(
+            erase(Deduplicator::new(MemoryStore::default())).store().kind(),
+            "MemoryStore"
+        );
+    }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use super::observe::{Observation, Stopwatch, TimedStore};
 use super::store::AnyDeduplicator;
 use crate::dedup::{ClaimToken, Processed};
 use crate::receive::Delivery;
@@ -19,6 +20,7 @@ pub struct YocoWebhook {
     delivery: Delivery,
     body: Bytes,
     dedup: Option<AnyDeduplicator>,
+    observation: Observation,
 }
 
 impl fmt::Debug for YocoWebhook {
@@ -32,8 +34,18 @@ impl fmt::Debug for YocoWebhook {
 }
 
 impl YocoWebhook {
-    pub(crate) fn new(delivery: Delivery, body: Bytes, dedup: Option<AnyDeduplicator>) -> Self {
-        Self { delivery, body, dedup }
+    pub(crate) fn new(
+        delivery: Delivery,
+        body: Bytes,
+        dedup: Option<AnyDeduplicator>,
+        observation: Observation,
+    ) -> Self {
+        Self {
+            delivery,
+            body,
+            dedup,
+            observation,
+        }
     }
 
     /// The delivery: its `webhook-id`, timestamp and typed event.
@@ -70,22 +82,45 @@ impl YocoWebhook {
         F: FnOnce(Delivery, Option<ClaimToken>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let Self { delivery, dedup, .. } = self;
-        match dedup {
-            Some(dedup) => {
-                let webhook_id = delivery.webhook_id.clone();
-                dedup
-                    .process_claimed(&webhook_id, |token| handler(delivery, Some(token)))
-                    .await
+        let Self {
+            delivery,
+            dedup,
+            observation,
+            ..
+        } = self;
+        let mut handler_took = None;
+        let took = &mut handler_took;
+        let timed_handler = move |delivery, token| {
+            let watch = Stopwatch::start();
+            let handled = handler(delivery, token);
+            async move {
+                let result = handled.await;
+                *took = watch.elapsed();
+                result
             }
-            None => match handler(delivery, None).await {
-                Ok(value) => Processed::Done {
-                    value,
-                    recorded: Ok(()),
-                },
-                Err(err) => Processed::Failed(err),
-            },
-        }
+        };
+        let (processed, store_took) = match dedup {
+            Some(dedup) => {
+                let dedup = dedup.map_store(TimedStore::new);
+                let webhook_id = delivery.webhook_id.clone();
+                let processed = observation
+                    .in_span(dedup.process_claimed(&webhook_id, |token| timed_handler(delivery, Some(token))))
+                    .await;
+                (processed, dedup.store().spent())
+            }
+            None => {
+                let processed = match observation.in_span(timed_handler(delivery, None)).await {
+                    Ok(value) => Processed::Done {
+                        value,
+                        recorded: Ok(()),
+                    },
+                    Err(err) => Processed::Failed(err),
+                };
+                (processed, None)
+            }
+        };
+        observation.processed(&processed, store_took, handler_took);
+        processed
     }
 }
 
@@ -104,7 +139,7 @@ mod tests {
             timestamp: time::OffsetDateTime::UNIX_EPOCH,
             event: crate::event::parse(crate::testing::DOCUMENTED_SAMPLE.as_bytes()).unwrap(),
         };
-        YocoWebhook::new(delivery, Bytes::from_static(b"{}"), dedup)
+        YocoWebhook::new(delivery, Bytes::from_static(b"{}"), dedup, Observation::start())
     }
 
     fn block_on<F: Future>(future: F) -> F::Output {

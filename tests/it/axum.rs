@@ -31,7 +31,7 @@ async fn handler(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), 
         .await
 }
 
-async fn serve(limit: usize) -> (SocketAddr, Recorder) {
+pub(crate) async fn serve(limit: usize) -> (SocketAddr, Recorder) {
     let app = App {
         yoco: YocoWebhookConfig::new(receiver()).body_limit(limit),
         recorder: Recorder::default(),

@@ -38,6 +38,8 @@
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
 //! - `servers`: starts and stops real server binaries for those tests.
+//! - [`observe`]: the span and the metrics of every case of the adapter
+//!   suite, and nothing secret in them (features `tracing`, `metrics`).
 //! - [`readme`]: the README's shell recipe for signing a request by hand,
 //!   run against a verifying receiver.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
@@ -67,6 +69,7 @@ mod conformance;
 mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
+mod observe;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod properties;

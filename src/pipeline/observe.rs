@@ -1,0 +1,336 @@
+//! What the pipeline tells an operator about each delivery: one `tracing`
+//! span (feature `tracing`) and `metrics` counters and histograms (feature
+//! `metrics`). Without either feature every method here is empty and the
+//! types hold nothing but two static labels.
+//!
+//! Never a secret, a signature, the signed content or the body: the fields
+//! are ids, types, modes, outcomes and reasons, and the messages are this
+//! module's own texts or errors whose `Display` is known to hold none of it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::rejection::YocoRejection;
+use super::store::AnyStore;
+use crate::dedup::{Claim, ClaimToken, IdempotencyStore, Processed, StoreError};
+use crate::event::{Mode, PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED};
+use crate::ids::WebhookId;
+use crate::receive::Delivery;
+
+/// The name of the span around each delivery.
+pub const DELIVERY_SPAN: &str = "yoco_webhooks.delivery";
+/// The counter of deliveries, labelled `outcome`, `reason`, `event_type`
+/// and `mode`.
+pub const DELIVERIES_TOTAL: &str = "yoco_webhooks_deliveries_total";
+/// The histogram of the merchant's handler time, in seconds, labelled
+/// `event_type`.
+pub const HANDLER_SECONDS: &str = "yoco_webhooks_handler_seconds";
+/// The histogram of store calls, in seconds, labelled `store` and
+/// `operation` (`claim`, `complete`, `release`).
+pub const STORE_SECONDS: &str = "yoco_webhooks_store_seconds";
+
+/// One delivery, observed from its first byte to its answer.
+pub(crate) struct Observation {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+    /// Bounded labels for metrics, known once the event is parsed.
+    event_type: &'static str,
+    mode: &'static str,
+}
+
+impl Observation {
+    /// Opens the delivery's span.
+    pub(crate) fn start() -> Self {
+        Self {
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                "yoco_webhooks.delivery",
+                webhook_id = tracing::field::Empty,
+                event_id = tracing::field::Empty,
+                event_type = tracing::field::Empty,
+                mode = tracing::field::Empty,
+                checkout_id = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+                reason = tracing::field::Empty,
+                status = tracing::field::Empty,
+                store_ms = tracing::field::Empty,
+                handler_ms = tracing::field::Empty,
+            ),
+            event_type: "unknown",
+            mode: "none",
+        }
+    }
+
+    /// An authentic delivery to process: what it is.
+    pub(crate) fn received(&mut self, delivery: &Delivery) {
+        let event = &delivery.event;
+        self.describe(event.event_type(), event.mode());
+        #[cfg(feature = "tracing")]
+        self.record_ids(
+            delivery.webhook_id.as_str(),
+            event.id.as_str(),
+            event.event_type(),
+            event.mode(),
+            event.checkout_id().map(|id| id.as_str()),
+        );
+    }
+
+    fn describe(&mut self, event_type: &str, mode: Option<&Mode>) {
+        self.event_type = event_type_label(event_type);
+        self.mode = mode_label(mode);
+    }
+
+    #[cfg(feature = "tracing")]
+    fn record_ids(
+        &self,
+        webhook_id: &str,
+        event_id: &str,
+        event_type: &str,
+        mode: Option<&Mode>,
+        checkout_id: Option<&str>,
+    ) {
+        let span = &self.span;
+        span.record("webhook_id", webhook_id);
+        span.record("event_id", event_id);
+        span.record("event_type", event_type);
+        if let Some(mode) = mode {
+            span.record("mode", mode.as_str());
+        }
+        if let Some(checkout_id) = checkout_id {
+            span.record("checkout_id", checkout_id);
+        }
+    }
+
+    /// The `webhook-id` of a verified request that is not an event.
+    pub(crate) fn authentic_id(&self, webhook_id: &[u8]) {
+        #[cfg(feature = "tracing")]
+        if let Ok(webhook_id) = std::str::from_utf8(webhook_id) {
+            self.span.record("webhook_id", webhook_id);
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = webhook_id;
+    }
+
+    /// Answered without the handler: ignored (debug) or rejected (warn).
+    pub(crate) fn refused(mut self, rejection: &YocoRejection) {
+        let reason = rejection.reason();
+        let outcome = match rejection {
+            YocoRejection::Ignored(ignored) => {
+                self.describe(&ignored.event_type, ignored.mode.as_ref());
+                #[cfg(feature = "tracing")]
+                self.record_ids(
+                    ignored.webhook_id.as_str(),
+                    ignored.event_id.as_str(),
+                    &ignored.event_type,
+                    ignored.mode.as_ref(),
+                    ignored.checkout_id.as_ref().map(|id| id.as_str()),
+                );
+                "ignored"
+            }
+            _ => "rejected",
+        };
+        self.answered(outcome, reason, rejection.status().as_u16());
+        #[cfg(feature = "tracing")]
+        self.span.in_scope(|| match rejection {
+            YocoRejection::Ignored(_) => tracing::debug!(reason, "event ignored: not for this receiver"),
+            YocoRejection::NotAuthentic(cause) => tracing::warn!(reason, "request refused: not authentic: {cause}"),
+            // Not the parser's message: it may quote the body.
+            _ => tracing::warn!(reason, "request refused: {}", rejection.body_text()),
+        });
+    }
+
+    /// The handler's (and the store's) future, inside the span, so that
+    /// the merchant's own logs nest under the delivery.
+    pub(crate) async fn in_span<F: Future>(&self, future: F) -> F::Output {
+        #[cfg(feature = "tracing")]
+        let future = tracing::Instrument::instrument(future, self.span.clone());
+        future.await
+    }
+
+    /// What became of a delivery the handler was given.
+    pub(crate) fn processed<T, E>(
+        self,
+        processed: &Processed<T, E>,
+        store: Option<Duration>,
+        handler: Option<Duration>,
+    ) {
+        let outcome = match processed {
+            Processed::Done { .. } => "processed",
+            Processed::Duplicate => "duplicate",
+            Processed::InProgress => "in_progress",
+            Processed::Failed(_) => "handler_failed",
+            Processed::StoreUnavailable(_) => "store_unavailable",
+        };
+        self.answered(outcome, "none", processed.status().as_u16());
+        #[cfg(feature = "metrics")]
+        if let Some(handler) = handler {
+            metrics::histogram!(HANDLER_SECONDS, "event_type" => self.event_type).record(handler.as_secs_f64());
+        }
+        #[cfg(feature = "tracing")]
+        {
+            let span = &self.span;
+            if let Some(store) = store {
+                span.record("store_ms", millis(store));
+            }
+            if let Some(handler) = handler {
+                span.record("handler_ms", millis(handler));
+            }
+            span.in_scope(|| match processed {
+                Processed::Done { recorded: Ok(()), .. } => tracing::info!("delivery processed"),
+                Processed::Done { recorded: Err(err), .. } => {
+                    tracing::warn!("delivery processed, but not recorded as done: a retry may run it again: {err}");
+                }
+                Processed::Duplicate => tracing::info!("delivery processed before: duplicate"),
+                Processed::InProgress => tracing::warn!("delivery in progress elsewhere: answered 409, Yoco retries"),
+                Processed::Failed(_) => tracing::error!("handler failed: answered 500, Yoco retries"),
+                Processed::StoreUnavailable(err) => tracing::error!("answered 503, Yoco retries: {err}"),
+            });
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = (store, handler);
+    }
+
+    fn answered(&self, outcome: &'static str, reason: &'static str, status: u16) {
+        #[cfg(feature = "tracing")]
+        {
+            self.span.record("outcome", outcome);
+            if reason != "none" {
+                self.span.record("reason", reason);
+            }
+            self.span.record("status", status);
+        }
+        #[cfg(feature = "metrics")]
+        metrics::counter!(
+            DELIVERIES_TOTAL,
+            "outcome" => outcome,
+            "reason" => reason,
+            "event_type" => self.event_type,
+            "mode" => self.mode,
+        )
+        .increment(1);
+        #[cfg(not(feature = "tracing"))]
+        let _ = status;
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        let _ = (outcome, reason);
+    }
+}
+
+/// Time spent, where the clock can be read (not on `wasm32-unknown-unknown`,
+/// which has none, and not without a feature that reports it).
+#[derive(Clone, Copy)]
+pub(crate) struct Stopwatch {
+    #[cfg(all(
+        any(feature = "tracing", feature = "metrics"),
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ))]
+    started: std::time::Instant,
+}
+
+impl Stopwatch {
+    pub(crate) fn start() -> Self {
+        Self {
+            #[cfg(all(
+                any(feature = "tracing", feature = "metrics"),
+                not(all(target_arch = "wasm32", target_os = "unknown"))
+            ))]
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn elapsed(self) -> Option<Duration> {
+        #[cfg(all(
+            any(feature = "tracing", feature = "metrics"),
+            not(all(target_arch = "wasm32", target_os = "unknown"))
+        ))]
+        return Some(self.started.elapsed());
+        #[cfg(not(all(
+            any(feature = "tracing", feature = "metrics"),
+            not(all(target_arch = "wasm32", target_os = "unknown"))
+        )))]
+        None
+    }
+}
+
+/// Records a store call's time (feature `metrics`).
+pub(crate) fn store_call(store: &'static str, operation: &'static str, took: Option<Duration>) {
+    #[cfg(feature = "metrics")]
+    if let Some(took) = took {
+        metrics::histogram!(STORE_SECONDS, "store" => store, "operation" => operation).record(took.as_secs_f64());
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (store, operation, took);
+}
+
+/// Known event types as themselves, any other as `other`: a bounded label.
+fn event_type_label(event_type: &str) -> &'static str {
+    match event_type {
+        PAYMENT_SUCCEEDED => PAYMENT_SUCCEEDED,
+        REFUND_SUCCEEDED => REFUND_SUCCEEDED,
+        REFUND_FAILED => REFUND_FAILED,
+        _ => "other",
+    }
+}
+
+fn mode_label(mode: Option<&Mode>) -> &'static str {
+    match mode {
+        Some(Mode::Live) => "live",
+        Some(Mode::Test) => "test",
+        Some(_) => "other",
+        None => "none",
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The delivery's store: every call timed, for the metrics and the span's
+/// `store_ms`.
+pub(crate) struct TimedStore {
+    store: AnyStore,
+    /// Nanoseconds spent in the store so far.
+    spent: AtomicU64,
+}
+
+impl TimedStore {
+    pub(crate) fn new(store: AnyStore) -> Self {
+        Self {
+            store,
+            spent: AtomicU64::new(0),
+        }
+    }
+
+    /// The time spent in the store, where the clock can be read.
+    pub(crate) fn spent(&self) -> Option<Duration> {
+        Stopwatch::start()
+            .elapsed()
+            .map(|_| Duration::from_nanos(self.spent.load(Ordering::Relaxed)))
+    }
+
+    async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = T>) -> T {
+        let watch = Stopwatch::start();
+        let answer = call.await;
+        let took = watch.elapsed();
+        if let Some(took) = took {
+            let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+            self.spent.fetch_add(nanos, Ordering::Relaxed);
+        }
+        store_call(self.store.kind(), operation, took);
+        answer
+    }
+}
+
+impl IdempotencyStore for TimedStore {
+    async fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
+        self.timed("claim", self.store.claim(webhook_id, lease)).await
+    }
+
+    async fn complete(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
+        self.timed("complete", self.store.complete(token, retention)).await
+    }
+
+    async fn release(&self, token: &ClaimToken) -> Result<(), StoreError> {
+        self.timed("release", self.store.release(token)).await
+    }
+}

@@ -1,0 +1,286 @@
+//! What the pipeline reports (features `tracing` and `metrics`), while the
+//! whole shared hostile adapter suite runs against the axum extractor: one
+//! span per request with the outcome, reason and status each case should
+//! give, metrics counting the same, and no secret, signature, signed content
+//! or body text anywhere in what was captured.
+//!
+//! Everything runs on one thread (a current-thread runtime serving and
+//! sending), under a thread-local subscriber and metrics recorder, so that
+//! the other tests running meanwhile are not captured.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+use yoco_webhooks::testing::TEST_SECRET;
+use yoco_webhooks::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS};
+
+use crate::adapters;
+
+/// A delivery span's fields once it closed.
+type Fields = BTreeMap<String, String>;
+
+/// Every closed delivery span, and every line of text seen anywhere.
+#[derive(Clone, Default)]
+struct Captured {
+    spans: Arc<Mutex<Vec<Fields>>>,
+    text: Arc<Mutex<String>>,
+}
+
+struct FieldsVisitor<'a>(&'a mut Fields);
+
+impl Visit for FieldsVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Captured {
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: Context<'_, S>) {
+        let mut fields = Fields::new();
+        attributes.record(&mut FieldsVisitor(&mut fields));
+        if let Some(span) = context.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, context: Context<'_, S>) {
+        if let Some(span) = context.span(id)
+            && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
+        {
+            values.record(&mut FieldsVisitor(fields));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _context: Context<'_, S>) {
+        // The crate's own events (the HTTP client's and server's are not ours).
+        if !event.metadata().target().starts_with("yoco_webhooks") {
+            return;
+        }
+        let mut fields = Fields::new();
+        event.record(&mut FieldsVisitor(&mut fields));
+        writeln!(
+            self.text.lock().unwrap(),
+            "{} {}",
+            event.metadata().level(),
+            line(&fields)
+        )
+        .unwrap();
+    }
+
+    fn on_close(&self, id: Id, context: Context<'_, S>) {
+        let Some(span) = context.span(&id) else { return };
+        if span.name() == DELIVERY_SPAN {
+            let fields = span.extensions().get::<Fields>().cloned().unwrap_or_default();
+            writeln!(self.text.lock().unwrap(), "{} {}", span.name(), line(&fields)).unwrap();
+            self.spans.lock().unwrap().push(fields);
+        }
+    }
+}
+
+/// Fields as `name=value` pairs, as a plain-text log would write them.
+fn line(fields: &Fields) -> String {
+    fields.iter().map(|(name, value)| format!("{name}={value} ")).collect()
+}
+
+impl Captured {
+    /// The spans closed so far as (webhook id, outcome, reason, status),
+    /// sorted, and forgotten.
+    fn take(&self) -> Vec<(String, String, String, String)> {
+        let mut spans: Vec<_> = self
+            .spans
+            .lock()
+            .unwrap()
+            .drain(..)
+            .map(|fields| {
+                let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+                (field("webhook_id"), field("outcome"), field("reason"), field("status"))
+            })
+            .collect();
+        spans.sort();
+        spans
+    }
+}
+
+fn row(id: &str, outcome: &str, reason: &str, status: u16) -> (String, String, String, String) {
+    (id.to_owned(), outcome.to_owned(), reason.to_owned(), status.to_string())
+}
+
+#[test]
+fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(captured.clone());
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let (address, recorder) = crate::axum::serve(256 * 1024).await;
+            adapters::processes_ours_once_and_acknowledges_the_rest(address, recorder).await;
+            assert_eq!(
+                captured.take(),
+                vec![
+                    row("msg_1", "duplicate", "", 200),
+                    row("msg_1", "processed", "", 200),
+                    row("msg_2", "ignored", "foreign_checkout", 200),
+                    row("msg_3", "ignored", "no_checkout_id", 200),
+                    row("msg_4", "processed", "", 200),
+                ]
+            );
+
+            let (address, recorder) = crate::axum::serve(256 * 1024).await;
+            adapters::refuses_what_is_not_authentic_or_not_an_event(address, recorder).await;
+            // Refused requests carry no ids: nothing unauthenticated is recorded.
+            assert_eq!(
+                captured.take(),
+                vec![
+                    row("", "rejected", "malformed_signature", 401),
+                    row("", "rejected", "missing_header", 401),
+                    row("", "rejected", "repeated_header", 401),
+                    row("", "rejected", "repeated_header", 401),
+                    row("", "rejected", "repeated_header", 401),
+                    row("", "rejected", "signature_mismatch", 401),
+                    row("msg_5", "rejected", "not_an_event", 400),
+                    row("msg_6", "processed", "", 200),
+                ]
+            );
+
+            let (address, recorder) = crate::axum::serve(256 * 1024).await;
+            adapters::a_failed_handler_is_retried_and_concurrent_duplicates_run_once(address, recorder).await;
+            let spans = captured.take();
+            assert_eq!(
+                spans[..2],
+                [
+                    row("msg_1", "handler_failed", "", 500),
+                    row("msg_1", "processed", "", 200)
+                ]
+            );
+            let concurrent = &spans[2..];
+            assert_eq!(concurrent.len(), 10);
+            assert_eq!(concurrent.iter().filter(|span| span.1 == "processed").count(), 1);
+            assert!(
+                concurrent
+                    .iter()
+                    .all(|span| ["processed", "duplicate", "in_progress"].contains(&span.1.as_str())),
+                "{concurrent:?}"
+            );
+
+            let limit = 4 * 1024;
+            let (address, recorder) = crate::axum::serve(limit).await;
+            adapters::oversized_and_aborted_bodies_are_refused_while_reading(address, recorder, limit).await;
+            // Let the aborted upload's request finish on the server.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            assert_eq!(
+                captured.take(),
+                vec![
+                    row("", "rejected", "body_too_large", 413),
+                    row("", "rejected", "body_too_large", 413),
+                    row("", "rejected", "body_unreadable", 400),
+                    row("msg_3", "processed", "", 200),
+                ]
+            );
+        });
+    });
+
+    let text = captured.text.lock().unwrap().clone();
+    assert!(text.contains("delivery processed"), "{text}");
+    assert!(text.contains("signature_mismatch"), "{text}");
+    let key = TEST_SECRET.trim_start_matches("whsec_");
+    for leak in [
+        TEST_SECRET,
+        key,
+        "v1,", // a signature
+        "{\"", // the body, or the signed content ending in it
+        "paymentMethodDetails",
+        "maskedCard",
+        "\"amount\"",
+    ] {
+        assert!(!text.contains(leak), "{leak:?} in the captured output:\n{text}");
+    }
+
+    // The metrics count the same deliveries, with bounded labels only.
+    let mut deliveries = BTreeMap::new();
+    let mut histograms = BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let labels: BTreeMap<String, String> = key
+            .key()
+            .labels()
+            .map(|label| (label.key().to_owned(), label.value().to_owned()))
+            .collect();
+        for value in labels.values() {
+            assert!(
+                !value.starts_with("msg_") && !value.starts_with("evt_") && !value.starts_with("ch_"),
+                "{labels:?}"
+            );
+        }
+        match (key.key().name(), value) {
+            (DELIVERIES_TOTAL, DebugValue::Counter(count)) => {
+                let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
+                *deliveries
+                    .entry((label("outcome"), label("reason"), label("event_type"), label("mode")))
+                    .or_insert(0) += count;
+            }
+            (name @ (HANDLER_SECONDS | STORE_SECONDS), DebugValue::Histogram(values)) => {
+                *histograms.entry((name.to_owned(), labels)).or_insert(0) += values.len();
+            }
+            other => panic!("unexpected metric {other:?}"),
+        }
+    }
+    let count = |outcome: &str, reason: &str, event_type: &str, mode: &str| {
+        deliveries
+            .get(&(outcome.into(), reason.into(), event_type.into(), mode.into()))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        count("processed", "none", "payment.succeeded", "live"),
+        5,
+        "{deliveries:?}"
+    );
+    assert_eq!(count("processed", "none", "other", "live"), 1, "{deliveries:?}");
+    assert_eq!(count("ignored", "foreign_checkout", "payment.succeeded", "live"), 1);
+    assert_eq!(count("ignored", "no_checkout_id", "payment.succeeded", "live"), 1);
+    assert_eq!(count("rejected", "repeated_header", "unknown", "none"), 3);
+    assert_eq!(count("rejected", "signature_mismatch", "unknown", "none"), 1);
+    assert_eq!(count("rejected", "not_an_event", "unknown", "none"), 1);
+    assert_eq!(count("rejected", "body_too_large", "unknown", "none"), 2);
+    assert_eq!(count("handler_failed", "none", "payment.succeeded", "live"), 1);
+    let all: u64 = deliveries.values().sum();
+    assert_eq!(all, 5 + 8 + 12 + 4, "{deliveries:?}");
+    let store = |operation: &str| {
+        histograms
+            .iter()
+            .filter(|((name, labels), _)| {
+                name == STORE_SECONDS
+                    && labels.get("store").map(String::as_str) == Some("MemoryStore")
+                    && labels.get("operation").map(String::as_str) == Some(operation)
+            })
+            .map(|(_, count)| *count)
+            .sum::<usize>()
+    };
+    // Every authentic delivery of ours claimed once (duplicates too); the
+    // processed ones completed, the failed one released.
+    assert_eq!(store("claim"), 3 + 1 + 12 + 1);
+    assert_eq!(store("complete"), 6);
+    assert_eq!(store("release"), 1);
+    let handler: usize = histograms
+        .iter()
+        .filter(|((name, _), _)| name == HANDLER_SECONDS)
+        .map(|(_, count)| *count)
+        .sum();
+    assert_eq!(handler, 7, "the handler ran for each processed and the failed delivery");
+}
