@@ -15,9 +15,15 @@
 //!   delivery once. Invalid or unreachable at start: a message and exit
 //!   status 2.
 //!
+//! - `YOCO_WEBHOOK_SECRET_TEST` (optional): the secret of a test-mode
+//!   registration of the same URL, bound to test mode: it verifies test
+//!   events only.
+//! - `RUST_LOG` (default `info`): what is logged, on stderr.
+//!
 //! `POST /webhooks/yoco` processes every authentic event that passes the
 //! filter, whatever its type, once per delivery, and prints one JSON line per
-//! processed event on stdout; logs go to stderr.
+//! processed event on stdout; logs (one span per delivery) go to stderr.
+//! `GET /metrics` serves the crate's metrics for Prometheus.
 
 use std::process::ExitCode;
 
@@ -25,6 +31,8 @@ use actix_web::{App, HttpServer, web};
 use yoco_webhooks::actix_web::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
 
+#[path = "support/observe.rs"]
+mod observe;
 #[path = "support/receiver.rs"]
 mod receiver;
 #[path = "support/store.rs"]
@@ -32,6 +40,14 @@ mod store;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
+    observe::log_to_stderr();
+    let metrics = match observe::record_metrics() {
+        Ok(metrics) => web::Data::new(metrics),
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match receiver::receiver_from_env() {
         Ok(receiver) => store::with_store_from_env(YocoWebhookConfig::new(receiver)).await,
         Err(reason) => Err(reason),
@@ -49,6 +65,8 @@ async fn main() -> ExitCode {
             .app_data(config.clone())
             // A resource answers 405 to other methods (`App::route` would 404).
             .service(web::resource("/webhooks/yoco").route(web::post().to(yoco_webhook)))
+            .app_data(metrics.clone())
+            .service(web::resource("/metrics").route(web::get().to(render_metrics)))
     })
     .bind(&address);
     let server = match server {
@@ -68,6 +86,10 @@ async fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+async fn render_metrics(metrics: web::Data<metrics_exporter_prometheus::PrometheusHandle>) -> String {
+    metrics.render()
 }
 
 async fn yoco_webhook(webhook: YocoWebhook) -> Processed<(), std::convert::Infallible> {

@@ -18,17 +18,25 @@
 //!   and exit status 2.
 //!   `cargo run --example axum_receiver --features redis,postgres`.
 //!
+//! - `YOCO_WEBHOOK_SECRET_TEST` (optional): the secret of a test-mode
+//!   registration of the same URL, bound to test mode: it verifies test
+//!   events only.
+//! - `RUST_LOG` (default `info`): what is logged, on stderr.
+//!
 //! `POST /webhooks/yoco` processes every authentic event that passes the
 //! filter, whatever its type, once per delivery, and prints one JSON line per
-//! processed event on stdout; logs go to stderr.
+//! processed event on stdout; logs (one span per delivery) go to stderr.
+//! `GET /metrics` serves the crate's metrics for Prometheus.
 
 use std::process::ExitCode;
 
 use axum::Router;
-use axum::routing::post;
+use axum::routing::{get, post};
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
 
+#[path = "support/observe.rs"]
+mod observe;
 #[path = "support/receiver.rs"]
 mod receiver;
 #[path = "support/store.rs"]
@@ -36,6 +44,14 @@ mod store;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    observe::log_to_stderr();
+    let metrics = match observe::record_metrics() {
+        Ok(metrics) => metrics,
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match receiver::receiver_from_env() {
         Ok(receiver) => store::with_store_from_env(YocoWebhookConfig::new(receiver)).await,
         Err(reason) => Err(reason),
@@ -59,7 +75,8 @@ async fn main() -> ExitCode {
         "listening on http://{}/webhooks/yoco",
         listener.local_addr().map_or(address, |a| a.to_string())
     );
-    match axum::serve(listener, app(config)).await {
+    let app = app(config).route("/metrics", get(move || std::future::ready(metrics.render())));
+    match axum::serve(listener, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: server stopped: {err}");

@@ -17,6 +17,10 @@ use crate::event::{Mode, PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED};
 use crate::ids::WebhookId;
 use crate::receive::Delivery;
 
+/// The target of every event the pipeline logs (`RUST_LOG=yoco_webhooks=debug`).
+#[cfg(feature = "tracing")]
+const TARGET: &str = "yoco_webhooks";
+
 /// The name of the span around each delivery.
 pub const DELIVERY_SPAN: &str = "yoco_webhooks.delivery";
 /// The counter of deliveries, labelled `outcome`, `reason`, `event_type`
@@ -44,6 +48,7 @@ impl Observation {
         Self {
             #[cfg(feature = "tracing")]
             span: tracing::info_span!(
+                target: TARGET,
                 "yoco_webhooks.delivery",
                 webhook_id = tracing::field::Empty,
                 event_id = tracing::field::Empty,
@@ -132,10 +137,12 @@ impl Observation {
         self.answered(outcome, reason, rejection.status().as_u16());
         #[cfg(feature = "tracing")]
         self.span.in_scope(|| match rejection {
-            YocoRejection::Ignored(_) => tracing::debug!(reason, "event ignored: not for this receiver"),
-            YocoRejection::NotAuthentic(cause) => tracing::warn!(reason, "request refused: not authentic: {cause}"),
+            YocoRejection::Ignored(_) => tracing::debug!(target: TARGET, "event ignored: not for this receiver"),
+            YocoRejection::NotAuthentic(cause) => {
+                tracing::warn!(target: TARGET, "request refused: not authentic: {cause}")
+            }
             // Not the parser's message: it may quote the body.
-            _ => tracing::warn!(reason, "request refused: {}", rejection.body_text()),
+            _ => tracing::warn!(target: TARGET, "request refused: {}", rejection.body_text()),
         });
     }
 
@@ -176,14 +183,14 @@ impl Observation {
                 span.record("handler_ms", millis(handler));
             }
             span.in_scope(|| match processed {
-                Processed::Done { recorded: Ok(()), .. } => tracing::info!("delivery processed"),
+                Processed::Done { recorded: Ok(()), .. } => tracing::info!(target: TARGET, "delivery processed"),
                 Processed::Done { recorded: Err(err), .. } => {
-                    tracing::warn!("delivery processed, but not recorded as done: a retry may run it again: {err}");
+                    tracing::warn!(target: TARGET, "delivery processed, but not recorded as done: a retry may run it again: {err}");
                 }
-                Processed::Duplicate => tracing::info!("delivery processed before: duplicate"),
-                Processed::InProgress => tracing::warn!("delivery in progress elsewhere: answered 409, Yoco retries"),
-                Processed::Failed(_) => tracing::error!("handler failed: answered 500, Yoco retries"),
-                Processed::StoreUnavailable(err) => tracing::error!("answered 503, Yoco retries: {err}"),
+                Processed::Duplicate => tracing::info!(target: TARGET, "delivery processed before: duplicate"),
+                Processed::InProgress => tracing::warn!(target: TARGET, "delivery in progress elsewhere: answered 409, Yoco retries"),
+                Processed::Failed(_) => tracing::error!(target: TARGET, "handler failed: answered 500, Yoco retries"),
+                Processed::StoreUnavailable(err) => tracing::error!(target: TARGET, "answered 503, Yoco retries: {err}"),
             });
         }
         #[cfg(not(feature = "tracing"))]

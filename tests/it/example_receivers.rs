@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -19,11 +20,13 @@ fn example(name: &str) -> tokio::process::Command {
     command
 }
 
-/// A running receiver: its process, URL and stdout lines.
+/// A running receiver: its process, URL, stdout lines, and what it logged
+/// on stderr so far.
 struct Running {
     child: Child,
     url: String,
     stdout: Lines<BufReader<ChildStdout>>,
+    logged: Arc<Mutex<String>>,
 }
 
 /// Starts the example `name` with the test secret and `env`, and waits until
@@ -47,7 +50,21 @@ async fn start(name: &str, env: &[(&str, &str)]) -> Running {
         .unwrap_or_else(|| panic!("{name}: {line}"))
         .to_owned();
     let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    Running { child, url, stdout }
+    let logged = Arc::new(Mutex::new(String::new()));
+    let log = Arc::clone(&logged);
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            let mut log = log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    Running {
+        child,
+        url,
+        stdout,
+        logged,
+    }
 }
 
 impl Running {
@@ -152,6 +169,80 @@ async fn a_missing_or_invalid_secret_exits_with_status_2(name: &str) {
     );
 }
 
+/// The value of the one sample of `metric` whose labels include all of
+/// `labels`, in Prometheus' text format.
+fn sample(metrics: &str, metric: &str, labels: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(&format!("{metric}{{")))
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret(name: &str) {
+    let mut receiver = start(name, &[("YOCO_CHECKOUT_IDS", "ch_a"), ("RUST_LOG", "debug")]).await;
+    let payment = SampleEvent::payment_succeeded().checkout_id("ch_a").to_json();
+    assert_eq!(receiver.post("msg_1", payment.clone()).await, 200);
+    receiver.next_line().await;
+    assert_eq!(receiver.post("msg_1", payment.clone()).await, 200);
+    let refund = SampleEvent::refund_succeeded().checkout_id("ch_a").to_json();
+    assert_eq!(receiver.post("msg_2", refund).await, 200);
+    receiver.next_line().await;
+    let foreign = SampleEvent::payment_succeeded().checkout_id("ch_c").to_json();
+    assert_eq!(receiver.post("msg_3", foreign).await, 200);
+    let forged = reqwest::Client::new()
+        .post(&receiver.url)
+        .header("webhook-id", "msg_4")
+        .header("webhook-timestamp", "1")
+        .header("webhook-signature", "v1,AAAA")
+        .body(payment)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+
+    let metrics = reqwest::get(receiver.url.replace("/webhooks/yoco", "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let deliveries = |labels: &[&str]| sample(&metrics, "yoco_webhooks_deliveries_total", labels);
+    let payment = r#"event_type="payment.succeeded""#;
+    assert_eq!(deliveries(&[r#"outcome="processed""#, payment]), Some(1.0), "{metrics}");
+    assert_eq!(
+        deliveries(&[r#"outcome="processed""#, r#"event_type="refund.succeeded""#]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(deliveries(&[r#"outcome="duplicate""#, payment]), Some(1.0), "{metrics}");
+    assert_eq!(
+        deliveries(&[r#"outcome="ignored""#, r#"reason="foreign_checkout""#]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        deliveries(&[r#"outcome="rejected""#, r#"reason="stale_timestamp""#]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"yoco_webhooks_store_seconds{store="MemoryStore",operation="claim""#),
+        "{metrics}"
+    );
+
+    // Logs: a line per delivery on stderr, and nothing secret in them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logged = receiver.logged.lock().unwrap().clone();
+    assert!(logged.contains("delivery processed"), "{logged}");
+    assert!(logged.contains("foreign_checkout"), "{logged}");
+    assert!(logged.contains("stale_timestamp"), "{logged}");
+    for leak in [TEST_SECRET, TEST_SECRET.trim_start_matches("whsec_"), "v1,", "{\""] {
+        assert!(!logged.contains(leak), "{leak:?} logged:\n{logged}");
+    }
+}
+
 /// Starts the two example receivers `examples` on one shared store (the
 /// environment variable `store` names it), fires every delivery at both at
 /// once, then counts the JSON lines they printed: exactly one per delivery.
@@ -219,6 +310,11 @@ macro_rules! contract {
             #[tokio::test]
             async fn without_a_checkout_list_everything_authentic_is_processed() {
                 super::without_a_checkout_list_everything_authentic_is_processed($name).await;
+            }
+
+            #[tokio::test]
+            async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret() {
+                super::reports_its_deliveries_on_metrics_and_logs_nothing_secret($name).await;
             }
 
             #[tokio::test]
