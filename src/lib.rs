@@ -158,7 +158,7 @@ pub mod testing;
 
 // The secret and the Standard Webhooks verifier.
 pub use secret::{SecretError, WebhookSecret};
-pub use verify::{DEFAULT_TOLERANCE, Verified, Verifier, VerifierBuilder, VerifyError};
+pub use verify::{DEFAULT_TOLERANCE, SecretName, Verified, Verifier, VerifierBuilder, VerifyError};
 // Reading headers from any server's types.
 pub use headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 // Yoco's events.
