@@ -103,6 +103,9 @@
 //! - Empty and undecodable secrets are refused when parsed. Secrets print as
 //!   `[redacted]`, and no error message carries a secret or an expected
 //!   signature.
+//! - A secret bound to a mode ([`VerifierBuilder::for_mode`]) vouches only
+//!   for events of that mode: a test registration's secret cannot make a
+//!   live event processed. Each delivery names the secret that verified it.
 //! - No input panics: every malformed header or body is a typed error. The
 //!   crate has no `unsafe` code.
 //! - The adapters read at most the body limit (256 KiB by default) and
