@@ -44,26 +44,24 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 impl FakeYoco {
-    /// The mode of the request's key, or Yoco's refusal of a key it does
-    /// not know.
-    fn mode_of(headers: &HeaderMap) -> Result<&'static str, Response> {
-        let authorization = headers.get("authorization").and_then(|value| value.to_str().ok());
-        match authorization {
-            Some(value) if value == format!("Bearer {GOOD_KEY}") => Ok("test"),
-            Some(value) if value == format!("Bearer {LIVE_KEY}") => Ok("live"),
-            _ => Err(json(StatusCode::FORBIDDEN, ERROR_403.to_owned())),
-        }
+    /// The mode of the request's key, if it is one of the account's.
+    fn mode_of(headers: &HeaderMap) -> Option<&'static str> {
+        let authorization = headers.get("authorization").and_then(|value| value.to_str().ok())?;
+        [(GOOD_KEY, "test"), (LIVE_KEY, "live")]
+            .into_iter()
+            .find_map(|(key, mode)| (authorization == format!("Bearer {key}")).then_some(mode))
     }
 
     /// Yoco's refusal of a request without a good key, if it is one.
     fn refusal(headers: &HeaderMap) -> Option<Response> {
-        Self::mode_of(headers).err()
+        Self::mode_of(headers)
+            .is_none()
+            .then(|| json(StatusCode::FORBIDDEN, ERROR_403.to_owned()))
     }
 
     async fn register(State(fake): State<Self>, headers: HeaderMap, body: Bytes) -> Response {
-        let mode = match Self::mode_of(&headers) {
-            Ok(mode) => mode,
-            Err(refused) => return refused,
+        let Some(mode) = Self::mode_of(&headers) else {
+            return json(StatusCode::FORBIDDEN, ERROR_403.to_owned());
         };
         let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let (name, url) = (request["name"].as_str().unwrap(), request["url"].as_str().unwrap());
