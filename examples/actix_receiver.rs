@@ -17,7 +17,7 @@
 //!
 //! - `YOCO_WEBHOOK_SECRET_TEST` (optional): the secret of a test-mode
 //!   registration of the same URL, bound to test mode: it verifies test
-//!   events only.
+//!   events only, and `YOCO_WEBHOOK_SECRET` then verifies live ones only.
 //! - `RUST_LOG` (default `info`): what is logged, on stderr.
 //!
 //! `POST /webhooks/yoco` processes every authentic event that passes the

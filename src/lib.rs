@@ -103,6 +103,9 @@
 //! - Empty and undecodable secrets are refused when parsed. Secrets print as
 //!   `[redacted]`, and no error message carries a secret or an expected
 //!   signature.
+//! - A secret bound to a mode ([`VerifierBuilder::for_mode`]) vouches only
+//!   for events of that mode: a test registration's secret cannot make a
+//!   live event processed. Each delivery names the secret that verified it.
 //! - No input panics: every malformed header or body is a typed error. The
 //!   crate has no `unsafe` code.
 //! - The adapters read at most the body limit (256 KiB by default) and
@@ -158,7 +161,7 @@ pub mod testing;
 
 // The secret and the Standard Webhooks verifier.
 pub use secret::{SecretError, WebhookSecret};
-pub use verify::{DEFAULT_TOLERANCE, Verified, Verifier, VerifierBuilder, VerifyError};
+pub use verify::{DEFAULT_TOLERANCE, SecretName, Verified, Verifier, VerifierBuilder, VerifyError};
 // Reading headers from any server's types.
 pub use headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 // Yoco's events.
@@ -178,7 +181,7 @@ pub use pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookCo
 // What the pipeline reports (features `tracing` and `metrics`): the span's
 // and the metrics' names.
 #[cfg(feature = "http")]
-pub use pipeline::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS};
+pub use pipeline::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL};
 // Any server built on the `http` types: the whole protocol for one request.
 #[cfg(feature = "http")]
 pub use handle::handle_request;

@@ -6,7 +6,7 @@ use crate::event::{Event, Mode, ParseError, parse};
 use crate::filter::{CheckoutFilter, IgnoreReason};
 use crate::headers::Headers;
 use crate::ids::{CheckoutId, EventId, WebhookId};
-use crate::verify::{Verifier, VerifyError};
+use crate::verify::{SecretName, Verified, Verifier, VerifyError};
 
 /// Receives Yoco webhooks: verifies each request, parses the event and
 /// decides whether it is the merchant's to process.
@@ -55,6 +55,14 @@ impl Receiver {
     /// `body` must be the raw request body, byte for byte; keep it if you
     /// want to store or forward the event as sent.
     ///
+    /// A secret bound to a mode (see
+    /// [`VerifierBuilder::for_mode`](crate::VerifierBuilder::for_mode))
+    /// vouches only for events of that mode: an event it verified whose
+    /// `payload.mode` is another, or absent, is not authentic
+    /// ([`VerifyError::ModeMismatch`], 401), whatever its type, and even if
+    /// its payload is malformed, before the filter looks at it. (A body that
+    /// is not an event at all, with no mode to compare, stays a 400.)
+    ///
     /// # Errors
     /// [`ReceiveError`], whose [`status`](ReceiveError::status) is the answer
     /// to give: 401 if the request is not authentic, 400 if it is authentic
@@ -83,25 +91,29 @@ impl Receiver {
             Err(malformed) => {
                 // Someone else's event is acknowledged even if its payload is
                 // odd: a 400 would make Yoco retry it for a day.
-                if let Some(summary) = malformed.summary
-                    && let Some(reason) = self.filter.check(summary.checkout_id.as_ref(), summary.mode.as_ref())
-                {
-                    return Ok(Outcome::Ignore(Ignored {
-                        webhook_id,
-                        event_id: summary.event_id,
-                        event_type: summary.event_type,
-                        checkout_id: summary.checkout_id,
-                        mode: summary.mode,
-                        reason,
-                    }));
+                if let Some(summary) = malformed.summary {
+                    check_mode(&verified, summary.mode.as_ref())?;
+                    if let Some(reason) = self.filter.check(summary.checkout_id.as_ref(), summary.mode.as_ref()) {
+                        return Ok(Outcome::Ignore(Ignored {
+                            webhook_id,
+                            event_id: summary.event_id,
+                            event_type: summary.event_type,
+                            checkout_id: summary.checkout_id,
+                            mode: summary.mode,
+                            secret: verified.secret().clone(),
+                            reason,
+                        }));
+                    }
                 }
                 return Err(malformed.error.into());
             }
         };
+        check_mode(&verified, event.mode())?;
         match self.filter.check(event.checkout_id(), event.mode()) {
             None => Ok(Outcome::Process(Delivery {
                 webhook_id,
                 timestamp: verified.timestamp(),
+                secret: verified.secret().clone(),
                 event,
             })),
             Some(reason) => Ok(Outcome::Ignore(Ignored {
@@ -109,6 +121,7 @@ impl Receiver {
                 event_type: event.event_type().to_owned(),
                 checkout_id: event.checkout_id().cloned(),
                 mode: event.mode().cloned(),
+                secret: verified.secret().clone(),
                 event_id: event.id,
                 reason,
             })),
@@ -124,6 +137,20 @@ impl Receiver {
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn receive<H: Headers + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Outcome, ReceiveError> {
         self.receive_at_unix(headers, body, crate::verify::unix_now())
+    }
+}
+
+/// Refuses an event whose mode is not the one the verifying secret is
+/// bound to (an absent mode included: a bound secret cannot vouch for an
+/// event that claims none).
+fn check_mode(verified: &Verified<'_>, event: Option<&Mode>) -> Result<(), VerifyError> {
+    match verified.secret_mode() {
+        Some(bound) if event != Some(bound) => Err(VerifyError::ModeMismatch {
+            secret: verified.secret().clone(),
+            bound: bound.clone(),
+            event: event.cloned(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -157,6 +184,11 @@ pub struct Delivery {
     pub webhook_id: WebhookId,
     /// When this attempt was signed.
     pub timestamp: OffsetDateTime,
+    /// The name of the accepted secret that verified it (see
+    /// [`VerifierBuilder::named`](crate::VerifierBuilder::named)): log it,
+    /// or count by it, to see when a secret being rotated out stops being
+    /// used.
+    pub secret: SecretName,
     /// The event.
     pub event: Event,
 }
@@ -176,6 +208,8 @@ pub struct Ignored {
     pub checkout_id: Option<CheckoutId>,
     /// `payload.mode`, if any.
     pub mode: Option<Mode>,
+    /// The name of the accepted secret that verified it.
+    pub secret: SecretName,
     /// Why it is not processed.
     pub reason: IgnoreReason,
 }

@@ -2,14 +2,29 @@
 //! environment and the line they print per processed event.
 
 use serde_json::{Value, json};
-use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Receiver, Verifier, WebhookSecret};
+use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Mode, Receiver, Verifier, WebhookSecret};
 
-/// The receiver, from `YOCO_WEBHOOK_SECRET` and `YOCO_CHECKOUT_IDS`; the
-/// error says what to set, never the value.
+/// The receiver, from `YOCO_WEBHOOK_SECRET` (with `YOCO_WEBHOOK_SECRET_TEST`,
+/// the two bound to live and test mode) and `YOCO_CHECKOUT_IDS`; the error
+/// says what to set, never the value.
 pub(crate) fn receiver_from_env() -> Result<Receiver, String> {
     let secret = std::env::var("YOCO_WEBHOOK_SECRET")
         .map_err(|_| "set YOCO_WEBHOOK_SECRET to the webhook secret Yoco returned (whsec_...)".to_owned())?;
     let secret = WebhookSecret::parse(&secret).map_err(|err| format!("YOCO_WEBHOOK_SECRET: {err}"))?;
+    // A test-mode registration of the same URL has its own secret, which may
+    // vouch for test events only; the main secret then is the live one's.
+    let verifier = match std::env::var("YOCO_WEBHOOK_SECRET_TEST") {
+        Ok(test) if !test.trim().is_empty() => {
+            let test = WebhookSecret::parse(&test).map_err(|err| format!("YOCO_WEBHOOK_SECRET_TEST: {err}"))?;
+            Verifier::builder(secret)
+                .named("live")
+                .for_mode(Mode::Live)
+                .also_accept_for(test, Mode::Test)
+                .named("test")
+                .build()
+        }
+        _ => Verifier::new(secret),
+    };
     let filter = match std::env::var("YOCO_CHECKOUT_IDS") {
         Ok(ids) if !ids.trim().is_empty() => CheckoutFilter::checkouts(
             ids.split(',')
@@ -19,7 +34,7 @@ pub(crate) fn receiver_from_env() -> Result<Receiver, String> {
         ),
         _ => CheckoutFilter::any(),
     };
-    Ok(Receiver::new(Verifier::new(secret), filter))
+    Ok(Receiver::new(verifier, filter))
 }
 
 /// `BIND_ADDR`, by default `127.0.0.1:3000`.

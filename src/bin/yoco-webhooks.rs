@@ -39,7 +39,8 @@ Exit status:
 /// Register, list and delete the Yoco webhooks of an account.
 ///
 /// Yoco allows five webhooks per account and recommends one: prefer
-/// `ensure`, which reuses an existing registration of the URL.
+/// `ensure`, which reuses an existing registration of the URL in the key's
+/// mode.
 #[derive(Debug, Parser)]
 #[command(name = "yoco-webhooks", version, after_help = AFTER_HELP)]
 struct Cli {
@@ -53,8 +54,9 @@ enum Command {
     /// only this once.
     #[command(after_help = AFTER_HELP)]
     Register(Endpoint),
-    /// Register an endpoint unless a webhook has its URL already; print the
-    /// new secret, or the existing webhook.
+    /// Register an endpoint unless a webhook of the key's mode (live for
+    /// sk_live_, test for sk_test_) has its URL already; print the new
+    /// secret, or the existing webhook.
     #[command(after_help = AFTER_HELP)]
     Ensure(Endpoint),
     /// List the account's webhooks: id, mode, name and URL (never secrets).
@@ -92,7 +94,7 @@ struct Failure(u8, String);
 impl From<ClientError> for Failure {
     fn from(err: ClientError) -> Self {
         let code = match err.api_error() {
-            Some(Error::EmptyName | Error::InvalidEndpointUrl { .. } | Error::InvalidId) => 2,
+            Some(Error::EmptyName | Error::InvalidEndpointUrl { .. } | Error::InvalidId | Error::UnknownKeyMode) => 2,
             _ => 1,
         };
         Failure(code, one_line(&err))
@@ -269,6 +271,7 @@ mod tests {
     #[test]
     fn refused_input_is_a_usage_error_and_yocos_refusal_an_api_error() {
         assert_eq!(Failure::from(ClientError::from(Error::InvalidId)).0, 2);
+        assert_eq!(Failure::from(ClientError::from(Error::UnknownKeyMode)).0, 2);
         let refused = Error::Rejected {
             status: 400,
             message: "no".into(),

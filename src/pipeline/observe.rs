@@ -16,6 +16,7 @@ use crate::dedup::{Claim, ClaimToken, IdempotencyStore, Processed, StoreError};
 use crate::event::{Mode, PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED};
 use crate::ids::WebhookId;
 use crate::receive::Delivery;
+use crate::verify::{SecretName, VerifyError};
 
 /// The target of every event the pipeline logs (`RUST_LOG=yoco_webhooks=debug`).
 #[cfg(feature = "tracing")]
@@ -26,6 +27,10 @@ pub const DELIVERY_SPAN: &str = "yoco_webhooks.delivery";
 /// The counter of deliveries, labelled `outcome`, `reason`, `event_type`
 /// and `mode`.
 pub const DELIVERIES_TOTAL: &str = "yoco_webhooks_deliveries_total";
+/// The counter of deliveries verified, labelled `secret`: the name of the
+/// secret that verified (see `VerifierBuilder::named`), to see when a
+/// previous secret stopped being used.
+pub const VERIFIED_TOTAL: &str = "yoco_webhooks_verified_total";
 /// The histogram of the merchant's handler time, in seconds, labelled
 /// `event_type`.
 pub const HANDLER_SECONDS: &str = "yoco_webhooks_handler_seconds";
@@ -55,6 +60,7 @@ impl Observation {
                 event_type = tracing::field::Empty,
                 mode = tracing::field::Empty,
                 checkout_id = tracing::field::Empty,
+                secret = tracing::field::Empty,
                 outcome = tracing::field::Empty,
                 reason = tracing::field::Empty,
                 status = tracing::field::Empty,
@@ -70,6 +76,7 @@ impl Observation {
     pub(crate) fn received(&mut self, delivery: &Delivery) {
         let event = &delivery.event;
         self.describe(event.event_type(), event.mode());
+        self.verified_by(&delivery.secret);
         #[cfg(feature = "tracing")]
         self.record_ids(
             delivery.webhook_id.as_str(),
@@ -78,6 +85,16 @@ impl Observation {
             event.mode(),
             event.checkout_id().map(|id| id.as_str()),
         );
+    }
+
+    /// Which secret verified: in the span, and counted.
+    fn verified_by(&self, secret: &SecretName) {
+        #[cfg(feature = "tracing")]
+        self.span.record("secret", secret.as_str());
+        #[cfg(feature = "metrics")]
+        metrics::counter!(VERIFIED_TOTAL, "secret" => secret.shared()).increment(1);
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        let _ = secret;
     }
 
     fn describe(&mut self, event_type: &str, mode: Option<&Mode>) {
@@ -122,6 +139,7 @@ impl Observation {
         let outcome = match rejection {
             YocoRejection::Ignored(ignored) => {
                 self.describe(&ignored.event_type, ignored.mode.as_ref());
+                self.verified_by(&ignored.secret);
                 #[cfg(feature = "tracing")]
                 self.record_ids(
                     ignored.webhook_id.as_str(),
@@ -131,6 +149,14 @@ impl Observation {
                     ignored.checkout_id.as_ref().map(|id| id.as_str()),
                 );
                 "ignored"
+            }
+            YocoRejection::NotAuthentic(VerifyError::ModeMismatch { secret, .. }) => {
+                // Verified, but by a secret bound to another mode.
+                #[cfg(feature = "tracing")]
+                self.span.record("secret", secret.as_str());
+                #[cfg(not(feature = "tracing"))]
+                let _ = secret;
+                "rejected"
             }
             _ => "rejected",
         };

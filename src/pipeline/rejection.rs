@@ -75,6 +75,7 @@ impl YocoRejection {
                 VerifyError::NoSignature => "no_signature",
                 VerifyError::MalformedSignature => "malformed_signature",
                 VerifyError::SignatureMismatch => "signature_mismatch",
+                VerifyError::ModeMismatch { .. } => "mode_mismatch",
             },
             YocoRejection::NotAnEvent(_) => "not_an_event",
             YocoRejection::Ignored(ignored) => match ignored.reason {

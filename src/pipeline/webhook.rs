@@ -137,6 +137,7 @@ mod tests {
         let delivery = Delivery {
             webhook_id: WebhookId::new("msg_1"),
             timestamp: time::OffsetDateTime::UNIX_EPOCH,
+            secret: crate::SecretName::from("secret-1"),
             event: crate::event::parse(crate::testing::DOCUMENTED_SAMPLE.as_bytes()).unwrap(),
         };
         YocoWebhook::new(delivery, Bytes::from_static(b"{}"), dedup, Observation::start())

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::url::{check_base_url, check_endpoint_url};
 use super::{Error, Registered, RevealedSecret, SecretKey, Subscription, SubscriptionId};
+use crate::event::Mode;
 
 /// Yoco's API base, used unless another is configured.
 pub const DEFAULT_API_BASE: &str = "https://payments.yoco.com/api";
@@ -31,23 +32,35 @@ struct ListAnswer {
 /// What [`plan_ensure`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnsurePlan<'a> {
-    /// A webhook with that URL is registered already: use it (its secret
-    /// cannot be shown again).
+    /// A webhook with that URL and mode is registered already: use it (its
+    /// secret cannot be shown again).
     AlreadyRegistered(&'a Subscription),
-    /// None has the URL, and there is room: register it.
+    /// None has the URL in that mode, and there is room: register it.
     Register,
 }
 
-/// Decides how to make sure `url` is registered, given the account's
-/// webhooks: reuse one with the same URL rather than register a second
-/// (which would double every delivery), and refuse a sixth.
+/// Decides how to make sure `url` is registered in `mode` (the mode of the
+/// API key that will register it: [`SecretKey::mode`]), given the account's
+/// webhooks: reuse one with the same URL and mode rather than register a
+/// second (which would double every delivery), and refuse a sixth.
+///
+/// A webhook of the other mode is never reused: a live key's `ensure`
+/// that found the test registration of the same URL would leave live
+/// events unsent, and its secret is the test one. One with the URL whose
+/// mode the list does not say is not guessed at either.
 ///
 /// # Errors
+/// [`Error::UnknownWebhookMode`] if a webhook has the URL, none has it in
+/// `mode`, and the list does not say the mode of one of them;
 /// [`Error::LimitReached`] if the account already has [`MAX_WEBHOOKS`]
-/// webhooks and none has the URL.
-pub fn plan_ensure<'a>(existing: &'a [Subscription], url: &str) -> Result<EnsurePlan<'a>, Error> {
-    if let Some(found) = existing.iter().find(|webhook| webhook.url == url) {
+/// webhooks (of either mode) and none has the URL in `mode`.
+pub fn plan_ensure<'a>(existing: &'a [Subscription], url: &str, mode: &Mode) -> Result<EnsurePlan<'a>, Error> {
+    let same_url = || existing.iter().filter(|webhook| webhook.url == url);
+    if let Some(found) = same_url().find(|webhook| webhook.mode.as_ref() == Some(mode)) {
         return Ok(EnsurePlan::AlreadyRegistered(found));
+    }
+    if let Some(unknown) = same_url().find(|webhook| webhook.mode.is_none()) {
+        return Err(Error::UnknownWebhookMode { id: unknown.id.clone() });
     }
     if existing.len() >= MAX_WEBHOOKS {
         return Err(Error::LimitReached {
@@ -90,6 +103,12 @@ impl RegistrationApi {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// The mode of the API key ([`SecretKey::mode`]): the mode of the
+    /// webhooks it registers.
+    pub fn key_mode(&self) -> Option<Mode> {
+        self.key.mode()
     }
 
     /// `POST /webhooks`: registers `url` under `name`.
@@ -310,7 +329,6 @@ fn mentions_limit(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Mode;
 
     const KEY: &str = "sk_test_960bfde0VBrLlpK098e4ffeb53e1";
 
@@ -551,27 +569,89 @@ mod tests {
         assert_eq!(redact_secrets("whsec_"), "[redacted]");
     }
 
-    #[test]
-    fn ensure_reuses_an_existing_url_and_refuses_a_sixth() {
-        let hook = |n: usize| Subscription {
+    fn hook(n: usize, url: &str, mode: Option<Mode>) -> Subscription {
+        Subscription {
             id: SubscriptionId::new(format!("sub_{n}")),
             name: format!("n{n}"),
-            url: format!("https://shop.example.com/{n}"),
-            mode: Some(Mode::Test),
-        };
-        let five: Vec<Subscription> = (0..5).map(hook).collect();
+            url: url.to_owned(),
+            mode,
+        }
+    }
+
+    #[test]
+    fn ensure_reuses_an_existing_url_and_refuses_a_sixth() {
+        let five: Vec<Subscription> = (0..5)
+            .map(|n| hook(n, &format!("https://shop.example.com/{n}"), Some(Mode::Test)))
+            .collect();
         assert_eq!(
-            plan_ensure(&five, "https://shop.example.com/3"),
+            plan_ensure(&five, "https://shop.example.com/3", &Mode::Test),
             Ok(EnsurePlan::AlreadyRegistered(&five[3]))
         );
         assert!(matches!(
-            plan_ensure(&five, "https://shop.example.com/new"),
+            plan_ensure(&five, "https://shop.example.com/new", &Mode::Test),
             Err(Error::LimitReached { status: None, .. })
         ));
         assert_eq!(
-            plan_ensure(&five[..4], "https://shop.example.com/new"),
+            plan_ensure(&five[..4], "https://shop.example.com/new", &Mode::Test),
             Ok(EnsurePlan::Register)
         );
+    }
+
+    #[test]
+    fn ensure_reuses_only_a_webhook_of_the_keys_mode() {
+        const URL: &str = "https://shop.example.com/hook";
+        let test_only = [hook(1, URL, Some(Mode::Test))];
+        assert_eq!(plan_ensure(&test_only, URL, &Mode::Live), Ok(EnsurePlan::Register));
+        assert_eq!(
+            plan_ensure(&test_only, URL, &Mode::Test),
+            Ok(EnsurePlan::AlreadyRegistered(&test_only[0]))
+        );
+        // Both modes registered, in either order: each key finds its own.
+        let both = [hook(1, URL, Some(Mode::Test)), hook(2, URL, Some(Mode::Live))];
+        for existing in [both.clone(), [both[1].clone(), both[0].clone()]] {
+            for mode in [Mode::Live, Mode::Test] {
+                let Ok(EnsurePlan::AlreadyRegistered(found)) = plan_ensure(&existing, URL, &mode) else {
+                    panic!("{mode}: not reused");
+                };
+                assert_eq!(found.mode.as_ref(), Some(&mode));
+            }
+        }
+        // The other mode's webhook of the URL counts toward the limit.
+        let full: Vec<Subscription> = (0..4)
+            .map(|n| hook(n, &format!("https://shop.example.com/{n}"), Some(Mode::Live)))
+            .chain([hook(9, URL, Some(Mode::Test))])
+            .collect();
+        assert!(matches!(
+            plan_ensure(&full, URL, &Mode::Live),
+            Err(Error::LimitReached { .. })
+        ));
+        // A webhook of the URL whose mode the list does not say is not guessed at.
+        let unknown = [hook(1, URL, None), hook(2, "https://other.example/", Some(Mode::Live))];
+        let err = plan_ensure(&unknown, URL, &Mode::Live).unwrap_err();
+        assert_eq!(
+            err,
+            Error::UnknownWebhookMode {
+                id: SubscriptionId::new("sub_1")
+            }
+        );
+        assert!(err.to_string().contains("sub_1"), "{err}");
+        let with_live = [hook(1, URL, None), hook(2, URL, Some(Mode::Live))];
+        assert_eq!(
+            plan_ensure(&with_live, URL, &Mode::Live),
+            Ok(EnsurePlan::AlreadyRegistered(&with_live[1]))
+        );
+        assert_eq!(
+            plan_ensure(&unknown, "https://new.example/", &Mode::Live),
+            Ok(EnsurePlan::Register)
+        );
+    }
+
+    #[test]
+    fn the_api_knows_its_keys_mode() {
+        assert_eq!(api().key_mode(), Some(Mode::Test));
+        let live = RegistrationApi::new(SecretKey::new("sk_live_960bfde0VBrLlpK098e4ffeb53e1"));
+        assert_eq!(live.key_mode(), Some(Mode::Live));
+        assert_eq!(RegistrationApi::new(SecretKey::new("key")).key_mode(), None);
     }
 
     #[test]

@@ -100,18 +100,26 @@ impl Client {
         Ok(self.api.read_delete_response(answer)?)
     }
 
-    /// Makes sure `url` is registered, once: returns the existing webhook
-    /// with that URL, or registers it if there is room.
+    /// Makes sure `url` is registered, once, in the mode of the client's
+    /// key (`sk_live_` or `sk_test_`): returns the existing webhook with
+    /// that URL and mode, or registers it if there is room. A live key
+    /// never reuses a test webhook of the same URL, nor a test key a live
+    /// one (see [`plan_ensure`]).
     ///
     /// # Errors
+    /// [`Error::UnknownKeyMode`](super::Error::UnknownKeyMode) before
+    /// anything is sent if the key's mode is unknown;
+    /// [`Error::UnknownWebhookMode`](super::Error::UnknownWebhookMode) if a
+    /// webhook has the URL but Yoco does not say its mode;
     /// [`Error::LimitReached`](super::Error::LimitReached) if the account
-    /// has 5 webhooks and none has the URL; otherwise as [`Client::list`]
-    /// and [`Client::register`].
+    /// has 5 webhooks and none has the URL in the key's mode; otherwise as
+    /// [`Client::list`] and [`Client::register`].
     pub async fn ensure(&self, name: &str, url: &str) -> Result<Ensured, ClientError> {
         // Refuse a bad request before asking Yoco anything.
         self.api.register_request(name, url)?;
+        let mode = self.api.key_mode().ok_or(super::Error::UnknownKeyMode)?;
         let existing = self.list().await?;
-        match plan_ensure(&existing, url)? {
+        match plan_ensure(&existing, url, &mode)? {
             EnsurePlan::AlreadyRegistered(webhook) => Ok(Ensured::Existing(webhook.clone())),
             EnsurePlan::Register => self.register(name, url).await.map(Ensured::Registered),
         }

@@ -33,6 +33,23 @@ pub enum Error {
     /// The API key cannot be sent in a header (control characters).
     #[error("secret API key contains characters that cannot be sent in a header")]
     InvalidKey,
+    /// The API key starts with neither `sk_live_` nor `sk_test_`, so
+    /// `ensure` cannot tell which mode's webhook it may reuse. Found before
+    /// anything is sent.
+    #[error(
+        "secret API key starts with neither `sk_live_` nor `sk_test_`: cannot tell whether to reuse a live or a test webhook"
+    )]
+    UnknownKeyMode,
+    /// A webhook with the URL is registered, but Yoco's list does not say
+    /// its mode, so `ensure` cannot tell whether it is the key's mode's
+    /// (reusing a test webhook for live would miss every live event).
+    #[error(
+        "webhook {id} has this URL, but Yoco's list does not say whether it is live or test; check it in Yoco's dashboard, or delete it and register again"
+    )]
+    UnknownWebhookMode {
+        /// The webhook's id.
+        id: super::SubscriptionId,
+    },
     /// Yoco refused the API key (401 or 403).
     #[error("Yoco refused the secret API key (HTTP {status}): {message}")]
     Unauthorized {

@@ -20,6 +20,19 @@ impl SecretKey {
         Self(key.trim().to_owned())
     }
 
+    /// The mode of the key, from its prefix: `sk_live_` is live, `sk_test_`
+    /// is test; `None` for any other key. A webhook registered with the key
+    /// has this mode and receives events of this mode only.
+    pub fn mode(&self) -> Option<Mode> {
+        if self.0.starts_with("sk_live_") {
+            Some(Mode::Live)
+        } else if self.0.starts_with("sk_test_") {
+            Some(Mode::Test)
+        } else {
+            None
+        }
+    }
+
     pub(super) fn expose(&self) -> &str {
         &self.0
     }
@@ -122,5 +135,22 @@ mod tests {
         assert_eq!(format!("{:?}", SecretKey::new(key)), "SecretKey([redacted])");
         let secret: RevealedSecret = serde_json::from_str(r#""whsec_dGVzdA==""#).unwrap();
         assert_eq!(format!("{secret:?}"), "RevealedSecret([redacted])");
+    }
+
+    #[test]
+    fn a_keys_mode_is_its_prefix() {
+        assert_eq!(SecretKey::new(" sk_live_abc ").mode(), Some(Mode::Live));
+        assert_eq!(SecretKey::new("sk_test_abc").mode(), Some(Mode::Test));
+        for other in [
+            "",
+            "sk_",
+            "sk_live",
+            "SK_LIVE_abc",
+            "pk_live_abc",
+            "sk_prod_abc",
+            "whsec_abc",
+        ] {
+            assert_eq!(SecretKey::new(other).mode(), None, "{other}");
+        }
     }
 }

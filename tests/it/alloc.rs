@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, SignedHeaders, Signer, TEST_SECRET};
-use yoco_webhooks::{Verifier, VerifyError, WebhookSecret};
+use yoco_webhooks::{Mode, Verifier, VerifyError, WebhookSecret};
 
 use crate::{body_16k, count_allocations, unix};
 
@@ -79,6 +79,17 @@ fn verification_allocates_nothing() {
         .also_accept(secret(SECRETS[1]))
         .also_accept(secret(SECRETS[2]))
         .build();
+    // The same three, named and bound to modes: saying which one verified
+    // allocates nothing either.
+    const NAMES: [&str; 3] = ["live", "test", "previous"];
+    let named = Verifier::builder(secret(SECRETS[0]))
+        .named(NAMES[0])
+        .for_mode(Mode::Live)
+        .also_accept_for(secret(SECRETS[1]), Mode::Test)
+        .named(NAMES[1])
+        .also_accept(secret(SECRETS[2]))
+        .named(NAMES[2])
+        .build();
     let now = unix(SIGNED_AT + 30);
 
     let mut requests = Vec::new();
@@ -138,22 +149,40 @@ fn verification_allocates_nothing() {
             (Ok(()), _) => Err(VerifyError::SignatureMismatch),
         };
         let pairs: &[(String, String)] = &request.pairs;
-        let (count, matched) = count_allocations(|| {
+        let (count, (matched, named_right)) = count_allocations(|| {
             let mut matched = 0_usize;
+            let mut named_right = 0_usize;
             for _ in 0..CALLS {
-                for (verifier, expected) in [(&single, &single_expected), (&rotating, &request.expected)] {
+                for (verifier, expected) in [
+                    (&single, &single_expected),
+                    (&rotating, &request.expected),
+                    (&named, &request.expected),
+                ] {
                     let by_map = verifier.verify_at(black_box(&request.map), black_box(&request.body), now);
                     let by_pairs = verifier.verify_at(black_box(pairs), black_box(&request.body), now);
+                    if let (Ok(by_map), Ok(by_pairs)) = (&by_map, &by_pairs)
+                        && std::ptr::eq(verifier, &named)
+                        && by_map.secret_name() == NAMES[*index]
+                        && by_pairs.secret_name() == NAMES[*index]
+                    {
+                        named_right += 1;
+                    }
                     if by_map.map(|_| ()) == *expected && by_pairs.map(|_| ()) == *expected {
                         matched += 1;
                     }
                 }
             }
-            matched
+            (matched, named_right)
         });
+        let expected_named = if request.expected.is_ok() { CALLS } else { 0 };
+        assert_eq!(
+            named_right, expected_named,
+            "{}: the wrong secret was named",
+            request.name
+        );
         assert_eq!(
             matched,
-            2 * CALLS,
+            3 * CALLS,
             "{}: not every call gave the expected verdict",
             request.name
         );
@@ -162,12 +191,12 @@ fn verification_allocates_nothing() {
             0,
             "{}: {count} allocations in {} verifications",
             request.name,
-            4 * CALLS
+            6 * CALLS
         );
         outcomes += matched;
     }
     // Successes and failures were both counted.
     assert!(requests.iter().any(|(_, r)| r.expected.is_ok()));
     assert!(requests.iter().any(|(_, r)| r.expected.is_err()));
-    assert_eq!(outcomes, requests.len() * 2 * CALLS);
+    assert_eq!(outcomes, requests.len() * 3 * CALLS);
 }

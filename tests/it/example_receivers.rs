@@ -243,6 +243,45 @@ async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret(name: &str) {
     }
 }
 
+async fn a_test_secret_vouches_for_test_events_only(name: &str) {
+    let live = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let mut receiver = start(
+        name,
+        &[("YOCO_WEBHOOK_SECRET", live), ("YOCO_WEBHOOK_SECRET_TEST", TEST_SECRET)],
+    )
+    .await;
+    // `post` signs with the test secret.
+    let test_event = SampleEvent::payment_succeeded().mode(Mode::Test).to_json();
+    assert_eq!(receiver.post("msg_1", test_event).await, 200);
+    assert_eq!(receiver.next_line().await["mode"], "test");
+    let live_event = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
+    assert_eq!(
+        receiver.post("msg_2", live_event).await,
+        401,
+        "a test secret cannot vouch for a live event"
+    );
+    let metrics = reqwest::get(receiver.url.replace("/webhooks/yoco", "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample(&metrics, "yoco_webhooks_verified_total", &[r#"secret="test""#]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "yoco_webhooks_deliveries_total",
+            &[r#"reason="mode_mismatch""#]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+}
+
 /// Starts the two example receivers `examples` on one shared store (the
 /// environment variable `store` names it), fires every delivery at both at
 /// once, then counts the JSON lines they printed: exactly one per delivery.
@@ -315,6 +354,11 @@ macro_rules! contract {
             #[tokio::test]
             async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret() {
                 super::reports_its_deliveries_on_metrics_and_logs_nothing_secret($name).await;
+            }
+
+            #[tokio::test]
+            async fn a_test_secret_vouches_for_test_events_only() {
+                super::a_test_secret_vouches_for_test_events_only($name).await;
             }
 
             #[tokio::test]

@@ -202,6 +202,7 @@ fn example_binary(name: &str) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(path);
     for variable in [
         "YOCO_WEBHOOK_SECRET",
+        "YOCO_WEBHOOK_SECRET_TEST",
         "YOCO_CHECKOUT_IDS",
         "BIND_ADDR",
         "YOCO_SECRET_KEY",

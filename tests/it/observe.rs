@@ -17,8 +17,12 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
-use yoco_webhooks::testing::TEST_SECRET;
-use yoco_webhooks::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS};
+use yoco_webhooks::http::Request;
+use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
+use yoco_webhooks::{
+    CheckoutFilter, DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, Mode, Receiver, STORE_SECONDS, VERIFIED_TOTAL,
+    Verifier, WebhookSecret, YocoWebhookConfig, handle_request,
+};
 
 use crate::adapters;
 
@@ -93,6 +97,16 @@ fn line(fields: &Fields) -> String {
 }
 
 impl Captured {
+    /// The `secret` field of every span closed so far, without forgetting them.
+    fn secrets(&self) -> Vec<String> {
+        self.spans
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|fields| fields.get("secret").cloned().unwrap_or_default())
+            .collect()
+    }
+
     /// The spans closed so far as (webhook id, outcome, reason, status),
     /// sorted, and forgotten.
     fn take(&self) -> Vec<(String, String, String, String)> {
@@ -131,6 +145,11 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
         runtime.block_on(async {
             let (address, recorder) = crate::axum::serve(256 * 1024).await;
             adapters::processes_ours_once_and_acknowledges_the_rest(address, recorder).await;
+            assert_eq!(
+                captured.secrets(),
+                vec!["secret-1"; 5],
+                "the name of the secret that verified"
+            );
             assert_eq!(
                 captured.take(),
                 vec![
@@ -193,6 +212,26 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
                     row("msg_3", "processed", "", 200),
                 ]
             );
+
+            // A live event signed with the secret bound to test mode.
+            let live = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+            let test = WebhookSecret::parse(TEST_SECRET).unwrap();
+            let verifier = Verifier::builder(live)
+                .named("live")
+                .also_accept_for(test.clone(), Mode::Test)
+                .named("test")
+                .build();
+            let config = YocoWebhookConfig::new(Receiver::new(verifier, CheckoutFilter::any()));
+            let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
+            let mut request = Request::post("/webhooks/yoco").body(body.clone()).unwrap();
+            *request.headers_mut() = Signer::new(test)
+                .sign_now("msg_forged_live", &body)
+                .to_header_map()
+                .unwrap();
+            let response = handle_request(&config, request, |_| async { Ok::<(), ()>(()) }).await;
+            assert_eq!(response.status(), 401);
+            assert_eq!(captured.secrets(), vec!["test"]);
+            assert_eq!(captured.take(), vec![row("", "rejected", "mode_mismatch", 401)]);
         });
     });
 
@@ -215,6 +254,7 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
     // The metrics count the same deliveries, with bounded labels only.
     let mut deliveries = BTreeMap::new();
     let mut histograms = BTreeMap::new();
+    let mut verified = BTreeMap::new();
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         let labels: BTreeMap<String, String> = key
             .key()
@@ -233,6 +273,9 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
                 *deliveries
                     .entry((label("outcome"), label("reason"), label("event_type"), label("mode")))
                     .or_insert(0) += count;
+            }
+            (VERIFIED_TOTAL, DebugValue::Counter(count)) => {
+                *verified.entry(labels["secret"].clone()).or_insert(0) += count;
             }
             (name @ (HANDLER_SECONDS | STORE_SECONDS), DebugValue::Histogram(values)) => {
                 *histograms.entry((name.to_owned(), labels)).or_insert(0) += values.len();
@@ -259,8 +302,12 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
     assert_eq!(count("rejected", "not_an_event", "unknown", "none"), 1);
     assert_eq!(count("rejected", "body_too_large", "unknown", "none"), 2);
     assert_eq!(count("handler_failed", "none", "payment.succeeded", "live"), 1);
+    assert_eq!(count("rejected", "mode_mismatch", "unknown", "none"), 1);
     let all: u64 = deliveries.values().sum();
-    assert_eq!(all, 5 + 8 + 12 + 4, "{deliveries:?}");
+    assert_eq!(all, 5 + 8 + 12 + 4 + 1, "{deliveries:?}");
+    // Every authentic event of ours or not (not the non-event, not the one
+    // refused for its mode) counts for the secret that verified it.
+    assert_eq!(verified, BTreeMap::from([("secret-1".to_owned(), 5 + 1 + 12 + 1)]));
     let store = |operation: &str| {
         histograms
             .iter()

@@ -384,6 +384,205 @@ fn an_authentic_body_that_is_not_an_event_is_400() {
     }
 }
 
+// --- Secrets bound to a mode ------------------------------------------------
+
+/// Another registration's secret: the test registration's, say.
+const OTHER_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn other_secret() -> WebhookSecret {
+    WebhookSecret::parse(OTHER_SECRET).unwrap()
+}
+
+/// `TEST_SECRET` as the live registration's secret, `OTHER_SECRET` as the
+/// test registration's, each bound to its mode and named.
+fn live_and_test(filter: CheckoutFilter) -> Receiver {
+    let verifier = Verifier::builder(secret())
+        .named("live")
+        .for_mode(Mode::Live)
+        .also_accept_for(other_secret(), Mode::Test)
+        .named("test")
+        .build();
+    Receiver::new(verifier, filter)
+}
+
+/// Signs `body` with `secret` and receives it at [`NOW`].
+fn receive_signed_with(receiver: &Receiver, secret: WebhookSecret, body: &[u8]) -> Result<Outcome, ReceiveError> {
+    receiver.receive_at(&Signer::new(secret).sign(MSG, unix(SIGNED_AT), body), body, unix(NOW))
+}
+
+/// The mode mismatch inside a rejection.
+fn mode_mismatch(outcome: Result<Outcome, ReceiveError>) -> (String, Mode, Option<Mode>) {
+    let err = rejected(outcome);
+    assert_eq!(err.status(), 401, "{err:?}");
+    assert_eq!(err.status_code(), http::StatusCode::UNAUTHORIZED);
+    match err {
+        ReceiveError::Verify(VerifyError::ModeMismatch { secret, bound, event }) => {
+            (secret.as_str().to_owned(), bound, event)
+        }
+        other => panic!("expected a mode mismatch, got {other:?}"),
+    }
+}
+
+/// An unknown event type without `payload.mode`.
+const OTHER_WITHOUT_MODE: &[u8] = concat!(
+    r#"{"id":"evt_9","type":"checkout.expired","createdDate":"2024-06-15T15:51:55Z","#,
+    r#""payload":{"metadata":{"checkoutId":"ch_mine"}}}"#
+)
+.as_bytes();
+
+#[test]
+fn a_test_secret_cannot_make_a_live_event_processed() {
+    for filter in [CheckoutFilter::any(), CheckoutFilter::checkout(OURS)] {
+        let receiver = live_and_test(filter);
+        let typed = SampleEvent::payment_succeeded().checkout_id(OURS).to_json();
+        let refund = SampleEvent::refund_failed().checkout_id(OURS).to_json();
+        let other = SampleEvent::other("payment.failed").checkout_id(OURS).to_json();
+        for body in [&typed, &refund, &other] {
+            assert_eq!(
+                mode_mismatch(receive_signed_with(&receiver, other_secret(), body)),
+                ("test".to_owned(), Mode::Test, Some(Mode::Live)),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Nor an event that claims no mode, or a mode Yoco does not send.
+        assert_eq!(
+            mode_mismatch(receive_signed_with(&receiver, other_secret(), OTHER_WITHOUT_MODE)),
+            ("test".to_owned(), Mode::Test, None)
+        );
+        let sandbox = SampleEvent::other("payment.failed")
+            .checkout_id(OURS)
+            .payload_field("mode", "sandbox")
+            .to_json();
+        assert_eq!(
+            mode_mismatch(receive_signed_with(&receiver, other_secret(), &sandbox)).2,
+            Some(Mode::Other("sandbox".into()))
+        );
+        // And the live secret cannot make a test event processed either.
+        let test_event = SampleEvent::payment_succeeded()
+            .checkout_id(OURS)
+            .mode(Mode::Test)
+            .to_json();
+        assert_eq!(
+            mode_mismatch(receive_signed_with(&receiver, secret(), &test_event)),
+            ("live".to_owned(), Mode::Live, Some(Mode::Test))
+        );
+    }
+}
+
+#[test]
+fn a_foreign_event_with_a_broken_payload_is_refused_not_ignored_when_its_mode_differs() {
+    // The filter would acknowledge these (foreign, or no checkout id), but a
+    // secret bound to another mode cannot vouch for them at all.
+    let receiver = live_and_test(CheckoutFilter::checkout(OURS).only_mode(Mode::Live));
+    let broken = SampleEvent::payment_succeeded().payload_field("amount", "nine hundred");
+    for body in [
+        broken.clone().checkout_id(FOREIGN).to_json(),
+        broken.clone().without_checkout_id().to_json(),
+        broken.clone().checkout_id(OURS).to_json(),
+    ] {
+        assert_eq!(
+            mode_mismatch(receive_signed_with(&receiver, other_secret(), &body)),
+            ("test".to_owned(), Mode::Test, Some(Mode::Live))
+        );
+    }
+    // A known type whose payload lacks its mode.
+    let no_mode = broken
+        .clone()
+        .checkout_id(FOREIGN)
+        .payload_field("mode", serde_json::Value::Null)
+        .to_json();
+    assert_eq!(
+        mode_mismatch(receive_signed_with(&receiver, other_secret(), &no_mode)),
+        ("test".to_owned(), Mode::Test, None)
+    );
+    // Signed by the secret of its own mode, it is the filter's as before.
+    let foreign = ignored(receive_signed_with(
+        &receiver,
+        secret(),
+        &broken.clone().checkout_id(FOREIGN).to_json(),
+    ));
+    assert_eq!(
+        (foreign.reason, foreign.secret.as_str()),
+        (IgnoreReason::ForeignCheckout, "live")
+    );
+    let test_foreign = broken.clone().checkout_id(FOREIGN).mode(Mode::Test).to_json();
+    let ignored_test = ignored(receive_signed_with(&receiver, other_secret(), &test_foreign));
+    assert_eq!(
+        (ignored_test.reason, ignored_test.secret.as_str()),
+        (IgnoreReason::ForeignCheckout, "test")
+    );
+    let ours = rejected(receive_signed_with(
+        &receiver,
+        secret(),
+        &broken.checkout_id(OURS).to_json(),
+    ));
+    assert_eq!(invalid_payload_type(&ours), Some(PAYMENT_SUCCEEDED), "{ours:?}");
+    // A body that is not an event has no mode to compare: still a 400.
+    let err = rejected(receive_signed_with(&receiver, other_secret(), b"not json"));
+    assert!(matches!(err, ReceiveError::Parse(ParseError::NotAnEvent(_))), "{err:?}");
+}
+
+#[test]
+fn each_secret_still_verifies_the_events_of_its_mode_and_is_named() {
+    let receiver = live_and_test(CheckoutFilter::checkout(OURS));
+    let live = SampleEvent::payment_succeeded().checkout_id(OURS).to_json();
+    let delivery = processed(receive_signed_with(&receiver, secret(), &live));
+    assert_eq!(delivery.secret, "live");
+    assert_eq!(delivery.event.mode(), Some(&Mode::Live));
+
+    let test = SampleEvent::refund_succeeded()
+        .checkout_id(OURS)
+        .mode(Mode::Test)
+        .to_json();
+    let delivery = processed(receive_signed_with(&receiver, other_secret(), &test));
+    assert_eq!(delivery.secret.as_str(), "test");
+    assert_eq!(delivery.secret.to_string(), "test");
+
+    let other = SampleEvent::other("payment.failed")
+        .checkout_id(OURS)
+        .mode(Mode::Test)
+        .to_json();
+    assert_eq!(
+        processed(receive_signed_with(&receiver, other_secret(), &other)).secret,
+        "test"
+    );
+
+    let foreign = SampleEvent::payment_succeeded().checkout_id(FOREIGN).to_json();
+    let ignored = ignored(receive_signed_with(&receiver, secret(), &foreign));
+    assert_eq!(
+        (ignored.reason, ignored.secret.as_str()),
+        (IgnoreReason::ForeignCheckout, "live")
+    );
+}
+
+#[test]
+fn an_unbound_secret_verifies_both_modes_and_events_without_one() {
+    // Rotating: the previous secret, unnamed and unbound, beside the current.
+    let verifier = Verifier::builder(other_secret())
+        .named("current")
+        .also_accept(secret())
+        .build();
+    let receiver = Receiver::new(verifier, CheckoutFilter::any());
+    for mode in [Mode::Live, Mode::Test] {
+        let body = SampleEvent::payment_succeeded().mode(mode.clone()).to_json();
+        let delivery = processed(receive_signed_with(&receiver, secret(), &body));
+        assert_eq!(
+            (delivery.secret.as_str(), delivery.event.mode()),
+            ("secret-2", Some(&mode))
+        );
+        let delivery = processed(receive_signed_with(&receiver, other_secret(), &body));
+        assert_eq!(delivery.secret, "current");
+    }
+    assert_eq!(processed(receive(&receiver, OTHER_WITHOUT_MODE)).secret, "secret-2");
+    // The single-secret receiver names its secret `secret-1`.
+    let body = SampleEvent::payment_succeeded().to_json();
+    assert_eq!(
+        processed(receive(&self::receiver(CheckoutFilter::any()), &body)).secret,
+        "secret-1"
+    );
+}
+
 // --- Requests that are not authentic ---------------------------------------
 
 #[test]

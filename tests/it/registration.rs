@@ -18,6 +18,8 @@ use yoco_webhooks::registration::{
 };
 
 const GOOD_KEY: &str = "sk_test_960bfde0VBrLlpK098e4ffeb53e1";
+/// The same account's live key.
+const LIVE_KEY: &str = "sk_live_3b1e4fd2Qm7Xc0Rt5Wv8Yz2Ab4Cd";
 const BAD_KEY: &str = "sk_test_revokedrevokedrevoked0000";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -28,7 +30,9 @@ const ERROR_LIMIT: &str = include_str!("../data/api/error_limit.json");
 const ERROR_500: &str = include_str!("../data/api/error_500.html");
 
 /// Yoco's webhook API as far as the client uses it: keyed by the bearer
-/// token, at most five webhooks, a validation error for URLs it dislikes.
+/// token (a test and a live key), at most five webhooks, a validation error
+/// for URLs it dislikes. A webhook has the mode of the key that registered
+/// it, and the list shows both modes' webhooks, as community code suggests.
 #[derive(Clone, Default)]
 struct FakeYoco {
     webhooks: Arc<Mutex<Vec<Subscription>>>,
@@ -40,17 +44,25 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 impl FakeYoco {
-    /// Yoco's refusal of a request without the good key, if it is one.
+    /// The mode of the request's key, if it is one of the account's.
+    fn mode_of(headers: &HeaderMap) -> Option<&'static str> {
+        let authorization = headers.get("authorization").and_then(|value| value.to_str().ok())?;
+        [(GOOD_KEY, "test"), (LIVE_KEY, "live")]
+            .into_iter()
+            .find_map(|(key, mode)| (authorization == format!("Bearer {key}")).then_some(mode))
+    }
+
+    /// Yoco's refusal of a request without a good key, if it is one.
     fn refusal(headers: &HeaderMap) -> Option<Response> {
-        let authorization = headers.get("authorization").and_then(|value| value.to_str().ok());
-        (authorization != Some(&format!("Bearer {GOOD_KEY}")))
+        Self::mode_of(headers)
+            .is_none()
             .then(|| json(StatusCode::FORBIDDEN, ERROR_403.to_owned()))
     }
 
     async fn register(State(fake): State<Self>, headers: HeaderMap, body: Bytes) -> Response {
-        if let Some(refused) = Self::refusal(&headers) {
-            return refused;
-        }
+        let Some(mode) = Self::mode_of(&headers) else {
+            return json(StatusCode::FORBIDDEN, ERROR_403.to_owned());
+        };
         let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let (name, url) = (request["name"].as_str().unwrap(), request["url"].as_str().unwrap());
         if url.contains("unreachable") {
@@ -66,6 +78,7 @@ impl FakeYoco {
             .replace("sub_3Fz9qkL2mWc8Pn1Rd5Tv7Xy0", &id)
             .replace("NAME", name)
             .replace("URL", url)
+            .replace(r#""mode": "test""#, &format!(r#""mode": "{mode}""#))
             .replace("SECRET", SECRET);
         webhooks.push(serde_json::from_str(&answer).unwrap());
         json(StatusCode::CREATED, answer)
@@ -80,7 +93,10 @@ impl FakeYoco {
             .lock()
             .unwrap()
             .iter()
-            .map(|w| serde_json::json!({"id": w.id.as_str(), "name": w.name, "url": w.url, "mode": "test", "extra": true}))
+            .map(|w| {
+                let mode = w.mode.as_ref().map(Mode::as_str);
+                serde_json::json!({"id": w.id.as_str(), "name": w.name, "url": w.url, "mode": mode, "extra": true})
+            })
             .collect();
         json(
             StatusCode::OK,
@@ -215,6 +231,55 @@ async fn register_list_ensure_and_delete_against_the_imitation() {
             message: "Webhook not found".into()
         }
     );
+}
+
+#[tokio::test]
+async fn ensure_reuses_only_a_webhook_of_the_keys_mode() {
+    const URL: &str = "https://shop.example.com/webhooks/yoco";
+    let fake = FakeYoco::default();
+    let address = serve(fake.router()).await;
+    let (test, live) = (client(address, GOOD_KEY), client(address, LIVE_KEY));
+    assert_eq!(test.api().key_mode(), Some(Mode::Test));
+    assert_eq!(live.api().key_mode(), Some(Mode::Live));
+
+    let Ensured::Registered(test_hook) = test.ensure("shop", URL).await.unwrap() else {
+        panic!("nothing was registered yet")
+    };
+    assert_eq!(test_hook.webhook.mode, Some(Mode::Test));
+
+    // The live key finds the test webhook of its URL and registers its own.
+    let ensured = live.ensure("shop", URL).await.unwrap();
+    let Ensured::Registered(live_hook) = ensured else {
+        panic!("a live ensure reused a test registration: {ensured:?}")
+    };
+    assert_eq!(live_hook.webhook.mode, Some(Mode::Live));
+    assert_ne!(live_hook.webhook.id, test_hook.webhook.id);
+    assert_eq!(*fake.registrations.lock().unwrap(), 2);
+
+    // Each key now finds its own, and registers nothing more.
+    for (client, expected) in [(&test, &test_hook.webhook), (&live, &live_hook.webhook)] {
+        match client.ensure("shop", URL).await.unwrap() {
+            Ensured::Existing(webhook) => assert_eq!(&webhook, expected),
+            Ensured::Registered(again) => panic!("registered again: {again:?}"),
+        }
+    }
+    assert_eq!(*fake.registrations.lock().unwrap(), 2);
+    assert_eq!(live.list().await.unwrap().len(), 2, "the list shows both modes");
+}
+
+#[tokio::test]
+async fn ensure_with_a_key_of_unknown_mode_is_refused_before_sending() {
+    let fake = FakeYoco::default();
+    let address = serve(fake.router()).await;
+    // The imitation would answer 403 to this key: the refusal is ours.
+    let err = client(address, "yoco_key_without_mode")
+        .ensure("shop", "https://shop.example.com/webhooks/yoco")
+        .await
+        .unwrap_err()
+        .into_api();
+    assert_eq!(err, Error::UnknownKeyMode);
+    assert!(!err.to_string().contains("yoco_key_without_mode"), "{err}");
+    assert_eq!(*fake.registrations.lock().unwrap(), 0);
 }
 
 #[tokio::test]

@@ -1,15 +1,25 @@
 //! Standard Webhooks verification: headers, timestamp tolerance and `v1`
 //! signatures. Knows nothing of Yoco's events.
+//!
+//! - `builder`: [`VerifierBuilder`], the accepted secrets, their
+//!   [`SecretName`]s and the modes they are bound to.
+
+mod builder;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use subtle::Choice;
+use subtle::{Choice, ConditionallySelectable as _};
 use time::OffsetDateTime;
 
+use crate::event::Mode;
 use crate::headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::secret::WebhookSecret;
 use crate::signature;
+
+use builder::{Accepted, Binding};
+pub use builder::{SecretName, VerifierBuilder};
 
 /// How far a `webhook-timestamp` may be from the receiver's clock, either
 /// way, by default: 3 minutes, as Yoco recommends.
@@ -34,11 +44,12 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(3 * 60);
 /// let body = br#"{"email":"test@example.com","username":"test_user"}"#;
 /// let verified = verifier.verify_at(&headers, body, datetime!(2022-04-07 21:39:33 UTC))?;
 /// assert_eq!(verified.webhook_id(), "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk");
+/// assert_eq!(verified.secret_name(), "secret-1");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct Verifier {
-    secrets: Vec<WebhookSecret>,
+    secrets: Vec<Accepted>,
     tolerance_secs: u64,
 }
 
@@ -48,13 +59,11 @@ impl Verifier {
         Self::builder(secret).build()
     }
 
-    /// Starts a verifier for `secret`; more secrets and the tolerance can be
-    /// set before [`VerifierBuilder::build`].
+    /// Starts a verifier for `secret`, named `secret-1` and bound to no
+    /// mode; its name, its mode, more secrets and the tolerance can be set
+    /// before [`VerifierBuilder::build`].
     pub fn builder(secret: WebhookSecret) -> VerifierBuilder {
-        VerifierBuilder {
-            secrets: vec![secret],
-            tolerance: DEFAULT_TOLERANCE,
-        }
+        VerifierBuilder::new(secret)
     }
 
     /// The tolerance on the timestamp, in whole seconds.
@@ -62,10 +71,25 @@ impl Verifier {
         Duration::from_secs(self.tolerance_secs)
     }
 
+    /// The names of the accepted secrets, in the order they were added, each
+    /// with the mode it is bound to, if any.
+    pub fn secrets(&self) -> impl Iterator<Item = (&SecretName, Option<&Mode>)> {
+        self.secrets
+            .iter()
+            .map(|accepted| (&accepted.binding.name, accepted.binding.mode.as_ref()))
+    }
+
     /// Verifies a request against the time `now`.
     ///
     /// `body` must be the raw request body, byte for byte. Nothing is
-    /// allocated: the result borrows from `headers` and `body`.
+    /// allocated: the result borrows from `headers` and `body`, and shares
+    /// the name of the secret that verified it with this verifier.
+    ///
+    /// The result says which secret verified the request
+    /// ([`Verified::secret_name`]) and the mode it is bound to
+    /// ([`Verified::secret_mode`]); the verifier does not read the event, so
+    /// checking that mode against the event's is the caller's part
+    /// ([`Receiver`](crate::Receiver) does it).
     ///
     /// # Errors
     /// A [`VerifyError`] naming the check that failed; every one of them
@@ -109,25 +133,33 @@ impl Verifier {
             });
         }
 
+        // Every secret against every entry, without branching on a match: the
+        // index of the (last) matching secret is picked in constant time.
         let mut matched = Choice::from(0);
-        for secret in &self.secrets {
-            let expected = signature::sign(secret, id, timestamp_header, body);
+        let mut index: u32 = 0;
+        for (position, accepted) in (0_u32..).zip(&self.secrets) {
+            let expected = signature::sign(&accepted.secret, id, timestamp_header, body);
+            let mut this_one = Choice::from(0);
             for entry in signature::v1_tags(signature_header) {
-                matched |= signature::entry_matches(&expected, entry);
+                this_one |= signature::entry_matches(&expected, entry);
             }
+            index.conditional_assign(&position, this_one);
+            matched |= this_one;
         }
-        if !bool::from(matched) {
+        let accepted = usize::try_from(index).ok().and_then(|index| self.secrets.get(index));
+        let (true, Some(accepted)) = (bool::from(matched), accepted) else {
             // Off the hot path: a wrong signature, or none spelled like one.
             return Err(if signature::v1_tags(signature_header).any(signature::is_tag_shaped) {
                 VerifyError::SignatureMismatch
             } else {
                 VerifyError::MalformedSignature
             });
-        }
+        };
         Ok(Verified {
             webhook_id,
             timestamp,
             body,
+            secret: Arc::clone(&accepted.binding),
         })
     }
 
@@ -199,8 +231,9 @@ pub(crate) fn unix_now() -> i64 {
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&SecretName> = self.secrets.iter().map(|accepted| &accepted.binding.name).collect();
         f.debug_struct("Verifier")
-            .field("secrets", &self.secrets.len())
+            .field("secrets", &names)
             .field("tolerance", &self.tolerance())
             .finish()
     }
@@ -215,48 +248,15 @@ fn required<'a, H: Headers + ?Sized>(headers: &'a H, name: &'static str) -> Resu
     }
 }
 
-/// Configures a [`Verifier`]. Start with [`Verifier::builder`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct VerifierBuilder {
-    secrets: Vec<WebhookSecret>,
-    tolerance: Duration,
-}
-
-impl VerifierBuilder {
-    /// Accepts signatures made with `secret` too, for rotating secrets: while
-    /// both are configured, a request signed with either one verifies.
-    pub fn also_accept(mut self, secret: WebhookSecret) -> Self {
-        self.secrets.push(secret);
-        self
-    }
-
-    /// How far the `webhook-timestamp` may be from `now`, in the past or the
-    /// future (whole seconds; default [`DEFAULT_TOLERANCE`]). A longer
-    /// tolerance widens the window in which a captured request can be
-    /// replayed; keep it to minutes.
-    pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        self.tolerance = tolerance;
-        self
-    }
-
-    /// Builds the verifier.
-    pub fn build(self) -> Verifier {
-        Verifier {
-            secrets: self.secrets,
-            tolerance_secs: self.tolerance.as_secs(),
-        }
-    }
-}
-
 /// A request whose signature and timestamp checked out. Borrows from the
-/// request.
-#[derive(Debug, Clone, Copy)]
+/// request, and says which accepted secret verified it.
+#[derive(Debug, Clone)]
 pub struct Verified<'a> {
     webhook_id: &'a str,
     /// Unix seconds, in `0..=MAX_UNIX_SECONDS`.
     timestamp: i64,
     body: &'a [u8],
+    secret: Arc<Binding>,
 }
 
 impl<'a> Verified<'a> {
@@ -275,6 +275,24 @@ impl<'a> Verified<'a> {
     /// The raw body that was verified.
     pub fn body(&self) -> &'a [u8] {
         self.body
+    }
+
+    /// The name of the secret that verified the request (see
+    /// [`VerifierBuilder::named`]).
+    pub fn secret_name(&self) -> &str {
+        self.secret.name.as_str()
+    }
+
+    /// The name of the secret that verified the request, to keep (a cheap
+    /// clone).
+    pub fn secret(&self) -> &SecretName {
+        &self.secret.name
+    }
+
+    /// The mode the secret that verified the request is bound to, if any
+    /// (see [`VerifierBuilder::for_mode`]).
+    pub fn secret_mode(&self) -> Option<&Mode> {
+        self.secret.mode.as_ref()
     }
 }
 
@@ -323,6 +341,38 @@ pub enum VerifyError {
     /// No `v1` signature matches any configured secret.
     #[error("no `v1` signature matches")]
     SignatureMismatch,
+    /// The signature matches a secret bound to a mode (see
+    /// [`VerifierBuilder::for_mode`]), but the event's `payload.mode` is
+    /// another, or absent: the holder of a test secret cannot vouch for a
+    /// live event. Found by [`Receiver`](crate::Receiver), which reads the
+    /// event; never by [`Verifier`] alone.
+    #[error("{}", mode_mismatch(secret, bound, event.as_ref()))]
+    ModeMismatch {
+        /// The name of the secret whose signature matched.
+        secret: SecretName,
+        /// The mode that secret is bound to.
+        bound: Mode,
+        /// The event's mode, if it has one.
+        event: Option<Mode>,
+    },
+}
+
+/// How much of an unknown event mode a message quotes.
+const MODE_QUOTE_CHARS: usize = 32;
+
+/// The message of [`VerifyError::ModeMismatch`].
+fn mode_mismatch(secret: &SecretName, bound: &Mode, event: Option<&Mode>) -> String {
+    match event {
+        // The event's mode is the sender's text: quoted short and escaped.
+        Some(event) => {
+            let quoted: String = event.as_str().chars().take(MODE_QUOTE_CHARS).collect();
+            format!(
+                "event mode `{}` differs from mode `{bound}` of the secret `{secret}` that signed it",
+                quoted.escape_debug()
+            )
+        }
+        None => format!("event has no mode, and the secret `{secret}` that signed it is bound to mode `{bound}`"),
+    }
 }
 
 impl VerifyError {
@@ -510,6 +560,134 @@ mod tests {
         );
     }
 
+    /// Headers signing [`BODY`] with `secret` at [`TS`].
+    fn signed_with(secret: &WebhookSecret) -> [(&'static str, String); 3] {
+        let sig = signature::header_entry(&signature::sign(secret, ID.as_bytes(), TS.as_bytes(), BODY));
+        [
+            (WEBHOOK_ID, ID.to_owned()),
+            (WEBHOOK_TIMESTAMP, TS.to_owned()),
+            (WEBHOOK_SIGNATURE, sig),
+        ]
+    }
+
+    #[test]
+    fn the_result_names_the_secret_that_verified_and_its_mode() {
+        let secrets: Vec<WebhookSecret> = [SECRET, "whsec_bmV3LXNlY3JldC1rZXk=", "whsec_dGhpcmQtc2VjcmV0"]
+            .iter()
+            .map(|text| WebhookSecret::parse(text).unwrap())
+            .collect();
+        let named = Verifier::builder(secrets[0].clone())
+            .named("live")
+            .for_mode(Mode::Live)
+            .also_accept_for(secrets[1].clone(), Mode::Test)
+            .named("test")
+            .also_accept(secrets[2].clone())
+            .build();
+        let positional = Verifier::builder(secrets[0].clone())
+            .also_accept(secrets[1].clone())
+            .also_accept(secrets[2].clone())
+            .build();
+        let expected = [
+            ("live", Some(Mode::Live), "secret-1"),
+            ("test", Some(Mode::Test), "secret-2"),
+            ("secret-3", None, "secret-3"),
+        ];
+        for (secret, (name, mode, position)) in secrets.iter().zip(expected) {
+            let headers = signed_with(secret);
+            let verified = named.verify_at(&headers, BODY, SIGNED_AT).unwrap();
+            assert_eq!((verified.secret_name(), verified.secret_mode()), (name, mode.as_ref()));
+            assert_eq!(verified.secret(), &name);
+            let verified = positional.verify_at(&headers, BODY, SIGNED_AT).unwrap();
+            assert_eq!((verified.secret_name(), verified.secret_mode()), (position, None));
+        }
+        // Both entries in one header, one per secret: either secret's name
+        // is true; the last matching secret is the one named.
+        let both = format!("{} {}", signed_with(&secrets[0])[2].1, signed_with(&secrets[1])[2].1);
+        let headers = [
+            (WEBHOOK_ID, ID),
+            (WEBHOOK_TIMESTAMP, TS),
+            (WEBHOOK_SIGNATURE, both.as_str()),
+        ];
+        assert_eq!(
+            named.verify_at(&headers, BODY, SIGNED_AT).unwrap().secret_name(),
+            "test"
+        );
+        // The same secret twice: the later name wins.
+        let twice = Verifier::builder(secrets[0].clone())
+            .named("old")
+            .also_accept(secrets[0].clone())
+            .named("new")
+            .build();
+        let headers = signed_with(&secrets[0]);
+        assert_eq!(twice.verify_at(&headers, BODY, SIGNED_AT).unwrap().secret_name(), "new");
+        // The default reference vector is the first secret.
+        let headers = [(WEBHOOK_ID, ID), (WEBHOOK_TIMESTAMP, TS), (WEBHOOK_SIGNATURE, SIG)];
+        assert_eq!(
+            verifier().verify_at(&headers, BODY, SIGNED_AT).unwrap().secret_name(),
+            "secret-1"
+        );
+    }
+
+    #[test]
+    fn named_and_for_mode_apply_to_the_secret_added_last() {
+        let secret = || WebhookSecret::parse(SECRET).unwrap();
+        let verifier = Verifier::builder(secret())
+            .also_accept(secret())
+            .named("b")
+            .for_mode(Mode::Test)
+            .also_accept_for(secret(), Mode::Live)
+            .also_accept(secret())
+            .named(String::from("d"))
+            .build();
+        let listed: Vec<(String, Option<Mode>)> = verifier
+            .secrets()
+            .map(|(name, mode)| (name.to_string(), mode.cloned()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("secret-1".to_owned(), None),
+                ("b".to_owned(), Some(Mode::Test)),
+                ("secret-3".to_owned(), Some(Mode::Live)),
+                ("d".to_owned(), None),
+            ]
+        );
+        assert_eq!(
+            format!("{verifier:?}"),
+            r#"Verifier { secrets: ["secret-1", "b", "secret-3", "d"], tolerance: 180s }"#
+        );
+    }
+
+    #[test]
+    fn a_mode_mismatch_says_which_check_failed_and_nothing_secret() {
+        let err = VerifyError::ModeMismatch {
+            secret: SecretName::from("test"),
+            bound: Mode::Test,
+            event: Some(Mode::Live),
+        };
+        assert_eq!(err.status(), 401);
+        assert_eq!(
+            err.to_string(),
+            "event mode `live` differs from mode `test` of the secret `test` that signed it"
+        );
+        let err = VerifyError::ModeMismatch {
+            secret: SecretName::from("test"),
+            bound: Mode::Test,
+            event: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "event has no mode, and the secret `test` that signed it is bound to mode `test`"
+        );
+        let odd = VerifyError::ModeMismatch {
+            secret: SecretName::from("live"),
+            bound: Mode::Live,
+            event: Some(Mode::Other(format!("x\n{}", "y".repeat(1000)))),
+        };
+        let shown = odd.to_string();
+        assert!(shown.len() < 150 && !shown.contains('\n'), "{shown}");
+    }
+
     #[test]
     fn header_problems_are_named() {
         let headers = [(WEBHOOK_TIMESTAMP, TS), (WEBHOOK_SIGNATURE, SIG)];
@@ -559,6 +737,11 @@ mod tests {
     #[test]
     fn debug_shows_no_key() {
         let shown = format!("{:?}", verifier());
-        assert_eq!(shown, "Verifier { secrets: 1, tolerance: 180s }");
+        assert_eq!(shown, r#"Verifier { secrets: ["secret-1"], tolerance: 180s }"#);
+        let builder = Verifier::builder(WebhookSecret::parse(SECRET).unwrap()).named("live");
+        assert_eq!(
+            format!("{builder:?}"),
+            r#"VerifierBuilder { secrets: ["live"], tolerance: 180s }"#
+        );
     }
 }
