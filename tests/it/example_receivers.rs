@@ -40,17 +40,24 @@ async fn start(name: &str, env: &[(&str, &str)]) -> Running {
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), stderr.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap_or_else(|| panic!("{name} exited before listening"));
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{name}: {line}"))
-        .to_owned();
+    // Logs may come first (a store's notices); the address comes on its own line.
+    let mut earlier = String::new();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), stderr.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name} exited before listening:\n{earlier}"));
+        match line.strip_prefix("listening on ") {
+            Some(url) => break url.to_owned(),
+            None => {
+                earlier.push_str(&line);
+                earlier.push('\n');
+            }
+        }
+    };
     let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let logged = Arc::new(Mutex::new(String::new()));
+    let logged = Arc::new(Mutex::new(earlier));
     let log = Arc::clone(&logged);
     tokio::spawn(async move {
         while let Ok(Some(line)) = stderr.next_line().await {
