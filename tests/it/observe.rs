@@ -11,17 +11,19 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
+use yoco_webhooks::dedup::{Claim, ClaimToken, DEFAULT_LEASE, IdempotencyStore, MemoryStore, StoreError};
 use yoco_webhooks::http::Request;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{
     CheckoutFilter, DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, Mode, Receiver, STORE_SECONDS, VERIFIED_TOTAL,
-    Verifier, WebhookSecret, YocoWebhookConfig, handle_request,
+    Verifier, WebhookId, WebhookSecret, YocoWebhookConfig, handle_request,
 };
 
 use crate::adapters;
@@ -330,4 +332,85 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
         .map(|(_, count)| *count)
         .sum();
     assert_eq!(handler, 7, "the handler ran for each processed and the failed delivery");
+}
+
+/// A store that cannot answer.
+struct Down;
+
+impl IdempotencyStore for Down {
+    async fn claim(&self, _: &WebhookId, _: Duration) -> Result<Claim, StoreError> {
+        Err(StoreError::new("connection refused"))
+    }
+
+    async fn complete(&self, _: &ClaimToken, _: Duration) -> Result<(), StoreError> {
+        Err(StoreError::new("connection refused"))
+    }
+
+    async fn release(&self, _: &ClaimToken) -> Result<(), StoreError> {
+        Err(StoreError::new("connection refused"))
+    }
+}
+
+/// The two outcomes the suite meets only by chance or not at all: a
+/// delivery held by another attempt (409) and a store that cannot answer
+/// (503), each in the span, in the logs at their level, and counted.
+#[test]
+fn in_progress_and_store_unavailable_are_reported() {
+    let captured = Captured::default();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let secret = WebhookSecret::parse(TEST_SECRET).unwrap();
+    let receiver = || Receiver::new(Verifier::new(secret.clone()), CheckoutFilter::any());
+    let request = |id: &str| {
+        let body = SampleEvent::payment_succeeded().to_json();
+        let mut request = Request::post("/webhooks/yoco").body(body.clone()).unwrap();
+        *request.headers_mut() = Signer::new(secret.clone()).sign_now(id, &body).to_header_map().unwrap();
+        request
+    };
+
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let store = Arc::new(MemoryStore::default());
+            let Claim::Acquired(_held) = store.claim(&WebhookId::new("msg_held"), DEFAULT_LEASE).await.unwrap() else {
+                panic!("a fresh claim")
+            };
+            let held = YocoWebhookConfig::new(receiver()).with_store(Arc::clone(&store));
+            let response = handle_request(&held, request("msg_held"), |_| async { Ok::<(), ()>(()) }).await;
+            assert_eq!(response.status(), 409);
+
+            let down = YocoWebhookConfig::new(receiver()).with_store(Down);
+            let response = handle_request(&down, request("msg_down"), |_| async { Ok::<(), ()>(()) }).await;
+            assert_eq!(response.status(), 503);
+        });
+    });
+
+    assert_eq!(
+        captured.take(),
+        vec![
+            row("msg_down", "store_unavailable", "", 503),
+            row("msg_held", "in_progress", "", 409),
+        ]
+    );
+    let text = captured.text.lock().unwrap().clone();
+    assert!(
+        text.contains("WARN") && text.contains("in progress elsewhere"),
+        "{text}"
+    );
+    assert!(text.contains("ERROR") && text.contains("connection refused"), "{text}");
+    let mut outcomes = BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        if let (DELIVERIES_TOTAL, DebugValue::Counter(count)) = (key.key().name(), value) {
+            let outcome = key.key().labels().find(|label| label.key() == "outcome").unwrap();
+            *outcomes.entry(outcome.value().to_owned()).or_insert(0) += count;
+        }
+    }
+    assert_eq!(
+        outcomes,
+        BTreeMap::from([("in_progress".to_owned(), 1), ("store_unavailable".to_owned(), 1)])
+    );
 }
