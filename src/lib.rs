@@ -140,6 +140,9 @@ mod headers;
 mod ids;
 #[cfg(feature = "http")]
 mod pipeline;
+#[cfg(feature = "poem")]
+#[cfg_attr(docsrs, doc(cfg(feature = "poem")))]
+pub mod poem;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;

@@ -19,8 +19,9 @@
 //!   `client`, `cli`).
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
-//!   chunked and aborted bodies; `axum` and `actix_web` run it (features
-//!   `axum`, `actix-web`), with their own configuration tests.
+//!   chunked and aborted bodies; `axum`, `actix_web` and `poem` run it
+//!   (features `axum`, `actix-web`, `poem`), with their own configuration
+//!   tests.
 //! - `tower`: the tower layer over a plain hyper server and on an axum
 //!   route: statuses, the delivery and raw body handed on, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
@@ -70,6 +71,8 @@ mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
 mod observe;
+#[cfg(feature = "poem")]
+mod poem;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod properties;
