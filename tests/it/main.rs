@@ -25,8 +25,8 @@
 //! - `tower`: the tower layer over a plain hyper server and on an axum
 //!   route: statuses, the delivery and raw body handed on, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
-//! - [`example_receivers`]: the `axum_receiver` and `actix_receiver`
-//!   examples, run as processes, held to their contract.
+//! - [`example_receivers`]: the `axum_receiver`, `actix_receiver` and
+//!   `poem_receiver` examples, run as processes, held to their contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`conformance`]: the idempotency-store contract, checked by the public
 //!   `testing::check_store` against the in-memory store (`postgres` and
