@@ -6,9 +6,9 @@
 //! Webhooks scheme: HMAC-SHA256, constant-time comparison, a timestamp
 //! tolerance both ways), parses the event into types, and tells you whether
 //! it belongs to your checkouts, all without I/O, so it fits any server.
-//! Optional adapters (axum, actix-web, tower) do the whole exchange for you
-//! and process each delivery once, with a store in memory or shared through
-//! Redis or PostgreSQL.
+//! Optional adapters (axum, actix-web, Poem, tower) do the whole exchange for
+//! you and process each delivery once, with a store in memory or shared
+//! through Redis or PostgreSQL.
 //!
 //! # Quick start
 //!
@@ -59,6 +59,8 @@
 //!   framework's traits over it:
 //!   - `axum` (feature `axum`): the extractor for axum 0.8.
 //!   - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
+//!   - `poem` (feature `poem`): the extractor for Poem 3, configured
+//!     through `Data`.
 //!   - `tower` (feature `tower`): a `Layer` for any tower-based server
 //!     (hyper, axum, ...), passing the verified delivery to the inner
 //!     service.
@@ -78,12 +80,13 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the pipeline ([`YocoWebhookConfig`], [`handle_request`]), the sans-IO [`registration`] API |
-//! | `http-body` | no | nothing public: the body reading that `axum` and `tower` share, for integrations on `http-body` servers |
+//! | `http-body` | no | nothing public: the body reading that `axum`, `tower` and `poem` share, for integrations on `http-body` servers |
 //! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`], [`testing::check_store`] (futures-util, futures-timer) |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
 //! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
 //! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
+//! | `poem` | no | [`poem::YocoWebhook`](crate::poem), an extractor for Poem 3 configured through `Data` |
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
@@ -140,6 +143,9 @@ mod headers;
 mod ids;
 #[cfg(feature = "http")]
 mod pipeline;
+#[cfg(feature = "poem")]
+#[cfg_attr(docsrs, doc(cfg(feature = "poem")))]
+pub mod poem;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;

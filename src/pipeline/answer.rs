@@ -23,8 +23,9 @@ pub(crate) enum Answer {
     BodyUnreadable,
     MethodNotAllowed,
     /// The server was not given a configuration: the merchant's mistake,
-    /// not the sender's (actix-web finds it in `app_data`, at run time).
-    #[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
+    /// not the sender's (actix-web finds it in `app_data`, Poem in the
+    /// endpoint's data, at run time).
+    #[cfg_attr(not(any(feature = "actix-web", feature = "poem")), allow(dead_code))]
     NotConfigured,
 }
 

@@ -1,4 +1,4 @@
-//! Reading an `http-body` body whole with a size limit (axum, tower).
+//! Reading an `http-body` body whole with a size limit (axum, tower, Poem).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};

@@ -20,7 +20,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 /// How webhooks are received: the [`Receiver`], the body limit and the
 /// deduplication store, whatever the server. On axum put it in your state
 /// (or make it `FromRef` of your state); on actix-web register it with
-/// `App::app_data`; on a tower stack give it to `YocoWebhookLayer::new`;
+/// `App::app_data`; on Poem add it to the endpoint with `.data(config)`; on
+/// a tower stack give it to `YocoWebhookLayer::new`;
 /// elsewhere pass it to [`handle_request`](crate::handle_request).
 ///
 /// Deduplication is on by default, in this process's memory

@@ -1,0 +1,98 @@
+//! The Poem 3 adapter: an extractor that verifies, parses and filters the
+//! delivery, and processes it at most once. It is configured through Poem's
+//! `Data`: add the [`YocoWebhookConfig`] to the endpoint with `.data(config)`.
+//!
+//! ```
+//! use poem::{EndpointExt, Route, handler};
+//! use yoco_webhooks::dedup::Processed;
+//! use yoco_webhooks::poem::{YocoWebhook, YocoWebhookConfig};
+//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//!
+//! #[handler]
+//! async fn yoco(webhook: YocoWebhook) -> Processed<(), std::io::Error> {
+//!     webhook
+//!         .process(|delivery| async move {
+//!             println!("{} for {:?}", delivery.event.event_type(), delivery.event.checkout_id());
+//!             Ok(()) // an Err answers 500, and Yoco retries
+//!         })
+//!         .await
+//! }
+//!
+//! let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//! let config = YocoWebhookConfig::new(Receiver::new(Verifier::new(secret), CheckoutFilter::any()));
+//! // Every method reaches the extractor, which answers 405 with `Allow: POST`
+//! // to all but POST (Poem's `post(yoco)` would answer its own 405).
+//! let app = Route::new().at("/webhooks/yoco", yoco.data(config));
+//! # Ok::<(), yoco_webhooks::SecretError>(())
+//! ```
+//!
+//! The handler names no store: [`YocoWebhookConfig::with_store`] picks it
+//! (memory by default, Redis or PostgreSQL for several instances).
+//!
+//! The answers: 200 processed, ignored (not your checkout or mode) or
+//! duplicate; 401 not authentic; 400 not a Yoco event or an unreadable body;
+//! 405 not a POST; 413 body over the limit (refused while reading, with or
+//! without `content-length`); 409 in progress elsewhere; 500 your handler
+//! failed; 503 the deduplication store could not answer. Without a
+//! [`YocoWebhookConfig`] in the endpoint's data the extractor answers 500: a
+//! configuration mistake, not the sender's.
+//!
+//! A request the handler does not see is answered by a `poem::Error` made
+//! from the [`YocoRejection`] (an ignored event's too, with status 200). To
+//! log it, take `poem::Result<YocoWebhook>` in the handler: the error keeps
+//! the rejection and its cause (`err.downcast_ref::<YocoRejection>()`).
+//!
+//! # Body limit
+//!
+//! [`YocoWebhookConfig::body_limit`] (256 KiB by default) bounds what is
+//! read: the body is read as sent and refused with 413 as soon as it passes
+//! the limit.
+
+use ::poem::error::ResponseError;
+use ::poem::http::StatusCode;
+use ::poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
+
+use crate::dedup::Processed;
+use crate::pipeline::answer::Answer;
+use crate::pipeline::body::read_limited;
+pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+
+impl<'a> FromRequest<'a> for YocoWebhook {
+    async fn from_request(request: &'a Request, body: &mut RequestBody) -> ::poem::Result<Self> {
+        // What `Data<&YocoWebhookConfig>` extracts, with our answer when missing.
+        let Some(config) = request.data::<YocoWebhookConfig>() else {
+            return Err(::poem::Error::from_response(respond(Answer::NotConfigured)));
+        };
+        // Taken by another extractor before this one: Poem's 500.
+        let body = http_body_util::combinators::BoxBody::from(body.take()?);
+        let read = |limit| read_limited(body, limit);
+        Ok(config
+            .extract(request.method().as_str(), request.headers(), read)
+            .await?)
+    }
+}
+
+impl ResponseError for YocoRejection {
+    fn status(&self) -> StatusCode {
+        self.answer().status()
+    }
+
+    fn as_response(&self) -> Response {
+        respond(self.answer())
+    }
+}
+
+impl<T: Send, E: Send> IntoResponse for Processed<T, E> {
+    fn into_response(self) -> Response {
+        respond(self.answer())
+    }
+}
+
+/// The answer as Poem's response: the one conversion.
+fn respond(answer: Answer) -> Response {
+    let (parts, body) = answer.to_response::<::poem::Body>().into_parts();
+    let mut response = Response::from(body);
+    response.set_status(parts.status);
+    *response.headers_mut() = parts.headers;
+    response
+}
