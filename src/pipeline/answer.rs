@@ -23,8 +23,7 @@ pub(crate) enum Answer {
     BodyUnreadable,
     MethodNotAllowed,
     /// The server was not given a configuration: the merchant's mistake,
-    /// not the sender's (actix-web finds it in `app_data`, at run time).
-    #[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
+    /// not the sender's (actix-web and Rocket find it at run time).
     NotConfigured,
 }
 
