@@ -147,6 +147,9 @@ mod receive;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+#[cfg(feature = "rocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rocket")))]
+pub mod rocket;
 mod secret;
 mod signature;
 #[cfg(feature = "tower")]

@@ -19,13 +19,14 @@
 //!   `client`, `cli`).
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
-//!   chunked and aborted bodies; `axum` and `actix_web` run it (features
-//!   `axum`, `actix-web`), with their own configuration tests.
+//!   chunked and aborted bodies; `axum`, `actix_web` and `rocket` run it
+//!   (features `axum`, `actix-web`, `rocket`), with their own configuration
+//!   tests.
 //! - `tower`: the tower layer over a plain hyper server and on an axum
 //!   route: statuses, the delivery and raw body handed on, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
-//! - [`example_receivers`]: the `axum_receiver` and `actix_receiver`
-//!   examples, run as processes, held to their contract.
+//! - [`example_receivers`]: the `axum_receiver`, `actix_receiver` and
+//!   `rocket_receiver` examples, run as processes, held to their contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`conformance`]: the idempotency-store contract, checked by the public
 //!   `testing::check_store` against the in-memory store (`postgres` and
@@ -79,6 +80,8 @@ mod receive;
 mod redis;
 #[cfg(feature = "client")]
 mod registration;
+#[cfg(feature = "rocket")]
+mod rocket;
 mod send_event;
 #[cfg(feature = "redis")]
 mod servers;
