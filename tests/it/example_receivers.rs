@@ -1,6 +1,7 @@
-//! The example receivers, `axum_receiver` and `actix_receiver`, run as
-//! processes and held to their shared contract: environment, route,
-//! statuses, and one JSON line per processed event.
+//! The example receivers, `axum_receiver`, `actix_receiver` and
+//! `rocket_receiver` (feature `rocket`), run as processes and held to their
+//! shared contract: environment, route, statuses, and one JSON line per
+//! processed event.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -378,3 +379,5 @@ macro_rules! contract {
 
 contract!(axum, "axum_receiver");
 contract!(actix, "actix_receiver");
+#[cfg(feature = "rocket")]
+contract!(rocket, "rocket_receiver");
