@@ -6,9 +6,9 @@
 //! Webhooks scheme: HMAC-SHA256, constant-time comparison, a timestamp
 //! tolerance both ways), parses the event into types, and tells you whether
 //! it belongs to your checkouts, all without I/O, so it fits any server.
-//! Optional adapters (axum, actix-web, tower) do the whole exchange for you
-//! and process each delivery once, with a store in memory or shared through
-//! Redis or PostgreSQL.
+//! Optional adapters (axum, actix-web, Rocket, tower) do the whole exchange
+//! for you and process each delivery once, with a store in memory or shared
+//! through Redis or PostgreSQL.
 //!
 //! # Quick start
 //!
@@ -59,6 +59,8 @@
 //!   framework's traits over it:
 //!   - `axum` (feature `axum`): the extractor for axum 0.8.
 //!   - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
+//!   - `rocket` (feature `rocket`): the data guard for Rocket 0.5,
+//!     configured through managed state.
 //!   - `tower` (feature `tower`): a `Layer` for any tower-based server
 //!     (hyper, axum, ...), passing the verified delivery to the inner
 //!     service.
@@ -84,6 +86,7 @@
 //! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
 //! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
+//! | `rocket` | no | [`rocket::YocoWebhook`](crate::rocket), a data guard for Rocket 0.5 configured through managed state, under Rocket's own `yoco-webhook` limit too |
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
