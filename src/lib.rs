@@ -6,9 +6,9 @@
 //! Webhooks scheme: HMAC-SHA256, constant-time comparison, a timestamp
 //! tolerance both ways), parses the event into types, and tells you whether
 //! it belongs to your checkouts, all without I/O, so it fits any server.
-//! Optional adapters (axum, actix-web, Poem, tower) do the whole exchange for
-//! you and process each delivery once, with a store in memory or shared
-//! through Redis or PostgreSQL.
+//! Optional adapters (axum, actix-web, Poem, Rocket, tower) do the whole
+//! exchange for you and process each delivery once, with a store in memory
+//! or shared through Redis or PostgreSQL.
 //!
 //! # Quick start
 //!
@@ -61,6 +61,8 @@
 //!   - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
 //!   - `poem` (feature `poem`): the extractor for Poem 3, configured
 //!     through `Data`.
+//!   - `rocket` (feature `rocket`): the data guard for Rocket 0.5,
+//!     configured through managed state.
 //!   - `tower` (feature `tower`): a `Layer` for any tower-based server
 //!     (hyper, axum, ...), passing the verified delivery to the inner
 //!     service.
@@ -87,6 +89,7 @@
 //! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
 //! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
 //! | `poem` | no | [`poem::YocoWebhook`](crate::poem), an extractor for Poem 3 configured through `Data` |
+//! | `rocket` | no | [`rocket::YocoWebhook`](crate::rocket), a data guard for Rocket 0.5 configured through managed state, under Rocket's own `yoco-webhook` limit too |
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
@@ -153,6 +156,9 @@ mod receive;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+#[cfg(feature = "rocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rocket")))]
+pub mod rocket;
 mod secret;
 mod signature;
 #[cfg(feature = "tower")]

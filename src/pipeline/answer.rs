@@ -23,9 +23,7 @@ pub(crate) enum Answer {
     BodyUnreadable,
     MethodNotAllowed,
     /// The server was not given a configuration: the merchant's mistake,
-    /// not the sender's (actix-web finds it in `app_data`, Poem in the
-    /// endpoint's data, at run time).
-    #[cfg_attr(not(any(feature = "actix-web", feature = "poem")), allow(dead_code))]
+    /// not the sender's (actix-web, Poem and Rocket find it at run time).
     NotConfigured,
 }
 

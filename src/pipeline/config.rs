@@ -121,8 +121,28 @@ impl YocoWebhookConfig {
         H: Headers + ?Sized,
         Read: Future<Output = Result<Bytes, YocoRejection>>,
     {
+        self.extract_within(usize::MAX, method, headers, read).await
+    }
+
+    /// [`extract`](Self::extract) for a server that has a body limit of its
+    /// own: the smaller of the two is the one checked against
+    /// `content-length`, given to `read` and checked after it.
+    pub(crate) async fn extract_within<H, Read>(
+        &self,
+        server_limit: usize,
+        method: &str,
+        headers: &H,
+        read: impl FnOnce(usize) -> Read,
+    ) -> Result<YocoWebhook, YocoRejection>
+    where
+        H: Headers + ?Sized,
+        Read: Future<Output = Result<Bytes, YocoRejection>>,
+    {
         let mut observation = Observation::start();
-        match self.steps(method, headers, read).await {
+        match self
+            .steps(self.body_limit.min(server_limit), method, headers, read)
+            .await
+        {
             Ok((delivery, body)) => {
                 observation.received(&delivery);
                 Ok(YocoWebhook::new(delivery, body, self.dedup.clone(), observation))
@@ -140,6 +160,7 @@ impl YocoWebhookConfig {
 
     async fn steps<H, Read>(
         &self,
+        limit: usize,
         method: &str,
         headers: &H,
         read: impl FnOnce(usize) -> Read,
@@ -152,12 +173,12 @@ impl YocoWebhookConfig {
             return Err(YocoRejection::MethodNotAllowed);
         }
         if let Lookup::One(length) = headers.lookup("content-length")
-            && declared_over(length, self.body_limit)
+            && declared_over(length, limit)
         {
             return Err(YocoRejection::BodyTooLarge);
         }
-        let body = read(self.body_limit).await?;
-        if body.len() > self.body_limit {
+        let body = read(limit).await?;
+        if body.len() > limit {
             return Err(YocoRejection::BodyTooLarge);
         }
         match self.receiver.receive(headers, &body)? {

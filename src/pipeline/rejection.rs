@@ -44,11 +44,16 @@ pub enum YocoRejection {
     /// id, another mode): 200, so that Yoco does not retry it.
     #[error("ignored: {}", .0.reason)]
     Ignored(Ignored),
+    /// The server was given no [`YocoWebhookConfig`](crate::YocoWebhookConfig)
+    /// for this route (on Rocket: none in managed state): 500, the
+    /// merchant's mistake, not the sender's.
+    #[error("no YocoWebhookConfig for this route")]
+    NotConfigured,
 }
 
 impl YocoRejection {
-    /// The HTTP status to answer: 405, 413, 400, 401, or 200 for an
-    /// ignored event.
+    /// The HTTP status to answer: 405, 413, 400, 401, 500 without a
+    /// configuration, or 200 for an ignored event.
     pub fn status(&self) -> StatusCode {
         self.answer().status()
     }
@@ -83,6 +88,7 @@ impl YocoRejection {
                 IgnoreReason::ForeignCheckout => "foreign_checkout",
                 IgnoreReason::UnwantedMode => "unwanted_mode",
             },
+            YocoRejection::NotConfigured => "not_configured",
         }
     }
 
@@ -94,6 +100,7 @@ impl YocoRejection {
             YocoRejection::NotAuthentic(_) => Answer::NotAuthentic,
             YocoRejection::NotAnEvent(_) => Answer::NotAnEvent,
             YocoRejection::Ignored(ignored) => Answer::Ignored(ignored.reason),
+            YocoRejection::NotConfigured => Answer::NotConfigured,
         }
     }
 }

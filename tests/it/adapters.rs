@@ -290,3 +290,32 @@ pub(crate) async fn oversized_and_aborted_bodies_are_refused_while_reading(
     );
     assert_eq!(recorder.processed(), vec!["msg_3".to_owned()]);
 }
+
+/// A server's own body limit of 1 KiB, below the configured one, holds for
+/// the integration too: with `content-length` and while reading.
+pub(crate) async fn a_smaller_server_limit_of_1_kib_applies(address: SocketAddr, recorder: Recorder) {
+    let big = SampleEvent::payment_succeeded()
+        .checkout_id("ch_mine")
+        .metadata("notes", "x".repeat(2048))
+        .to_json();
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &big), big.clone()).await,
+        (413, "body too large".into())
+    );
+    // Without content-length: refused while reading.
+    let headers = signed("msg_2", &big);
+    let mut request = chunked_head(&headers);
+    for chunk in big.chunks(512) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(raw_status(address, &request, false).await, Some(413));
+    // Below both limits: processed.
+    assert_eq!(
+        post_signed(address, &signed("msg_3", &ours()), ours()).await,
+        (200, "processed".into())
+    );
+    assert_eq!(recorder.processed(), vec!["msg_3".to_owned()]);
+}

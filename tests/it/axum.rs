@@ -8,9 +8,8 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::routing::post;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::testing::SampleEvent;
 
-use crate::adapters::{Recorder, adapter_suite, chunked_head, ours, post_signed, raw_status, receiver, signed};
+use crate::adapters::{Recorder, adapter_suite, receiver};
 
 /// The merchant's own state, beside the webhook configuration.
 #[derive(Clone)]
@@ -62,28 +61,5 @@ async fn the_routes_default_body_limit_applies_when_smaller() {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
-    let big = SampleEvent::payment_succeeded()
-        .checkout_id("ch_mine")
-        .metadata("notes", "x".repeat(2048))
-        .to_json();
-    assert_eq!(
-        post_signed(address, &signed("msg_1", &big), big.clone()).await,
-        (413, "body too large".into())
-    );
-    // Without content-length: refused while reading.
-    let headers = signed("msg_2", &big);
-    let mut request = chunked_head(&headers);
-    for chunk in big.chunks(512) {
-        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-        request.extend_from_slice(chunk);
-        request.extend_from_slice(b"\r\n");
-    }
-    request.extend_from_slice(b"0\r\n\r\n");
-    assert_eq!(raw_status(address, &request, false).await, Some(413));
-    // Below both limits: processed.
-    assert_eq!(
-        post_signed(address, &signed("msg_3", &ours()), ours()).await,
-        (200, "processed".into())
-    );
-    assert_eq!(app.recorder.processed(), vec!["msg_3".to_owned()]);
+    crate::adapters::a_smaller_server_limit_of_1_kib_applies(address, app.recorder).await;
 }

@@ -1,6 +1,6 @@
-//! The example receivers, `axum_receiver`, `actix_receiver` and
-//! `poem_receiver` (feature `poem`), run as processes and held to their
-//! shared contract: environment, route, statuses, and one JSON line per
+//! The example receivers, `axum_receiver`, `actix_receiver`,
+//! `poem_receiver` (feature `poem`) and `rocket_receiver` (feature
+//! `rocket`), run as processes and held to their shared contract: environment, route, statuses, and one JSON line per
 //! processed event.
 
 use std::collections::HashMap;
@@ -381,3 +381,5 @@ contract!(axum, "axum_receiver");
 contract!(actix, "actix_receiver");
 #[cfg(feature = "poem")]
 contract!(poem, "poem_receiver");
+#[cfg(feature = "rocket")]
+contract!(rocket, "rocket_receiver");

@@ -19,14 +19,15 @@
 //!   `client`, `cli`).
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
-//!   chunked and aborted bodies; `axum`, `actix_web` and `poem` run it
-//!   (features `axum`, `actix-web`, `poem`), with their own configuration
+//!   chunked and aborted bodies; `axum`, `actix_web`, `poem` and `rocket`
+//!   run it (features `axum`, `actix-web`, `poem`, `rocket`), with their own configuration
 //!   tests.
 //! - `tower`: the tower layer over a plain hyper server and on an axum
 //!   route: statuses, the delivery and raw body handed on, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
 //! - [`example_receivers`]: the `axum_receiver`, `actix_receiver` and
-//!   `poem_receiver` examples, run as processes, held to their contract.
+//!   `poem_receiver` and `rocket_receiver` examples, run as processes,
+//!   held to their contract.
 //! - [`send_event`]: the `send_event` example against a verifying receiver.
 //! - [`conformance`]: the idempotency-store contract, checked by the public
 //!   `testing::check_store` against the in-memory store (`postgres` and
@@ -82,6 +83,8 @@ mod receive;
 mod redis;
 #[cfg(feature = "client")]
 mod registration;
+#[cfg(feature = "rocket")]
+mod rocket;
 mod send_event;
 #[cfg(feature = "redis")]
 mod servers;
