@@ -28,7 +28,7 @@
 use std::process::ExitCode;
 
 use actix_web::{App, HttpServer, web};
-use yoco_webhooks::actix_web::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::actix_web::YocoWebhook;
 use yoco_webhooks::dedup::Processed;
 
 #[path = "support/observe.rs"]
@@ -40,25 +40,14 @@ mod store;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    observe::log_to_stderr();
-    let metrics = match observe::record_metrics() {
-        Ok(metrics) => web::Data::new(metrics),
+    let (config, metrics) = match receiver::config_from_env().await {
+        Ok(setup) => setup,
         Err(reason) => {
             eprintln!("error: {reason}");
             return ExitCode::from(2);
         }
     };
-    let config = match receiver::receiver_from_env() {
-        Ok(receiver) => store::with_store_from_env(YocoWebhookConfig::new(receiver)).await,
-        Err(reason) => Err(reason),
-    };
-    let config = match config {
-        Ok(config) => config,
-        Err(reason) => {
-            eprintln!("error: {reason}");
-            return ExitCode::from(2);
-        }
-    };
+    let metrics = web::Data::new(metrics);
     let address = receiver::bind_address();
     let server = HttpServer::new(move || {
         App::new()

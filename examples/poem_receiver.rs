@@ -32,7 +32,7 @@ use poem::listener::TcpAcceptor;
 use poem::web::Data;
 use poem::{EndpointExt, Route, Server, get, handler};
 use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::poem::{YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::poem::YocoWebhook;
 
 #[path = "support/observe.rs"]
 mod observe;
@@ -43,20 +43,8 @@ mod store;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    observe::log_to_stderr();
-    let metrics = match observe::record_metrics() {
-        Ok(metrics) => metrics,
-        Err(reason) => {
-            eprintln!("error: {reason}");
-            return ExitCode::from(2);
-        }
-    };
-    let config = match receiver::receiver_from_env() {
-        Ok(receiver) => store::with_store_from_env(YocoWebhookConfig::new(receiver)).await,
-        Err(reason) => Err(reason),
-    };
-    let config = match config {
-        Ok(config) => config,
+    let (config, metrics) = match receiver::config_from_env().await {
+        Ok(setup) => setup,
         Err(reason) => {
             eprintln!("error: {reason}");
             return ExitCode::from(2);

@@ -39,7 +39,7 @@ use rocket::http::Method;
 use rocket::route::{BoxFuture, Outcome, Route};
 use rocket::{Data, Request, State, get, post, routes};
 use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::rocket::{YocoRejection, YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::rocket::{YocoRejection, YocoWebhook};
 
 #[path = "support/observe.rs"]
 mod observe;
@@ -50,20 +50,8 @@ mod store;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    observe::log_to_stderr();
-    let metrics = match observe::record_metrics() {
-        Ok(metrics) => metrics,
-        Err(reason) => {
-            eprintln!("error: {reason}");
-            return ExitCode::from(2);
-        }
-    };
-    let config = match receiver::receiver_from_env() {
-        Ok(receiver) => store::with_store_from_env(YocoWebhookConfig::new(receiver)).await,
-        Err(reason) => Err(reason),
-    };
-    let config = match config {
-        Ok(config) => config,
+    let (config, metrics) = match receiver::config_from_env().await {
+        Ok(setup) => setup,
         Err(reason) => {
             eprintln!("error: {reason}");
             return ExitCode::from(2);

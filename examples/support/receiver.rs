@@ -1,8 +1,20 @@
 //! What the example receivers share: their configuration from the
-//! environment and the line they print per processed event.
+//! environment and the line they print per processed event. (Each example
+//! includes this file beside `observe.rs` and `store.rs`.)
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
-use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Mode, Receiver, Verifier, WebhookSecret};
+use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Mode, Receiver, Verifier, WebhookSecret, YocoWebhookConfig};
+
+/// Everything a receiver takes from the environment: logs on stderr, the
+/// metrics recorder, the receiver and where it deduplicates. The error says
+/// what to set, never a value; the examples exit with status 2 on it.
+pub(crate) async fn config_from_env() -> Result<(YocoWebhookConfig, PrometheusHandle), String> {
+    super::observe::log_to_stderr();
+    let metrics = super::observe::record_metrics()?;
+    let config = super::store::with_store_from_env(YocoWebhookConfig::new(receiver_from_env()?)).await?;
+    Ok((config, metrics))
+}
 
 /// The receiver, from `YOCO_WEBHOOK_SECRET` (with `YOCO_WEBHOOK_SECRET_TEST`,
 /// the two bound to live and test mode) and `YOCO_CHECKOUT_IDS`; the error
