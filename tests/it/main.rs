@@ -46,6 +46,8 @@
 //!   run against a verifying receiver.
 //! - [`alloc`]: verification allocates nothing, counted by this binary's
 //!   global allocator below.
+//! - [`memory_size`]: the bytes a full `MemoryStore` holds per remembered
+//!   delivery, counted by the same allocator.
 //!
 //! No test depends on timing; the few that use the system clock sign "now"
 //! and verify within the default tolerance of minutes.
@@ -71,6 +73,7 @@ mod conformance;
 mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
+mod memory_size;
 mod observe;
 #[cfg(feature = "poem")]
 mod poem;
@@ -104,10 +107,14 @@ thread_local! {
     /// initialisation and a `Cell<u64>` (no destructor) mean the counter
     /// itself never allocates.
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes the current thread allocated and has not freed (what it freed
+    /// of another thread's counts against it), as the sizes asked for, not
+    /// what the system allocator rounds them up to.
+    static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
 }
 
-/// The system allocator, counting each allocation (and reallocation) on the
-/// calling thread.
+/// The system allocator, counting each allocation (and reallocation), and
+/// the bytes held, on the calling thread.
 struct CountingAllocator;
 
 #[global_allocator]
@@ -119,6 +126,16 @@ fn count_one() {
     let _ = ALLOCATIONS.try_with(|count| count.set(count.get().wrapping_add(1)));
 }
 
+/// Adds `delta` bytes to this thread's live bytes (negative when freed).
+fn count_bytes(delta: i64) {
+    let _ = LIVE_BYTES.try_with(|bytes| bytes.set(bytes.get().wrapping_add(delta)));
+}
+
+/// A size as a signed byte count (no allocation reaches `i64::MAX`).
+fn signed(size: usize) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}
+
 // The crate forbids `unsafe` in `src/lib.rs`; Cargo.toml's `[lints.rust]` sets
 // `unsafe_code = "deny"` (not "forbid") so that this one impl may allow it.
 // SAFETY: every method forwards to `System` with the caller's arguments
@@ -128,23 +145,27 @@ fn count_one() {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count_one();
+        count_bytes(signed(layout.size()));
         // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count_one();
+        count_bytes(signed(layout.size()));
         // SAFETY: as above.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count_one();
+        count_bytes(signed(new_size).wrapping_sub(signed(layout.size())));
         // SAFETY: as above; `ptr` was allocated by `System` through this type.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count_bytes(signed(layout.size()).wrapping_neg());
         // SAFETY: as above.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -156,6 +177,15 @@ pub(crate) fn count_allocations<R>(f: impl FnOnce() -> R) -> (u64, R) {
     let before = ALLOCATIONS.with(Cell::get);
     let result = f();
     let after = ALLOCATIONS.with(Cell::get);
+    (after.wrapping_sub(before), result)
+}
+
+/// Runs `f` and returns how many bytes the current thread allocated
+/// meanwhile and still holds (the sizes asked for), with `f`'s result.
+pub(crate) fn count_live_bytes<R>(f: impl FnOnce() -> R) -> (i64, R) {
+    let before = LIVE_BYTES.with(Cell::get);
+    let result = f();
+    let after = LIVE_BYTES.with(Cell::get);
     (after.wrapping_sub(before), result)
 }
 
