@@ -315,7 +315,7 @@ impl RedisStore {
     }
 
     /// A claim in one `SET key value NX GET PX lease`: the value it found.
-    async fn claim_with_set(&self, token: ClaimToken, lease: u64) -> Result<Claim, StoreError> {
+    async fn claim_by_set(&self, token: ClaimToken, lease: u64) -> Result<Claim, StoreError> {
         let mut command = Cmd::new();
         command
             .arg("SET")
@@ -325,33 +325,30 @@ impl RedisStore {
             .arg("GET")
             .arg("PX")
             .arg(lease);
-        let mut connection = self.connection.clone();
-        let answer = match tokio::time::timeout(self.timeout, command.query_async::<Value>(&mut connection)).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(err)) => {
-                if is_syntax_error(&err) {
-                    // A server older than it said, or one we failed over to.
-                    self.claim_with_set.store(false, Ordering::Relaxed);
-                }
-                return Err(store_error("Redis failed", &err, None));
+        let answer = self.send::<Value>(&command).await?.map_err(|err| {
+            if is_syntax_error(&err) {
+                // A server older than it said, or one we failed over to.
+                self.claim_with_set.store(false, Ordering::Relaxed);
             }
-            Err(_) => return Err(self.timed_out()),
-        };
+            store_error("Redis failed", &err, None)
+        })?;
         claim_answer(&answer, token)
     }
 
     /// One command, one round trip, held to the timeout.
     async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StoreError> {
-        let mut connection = self.connection.clone();
-        match tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection)).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(err)) => Err(store_error("Redis failed", &err, None)),
-            Err(_) => Err(self.timed_out()),
-        }
+        self.send(command)
+            .await?
+            .map_err(|err| store_error("Redis failed", &err, None))
     }
 
-    fn timed_out(&self) -> StoreError {
-        StoreError::new(format!("Redis did not answer within {:?}", self.timeout))
+    /// One command, one round trip: Redis' answer, or an error if it gave
+    /// none within the timeout.
+    async fn send<T: FromRedisValue>(&self, command: &Cmd) -> Result<Result<T, RedisError>, StoreError> {
+        let mut connection = self.connection.clone();
+        tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection))
+            .await
+            .map_err(|_| StoreError::new(format!("Redis did not answer within {:?}", self.timeout)))
     }
 
     /// Whether claims are `SET NX GET` (Redis 7 or later) rather than the
@@ -480,7 +477,7 @@ impl IdempotencyStore for RedisStore {
         let owner = new_owner()?;
         if self.claims_with_set() {
             return self
-                .claim_with_set(ClaimToken::new(webhook_id.clone(), owner), lease)
+                .claim_by_set(ClaimToken::new(webhook_id.clone(), owner), lease)
                 .await;
         }
         match self
