@@ -76,7 +76,21 @@ impl Redis {
     }
 
     async fn store(&self) -> RedisStore {
-        RedisStore::connect(&self.url()).await.unwrap()
+        let store = RedisStore::connect(&self.url()).await.unwrap();
+        assert!(store.claims_with_set(), "Redis 7 or later claims with SET NX GET");
+        store
+    }
+
+    /// A store that claims with the Lua script, as on Redis 6.
+    async fn script_store(&self) -> RedisStore {
+        let store = RedisStoreBuilder::from_url(&self.url())
+            .unwrap()
+            .claim_with_script(true)
+            .connect()
+            .await
+            .unwrap();
+        assert!(!store.claims_with_set());
+        store
     }
 
     /// A plain connection, to look at what the store wrote.
@@ -110,6 +124,29 @@ async fn the_redis_store_keeps_the_contract() {
         .await
         .unwrap();
     passed(run.run(&other).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_redis_store_keeps_the_contract_claiming_with_the_script() {
+    let redis = Redis::start();
+    passed(check_store(&redis.script_store().await).await);
+}
+
+#[tokio::test]
+async fn claims_by_set_and_by_script_share_one_key_format() {
+    let redis = Redis::start();
+    let (set, script) = (redis.store().await, redis.script_store().await);
+    let lease = Duration::from_secs(60);
+    for (first, second) in [(&set, &script), (&script, &set)] {
+        let webhook_id = id(&format!("msg_{}", first.claims_with_set()));
+        let Claim::Acquired(token) = first.claim(&webhook_id, lease).await.unwrap() else {
+            panic!("not acquired")
+        };
+        assert!(matches!(second.claim(&webhook_id, lease).await, Ok(Claim::InProgress)));
+        assert!(second.complete(&token, lease).await.is_ok(), "the token is the same");
+        assert!(matches!(first.claim(&webhook_id, lease).await, Ok(Claim::Done)));
+        assert!(matches!(second.claim(&webhook_id, lease).await, Ok(Claim::Done)));
+    }
 }
 
 #[tokio::test]
@@ -152,16 +189,29 @@ async fn a_value_the_store_did_not_write_is_an_error_not_a_guess() {
         .hset(format!("{DEFAULT_KEY_PREFIX}msg_h"), "a", "b")
         .await
         .unwrap();
-    for name in ["msg_x", "msg_h"] {
-        let err = store.claim(&id(name), Duration::from_secs(60)).await.unwrap_err();
-        assert_cause(&err, Configuration, "");
+    let script = redis.script_store().await;
+    for store in [&store, &script] {
+        for name in ["msg_x", "msg_h"] {
+            let err = store.claim(&id(name), Duration::from_secs(60)).await.unwrap_err();
+            assert_cause(&err, Configuration, "");
+        }
     }
+    let value: String = inspect.get(format!("{DEFAULT_KEY_PREFIX}msg_x")).await.unwrap();
+    assert_eq!(value, "garbage", "left as it was");
 }
 
 #[tokio::test]
 async fn two_round_trips_per_processed_delivery_and_one_per_duplicate() {
     let redis = Redis::start();
     let once = Deduplicator::new(redis.store().await);
+    assert_round_trips(&redis, &once, "SET").await;
+    let once = Deduplicator::new(redis.script_store().await);
+    assert_round_trips(&redis, &once, "EVAL").await;
+}
+
+/// Each delivery `once` processes costs a `claim` command and an `EVAL`,
+/// each duplicate a `claim` command.
+async fn assert_round_trips(redis: &Redis, once: &Deduplicator<RedisStore>, claim: &str) {
     // Let the store's connection finish its handshake before counting.
     let _ = once
         .store()
@@ -169,22 +219,26 @@ async fn two_round_trips_per_processed_delivery_and_one_per_duplicate() {
         .await
         .unwrap();
 
-    let processing = client_commands(&redis, async {
+    let processing = client_commands(redis, async {
         for n in 0..10 {
-            let processed: Processed<(), ()> = once.process(&id(&format!("msg_{n}")), || async { Ok(()) }).await;
+            let processed: Processed<(), ()> = once
+                .process(&id(&format!("msg_{claim}_{n}")), || async { Ok(()) })
+                .await;
             assert!(matches!(processed, Processed::Done { recorded: Ok(()), .. }));
         }
     })
     .await;
-    assert_eq!(processing, ["EVAL"; 20], "claim + complete per delivery");
-    let duplicates = client_commands(&redis, async {
+    assert_eq!(processing, [claim, "EVAL"].repeat(10), "claim + complete per delivery");
+    let duplicates = client_commands(redis, async {
         for n in 0..10 {
-            let duplicate: Processed<(), ()> = once.process(&id(&format!("msg_{n}")), || async { Ok(()) }).await;
+            let duplicate: Processed<(), ()> = once
+                .process(&id(&format!("msg_{claim}_{n}")), || async { Ok(()) })
+                .await;
             assert!(matches!(duplicate, Processed::Duplicate));
         }
     })
     .await;
-    assert_eq!(duplicates, ["EVAL"; 10], "one claim per duplicate");
+    assert_eq!(duplicates, [claim; 10], "one claim per duplicate");
 }
 
 /// The commands clients sent to Redis while `run` ran (not those the scripts
