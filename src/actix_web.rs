@@ -121,11 +121,8 @@ impl FromRequest for YocoWebhook {
         let payload = payload.take();
         Box::pin(async move {
             let Some(config) = app_data::<YocoWebhookConfig>(&request) else {
-                return Err(::actix_web::error::InternalError::from_response(
-                    Answer::NotConfigured.text(),
-                    respond(Answer::NotConfigured),
-                )
-                .into());
+                // The merchant's mistake, not the sender's: no error hook.
+                return Err(YocoRejection::NotConfigured.into());
             };
             let read = |limit| read_body(payload, limit);
             match config.extract(request.method().as_str(), request.headers(), read).await {

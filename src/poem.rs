@@ -61,7 +61,7 @@ impl<'a> FromRequest<'a> for YocoWebhook {
     async fn from_request(request: &'a Request, body: &mut RequestBody) -> ::poem::Result<Self> {
         // What `Data<&YocoWebhookConfig>` extracts, with our answer when missing.
         let Some(config) = request.data::<YocoWebhookConfig>() else {
-            return Err(::poem::Error::from_response(respond(Answer::NotConfigured)));
+            return Err(YocoRejection::NotConfigured.into());
         };
         // Taken by another extractor before this one: Poem's 500.
         let body = http_body_util::combinators::BoxBody::from(body.take()?);

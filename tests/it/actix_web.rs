@@ -11,7 +11,7 @@ use yoco_webhooks::VerifyError;
 use yoco_webhooks::actix_web::{YocoErrorHandler, YocoRejection, YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
 
-use crate::adapters::{Recorder, adapter_suite, ours, post_signed, receiver, signed};
+use crate::adapters::{Recorder, adapter_suite, ours, post_signed, post_with_only_an_id, receiver, signed};
 
 async fn handler(recorder: web::Data<Recorder>, webhook: YocoWebhook) -> Processed<(), &'static str> {
     webhook
@@ -98,13 +98,7 @@ async fn the_config_may_be_data_and_the_error_hook_sees_the_cause() {
     let mut forged = signed("msg_1", &ours());
     forged.webhook_signature = "v1,AAAA".into();
     assert_eq!(post_signed(address, &forged, ours()).await, (401, "custom".into()));
-    let response = reqwest::Client::new()
-        .post(format!("http://{address}/webhooks/yoco"))
-        .header("webhook-id", "msg_1")
-        .body(ours())
-        .send()
-        .await
-        .unwrap();
+    let response = post_with_only_an_id(address).await;
     assert_eq!(response.status(), 401);
     let not_an_event = b"[]".to_vec();
     assert_eq!(
@@ -159,13 +153,7 @@ async fn a_handler_taking_result_sees_the_rejection() {
             .route("/webhooks/yoco", web::post().to(logging_handler))
     })
     .await;
-    let response = reqwest::Client::new()
-        .post(format!("http://{address}/webhooks/yoco"))
-        .header("webhook-id", "msg_1")
-        .body(ours())
-        .send()
-        .await
-        .unwrap();
+    let response = post_with_only_an_id(address).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         response.text().await.unwrap(),

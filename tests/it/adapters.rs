@@ -105,6 +105,18 @@ pub(crate) async fn post_signed(address: SocketAddr, headers: &SignedHeaders, bo
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// Our delivery with a `webhook-id` but neither timestamp nor signature:
+/// refused for the missing `webhook-timestamp`.
+pub(crate) async fn post_with_only_an_id(address: SocketAddr) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("http://{address}/webhooks/yoco"))
+        .header("webhook-id", "msg_1")
+        .body(ours())
+        .send()
+        .await
+        .unwrap()
+}
+
 pub(crate) fn ours() -> Vec<u8> {
     SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json()
 }

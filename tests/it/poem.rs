@@ -15,7 +15,7 @@ use yoco_webhooks::dedup::Processed;
 use yoco_webhooks::poem::{YocoRejection, YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::testing::SampleEvent;
 
-use crate::adapters::{Recorder, adapter_suite, ours, post_signed, receiver, signed};
+use crate::adapters::{Recorder, adapter_suite, ours, post_signed, post_with_only_an_id, receiver, signed};
 
 /// How many times the handler's body ran, whatever it then did.
 #[derive(Clone, Default)]
@@ -119,13 +119,7 @@ async fn logging_handler(webhook: poem::Result<YocoWebhook>) -> poem::Result<Res
 async fn a_handler_taking_result_sees_the_rejection() {
     let config = YocoWebhookConfig::new(receiver());
     let address = serve_app(Route::new().at("/webhooks/yoco", logging_handler.data(config))).await;
-    let response = reqwest::Client::new()
-        .post(format!("http://{address}/webhooks/yoco"))
-        .header("webhook-id", "msg_1")
-        .body(ours())
-        .send()
-        .await
-        .unwrap();
+    let response = post_with_only_an_id(address).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         response.text().await.unwrap(),
