@@ -81,8 +81,12 @@
 //! that encoding (a sender cannot), and the runtime catches the panic and
 //! reports the invocation as failed.
 
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 pub use lambda_http;
+use lambda_http::lambda_runtime::LambdaInvocation;
+use lambda_http::tower::{Layer, Service};
 use lambda_http::{Body, Request, Response};
 
 use crate::handle::handle_request;
@@ -106,9 +110,8 @@ where
 
 /// Runs the function: every invocation is handled by [`handle`] with
 /// `config`, calling `handler` for each delivery to process, until the
-/// Lambda runtime stops it. Reads the runtime's environment
-/// (`AWS_LAMBDA_RUNTIME_API`, ...), so it runs only under Lambda or an
-/// emulator such as `cargo lambda watch`.
+/// Lambda runtime stops it. [`run_service`] for a function that routes
+/// requests itself.
 ///
 /// # Errors
 ///
@@ -124,11 +127,102 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+    run_service(lambda_http::service_fn(move |request: Request| {
         let (config, handler) = (config.clone(), handler.clone());
         async move { Ok::<_, std::convert::Infallible>(handle(&config, request, handler).await) }
     }))
     .await
+}
+
+/// Runs `service` (yours, calling [`handle`] for the webhook route) as
+/// `lambda_http::run` does, and keeps a REST API event's repeated headers
+/// repeated: `lambda_http` lets the event's single-valued `headers` (the
+/// last value) replace its `multiValueHeaders`, so a webhook header sent
+/// twice would reach [`handle`] once; kept, it is refused as ambiguous, as
+/// on every other server. (HTTP APIs and function URLs join repeated
+/// headers with commas, which verification refuses.)
+///
+/// Reads the runtime's environment (`AWS_LAMBDA_RUNTIME_API`, ...), so it
+/// runs only under Lambda or an emulator such as `cargo lambda watch`.
+///
+/// # Errors
+///
+/// The runtime's: the Runtime API could not be reached.
+///
+/// # Panics
+///
+/// `lambda_http` panics when the Lambda environment variables are missing.
+pub async fn run_service<S, R, E>(service: S) -> Result<(), lambda_http::Error>
+where
+    S: Service<Request, Response = R, Error = E> + Send + 'static,
+    S::Future: Send + 'static,
+    R: lambda_http::IntoResponse + Send + Sync + 'static,
+    E: std::fmt::Debug + Into<lambda_http::lambda_runtime::Diagnostic> + Send + 'static,
+{
+    lambda_http::runtime(service)
+        .layer(KeepRepeatedHeaders)
+        .layer(lambda_http::lambda_runtime::layers::TracingLayer::new())
+        .run()
+        .await
+}
+
+/// The layer under the runtime that keeps a REST API event's repeated
+/// headers repeated (see [`run_service`]).
+#[derive(Clone, Copy)]
+struct KeepRepeatedHeaders;
+
+impl<S> Layer<S> for KeepRepeatedHeaders {
+    type Service = KeepingRepeatedHeaders<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        KeepingRepeatedHeaders(inner)
+    }
+}
+
+struct KeepingRepeatedHeaders<S>(S);
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for KeepingRepeatedHeaders<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> S::Future {
+        invocation.body = keep_repeated_headers(invocation.body);
+        self.0.call(invocation)
+    }
+}
+
+/// The event, with each header that its `multiValueHeaders` lists more than
+/// once removed from its single-valued `headers`, so that `lambda_http`
+/// keeps every value. Any other event (or one that is not JSON, which
+/// `lambda_http` then reports) is returned as it is.
+fn keep_repeated_headers(event: Bytes) -> Bytes {
+    type Object = serde_json::Map<String, serde_json::Value>;
+    // Most events have no repeated header: find out before rewriting.
+    let Ok(mut parsed) = serde_json::from_slice::<Object>(&event) else {
+        return event;
+    };
+    let repeated: Vec<String> = match parsed.get("multiValueHeaders").and_then(|v| v.as_object()) {
+        Some(multi) => multi
+            .iter()
+            .filter(|(_, values)| values.as_array().is_some_and(|values| values.len() > 1))
+            .map(|(name, _)| name.to_ascii_lowercase())
+            .collect(),
+        None => return event,
+    };
+    let Some(headers) = parsed.get_mut("headers").and_then(|v| v.as_object_mut()) else {
+        return event;
+    };
+    let before = headers.len();
+    headers.retain(|name, _| !repeated.contains(&name.to_ascii_lowercase()));
+    if headers.len() == before {
+        return event;
+    }
+    serde_json::to_vec(&parsed).map_or(event, Bytes::from)
 }
 
 /// The body's bytes, as the sender sent them: `lambda_http` has decoded
@@ -145,153 +239,50 @@ fn raw_bytes(body: Body) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
-    use crate::filter::CheckoutFilter;
-    use crate::receive::Receiver;
-    use crate::secret::WebhookSecret;
-    use crate::testing::{SampleEvent, SignedHeaders, Signer, TEST_SECRET};
-    use crate::verify::Verifier;
-
-    fn signed(id: &str, body: &[u8]) -> SignedHeaders {
-        Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, body)
-    }
-
-    /// The headers as an event's JSON object.
-    fn header_object(headers: &SignedHeaders) -> Value {
-        headers
-            .pairs()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), Value::from(value)))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    }
-
-    /// A REST API's (v1) event for a POST of `body`, base64-encoded or not.
-    fn rest_event(headers: &SignedHeaders, body: &[u8], base64: bool) -> Value {
-        let multi: serde_json::Map<_, _> = headers
-            .pairs()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), json!([value])))
-            .collect();
-        json!({
-            "resource": "/webhooks/yoco", "path": "/webhooks/yoco", "httpMethod": "POST",
-            "headers": header_object(headers), "multiValueHeaders": multi,
-            "queryStringParameters": null, "multiValueQueryStringParameters": null,
-            "pathParameters": null, "stageVariables": null,
-            "requestContext": {
-                "accountId": "123456789012", "resourceId": "abc123", "stage": "prod",
-                "requestId": "c6af9ac6", "identity": {"sourceIp": "192.0.2.1"},
-                "resourcePath": "/webhooks/yoco", "httpMethod": "POST", "apiId": "1234567890",
-                "path": "/prod/webhooks/yoco"
-            },
-            "body": encode(body, base64), "isBase64Encoded": base64,
-        })
-    }
-
-    /// An HTTP API's (v2) or a function URL's event (`$default` route).
-    fn v2_event(route: &str, method: &str, headers: &SignedHeaders, body: &[u8], base64: bool) -> Value {
-        json!({
-            "version": "2.0", "routeKey": route, "rawPath": "/webhooks/yoco", "rawQueryString": "",
-            "headers": header_object(headers),
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "abcdefgh", "domainName": "abcdefgh.lambda-url.af-south-1.on.aws",
-                "domainPrefix": "abcdefgh", "requestId": "id", "routeKey": route, "stage": "$default",
-                "time": "01/Dec/2026:12:00:00 +0000", "timeEpoch": 1_796_126_400_000_u64,
-                "http": {"method": method, "path": "/webhooks/yoco", "protocol": "HTTP/1.1",
-                         "sourceIp": "192.0.2.1", "userAgent": "Yoco"}
-            },
-            "body": encode(body, base64), "isBase64Encoded": base64,
-        })
-    }
-
-    fn encode(body: &[u8], base64: bool) -> String {
-        if base64 {
-            STANDARD.encode(body)
-        } else {
-            String::from_utf8(body.to_vec()).unwrap()
-        }
-    }
-
-    /// The answer to `event`, parsed as `lambda_http` parses it.
-    fn answer(config: &YocoWebhookConfig, event: &Value) -> (u16, String) {
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let response = runtime.block_on(handle(config, request, |_| async { Ok::<(), ()>(()) }));
-        let text = String::from_utf8(response.body().to_vec()).unwrap();
-        (response.status().as_u16(), text)
-    }
-
-    fn config() -> YocoWebhookConfig {
-        let receiver = Receiver::new(
-            Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
-            CheckoutFilter::checkout("ch_mine"),
-        );
-        YocoWebhookConfig::new(receiver).body_limit(4096)
-    }
-
-    #[test]
-    fn every_event_shape_is_verified_over_the_decoded_body() {
-        let config = config();
-        let ours = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
-        for base64 in [false, true] {
-            let id = format!("rest_{base64}");
-            assert_eq!(
-                answer(&config, &rest_event(&signed(&id, &ours), &ours, base64)),
-                (200, "processed".into())
-            );
-            let id = format!("http_{base64}");
-            let event = v2_event("POST /webhooks/yoco", "POST", &signed(&id, &ours), &ours, base64);
-            assert_eq!(answer(&config, &event), (200, "processed".into()));
-            let id = format!("url_{base64}");
-            let event = v2_event("$default", "POST", &signed(&id, &ours), &ours, base64);
-            assert_eq!(answer(&config, &event), (200, "processed".into()));
-            assert_eq!(answer(&config, &event), (200, "duplicate".into()));
-        }
-    }
-
-    #[test]
-    fn a_signature_over_the_base64_text_is_not_authentic() {
-        let ours = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
-        let encoded = STANDARD.encode(&ours);
-        let event = v2_event("$default", "POST", &signed("m1", encoded.as_bytes()), &ours, true);
-        assert_eq!(answer(&config(), &event), (401, "webhook not authentic".into()));
-    }
-
-    #[test]
-    fn binary_bodies_are_verified_byte_for_byte() {
-        // Not UTF-8: Lambda can only deliver it base64-encoded. Authentic,
-        // so the answer is the parser's, not the verifier's.
-        let body = b"{\"id\":\"\xff\xfe\"}".to_vec();
-        let event = v2_event("$default", "POST", &signed("m1", &body), &body, true);
-        assert_eq!(answer(&config(), &event), (400, "not a Yoco event".into()));
-    }
-
-    #[test]
-    fn the_method_and_the_body_limit_are_the_pipelines() {
-        let ours = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
-        let event = v2_event("$default", "GET", &signed("m1", &ours), &ours, false);
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let response = runtime.block_on(handle(&config(), request, |_| async { Ok::<(), ()>(()) }));
-        assert_eq!(response.status(), 405);
-        assert_eq!(response.headers()[http::header::ALLOW], "POST");
-
-        let big = SampleEvent::payment_succeeded()
-            .checkout_id("ch_mine")
-            .metadata("notes", "x".repeat(4096))
-            .to_json();
-        let event = v2_event("$default", "POST", &signed("m2", &big), &big, true);
-        assert_eq!(answer(&config(), &event), (413, "body too large".into()));
-    }
 
     #[test]
     fn raw_bytes_keeps_every_kind_of_body() {
         assert_eq!(raw_bytes(Body::Empty), Bytes::new());
         assert_eq!(raw_bytes(Body::from("é")), Bytes::from("é"));
         assert_eq!(raw_bytes(Body::from(vec![0xff_u8, 0])), Bytes::from(vec![0xff_u8, 0]));
+    }
+
+    fn headers_after(event: &serde_json::Value) -> http::HeaderMap {
+        let kept = keep_repeated_headers(Bytes::from(event.to_string()));
+        lambda_http::request::from_str(std::str::from_utf8(&kept).unwrap())
+            .unwrap()
+            .headers()
+            .clone()
+    }
+
+    #[test]
+    fn a_rest_apis_repeated_header_stays_repeated() {
+        let event = json!({
+            "resource": "/", "path": "/", "httpMethod": "POST", "body": null, "isBase64Encoded": false,
+            "headers": {"Webhook-Id": "b", "x-once": "1"},
+            "multiValueHeaders": {"Webhook-Id": ["a", "b"], "x-once": ["1"]},
+            "requestContext": {"stage": "prod", "httpMethod": "POST", "identity": {}},
+        });
+        let headers = headers_after(&event);
+        let ids: Vec<_> = headers.get_all("webhook-id").iter().collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(headers["x-once"], "1");
+        // What `lambda_http` does without it: the last value only.
+        let unkept = lambda_http::request::from_str(&event.to_string()).unwrap();
+        assert_eq!(unkept.headers().get_all("webhook-id").iter().count(), 1);
+    }
+
+    #[test]
+    fn other_events_pass_as_they_are() {
+        for event in [
+            Bytes::from_static(b"not json"),
+            Bytes::from_static(br#"{"version":"2.0","headers":{"a":"1,1"}}"#),
+            Bytes::from_static(br#"{"headers":{"a":"1"},"multiValueHeaders":{"a":["1"]}}"#),
+        ] {
+            assert_eq!(keep_repeated_headers(event.clone()), event);
+        }
     }
 }
