@@ -316,7 +316,11 @@ pub(crate) fn over_the_limit(limit: usize) -> Vec<u8> {
 
 /// An upload, signed with `headers`, that stops half-way is not processed
 /// and does not bring the server down: `msg_3` after it is.
-pub(crate) async fn an_aborted_upload_is_not_processed(address: SocketAddr, recorder: Recorder, headers: &SignedHeaders) {
+pub(crate) async fn an_aborted_upload_is_not_processed(
+    address: SocketAddr,
+    recorder: Recorder,
+    headers: &SignedHeaders,
+) {
     let partial = format!(
         "POST /webhooks/yoco HTTP/1.1\r\nhost: localhost\r\ncontent-length: 2000\r\n\
          webhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\n\r\n{{\"id\":",

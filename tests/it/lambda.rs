@@ -34,8 +34,8 @@ use yoco_webhooks::lambda::YocoWebhookConfig;
 use yoco_webhooks::testing::{SampleEvent, SignedHeaders};
 
 use crate::adapters::{
-    Recorder, an_aborted_upload_is_not_processed, chunked_head, ours, over_the_limit, post_signed, raw_status, receiver,
-    refuses_forgeries_and_what_is_not_an_event, signed,
+    Recorder, an_aborted_upload_is_not_processed, chunked_head, ours, over_the_limit, post_signed, raw_status,
+    receiver, refuses_forgeries_and_what_is_not_an_event, signed,
 };
 
 /// What to install when the emulator cannot start.
@@ -200,7 +200,13 @@ async fn start_suite_function(limit: usize) -> (Emulator, Recorder) {
     let recorder_address = serve_recorder(recorder.clone()).await;
     let emulator = Emulator::start().await;
     let function = Command::new(std::env::current_exe().unwrap())
-        .args(["lambda::suite_function", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "lambda::suite_function",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .envs(emulator.function_env())
         .env(RECORDER_URL, format!("http://{recorder_address}/"))
         .env(BODY_LIMIT, limit.to_string())
@@ -315,12 +321,23 @@ impl Shape {
     /// Lambda delivers that: listed twice in a REST API's
     /// `multiValueHeaders` (`headers` keeps the last), joined with a comma
     /// in a v2 event.
-    fn event_repeating(self, repeated: Option<&str>, method: &str, headers: &SignedHeaders, body: &[u8], base64: bool) -> Value {
+    fn event_repeating(
+        self,
+        repeated: Option<&str>,
+        method: &str,
+        headers: &SignedHeaders,
+        body: &[u8],
+        base64: bool,
+    ) -> Value {
         let twice = |name: &str| repeated == Some(name);
         match self {
             Self::RestApi => {
                 let multi = headers.pairs().into_iter().map(|(name, value)| {
-                    let values = if twice(name) { json!([value, value]) } else { json!([value]) };
+                    let values = if twice(name) {
+                        json!([value, value])
+                    } else {
+                        json!([value])
+                    };
                     (name.to_owned(), values)
                 });
                 json!({
@@ -343,7 +360,11 @@ impl Shape {
                     _ => ("$default", "abcdefgh.lambda-url.af-south-1.on.aws"),
                 };
                 let joined = headers.pairs().into_iter().map(|(name, value)| {
-                    let value = if twice(name) { format!("{value},{value}") } else { value.to_owned() };
+                    let value = if twice(name) {
+                        format!("{value},{value}")
+                    } else {
+                        value.to_owned()
+                    };
                     (name.to_owned(), json!(value))
                 });
                 json!({
