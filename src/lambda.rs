@@ -30,7 +30,9 @@
 //! # }).unwrap();
 //! ```
 //!
-//! A function that only receives webhooks hands the whole loop to [`run`]:
+//! A function that only receives webhooks hands the whole loop to [`run`]
+//! (one with routes of its own calls [`handle`] for the webhook's route in
+//! its own service, and runs it with [`run_service`]):
 //!
 //! ```no_run
 //! use yoco_webhooks::lambda::{YocoWebhookConfig, run};
@@ -52,6 +54,15 @@
 //! duplicate; 401 not authentic; 400 not a Yoco event; 405 not a POST; 413
 //! body over the limit; 409 in progress elsewhere; 500 your handler failed;
 //! 503 the deduplication store could not answer.
+//!
+//! # Repeated headers
+//!
+//! A webhook header sent twice is ambiguous, and refused with 401 as on
+//! every server. HTTP APIs and function URLs join the values with commas,
+//! which verification refuses. A REST API lists them in the event's
+//! `multiValueHeaders`, but `lambda_http` lets its single-valued `headers`
+//! (the last value) replace them; [`run`] and [`run_service`] keep them, a
+//! service run by `lambda_http::run` itself does not.
 //!
 //! # Deduplication across instances
 //!

@@ -48,18 +48,9 @@ async fn start(name: &str, env: &[(&str, &str)]) -> Running {
         let emulator = crate::lambda::Emulator::start().await;
         let mut child = command.envs(emulator.function_env()).spawn().unwrap();
         let logged = crate::lambda::drain(child.stderr.take().unwrap());
-        // Ready once it answers (a GET: 405, nothing processed); a function
-        // that exits instead would leave the emulator waiting.
-        let url = emulator.webhook_url();
-        tokio::select! {
-            answer = reqwest::get(&url) => assert_eq!(answer.unwrap().status(), 405),
-            status = child.wait() => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                panic!("{name} exited ({}):\n{}", status.unwrap(), logged.lock().unwrap());
-            }
-        }
+        emulator.until_answered_by(&mut child, &logged).await;
         return Running {
-            url,
+            url: emulator.webhook_url(),
             stdout: BufReader::new(child.stdout.take().unwrap()).lines(),
             logged,
             child,

@@ -93,6 +93,20 @@ impl Emulator {
         ]
     }
 
+    /// Waits until `function`, polling this emulator, answers (a GET of the
+    /// webhook URL: 405, nothing processed); fails with what it logged if
+    /// it exits instead, which would leave the emulator waiting for it.
+    pub(crate) async fn until_answered_by(&self, function: &mut Child, logged: &Mutex<String>) {
+        tokio::select! {
+            answer = reqwest::get(self.webhook_url()) => assert_eq!(answer.unwrap().status(), 405),
+            status = function.wait() => {
+                // What it said last, from the task reading its stderr.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                panic!("the function exited ({}):\n{}", status.unwrap(), logged.lock().unwrap());
+            }
+        }
+    }
+
     /// The function URL of `/webhooks/yoco`.
     pub(crate) fn webhook_url(&self) -> String {
         format!("http://{}/webhooks/yoco", self.address)
@@ -199,7 +213,7 @@ async fn start_suite_function(limit: usize) -> (Emulator, Recorder) {
     let recorder = Recorder::default();
     let recorder_address = serve_recorder(recorder.clone()).await;
     let emulator = Emulator::start().await;
-    let function = Command::new(std::env::current_exe().unwrap())
+    let mut function = Command::new(std::env::current_exe().unwrap())
         .args([
             "lambda::suite_function",
             "--exact",
@@ -211,10 +225,12 @@ async fn start_suite_function(limit: usize) -> (Emulator, Recorder) {
         .env(RECORDER_URL, format!("http://{recorder_address}/"))
         .env(BODY_LIMIT, limit.to_string())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let logged = drain(function.stderr.take().unwrap());
+    emulator.until_answered_by(&mut function, &logged).await;
     // The function lives as long as the test's runtime: the task holding
     // it is dropped, and the function killed, when the test ends.
     tokio::spawn(async move {
