@@ -213,7 +213,12 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for KeepingRepeated
 /// `lambda_http` then reports) is returned as it is.
 fn keep_repeated_headers(event: Bytes) -> Bytes {
     type Object = serde_json::Map<String, serde_json::Value>;
-    // Most events have no repeated header: find out before rewriting.
+    // Only a REST API's (or an ALB's) event has the key: leave the others
+    // unparsed.
+    const KEY: &[u8] = b"\"multiValueHeaders\"";
+    if !event.windows(KEY.len()).any(|window| window == KEY) {
+        return event;
+    }
     let Ok(mut parsed) = serde_json::from_slice::<Object>(&event) else {
         return event;
     };
