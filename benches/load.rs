@@ -167,6 +167,13 @@ fn serve(target: &str, threads: usize) -> ExitCode {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap());
+        // The driver closes our stdin to stop us: exiting, rather than being
+        // killed, lets a profiler wrapped around us (`LOAD_SERVER_WRAPPER`)
+        // write its report.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
         axum::serve(listener, router).await.unwrap();
         ExitCode::SUCCESS
     })
@@ -237,21 +244,24 @@ impl Server {
             .unwrap_or_else(|| options.server_cpus.as_deref().map_or(2, cpu_count));
         let exe = std::env::current_exe().unwrap();
         let threads = threads.to_string();
-        let serve = ["--serve", target, "--threads", &threads];
-        let mut command = match &options.server_cpus {
-            // `taskset` execs the server: the child's id is the server's.
-            Some(cpus) => {
-                let mut command = Command::new("taskset");
-                command.args(["-c", cpus]).arg(exe).args(serve);
-                command
-            }
-            None => {
-                let mut command = Command::new(exe);
-                command.args(serve);
-                command
-            }
-        };
-        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+        // `taskset` and the wrapper exec the server: the child's id is the
+        // server's. `LOAD_SERVER_WRAPPER` runs it under a profiler, such as
+        // `valgrind --tool=callgrind` (its CPU times are then the profiler's).
+        let mut line: Vec<String> = Vec::new();
+        if let Some(cpus) = &options.server_cpus {
+            line.extend(["taskset".to_owned(), "-c".to_owned(), cpus.clone()]);
+        }
+        if let Ok(wrapper) = std::env::var("LOAD_SERVER_WRAPPER") {
+            line.extend(wrapper.split_whitespace().map(str::to_owned));
+        }
+        line.push(exe.to_string_lossy().into_owned());
+        line.extend(["--serve", target, "--threads", &threads].map(str::to_owned));
+        let mut child = Command::new(&line[0])
+            .args(&line[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -270,6 +280,15 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Closing its stdin asks it to exit; killed if it has not in 30 s.
+        drop(self.child.stdin.take());
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(30) {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -326,6 +345,13 @@ impl Measured {
         self.latencies.get(rank - 1).copied().unwrap_or_default()
     }
 
+    /// The share of one CPU the server used over the phase: near 100% per
+    /// CPU it has, it was the bottleneck; well below, the generator was.
+    fn server_busy(&self) -> Option<f64> {
+        self.server_cpu
+            .map(|cpu| 100.0 * cpu.as_secs_f64() / self.elapsed.as_secs_f64())
+    }
+
     /// Microseconds of `cpu` per answered request.
     fn micros_per_request(&self, cpu: Option<Duration>) -> Option<f64> {
         cpu.map(|cpu| cpu.as_secs_f64() * 1e6 / self.answered.max(1) as f64)
@@ -337,6 +363,9 @@ struct Row {
     target: String,
     capacity: Measured,
     fixed: Option<(f64, Measured)>,
+    /// Requests answered in all phases: the denominator for a profile of
+    /// the whole server process.
+    served: u64,
 }
 
 fn drive(options: &Options) {
@@ -400,10 +429,12 @@ async fn measure(server: &Server, target: &str, prefix: &str, options: &Options,
         }
         None => None,
     };
+    let served = warm.answered + capacity.answered + fixed.as_ref().map_or(0, |(_, fixed)| fixed.answered);
     Row {
         target: target.to_owned(),
         capacity,
         fixed,
+        served,
     }
 }
 
@@ -565,9 +596,10 @@ async fn collect(
 fn describe(row: &Row) -> String {
     let capacity = &row.capacity;
     let mut line = format!(
-        "{}: {:.0} requests/s, server {} µs/request, generator {} µs/request, {} failed",
+        "{}: {:.0} requests/s, server {}% busy, {} µs/request, generator {} µs/request, {} failed",
         row.target,
         capacity.per_second(),
+        option(capacity.server_busy(), 0),
         option(capacity.micros_per_request(capacity.server_cpu), 2),
         option(capacity.micros_per_request(capacity.generator_cpu), 2),
         capacity.failed,
@@ -583,7 +615,7 @@ fn describe(row: &Row) -> String {
             fixed.failed,
         );
     }
-    line
+    line + &format!("; {} answered in all", row.served)
 }
 
 fn option(value: Option<f64>, decimals: usize) -> String {
@@ -632,9 +664,9 @@ fn print_table(options: &Options, rounds: &[Vec<Row>]) {
         options.generator_cpus.as_deref().unwrap_or("any"),
     );
     println!(
-        "| target | requests/s | server CPU µs/request | over bare | generator CPU µs/request | p99 at fixed load | over bare | p50 at fixed load | failed |"
+        "| target | requests/s | server busy | server CPU µs/request | over bare | generator CPU µs/request | p99 at fixed load | over bare | p50 at fixed load | failed |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for target in &options.targets {
         let rows: Vec<(&Row, Option<&Row>)> = rounds
             .iter()
@@ -658,8 +690,9 @@ fn print_table(options: &Options, rounds: &[Vec<Row>]) {
             .map(|(row, _)| row.capacity.failed + row.fixed.as_ref().map_or(0, |(_, fixed)| fixed.failed))
             .sum();
         println!(
-            "| {target} | {} | {} | {} | {} | {} ms | {} ms | {} ms | {failed} |",
+            "| {target} | {} | {}% | {} | {} | {} | {} ms | {} ms | {} ms | {failed} |",
             spread(all(&|row| Some(row.capacity.per_second())), 0),
+            spread(all(&|row| row.capacity.server_busy()), 0),
             spread(all(&cpu), 2),
             if target == "bare" {
                 "–".to_owned()
