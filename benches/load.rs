@@ -425,7 +425,8 @@ async fn measure(server: &Server, target: &str, prefix: &str, options: &Options,
         Some(rate) => {
             let count = ((rate * options.seconds as f64) as usize).min(options.max_requests);
             let requests = sign(&server.address, &format!("{prefix}-fixed"), count, options);
-            Some((rate, open_loop(server, connections, requests, rate).await.1))
+            let duration = Duration::from_secs(options.seconds);
+            Some((rate, open_loop(server, connections, requests, rate, duration).await.1))
         }
         None => None,
     };
@@ -526,21 +527,30 @@ async fn closed_loop(
 
 /// Sends request `i` at `i / rate` seconds after the start, whatever the
 /// answers do (a connection whose last answer is late sends late): the
-/// latency counts from the scheduled time.
+/// latency counts from the scheduled time. A server slower than `rate`
+/// falls ever further behind: what is not sent within a second past
+/// `duration` counts as failed.
 async fn open_loop(
     server: &Server,
     connections: Vec<Sender>,
     requests: Vec<Vec<Request<Full<Bytes>>>>,
     rate: f64,
+    duration: Duration,
 ) -> (Vec<Sender>, Measured) {
     let count = connections.len();
     let (server_cpu, generator_cpu) = (server.cpu_time(), cpu_time(std::process::id()));
     let started = Instant::now() + Duration::from_millis(10);
+    let deadline = started + duration + Duration::from_secs(1);
     let mut workers = tokio::task::JoinSet::new();
     for (k, (mut sender, requests)) in connections.into_iter().zip(requests).enumerate() {
         workers.spawn(async move {
             let (mut latencies, mut failed) = (Vec::with_capacity(requests.len()), 0_u64);
+            let total = requests.len() as u64;
             for (j, request) in requests.into_iter().enumerate() {
+                if Instant::now() > deadline {
+                    failed = total - latencies.len() as u64;
+                    break;
+                }
                 let due = started + Duration::from_secs_f64((k + j * count) as f64 / rate);
                 wait_until(due).await;
                 if send(&mut sender, request).await {
@@ -677,6 +687,13 @@ fn print_table(options: &Options, rounds: &[Vec<Row>]) {
             .collect();
         let cpu = |row: &Row| row.capacity.micros_per_request(row.capacity.server_cpu);
         let p99 = |row: &Row| row.fixed.as_ref().map(|(_, fixed)| ms(fixed.percentile(0.99)));
+        // Answering less than the load offered, its queue only grows: its
+        // latencies say how long the phase lasted.
+        let overloaded = rows.iter().any(|(row, _)| {
+            row.fixed
+                .as_ref()
+                .is_some_and(|(rate, fixed)| fixed.answered as f64 / fixed.elapsed.as_secs_f64() < 0.95 * rate)
+        });
         let over_bare = |value: &dyn Fn(&Row) -> Option<f64>| -> Vec<f64> {
             rows.iter()
                 .filter_map(|(row, bare)| Some(value(row)? - value(bare.as_ref()?)?))
@@ -690,7 +707,7 @@ fn print_table(options: &Options, rounds: &[Vec<Row>]) {
             .map(|(row, _)| row.capacity.failed + row.fixed.as_ref().map_or(0, |(_, fixed)| fixed.failed))
             .sum();
         println!(
-            "| {target} | {} | {}% | {} | {} | {} | {} ms | {} ms | {} ms | {failed} |",
+            "| {target} | {} | {}% | {} | {} | {} | {}{} ms | {} ms | {} ms | {failed} |",
             spread(all(&|row| Some(row.capacity.per_second())), 0),
             spread(all(&|row| row.capacity.server_busy()), 0),
             spread(all(&cpu), 2),
@@ -703,6 +720,7 @@ fn print_table(options: &Options, rounds: &[Vec<Row>]) {
                 all(&|row| row.capacity.micros_per_request(row.capacity.generator_cpu)),
                 2
             ),
+            if overloaded { "overloaded: " } else { "" },
             spread(all(&p99), 2),
             if target == "bare" {
                 "–".to_owned()
