@@ -50,7 +50,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use time::OffsetDateTime;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::dedup::{MemoryStore, Processed};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 
@@ -156,7 +156,14 @@ fn serve(target: &str, threads: usize) -> ExitCode {
     runtime.block_on(async {
         let router = match target {
             "bare" => Router::new().route(PATH, post(|| async { StatusCode::OK })),
-            "memory" => receiver_app(YocoWebhookConfig::new(receiver())),
+            // `LOAD_MEMORY_CAPACITY` sizes the in-memory store, small to
+            // measure it full (evicting), as a long-running server's is.
+            "memory" => match std::env::var("LOAD_MEMORY_CAPACITY") {
+                Ok(capacity) => receiver_app(YocoWebhookConfig::new(receiver()).with_store(
+                    MemoryStore::with_capacity(capacity.parse().expect("LOAD_MEMORY_CAPACITY")),
+                )),
+                Err(_) => receiver_app(YocoWebhookConfig::new(receiver())),
+            },
             "no-dedup" => receiver_app(YocoWebhookConfig::new(receiver()).without_dedup()),
             "redis" => redis_app().await,
             "postgres" => postgres_app().await,
