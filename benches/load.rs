@@ -652,7 +652,7 @@ fn spread(mut values: Vec<f64>, decimals: usize) -> String {
         [one] => format!("{one:.decimals$}"),
         [first, .., last] => {
             let middle = values.len() / 2;
-            let median = if values.len() % 2 == 0 {
+            let median = if values.len().is_multiple_of(2) {
                 f64::midpoint(values[middle - 1], values[middle])
             } else {
                 values[middle]
