@@ -110,6 +110,12 @@ impl CheckoutFilter {
         Self { checkouts, mode: None }
     }
 
+    /// Whether any event can be ignored: not for [`CheckoutFilter::any`]
+    /// without a mode, which processes everything.
+    pub(crate) fn may_ignore(&self) -> bool {
+        !matches!((&self.checkouts, &self.mode), (Checkouts::Any, None))
+    }
+
     /// `None` if an event with this checkout id and mode is to be processed,
     /// else why not.
     pub fn check(&self, checkout_id: Option<&CheckoutId>, mode: Option<&Mode>) -> Option<IgnoreReason> {
