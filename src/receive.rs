@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use std::borrow::Cow;
 
-use crate::event::{Event, Mode, ParseError, event_type_name, glance, parse};
+use crate::event::{Event, Mode, ParseError, checkout_hint, event_type_name, glance, parse};
 use crate::filter::{CheckoutFilter, IgnoreReason};
 use crate::headers::Headers;
 use crate::ids::{CheckoutId, EventId, WebhookId};
@@ -76,15 +76,18 @@ impl Receiver {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Outcome, ReceiveError> {
-        self.receive_at_unix(headers, body, now.unix_timestamp())
+        self.receive_at_unix(headers, body, now.unix_timestamp(), true)
     }
 
-    /// [`Receiver::receive_at`] with `now` in Unix seconds.
-    fn receive_at_unix<H: Headers + ?Sized>(
+    /// [`Receiver::receive_at`] with `now` in Unix seconds; `fast` takes
+    /// the fast path for events that are not ours when it is certain (off
+    /// only to test it against the full parse).
+    pub(crate) fn receive_at_unix<H: Headers + ?Sized>(
         &self,
         headers: &H,
         body: &[u8],
         now: i64,
+        fast: bool,
     ) -> Result<Outcome, ReceiveError> {
         let verified = self.verifier.verify_at_unix(headers, body, now)?;
         let webhook_id = WebhookId::new(verified.webhook_id());
@@ -92,8 +95,14 @@ impl Receiver {
         // decide from them without building the event; a foreign event is
         // answered here. The filter is asked once per event, here or below.
         let mut verdict = None;
-        let may_refuse = self.filter.may_ignore() || verified.secret_mode().is_some();
-        if may_refuse && let Some(glance) = glance(body) {
+        let may_refuse = fast && (self.filter.may_ignore() || verified.secret_mode().is_some());
+        // An event that names one of the filter's checkouts is likely ours:
+        // the full parse, which it needs anyway, decides.
+        let likely_ours = checkout_hint(body).is_some_and(|hint| self.filter.lists(hint));
+        if may_refuse
+            && !likely_ours
+            && let Some(glance) = glance(body)
+        {
             let mode = glance.mode.map(Mode::from_text);
             check_mode(&verified, mode.as_ref())?;
             let checkout_id = glance.checkout_id.map(CheckoutId::new);
@@ -164,7 +173,7 @@ impl Receiver {
     /// As [`Receiver::receive_at`].
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn receive<H: Headers + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Outcome, ReceiveError> {
-        self.receive_at_unix(headers, body, crate::verify::unix_now())
+        self.receive_at_unix(headers, body, crate::verify::unix_now(), true)
     }
 }
 

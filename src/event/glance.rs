@@ -65,6 +65,26 @@ pub(crate) fn glance(body: &[u8]) -> Option<Glance<'_>> {
     })
 }
 
+/// The last `"checkoutId":"..."` of the body, read without parsing: a
+/// hint, not a fact (it may sit in another object, be repeated, escaped),
+/// good only to skip the fast path for an event that is likely ours, whose
+/// full parse then decides.
+pub(crate) fn checkout_hint(body: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = b"\"checkoutId\"";
+    // From the end, where Yoco puts the metadata; cheap bytes first.
+    let at = body
+        .windows(KEY.len())
+        .rposition(|window| window.get(9) == Some(&b'I') && window.first() == Some(&b'"') && window == KEY)?;
+    let rest = body.get(at + KEY.len()..)?;
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start()
+        .strip_prefix(b"\"")?;
+    let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+    rest.get(..end)
+}
+
 /// A string's bytes, without its quotes.
 #[derive(Debug, Clone, Copy)]
 struct Span(usize, usize);

@@ -20,7 +20,7 @@ mod parse;
 mod types;
 mod values;
 
-pub(crate) use glance::glance;
+pub(crate) use glance::{checkout_hint, glance};
 pub use parse::ParseError;
 pub(crate) use parse::parse;
 pub(crate) use types::event_type_name;
