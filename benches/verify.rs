@@ -130,7 +130,7 @@ mod plain {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     #[allow(dead_code)]
-    pub struct Event {
+    pub(crate) struct Event {
         id: String,
         #[serde(rename = "type")]
         event_type: String,

@@ -51,8 +51,11 @@ pub(crate) fn glance(body: &[u8]) -> Option<Glance<'_>> {
         return None;
     };
     let created_date = value(created_date)?;
-    // The same function the full parse reads `createdDate` with.
-    time::serde::rfc3339::deserialize(BorrowedStrDeserializer::<de::value::Error>::new(created_date)).ok()?;
+    // The usual shape checked here, anything else by the function the full
+    // parse reads `createdDate` with.
+    if !is_plain_utc_date(created_date.as_bytes()) {
+        time::serde::rfc3339::deserialize(BorrowedStrDeserializer::<de::value::Error>::new(created_date)).ok()?;
+    }
     Some(Glance {
         event_id: value(id)?,
         event_type: value(event_type)?,
@@ -83,6 +86,48 @@ pub(crate) fn checkout_hint(body: &[u8]) -> Option<&[u8]> {
         .strip_prefix(b"\"")?;
     let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
     rest.get(..end)
+}
+
+/// Whether `text` is a date in the shape Yoco sends,
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with a fraction of 1 to 9 digits, and
+/// a real date and time of day: a subset of what `time` reads as RFC 3339
+/// (the unit test checks it against `time` over every day of several
+/// years), so a `true` here is the full parse's `Ok`. Anything else is
+/// left to `time`.
+fn is_plain_utc_date(text: &[u8]) -> bool {
+    let number = |range: std::ops::Range<usize>| {
+        text.get(range)
+            .filter(|digits| digits.iter().all(u8::is_ascii_digit))
+            .map(|digits| digits.iter().fold(0_u32, |n, &d| n * 10 + u32::from(d - b'0')))
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !separators.iter().all(|&(at, byte)| text.get(at) == Some(&byte)) {
+        return false;
+    }
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        number(0..4),
+        number(5..7),
+        number(8..10),
+        number(11..13),
+        number(14..16),
+        number(17..19),
+    ) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    let fraction = match text.get(19..text.len().saturating_sub(1)) {
+        Some([]) => true,
+        Some([b'.', digits @ ..]) => (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    (1..=days).contains(&day) && hour < 24 && minute < 60 && second < 60 && fraction && text.last() == Some(&b'Z')
 }
 
 /// A string's bytes, without its quotes.
@@ -141,34 +186,20 @@ impl Slot {
     }
 }
 
-/// The object or array the scan is in.
+/// The object the scan is in: one of the three whose keys matter, or
+/// another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Container {
-    Array,
-    /// An object whose keys do not matter.
-    Object,
     Top,
     Payload,
     Metadata,
+    Other,
 }
 
-/// What may come next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Value,
-    /// After `[`.
-    ValueOrEnd,
-    /// After `{`.
-    KeyOrEnd,
-    Key,
-    /// After a value.
-    CommaOrEnd,
-}
-
+/// A recursive descent over the body, as strict as `serde_json` or more.
 struct Scanner<'a> {
     bytes: &'a [u8],
     at: usize,
-    stack: [Container; MAX_DEPTH],
     depth: usize,
     seen: u8,
     read: Read,
@@ -179,7 +210,6 @@ impl<'a> Scanner<'a> {
         Self {
             bytes,
             at: 0,
-            stack: [Container::Array; MAX_DEPTH],
             depth: 0,
             seen: 0,
             read: Read {
@@ -199,89 +229,91 @@ impl<'a> Scanner<'a> {
         self.bytes.get(self.at).copied()
     }
 
+    /// The next byte after any whitespace, consumed.
+    fn next_token(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.at += 1;
         }
     }
 
-    fn top(&self) -> Option<Container> {
-        self.depth.checked_sub(1).and_then(|top| self.stack.get(top).copied())
-    }
-
-    fn push(&mut self, container: Container) -> Option<()> {
-        *self.stack.get_mut(self.depth)? = container;
-        self.depth += 1;
-        Some(())
-    }
-
     /// The whole body, or `None` at the first thing it is not sure of.
     fn run(mut self) -> Option<Read> {
-        self.skip_whitespace();
-        if self.peek()? != b'{' {
+        if self.next_token()? != b'{' {
             return None;
         }
-        self.at += 1;
-        self.push(Container::Top)?;
-        let mut expect = Expect::KeyOrEnd;
-        let mut slot = Slot::Ignored;
-        while self.depth > 0 {
-            self.skip_whitespace();
-            let byte = self.peek()?;
-            expect = match expect {
-                Expect::KeyOrEnd | Expect::ValueOrEnd if matches!(byte, b'}' | b']') => self.close(byte)?,
-                Expect::KeyOrEnd | Expect::Key => {
-                    slot = self.key()?;
-                    Expect::Value
-                }
-                Expect::Value | Expect::ValueOrEnd => {
-                    let next = self.value(byte, slot)?;
-                    // An array's elements, and what a container holds, go nowhere.
-                    slot = Slot::Ignored;
-                    next
-                }
-                Expect::CommaOrEnd => match (byte, self.top()?) {
-                    (b',', Container::Array) => {
-                        self.at += 1;
-                        Expect::Value
-                    }
-                    (b',', _) => {
-                        self.at += 1;
-                        Expect::Key
-                    }
-                    (b'}' | b']', _) => self.close(byte)?,
-                    _ => return None,
-                },
-            };
-        }
+        self.object(Container::Top)?;
         self.skip_whitespace();
         (self.at == self.bytes.len()).then_some(self.read)
     }
 
-    /// `}` or `]`, matching the open container.
-    fn close(&mut self, byte: u8) -> Option<Expect> {
-        let is_array = self.top()? == Container::Array;
-        if is_array != (byte == b']') {
-            return None;
-        }
-        self.at += 1;
-        self.depth -= 1;
-        Some(Expect::CommaOrEnd)
+    /// One level deeper, within the limit.
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
     }
 
-    /// A key and its colon; where its value goes.
-    fn key(&mut self) -> Option<Slot> {
-        if self.peek()? != b'"' {
-            return None;
+    /// An object's members, after its `{`.
+    fn object(&mut self, container: Container) -> Option<()> {
+        self.enter()?;
+        let mut byte = self.next_token()?;
+        if byte != b'}' {
+            loop {
+                if byte != b'"' {
+                    return None;
+                }
+                let key = self.string()?;
+                if self.next_token()? != b':' {
+                    return None;
+                }
+                let slot = match container {
+                    Container::Other => Slot::Ignored,
+                    _ => self.slot(container, key)?,
+                };
+                self.skip_whitespace();
+                self.value(slot)?;
+                match self.next_token()? {
+                    b',' => byte = self.next_token()?,
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
         }
-        let Span(start, end) = self.string()?;
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// An array's elements, after its `[`.
+    fn array(&mut self) -> Option<()> {
+        self.enter()?;
         self.skip_whitespace();
-        if self.peek()? != b':' {
-            return None;
+        if self.peek()? == b']' {
+            self.at += 1;
+        } else {
+            loop {
+                self.skip_whitespace();
+                self.value(Slot::Ignored)?;
+                match self.next_token()? {
+                    b',' => {}
+                    b']' => break,
+                    _ => return None,
+                }
+            }
         }
-        self.at += 1;
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// Where the value of the key at `span` in `container` goes.
+    fn slot(&mut self, container: Container, Span(start, end): Span) -> Option<Slot> {
         let key = self.bytes.get(start..end)?;
-        let slot = match (self.top()?, key) {
+        let slot = match (container, key) {
             (Container::Top, b"id") => Slot::Id,
             (Container::Top, b"type") => Slot::Type,
             (Container::Top, b"createdDate") => Slot::CreatedDate,
@@ -289,7 +321,7 @@ impl<'a> Scanner<'a> {
             (Container::Payload, b"mode") => Slot::Mode,
             (Container::Payload, b"metadata") => Slot::Metadata,
             (Container::Metadata, b"checkoutId") => Slot::CheckoutId,
-            _ => Slot::Ignored,
+            _ => return Some(Slot::Ignored),
         };
         if self.seen & slot.bit() != 0 {
             return None; // A repeated key: the full parse takes its last value.
@@ -298,9 +330,14 @@ impl<'a> Scanner<'a> {
         Some(slot)
     }
 
-    /// A value for `slot`, or the opening of a container.
-    fn value(&mut self, byte: u8, slot: Slot) -> Option<Expect> {
+    /// A value for `slot`, containers included.
+    fn value(&mut self, slot: Slot) -> Option<()> {
+        let byte = self.peek()?;
         let field = match byte {
+            b'"' => {
+                self.at += 1;
+                Field::Text(self.string()?)
+            }
             b'{' => {
                 self.at += 1;
                 let container = match slot {
@@ -312,19 +349,16 @@ impl<'a> Scanner<'a> {
                         self.read.metadata_object = true;
                         Container::Metadata
                     }
-                    _ => Container::Object,
+                    _ => Container::Other,
                 };
                 self.note(slot, Field::Other);
-                self.push(container)?;
-                return Some(Expect::KeyOrEnd);
+                return self.object(container);
             }
             b'[' => {
                 self.at += 1;
                 self.note(slot, Field::Other);
-                self.push(Container::Array)?;
-                return Some(Expect::ValueOrEnd);
+                return self.array();
             }
-            b'"' => Field::Text(self.string()?),
             b't' => self.literal(b"true")?,
             b'f' => self.literal(b"false")?,
             b'n' => self.literal(b"null")?,
@@ -332,7 +366,7 @@ impl<'a> Scanner<'a> {
             _ => return None,
         };
         self.note(slot, field);
-        Some(Expect::CommaOrEnd)
+        Some(())
     }
 
     fn note(&mut self, slot: Slot, field: Field) {
@@ -390,37 +424,35 @@ impl<'a> Scanner<'a> {
         self.at - start
     }
 
-    /// A string from its opening quote; its bytes between the quotes. Gives
-    /// up on a backslash (an escape) and on a control character (which JSON
-    /// forbids unescaped).
+    /// A string after its opening quote; its bytes between the quotes.
+    /// Gives up on a backslash (an escape) and on a control character (which
+    /// JSON forbids unescaped).
     fn string(&mut self) -> Option<Span> {
-        let start = self.at + 1;
-        let rest = self.bytes.get(start..)?;
-        // Eight bytes at a time: a byte that is `"`, `\` or below 0x20 stops it.
-        let mut offset = 0;
-        let mut words = rest.chunks_exact(8);
-        for word in &mut words {
-            let word = u64::from_le_bytes(word.try_into().ok()?);
-            let stop = stops(word);
-            if stop != 0 {
-                offset += (stop.trailing_zeros() / 8) as usize;
-                return self.end_string(start, offset);
+        let start = self.at;
+        let mut at = start;
+        // Eight bytes at a time: a byte that is `"`, `\` or below 0x20
+        // stops it; the last few bytes of the body one at a time.
+        loop {
+            if let Some(word) = self.bytes.get(at..at + 8) {
+                let stop = stops(u64::from_le_bytes(word.try_into().ok()?));
+                if stop == 0 {
+                    at += 8;
+                    continue;
+                }
+                at += (stop.trailing_zeros() / 8) as usize;
+                break;
             }
-            offset += 8;
+            let byte = *self.bytes.get(at)?;
+            if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                break;
+            }
+            at += 1;
         }
-        let tail = words.remainder();
-        let found = tail.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        self.end_string(start, offset + found)
-    }
-
-    /// The string from `start` ends at `start + offset` if that is a quote.
-    fn end_string(&mut self, start: usize, offset: usize) -> Option<Span> {
-        let end = start + offset;
-        if self.bytes.get(end) != Some(&b'"') {
+        if self.bytes.get(at) != Some(&b'"') {
             return None;
         }
-        self.at = end + 1;
-        Some(Span(start, end))
+        self.at = at + 1;
+        Some(Span(start, at))
     }
 }
 
@@ -542,6 +574,50 @@ mod tests {
         assert_eq!(glance(b"\xff"), None);
         assert_eq!(glance(b""), None);
         assert_eq!(glance(b"[]"), None);
+    }
+
+    #[test]
+    fn a_plain_date_is_one_time_reads() {
+        use time::format_description::well_known::Rfc3339;
+        let reads = |text: &str| time::OffsetDateTime::parse(text, &Rfc3339).is_ok();
+        let mut plain = 0;
+        for year in [1900, 1999, 2000, 2023, 2024, 2100, 9999] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    for time in ["00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60"] {
+                        for fraction in ["", ".5", ".123456", ".123456789", ".1234567890", "."] {
+                            let text = format!("{year:04}-{month:02}-{day:02}T{time}{fraction}Z");
+                            if is_plain_utc_date(text.as_bytes()) {
+                                plain += 1;
+                                assert!(reads(&text), "{text}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            plain,
+            (365 * 5 + 366 * 2) * 2 * 4,
+            "every real day, two times, four fractions"
+        );
+        for text in ["2024-06-15T15:51:55.260284Z", "2024-06-16T10:00:00Z"] {
+            assert!(is_plain_utc_date(text.as_bytes()), "{text}");
+        }
+        for text in [
+            "2024-06-16T10:00:00+02:00",
+            "2024-06-16t10:00:00Z",
+            "2024-06-16T10:00:00z",
+            "2024-06-16 10:00:00Z",
+            "2024-6-16T10:00:00Z",
+            "+2024-06-16T10:00:00Z",
+            "2024-06-16T10:00:00",
+            "2024-06-16T10:00Z",
+            "",
+            "Z",
+        ] {
+            assert!(!is_plain_utc_date(text.as_bytes()), "{text}");
+        }
     }
 
     #[test]
