@@ -37,36 +37,28 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
 /// reads as RFC 3339, read to the same instant (the unit test compares
 /// the two over every day of several years). `None` for anything else.
 fn plain_utc(text: &[u8]) -> Option<OffsetDateTime> {
-    let number = |range: std::ops::Range<usize>| {
-        text.get(range)
-            .filter(|digits| digits.iter().all(u8::is_ascii_digit))
-            .map(|digits| digits.iter().fold(0_u32, |n, &d| n * 10 + u32::from(d - b'0')))
-    };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if !separators.iter().all(|&(at, byte)| text.get(at) == Some(&byte)) || text.last() != Some(&b'Z') {
+    let (head, tail) = text.split_first_chunk::<19>()?;
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', n0, n1, b':', s0, s1] = *head else {
         return None;
-    }
-    let nanos = match text.get(19..text.len().saturating_sub(1))? {
-        [] => 0,
-        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) => {
+    };
+    let digit = |byte: u8| byte.is_ascii_digit().then(|| byte - b'0');
+    let two = |tens: u8, ones: u8| Some(digit(tens)? * 10 + digit(ones)?);
+    let nanos = match tail {
+        [b'Z'] => 0,
+        [b'.', digits @ .., b'Z'] if (1..=9).contains(&digits.len()) => {
+            let mut nanos = 0_u32;
+            for &byte in digits {
+                nanos = nanos * 10 + u32::from(digit(byte)?);
+            }
             // Right-padded to nine digits.
-            let value = digits.iter().fold(0_u32, |n, &d| n * 10 + u32::from(d - b'0'));
-            (digits.len()..9).fold(value, |n, _| n * 10)
+            (digits.len()..9).fold(nanos, |n, _| n * 10)
         }
         _ => return None,
     };
-    let year = i32::try_from(number(0..4)?).ok()?;
-    let month = Month::try_from(u8::try_from(number(5..7)?).ok()?).ok()?;
-    let day = u8::try_from(number(8..10)?).ok()?;
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    let date = Date::from_calendar_date(year, month, day).ok()?;
-    let time = Time::from_hms_nano(
-        u8::try_from(hour).ok()?,
-        u8::try_from(minute).ok()?,
-        u8::try_from(second).ok()?,
-        nanos,
-    )
-    .ok()?;
+    let year = i32::from(two(y0, y1)?) * 100 + i32::from(two(y2, y3)?);
+    let month = Month::try_from(two(m0, m1)?).ok()?;
+    let date = Date::from_calendar_date(year, month, two(d0, d1)?).ok()?;
+    let time = Time::from_hms_nano(two(h0, h1)?, two(n0, n1)?, two(s0, s1)?, nanos).ok()?;
     Some(date.with_time(time).assume_utc())
 }
 
