@@ -16,7 +16,7 @@
 //! property test `glance_agrees_with_the_full_parse` and the fuzz target
 //! `fast_path` hold the two to the same decisions.
 
-use super::date;
+use serde::de::{self, value::BorrowedStrDeserializer};
 
 /// What the fast path read: borrowed from the body, each the value the full
 /// parse would read.
@@ -51,8 +51,9 @@ pub(crate) fn glance(body: &[u8]) -> Option<Glance<'_>> {
         return None;
     };
     let created_date = value(created_date)?;
-    // The function the full parse reads `createdDate` with.
-    date::parse(created_date).ok()?;
+    // The function the full parse reads `createdDate` with (`time`'s
+    // parser is as quick as a hand-written one for Yoco's shape: measured).
+    time::serde::rfc3339::deserialize(BorrowedStrDeserializer::<de::value::Error>::new(created_date)).ok()?;
     Some(Glance {
         event_id: value(id)?,
         event_type: value(event_type)?,

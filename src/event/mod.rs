@@ -10,13 +10,11 @@
 //!   [`Refund`], ...).
 //! - `values`: the string values as enums ([`Mode`], [`Status`],
 //!   [`Currency`], [`PaymentMethod`], [`CardScheme`]) and [`Metadata`].
-//! - `date`: Yoco's dates, the usual shape read straight from the text.
 //! - `glance`: the fast path, whose event a body is without parsing it
 //!   into an event, when that is certain.
 //! - `parse`: the parser (one pass, or two when `payload` precedes `type`),
 //!   [`ParseError`], and what the filter can still read of a malformed body.
 
-mod date;
 mod glance;
 mod parse;
 mod types;

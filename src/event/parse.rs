@@ -219,7 +219,7 @@ struct Rfc3339(OffsetDateTime);
 
 impl<'de> Deserialize<'de> for Rfc3339 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        super::date::deserialize(deserializer).map(Rfc3339)
+        time::serde::rfc3339::deserialize(deserializer).map(Rfc3339)
     }
 }
 

@@ -114,7 +114,7 @@ pub struct Payment {
     /// The payment's id (`p_...`).
     pub id: PaymentId,
     /// When the payment was created.
-    #[serde(deserialize_with = "super::date::deserialize")]
+    #[serde(with = "time::serde::rfc3339")]
     pub created_date: OffsetDateTime,
     /// The amount in minor units of `currency` (900 is R9.00).
     pub amount: i64,
@@ -140,7 +140,7 @@ pub struct Refund {
     /// The refund's id (`rfd_...`).
     pub id: RefundId,
     /// When the refund was created.
-    #[serde(deserialize_with = "super::date::deserialize")]
+    #[serde(with = "time::serde::rfc3339")]
     pub created_date: OffsetDateTime,
     /// The refunded amount in minor units; below the payment's for a partial refund.
     pub amount: i64,
