@@ -13,8 +13,9 @@
 //! for a key: strings are scanned as strings.
 //!
 //! The caller then takes the full parse, which decides as before; the
-//! property test `glance_agrees_with_the_full_parse` and the fuzz target
-//! `fast_path` hold the two to the same decisions.
+//! property tests in `tests/it/fast_path.rs` and the fuzz target
+//! `fast_path` hold the two to the same decisions, through
+//! `testing::receive_by_full_parse`.
 
 use serde::de::{self, value::BorrowedStrDeserializer};
 
