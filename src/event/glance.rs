@@ -17,6 +17,13 @@
 //! `fast_path` hold the two to the same decisions, through
 //! `testing::receive_by_full_parse`.
 
+// The arithmetic here is on positions in the body and on the nesting
+// depth: a position plus a few bytes cannot overflow (a slice is at most
+// `isize::MAX` long), every subtraction is of a smaller count (`digits` counts
+// bytes already passed, `depth` is decremented only after `enter`), and
+// `stops` works on constants that fit (`0x01…01 * 0x5c`) or wraps on purpose.
+#![allow(clippy::arithmetic_side_effects)]
+
 use serde::de::{self, value::BorrowedStrDeserializer};
 
 /// What the fast path read: borrowed from the body, each the value the full
