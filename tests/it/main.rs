@@ -17,6 +17,8 @@
 //! - `registration`: the registration client and the `yoco-webhooks`
 //!   command line against a local imitation of Yoco's API (features
 //!   `client`, `cli`).
+//! - [`fast_path`]: the fast path for foreign events decides as the full
+//!   parse does, on generated and mutated signed bodies.
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
 //!   chunked and aborted bodies; `axum`, `actix_web`, `poem` and `rocket`
@@ -48,8 +50,9 @@
 //!   suite, and nothing secret in them (features `tracing`, `metrics`).
 //! - [`readme`]: the README's shell recipe for signing a request by hand,
 //!   run against a verifying receiver.
-//! - [`alloc`]: verification allocates nothing, counted by this binary's
-//!   global allocator below.
+//! - [`alloc`]: verification allocates nothing, and receiving at most 3
+//!   times for a processed event, none for a foreign one, counted by this
+//!   binary's global allocator below.
 //! - [`memory_size`]: the bytes a full `MemoryStore` holds per remembered
 //!   delivery, counted by the same allocator.
 //!
@@ -77,6 +80,7 @@ mod conformance;
 mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
+mod fast_path;
 #[cfg(feature = "lambda")]
 mod lambda;
 mod memory_size;
