@@ -140,11 +140,16 @@ pub mod axum;
 pub mod dedup;
 mod event;
 mod filter;
-#[cfg(feature = "http")]
+// Reads the system clock, which `wasm32-unknown-unknown` does not have.
+#[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
 mod handle;
 mod headers;
 mod ids;
 #[cfg(feature = "http")]
+#[cfg_attr(
+    all(target_arch = "wasm32", target_os = "unknown", not(feature = "worker")),
+    allow(dead_code, reason = "on wasm32-unknown-unknown only the `worker` integration runs the pipeline")
+)]
 mod pipeline;
 #[cfg(feature = "poem")]
 #[cfg_attr(docsrs, doc(cfg(feature = "poem")))]
@@ -165,6 +170,9 @@ mod signature;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 mod verify;
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub mod worker;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -197,7 +205,7 @@ pub use pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookCo
 #[cfg(feature = "http")]
 pub use pipeline::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL};
 // Any server built on the `http` types: the whole protocol for one request.
-#[cfg(feature = "http")]
+#[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
 pub use handle::handle_request;
 /// The `http` crate (1.x), whose types [`Headers`] and [`handle_request`]
 /// take: use it from here to need no dependency of your own.

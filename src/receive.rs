@@ -78,7 +78,7 @@ impl Receiver {
     }
 
     /// [`Receiver::receive_at`] with `now` in Unix seconds.
-    fn receive_at_unix<H: Headers + ?Sized>(
+    pub(crate) fn receive_at_unix<H: Headers + ?Sized>(
         &self,
         headers: &H,
         body: &[u8],
