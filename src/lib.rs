@@ -6,7 +6,8 @@
 //! Webhooks scheme: HMAC-SHA256, constant-time comparison, a timestamp
 //! tolerance both ways), parses the event into types, and tells you whether
 //! it belongs to your checkouts, all without I/O, so it fits any server.
-//! Optional adapters (axum, actix-web, Poem, Rocket, tower) do the whole
+//! Optional adapters (axum, actix-web, Poem, Rocket, tower, Cloudflare
+//! Workers) do the whole
 //! exchange for you and process each delivery once, with a store in memory
 //! or shared through Redis or PostgreSQL.
 //!
@@ -66,6 +67,9 @@
 //!   - `tower` (feature `tower`): a `Layer` for any tower-based server
 //!     (hyper, axum, ...), passing the verified delivery to the inner
 //!     service.
+//!   - `worker` (feature `worker`): a Cloudflare Worker's request
+//!     (workers-rs) at the runtime's clock, and deduplication on a Durable
+//!     Object.
 //! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
 //!   on PostgreSQL shared by every instance, which can also mark a delivery
 //!   done inside the merchant's own transaction.
@@ -91,6 +95,7 @@
 //! | `poem` | no | [`poem::YocoWebhook`](crate::poem), an extractor for Poem 3 configured through `Data` |
 //! | `rocket` | no | [`rocket::YocoWebhook`](crate::rocket), a data guard for Rocket 0.5 configured through managed state, under Rocket's own `yoco-webhook` limit too |
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
+//! | `worker` | no | [`worker::handle`](crate::worker), [`worker::extract`](crate::worker) for a Cloudflare Worker (workers-rs 0.8, Rust 1.91) at the runtime's clock; `worker::DurableObjectStore`, deduplication on a Durable Object |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio) |
@@ -98,7 +103,8 @@
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
-//! `wasm32-unknown-unknown`.
+//! `wasm32-unknown-unknown`; so do `http` (without `handle_request`, which
+//! reads the system clock) and `worker`.
 //!
 //! # Security
 //!

@@ -94,6 +94,8 @@ mod servers;
 #[cfg(feature = "tower")]
 mod tower;
 mod vectors;
+#[cfg(feature = "worker")]
+mod worker;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

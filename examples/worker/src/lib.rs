@@ -15,6 +15,8 @@
 //! - `YOCO_CHECKOUT_IDS` (a var, optional): comma-separated checkout ids;
 //!   when set, only those checkouts are processed, others acknowledged and
 //!   skipped.
+//! - `YOCO_BODY_LIMIT` (a var, optional): the largest body accepted, in
+//!   bytes (default 256 KiB); larger ones are refused with 413 while read.
 //! - `YOCO_DEDUP` (a Durable Object binding, class `YocoDedup`): where each
 //!   delivery is claimed, so that it is processed once across every
 //!   instance of the Worker.
@@ -73,7 +75,15 @@ impl DurableObject for YocoDedup {
 fn config_from_env(env: &Env) -> Result<YocoWebhookConfig, String> {
     let store = DurableObjectStore::from_env(env, "YOCO_DEDUP")
         .map_err(|_| "bind the Durable Object class YocoDedup as YOCO_DEDUP (see wrangler.toml)".to_owned())?;
-    Ok(YocoWebhookConfig::new_without_dedup(receiver_from_env(env)?).with_store(store))
+    let mut config = YocoWebhookConfig::new_without_dedup(receiver_from_env(env)?).with_store(store);
+    if let Some(limit) = text(env, "YOCO_BODY_LIMIT") {
+        let limit = limit
+            .trim()
+            .parse()
+            .map_err(|_| "YOCO_BODY_LIMIT: a number of bytes".to_owned())?;
+        config = config.body_limit(limit);
+    }
+    Ok(config)
 }
 
 /// A secret's or a var's text, if set and not blank.
