@@ -154,7 +154,10 @@ mod ids;
 #[cfg(feature = "http")]
 #[cfg_attr(
     all(target_arch = "wasm32", target_os = "unknown", not(feature = "worker")),
-    allow(dead_code, reason = "on wasm32-unknown-unknown only the `worker` integration runs the pipeline")
+    allow(
+        dead_code,
+        reason = "on wasm32-unknown-unknown only the `worker` integration runs the pipeline"
+    )
 )]
 mod pipeline;
 #[cfg(feature = "poem")]

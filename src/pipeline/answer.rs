@@ -78,7 +78,10 @@ impl Answer {
     /// `http` types.
     #[cfg_attr(
         all(target_arch = "wasm32", target_os = "unknown"),
-        allow(dead_code, reason = "handle_request, which reads the system clock, is not on wasm32-unknown-unknown")
+        allow(
+            dead_code,
+            reason = "handle_request, which reads the system clock, is not on wasm32-unknown-unknown"
+        )
     )]
     pub(crate) fn to_response<B: From<&'static str>>(self) -> http::Response<B> {
         let mut response = http::Response::new(B::from(self.text()));

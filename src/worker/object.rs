@@ -27,7 +27,9 @@ pub(super) enum Ask {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub(super) enum Told {
-    Acquired { owner: String },
+    Acquired {
+        owner: String,
+    },
     Done,
     InProgress,
     Recorded,
@@ -150,7 +152,10 @@ impl DedupObject {
 
 /// The alarm time for `until_ms`, as the runtime takes it.
 fn alarm_at(until_ms: u64) -> worker::ScheduledTime {
-    #[allow(clippy::cast_precision_loss, reason = "milliseconds since 1970 stay below 2^53 until the year 287396")]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since 1970 stay below 2^53 until the year 287396"
+    )]
     let millis = until_ms as f64;
     worker::ScheduledTime::new(worker::js_sys::Date::new(&millis.into()))
 }

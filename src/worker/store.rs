@@ -69,7 +69,8 @@ impl DurableObjectStore {
             .id_from_name(webhook_id.as_str())
             .and_then(|id| id.get_stub())
             .map_err(|err| StoreError::configuration(format!("no Durable Object for the delivery: {err}")))?;
-        let body = serde_json::to_string(ask).map_err(|err| StoreError::with_source("cannot write the request", err))?;
+        let body =
+            serde_json::to_string(ask).map_err(|err| StoreError::with_source("cannot write the request", err))?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
         // Any URL: the object reads only the body.
@@ -97,7 +98,15 @@ fn unexpected(told: &Told) -> StoreError {
 impl IdempotencyStore for DurableObjectStore {
     fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> impl Future<Output = Result<Claim, StoreError>> + Send {
         SendFuture::new(async move {
-            match self.ask(webhook_id, &Ask::Claim { lease_ms: millis(lease) }).await? {
+            match self
+                .ask(
+                    webhook_id,
+                    &Ask::Claim {
+                        lease_ms: millis(lease),
+                    },
+                )
+                .await?
+            {
                 Told::Acquired { owner } => Ok(Claim::Acquired(ClaimToken::new(webhook_id.clone(), owner))),
                 Told::Done => Ok(Claim::Done),
                 Told::InProgress => Ok(Claim::InProgress),

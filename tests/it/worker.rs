@@ -135,7 +135,10 @@ const worker :Workerd.Worker = (
         if let Some(status) = child.try_wait().unwrap() {
             panic!("workerd exited ({status}): {}", errors.lock().unwrap());
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "workerd did not listen on {address}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "workerd did not listen on {address}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     Served {
@@ -183,7 +186,10 @@ async fn the_example_keeps_the_receivers_contract() {
     let lines = Arc::new(Mutex::new(Vec::<Value>::new()));
     let seen = Arc::clone(&lines);
     let served = serve_example(
-        &[("YOCO_WEBHOOK_SECRET", TEST_SECRET), ("YOCO_CHECKOUT_IDS", "ch_a, ch_b")],
+        &[
+            ("YOCO_WEBHOOK_SECRET", TEST_SECRET),
+            ("YOCO_CHECKOUT_IDS", "ch_a, ch_b"),
+        ],
         move |line| seen.lock().unwrap().push(line),
     );
     let address = served.address;
@@ -239,10 +245,9 @@ async fn without_a_secret_every_request_is_answered_500_with_what_to_set() {
     assert_eq!(response.status(), 500);
     assert!(response.text().await.unwrap().contains("YOCO_WEBHOOK_SECRET"));
 
-    let served = serve_example(
-        &[("YOCO_WEBHOOK_SECRET", "sk_test_not_a_webhook_secret")],
-        |line| panic!("processed with a bad secret: {line}"),
-    );
+    let served = serve_example(&[("YOCO_WEBHOOK_SECRET", "sk_test_not_a_webhook_secret")], |line| {
+        panic!("processed with a bad secret: {line}")
+    });
     let response = reqwest::Client::new()
         .post(format!("http://{}/webhooks/yoco", served.address))
         .body("{}")
@@ -251,7 +256,10 @@ async fn without_a_secret_every_request_is_answered_500_with_what_to_set() {
         .unwrap();
     assert_eq!(response.status(), 500);
     let text = response.text().await.unwrap();
-    assert!(text.contains("whsec_") && !text.contains("not_a_webhook_secret"), "{text}");
+    assert!(
+        text.contains("whsec_") && !text.contains("not_a_webhook_secret"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
