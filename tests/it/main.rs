@@ -22,6 +22,10 @@
 //!   chunked and aborted bodies; `axum`, `actix_web`, `poem` and `rocket`
 //!   run it (features `axum`, `actix-web`, `poem`, `rocket`), with their own configuration
 //!   tests.
+//! - `lambda`: the Lambda handler under cargo-lambda's Lambda runtime
+//!   emulator: the adapter suite through function URLs, and API Gateway
+//!   REST, HTTP API and function-URL events (base64 and not) answered as
+//!   axum answers them (feature `lambda`).
 //! - `tower`: the tower layer over a plain hyper server and on an axum
 //!   route: statuses, the delivery and raw body handed on, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
@@ -78,6 +82,8 @@ mod conformance;
 mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
+#[cfg(feature = "lambda")]
+mod lambda;
 mod memory_size;
 mod observe;
 #[cfg(feature = "poem")]
