@@ -30,7 +30,7 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// A recorder of what a server in another process printed, fed by
-    /// [`record`](Self::record): lines printed before the answer may reach
+    /// [`record_printed`](Self::record_printed): lines printed before the answer may reach
     /// the test after it, so [`processed`](Self::processed) waits until
     /// `settle` passes without a new one.
     pub(crate) fn out_of_process(settle: Duration) -> Self {
@@ -47,8 +47,9 @@ impl Recorder {
         self
     }
 
-    /// Records a delivery the server in another process says it processed.
-    pub(crate) fn record(&self, webhook_id: String) {
+    /// Records a delivery the server in another process says it printed
+    /// as processed.
+    pub(crate) fn record_printed(&self, webhook_id: String) {
         self.processed.lock().unwrap().push(webhook_id);
     }
 

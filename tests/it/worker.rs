@@ -160,7 +160,7 @@ async fn serve(limit: usize) -> (SocketAddr, Recorder) {
             ("YOCO_CHECKOUT_IDS", "ch_mine"),
             ("YOCO_BODY_LIMIT", &limit),
         ],
-        move |line| record.record(line["webhook_id"].as_str().unwrap().to_owned()),
+        move |line| record.record_printed(line["webhook_id"].as_str().unwrap().to_owned()),
     );
     let address = served.address;
     // Served while the suite holds the recorder.
