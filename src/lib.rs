@@ -6,7 +6,8 @@
 //! Webhooks scheme: HMAC-SHA256, constant-time comparison, a timestamp
 //! tolerance both ways), parses the event into types, and tells you whether
 //! it belongs to your checkouts, all without I/O, so it fits any server.
-//! Optional adapters (axum, actix-web, Poem, Rocket, tower, AWS Lambda) do the whole
+//! Optional adapters (axum, actix-web, Poem, Rocket, tower, AWS Lambda,
+//! Cloudflare Workers) do the whole
 //! exchange for you and process each delivery once, with a store in memory
 //! or shared through Redis or PostgreSQL.
 //!
@@ -68,6 +69,9 @@
 //!     service.
 //!   - `lambda` (feature `lambda`): a handler for AWS Lambda functions
 //!     behind API Gateway (REST and HTTP APIs) or a function URL.
+//!   - `worker` (feature `worker`): a Cloudflare Worker's request
+//!     (workers-rs) at the runtime's clock, and deduplication on a Durable
+//!     Object.
 //! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
 //!   on PostgreSQL shared by every instance, which can also mark a delivery
 //!   done inside the merchant's own transaction.
@@ -94,6 +98,7 @@
 //! | `rocket` | no | [`rocket::YocoWebhook`](crate::rocket), a data guard for Rocket 0.5 configured through managed state, under Rocket's own `yoco-webhook` limit too |
 //! | `lambda` | no | [`lambda::handle`](crate::lambda) and `lambda::run`, a handler for AWS Lambda (`lambda_http` 1.x): API Gateway REST and HTTP APIs and function URLs, base64 bodies, deduplication |
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
+//! | `worker` | no | [`worker::handle`](crate::worker), [`worker::extract`](crate::worker) for a Cloudflare Worker (workers-rs 0.8, Rust 1.91) at the runtime's clock; `worker::DurableObjectStore`, deduplication on a Durable Object |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio) |
@@ -101,7 +106,8 @@
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
-//! `wasm32-unknown-unknown`.
+//! `wasm32-unknown-unknown`; so do `http` (without `handle_request`, which
+//! reads the system clock) and `worker`.
 //!
 //! # Security
 //!
@@ -143,7 +149,8 @@ pub mod axum;
 pub mod dedup;
 mod event;
 mod filter;
-#[cfg(feature = "http")]
+// Reads the system clock, which `wasm32-unknown-unknown` does not have.
+#[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
 mod handle;
 mod headers;
 mod ids;
@@ -151,6 +158,13 @@ mod ids;
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
 pub mod lambda;
 #[cfg(feature = "http")]
+#[cfg_attr(
+    all(target_arch = "wasm32", target_os = "unknown", not(feature = "worker")),
+    allow(
+        dead_code,
+        reason = "on wasm32-unknown-unknown only the `worker` integration runs the pipeline"
+    )
+)]
 mod pipeline;
 #[cfg(feature = "poem")]
 #[cfg_attr(docsrs, doc(cfg(feature = "poem")))]
@@ -171,6 +185,9 @@ mod signature;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 mod verify;
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub mod worker;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -203,7 +220,7 @@ pub use pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookCo
 #[cfg(feature = "http")]
 pub use pipeline::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL};
 // Any server built on the `http` types: the whole protocol for one request.
-#[cfg(feature = "http")]
+#[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
 pub use handle::handle_request;
 /// The `http` crate (1.x), whose types [`Headers`] and [`handle_request`]
 /// take: use it from here to need no dependency of your own.

@@ -76,6 +76,13 @@ impl Answer {
 
     /// The answer as an `http` response, for the servers built on the
     /// `http` types.
+    #[cfg_attr(
+        all(target_arch = "wasm32", target_os = "unknown"),
+        allow(
+            dead_code,
+            reason = "handle_request, which reads the system clock, is not on wasm32-unknown-unknown"
+        )
+    )]
     pub(crate) fn to_response<B: From<&'static str>>(self) -> http::Response<B> {
         let mut response = http::Response::new(B::from(self.text()));
         *response.status_mut() = self.status();

@@ -63,14 +63,26 @@ impl fmt::Debug for YocoWebhookConfig {
 impl YocoWebhookConfig {
     /// Receives with `receiver`, deduplicating in this process's memory,
     /// with a body limit of [`DEFAULT_BODY_LIMIT`].
+    ///
+    /// Not on `wasm32-unknown-unknown`, which has no clock for
+    /// [`MemoryStore`](crate::dedup::MemoryStore)'s leases: there, start
+    /// from [`new_without_dedup`](Self::new_without_dedup) and give it a
+    /// store (on Cloudflare Workers, the `worker` module's Durable Object).
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn new(receiver: Receiver) -> Self {
+        Self::new_without_dedup(receiver).with_store(crate::dedup::MemoryStore::default())
+    }
+
+    /// Receives with `receiver`, without deduplication until a store is
+    /// given ([`with_store`](Self::with_store)), with a body limit of
+    /// [`DEFAULT_BODY_LIMIT`]. The constructor on every target, and the one
+    /// for a server whose instances share nothing in memory (a Worker).
+    pub fn new_without_dedup(receiver: Receiver) -> Self {
         Self {
             receiver: Arc::new(receiver),
             dedup: None,
             body_limit: DEFAULT_BODY_LIMIT,
         }
-        .with_store(crate::dedup::MemoryStore::default())
     }
 
     /// Deduplicates in `store` (a shared one, for several instances), with
@@ -110,8 +122,10 @@ impl YocoWebhookConfig {
 
     /// The steps before the handler, the same on every server: the method,
     /// the body limit (`content-length` first, then while `read` reads at
-    /// most the limit it is given), and the receiver's verdict. The
-    /// delivery to hand to the handler, or why not; observed either way.
+    /// most the limit it is given), and the receiver's verdict at the
+    /// system clock's time. The delivery to hand to the handler, or why
+    /// not; observed either way.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub(crate) async fn extract<H, Read>(
         &self,
         method: &str,
@@ -128,6 +142,7 @@ impl YocoWebhookConfig {
     /// [`extract`](Self::extract) for a server that has a body limit of its
     /// own: the smaller of the two is the one checked against
     /// `content-length`, given to `read` and checked after it.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub(crate) async fn extract_within<H, Read>(
         &self,
         server_limit: usize,
@@ -139,9 +154,29 @@ impl YocoWebhookConfig {
         H: Headers + ?Sized,
         Read: Future<Output = Result<Bytes, YocoRejection>>,
     {
+        let clock = crate::verify::unix_now;
+        self.extract_at(server_limit, clock, method, headers, read).await
+    }
+
+    /// [`extract_within`](Self::extract_within) with the time from `clock`
+    /// (Unix seconds), read once the body is: for runtimes that have no
+    /// system clock (`wasm32-unknown-unknown`) but a clock of their own (a
+    /// Worker's `Date.now()`).
+    pub(crate) async fn extract_at<H, Read>(
+        &self,
+        server_limit: usize,
+        clock: impl FnOnce() -> i64,
+        method: &str,
+        headers: &H,
+        read: impl FnOnce(usize) -> Read,
+    ) -> Result<YocoWebhook, YocoRejection>
+    where
+        H: Headers + ?Sized,
+        Read: Future<Output = Result<Bytes, YocoRejection>>,
+    {
         let mut observation = Observation::start();
         match self
-            .steps(self.body_limit.min(server_limit), method, headers, read)
+            .steps(self.body_limit.min(server_limit), clock, method, headers, read)
             .await
         {
             Ok((delivery, body)) => {
@@ -162,6 +197,7 @@ impl YocoWebhookConfig {
     async fn steps<H, Read>(
         &self,
         limit: usize,
+        clock: impl FnOnce() -> i64,
         method: &str,
         headers: &H,
         read: impl FnOnce(usize) -> Read,
@@ -182,7 +218,7 @@ impl YocoWebhookConfig {
         if body.len() > limit {
             return Err(YocoRejection::BodyTooLarge);
         }
-        match self.receiver.receive(headers, &body)? {
+        match self.receiver.receive_at_unix(headers, &body, clock(), true)? {
             Outcome::Process(delivery) => Ok((delivery, body)),
             Outcome::Ignore(ignored) => Err(YocoRejection::Ignored(ignored)),
         }

@@ -31,6 +31,11 @@
 //! - `tower`: the tower layer over a plain hyper server and on an axum
 //!   route: statuses, the delivery and raw body handed on, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
+//! - `worker`: the example Worker (`examples/worker`, built for
+//!   `wasm32-unknown-unknown` by `scripts/build-worker`) served by `workerd`,
+//!   the Workers runtime, on loopback: the adapter suite over HTTP, with a
+//!   Durable Object for deduplication, and the receivers' contract
+//!   (feature `worker`).
 //! - [`example_receivers`]: the `axum_receiver`, `actix_receiver` and
 //!   `poem_receiver` and `rocket_receiver` examples, run as processes,
 //!   held to their contract.
@@ -104,6 +109,8 @@ mod servers;
 #[cfg(feature = "tower")]
 mod tower;
 mod vectors;
+#[cfg(feature = "worker")]
+mod worker;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
