@@ -161,6 +161,7 @@ pub mod redis;
 pub mod rocket;
 mod secret;
 mod signature;
+mod stored;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
@@ -188,6 +189,8 @@ pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
 pub use filter::{CheckoutFilter, IgnoreReason};
 // Verify, parse and filter in one call.
 pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
+// A verified delivery kept for later, and checked again before acting on it.
+pub use stored::StoredDelivery;
 // The one pipeline every server integration runs: its configuration, the
 // delivery it hands the handler, and what it refuses.
 #[cfg(feature = "http")]
