@@ -152,6 +152,7 @@ pub mod poem;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
+mod queue;
 mod receive;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -191,6 +192,8 @@ pub use filter::{CheckoutFilter, IgnoreReason};
 pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
 // A verified delivery kept for later, and checked again before acting on it.
 pub use stored::StoredDelivery;
+// Where verified deliveries wait for a worker.
+pub use queue::DeliveryQueue;
 // The one pipeline every server integration runs: its configuration, the
 // delivery it hands the handler, and what it refuses.
 #[cfg(feature = "http")]
