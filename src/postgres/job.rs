@@ -2,6 +2,8 @@
 //! its transaction, and [`Worked`], what [`Inbox::work`] did.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
@@ -18,6 +20,12 @@ use crate::stored::StoredDelivery;
 /// transaction, so the row is never unlocked in between.
 const HANDLER_SAVEPOINT: &str = "SAVEPOINT yoco_webhooks_handler";
 const ROLLBACK_HANDLER: &str = "ROLLBACK TO SAVEPOINT yoco_webhooks_handler";
+
+/// A boxed `Send` future. Each database step is boxed in a function of its
+/// own, where the compiler proves it `Send`: inside a caller's generic
+/// future (`Inbox::work` in a spawned task), sqlx's executor over a
+/// reborrowed transaction is "not general enough" for rustc to prove it.
+type Step<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A delivery taken from the [`Inbox`] by [`Inbox::next`], locked for this
 /// worker inside a transaction until [`done`](Self::done),
@@ -108,7 +116,11 @@ pub enum Worked<T, E> {
 
 impl InboxDelivery {
     /// Begins a transaction and takes the oldest due, unlocked delivery.
-    pub(super) async fn take(inbox: &Inbox) -> Result<Option<Self>, StoreError> {
+    pub(super) fn take(inbox: &Inbox) -> Step<'_, Option<Self>> {
+        Box::pin(Self::take_now(inbox))
+    }
+
+    async fn take_now(inbox: &Inbox) -> Result<Option<Self>, StoreError> {
         let mut transaction = inbox
             .pool
             .begin()
@@ -124,7 +136,7 @@ impl InboxDelivery {
         };
         let stored = stored_from(&row)?;
         let attempts: i32 = column(&row, 5)?;
-        sqlx::raw_sql(HANDLER_SAVEPOINT)
+        sqlx::query(HANDLER_SAVEPOINT)
             .execute(&mut *transaction)
             .await
             .map_err(|err| store_error("PostgreSQL could not set a savepoint", &err))?;
@@ -170,7 +182,12 @@ impl InboxDelivery {
     /// # Errors
     /// [`StoreError`] if the database could not answer: nothing committed,
     /// and the delivery is due again.
-    pub async fn done(mut self) -> Result<(), StoreError> {
+    pub async fn done(self) -> Result<(), StoreError> {
+        let step: Step<'static, ()> = Box::pin(self.done_now());
+        step.await
+    }
+
+    async fn done_now(mut self) -> Result<(), StoreError> {
         sqlx::query(&self.inbox.sql.done)
             .bind(self.stored.webhook_id().as_str())
             .execute(&mut *self.transaction)
@@ -187,12 +204,20 @@ impl InboxDelivery {
     /// # Errors
     /// [`StoreError`] if the database could not answer: the attempt is not
     /// counted, and the delivery is due again.
-    pub async fn failed(mut self, error: &str) -> Result<NextAttempt, StoreError> {
-        self.rollback_handler().await?;
+    pub async fn failed(self, error: &str) -> Result<NextAttempt, StoreError> {
+        let step: Step<'static, NextAttempt> = Box::pin(self.failed_now(error.to_owned()));
+        step.await
+    }
+
+    async fn failed_now(mut self, error: String) -> Result<NextAttempt, StoreError> {
+        sqlx::query(ROLLBACK_HANDLER)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not roll the handler's changes back", &err))?;
         let wait = self.inbox.backoff_after(self.attempt());
         let row = sqlx::query(&self.inbox.sql.failed)
             .bind(self.stored.webhook_id().as_str())
-            .bind(error)
+            .bind(&error)
             .bind(i64::from(self.inbox.max_attempts))
             .bind(wait.as_secs_f64())
             .fetch_one(&mut *self.transaction)
@@ -214,23 +239,23 @@ impl InboxDelivery {
     ///
     /// # Errors
     /// [`StoreError`] if the database could not answer.
-    pub async fn refused(mut self, reason: &str) -> Result<(), StoreError> {
-        self.rollback_handler().await?;
+    pub async fn refused(self, reason: &str) -> Result<(), StoreError> {
+        let step: Step<'static, ()> = Box::pin(self.refused_now(reason.to_owned()));
+        step.await
+    }
+
+    async fn refused_now(mut self, reason: String) -> Result<(), StoreError> {
+        sqlx::query(ROLLBACK_HANDLER)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not roll the handler's changes back", &err))?;
         sqlx::query(&self.inbox.sql.refused)
             .bind(self.stored.webhook_id().as_str())
-            .bind(reason)
+            .bind(&reason)
             .execute(&mut *self.transaction)
             .await
             .map_err(|err| store_error("PostgreSQL could not record the delivery dead", &err))?;
         commit(self.transaction).await
-    }
-
-    async fn rollback_handler(&mut self) -> Result<(), StoreError> {
-        sqlx::raw_sql(ROLLBACK_HANDLER)
-            .execute(&mut *self.transaction)
-            .await
-            .map_err(|err| store_error("PostgreSQL could not roll the handler's changes back", &err))?;
-        Ok(())
     }
 }
 
