@@ -68,7 +68,13 @@
 //!     service.
 //! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
 //!   on PostgreSQL shared by every instance, which can also mark a delivery
-//!   done inside the merchant's own transaction.
+//!   done inside the merchant's own transaction; and `Inbox`, a delivery
+//!   queue in a table: answer Yoco at once, process later in workers, with
+//!   retries, backoff and dead deliveries.
+//! - Answer now, process later: [`StoredDelivery`], a verified delivery as
+//!   received (serde, a stable format), [`Receiver::receive_stored`], its
+//!   check before a worker acts on it, and [`DeliveryQueue`], the queue
+//!   [`YocoWebhookConfig::with_queue`] records deliveries in.
 //! - `redis` (feature `redis`): `RedisStore`, an idempotency store on Redis
 //!   for several server instances.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
@@ -93,7 +99,7 @@
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
-//! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio) |
+//! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |
 //! | `redis` | no | [`redis::RedisStore`](crate::redis), deduplication shared by several instances on Redis (redis 1.x, tokio) |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
