@@ -1,20 +1,35 @@
 //! Load test over HTTP on loopback: the axum receiver (verify, parse,
 //! filter, deduplicate, answer) against a bare axum handler that answers 200
-//! without doing anything, driven alike in the same run.
+//! without doing anything, driven alike in the same run, measuring the
+//! server rather than the load generator.
 //!
 //! Each target is served by a child process (this binary, re-run with
-//! `--serve <target>`) on a 2-thread runtime; the driver keeps
-//! `--connections` requests in flight, each a delivery signed now with a
-//! fresh `webhook-id`, for `--seconds` after a one-second warm-up, and at
-//! most `--max-requests` in all. It prints one Markdown row per target:
-//! requests per second, the ratio to the bare handler, and latency
-//! percentiles. Loopback only; bounded in time and requests.
+//! `--serve <target>`), which `--server-cpus` pins with `taskset` apart
+//! from the generator (`--generator-cpus`, this process). Every request is
+//! a delivery with a fresh `webhook-id`, signed and built before the
+//! measured window opens (timestamps well inside the tolerance), so the
+//! generator only sends and reads. For each target, after a one-second
+//! warm-up:
+//!
+//! - **capacity**: `--connections` requests kept in flight for `--seconds`;
+//!   requests per second, and the server's CPU time per request read from
+//!   its own counters (`/proc/<pid>/stat`, all its threads) over the window;
+//! - **fixed load**: an open loop at `--rate` requests per second (by
+//!   default half the bare handler's capacity measured in the same round),
+//!   each connection sending on a schedule whatever the answers do; latency
+//!   counts from the scheduled send, so a slow answer delays and is charged
+//!   to the requests queued behind it (no coordinated omission).
+//!
+//! `--rounds` repeats all targets, the bare handler first in each round,
+//! and the table gives medians with ranges over the rounds.
 //!
 //! ```text
-//! cargo bench --bench load -- --targets bare,memory --seconds 10 --connections 50
+//! cargo bench --bench load -- --targets bare,memory --seconds 10 --rounds 3 \
+//!     --server-cpus 0 --generator-cpus 1
 //! ```
 //!
-//! `scripts/loadtest` runs it with the README's settings.
+//! `scripts/loadtest` runs it with the README's settings, and starts the
+//! stores. Loopback only; bounded in time and requests.
 
 // A benchmark's set-up failing should stop it loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -23,7 +38,7 @@ use std::convert::Infallible;
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -31,14 +46,17 @@ use axum::http::{Request, StatusCode};
 use axum::routing::post;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use time::OffsetDateTime;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::dedup::{MemoryStore, Processed};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 
 const CHECKOUT: &str = "ch_load";
 const PATH: &str = "/webhooks/yoco";
+const WARM_UP: Duration = Duration::from_secs(1);
 
 /// What to serve; every target but `bare` is the receiver, deduplicating
 /// in memory, on Redis (`YOCO_REDIS_URL`, feature `redis`), on PostgreSQL
@@ -51,26 +69,44 @@ struct Options {
     targets: Vec<String>,
     seconds: u64,
     connections: usize,
-    max_requests: u64,
+    /// Requests signed for one phase at most: bounds the time and memory
+    /// spent before the window.
+    max_requests: usize,
+    rounds: usize,
+    /// The fixed load; half the bare handler's capacity when `None`.
+    rate: Option<f64>,
+    server_cpus: Option<String>,
+    generator_cpus: Option<String>,
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(target) = value_of(&args, "--serve") {
-        return serve(&target);
+        let threads = value_of(&args, "--threads").map_or(2, |n| n.parse().expect("--threads"));
+        return serve(&target, threads);
     }
-    let options = Options {
+    let mut options = Options {
         targets: value_of(&args, "--targets").map_or_else(
             || vec!["bare".to_owned(), "memory".to_owned()],
             |list| list.split(',').map(str::to_owned).collect(),
         ),
         seconds: value_of(&args, "--seconds").map_or(10, |s| s.parse().expect("--seconds")),
         connections: value_of(&args, "--connections").map_or(50, |s| s.parse().expect("--connections")),
-        max_requests: value_of(&args, "--max-requests").map_or(2_000_000, |s| s.parse().expect("--max-requests")),
+        max_requests: value_of(&args, "--max-requests").map_or(1_500_000, |s| s.parse().expect("--max-requests")),
+        rounds: value_of(&args, "--rounds").map_or(1, |s| s.parse().expect("--rounds")),
+        rate: value_of(&args, "--rate").map(|s| s.parse().expect("--rate")),
+        server_cpus: value_of(&args, "--server-cpus"),
+        generator_cpus: value_of(&args, "--generator-cpus"),
     };
     if let Some(unknown) = options.targets.iter().find(|t| !TARGETS.contains(&t.as_str())) {
         eprintln!("unknown target {unknown:?}; known: {}", TARGETS.join(", "));
         return ExitCode::from(2);
+    }
+    // The bare handler first: each round's fixed load is half its capacity.
+    options.targets.sort_by_key(|target| target != "bare");
+    if let Some(cpus) = &options.generator_cpus {
+        // Before the runtime starts any thread, so that all inherit it.
+        pin(std::process::id(), cpus);
     }
     drive(&options);
     ExitCode::SUCCESS
@@ -84,6 +120,26 @@ fn value_of(args: &[String], name: &str) -> Option<String> {
         .cloned()
 }
 
+/// Pins every thread of process `pid` to `cpus` (a `taskset` list).
+fn pin(pid: u32, cpus: &str) {
+    let status = Command::new("taskset")
+        .args(["-a", "-c", "-p", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .expect("taskset (util-linux) to pin the generator");
+    assert!(status.success(), "taskset -c {cpus} failed");
+}
+
+/// How many CPUs a `taskset` list such as `0`, `0-1` or `0,2-3` names.
+fn cpu_count(list: &str) -> usize {
+    list.split(',')
+        .map(|part| match part.split_once('-') {
+            Some((low, high)) => high.trim().parse::<usize>().unwrap() + 1 - low.trim().parse::<usize>().unwrap(),
+            None => 1,
+        })
+        .sum()
+}
+
 fn receiver() -> Receiver {
     Receiver::new(
         Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
@@ -91,14 +147,9 @@ fn receiver() -> Receiver {
     )
 }
 
-/// Serves `target` on an ephemeral loopback port, printing the address.
-fn serve(target: &str) -> ExitCode {
-    // `LOAD_SERVER_THREADS` varies the server's runtime, to see what the
-    // threads' sharing costs.
-    let threads = std::env::var("LOAD_SERVER_THREADS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2);
+/// Serves `target` on an ephemeral loopback port on `threads` runtime
+/// threads, printing the address.
+fn serve(target: &str, threads: usize) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -107,7 +158,14 @@ fn serve(target: &str) -> ExitCode {
     runtime.block_on(async {
         let router = match target {
             "bare" => Router::new().route(PATH, post(|| async { StatusCode::OK })),
-            "memory" => receiver_app(YocoWebhookConfig::new(receiver())),
+            // `LOAD_MEMORY_CAPACITY` sizes the in-memory store, small to
+            // measure it full (evicting), as a long-running server's is.
+            "memory" => match std::env::var("LOAD_MEMORY_CAPACITY") {
+                Ok(capacity) => receiver_app(YocoWebhookConfig::new(receiver()).with_store(
+                    MemoryStore::with_capacity(capacity.parse().expect("LOAD_MEMORY_CAPACITY")),
+                )),
+                Err(_) => receiver_app(YocoWebhookConfig::new(receiver())),
+            },
             "no-dedup" => receiver_app(YocoWebhookConfig::new(receiver()).without_dedup()),
             "redis" => redis_app().await,
             "postgres" => postgres_app().await,
@@ -119,11 +177,17 @@ fn serve(target: &str) -> ExitCode {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap());
+        // The driver closes our stdin to stop us: exiting, rather than being
+        // killed, lets a profiler wrapped around us (`LOAD_SERVER_WRAPPER`)
+        // write its report.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
         axum::serve(listener, router).await.unwrap();
         ExitCode::SUCCESS
     })
 }
-
 #[cfg(feature = "redis")]
 async fn redis_app() -> Router {
     let url = std::env::var("YOCO_REDIS_URL").expect("YOCO_REDIS_URL (scripts/loadtest sets it)");
@@ -202,9 +266,30 @@ struct Server {
 }
 
 impl Server {
-    fn start(target: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--serve", target])
+    fn start(target: &str, options: &Options) -> Self {
+        // `LOAD_SERVER_THREADS` varies the server's runtime; by default one
+        // thread per CPU it is pinned to.
+        let threads = std::env::var("LOAD_SERVER_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| options.server_cpus.as_deref().map_or(2, cpu_count));
+        let exe = std::env::current_exe().unwrap();
+        let threads = threads.to_string();
+        // `taskset` and the wrapper exec the server: the child's id is the
+        // server's. `LOAD_SERVER_WRAPPER` runs it under a profiler, such as
+        // `valgrind --tool=callgrind` (its CPU times are then the profiler's).
+        let mut line: Vec<String> = Vec::new();
+        if let Some(cpus) = &options.server_cpus {
+            line.extend(["taskset".to_owned(), "-c".to_owned(), cpus.clone()]);
+        }
+        if let Ok(wrapper) = std::env::var("LOAD_SERVER_WRAPPER") {
+            line.extend(wrapper.split_whitespace().map(str::to_owned));
+        }
+        line.push(exe.to_string_lossy().into_owned());
+        line.extend(["--serve", target, "--threads", &threads].map(str::to_owned));
+        let mut child = Command::new(&line[0])
+            .args(&line[1..])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -218,22 +303,67 @@ impl Server {
             address: line.trim().to_owned(),
         }
     }
+
+    fn cpu_time(&self) -> Option<Duration> {
+        cpu_time(self.child.id())
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Closing its stdin asks it to exit; killed if it has not in 30 s.
+        drop(self.child.stdin.take());
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(30) {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// What one run against a target measured.
+/// CPU time (user and system, all threads) process `pid` has used so far,
+/// from its counters in `/proc/<pid>/stat`; `None` where there is no such
+/// file (not Linux).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may
+    // hold spaces: the state (field 3) first, utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second()))
+}
+
+/// The unit of `/proc/<pid>/stat`'s times (`getconf CLK_TCK`, 100 almost
+/// everywhere).
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// What one phase against a target measured.
+#[derive(Default)]
 struct Measured {
     answered: u64,
     failed: u64,
     elapsed: Duration,
     /// Latency of every answered request, sorted.
     latencies: Vec<Duration>,
+    /// The server's CPU time over the phase.
+    server_cpu: Option<Duration>,
+    /// The generator's (this process's) CPU time over the phase.
+    generator_cpu: Option<Duration>,
 }
 
 impl Measured {
@@ -245,134 +375,393 @@ impl Measured {
         let rank = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len().max(1));
         self.latencies.get(rank - 1).copied().unwrap_or_default()
     }
+
+    /// The share of one CPU the server used over the phase: near 100% per
+    /// CPU it has, it was the bottleneck; well below, the generator was.
+    fn server_busy(&self) -> Option<f64> {
+        self.server_cpu
+            .map(|cpu| 100.0 * cpu.as_secs_f64() / self.elapsed.as_secs_f64())
+    }
+
+    /// Microseconds of `cpu` per answered request.
+    fn micros_per_request(&self, cpu: Option<Duration>) -> Option<f64> {
+        cpu.map(|cpu| cpu.as_secs_f64() * 1e6 / self.answered.max(1) as f64)
+    }
+}
+
+/// One target in one round.
+struct Row {
+    target: String,
+    capacity: Measured,
+    fixed: Option<(f64, Measured)>,
+    /// Requests answered in all phases: the denominator for a profile of
+    /// the whole server process.
+    served: u64,
 }
 
 fn drive(options: &Options) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = match options.generator_cpus.as_deref().map(cpu_count) {
+        Some(1) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Some(threads) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    }
+    .unwrap();
     let run = std::process::id();
-    let mut rows = Vec::new();
-    for target in &options.targets {
-        let server = Server::start(target);
-        let prefix = format!("load-{run}-{target}");
-        runtime.block_on(load(
-            &server.address,
-            &format!("{prefix}-warm"),
-            options,
-            Duration::from_secs(1),
-        ));
-        let measured = runtime.block_on(load(
-            &server.address,
-            &prefix,
-            options,
-            Duration::from_secs(options.seconds),
-        ));
-        eprintln!(
-            "{target}: {} answered, {} failed in {:.1} s",
-            measured.answered,
-            measured.failed,
-            measured.elapsed.as_secs_f64()
-        );
-        rows.push((target.clone(), measured));
+    let mut rounds = Vec::new();
+    for round in 1..=options.rounds {
+        let mut rows: Vec<Row> = Vec::new();
+        for target in &options.targets {
+            let server = Server::start(target, options);
+            let prefix = format!("load-{run}-{round}-{target}");
+            let row = runtime.block_on(measure(&server, target, &prefix, options, &rows));
+            eprintln!("round {round}: {}", describe(&row));
+            rows.push(row);
+        }
+        rounds.push(rows);
     }
-    let rate_of = |name: &str| {
-        rows.iter()
-            .find(|(target, _)| target == name)
-            .map(|(_, m)| m.per_second())
-    };
-    let (bare, memory) = (rate_of("bare"), rate_of("memory"));
-    let ratio =
-        |rate: f64, anchor: Option<f64>| anchor.map_or_else(|| "–".to_owned(), |a| format!("{:.0}%", 100.0 * rate / a));
-    println!(
-        "\n{} connections, {} s per target after a 1 s warm-up\n",
-        options.connections, options.seconds
+    print_table(options, &rounds);
+}
+
+/// The phases against one served target: warm-up, capacity, fixed load.
+async fn measure(server: &Server, target: &str, prefix: &str, options: &Options, earlier: &[Row]) -> Row {
+    let mut connections = Vec::with_capacity(options.connections);
+    for _ in 0..options.connections {
+        connections.push(connect(&server.address).await);
+    }
+    // The warm-up's rate sizes the capacity phase's signed requests.
+    let warm_up = sign(
+        &server.address,
+        &format!("{prefix}-warm"),
+        200_000.min(options.max_requests),
+        options,
     );
-    println!("| target | requests/s | of bare | of memory | p50 | p99 | max | non-2xx |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (target, measured) in &rows {
-        let rate = measured.per_second();
-        println!(
-            "| {target} | {rate:.0} | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
-            ratio(rate, bare),
-            ratio(rate, memory),
-            ms(measured.percentile(0.50)),
-            ms(measured.percentile(0.99)),
-            ms(measured.latencies.last().copied().unwrap_or_default()),
-            measured.failed
+    let (connections, warm) = closed_loop(server, connections, warm_up, WARM_UP).await;
+    let expected = warm.per_second() * options.seconds as f64 * 1.5;
+    let count = (expected as usize + options.connections).min(options.max_requests);
+    let requests = sign(&server.address, &format!("{prefix}-capacity"), count, options);
+    let (connections, capacity) =
+        closed_loop(server, connections, requests, Duration::from_secs(options.seconds)).await;
+    let bare = earlier.iter().find(|row| row.target == "bare").map(|row| &row.capacity);
+    let rate = options.rate.or_else(|| {
+        let half = if target == "bare" { &capacity } else { bare? }.per_second() / 2.0;
+        Some(half)
+    });
+    let fixed = match rate {
+        Some(rate) => {
+            let count = ((rate * options.seconds as f64) as usize).min(options.max_requests);
+            let requests = sign(&server.address, &format!("{prefix}-fixed"), count, options);
+            let duration = Duration::from_secs(options.seconds);
+            Some((rate, open_loop(server, connections, requests, rate, duration).await.1))
+        }
+        None => None,
+    };
+    let served = warm.answered + capacity.answered + fixed.as_ref().map_or(0, |(_, fixed)| fixed.answered);
+    Row {
+        target: target.to_owned(),
+        capacity,
+        fixed,
+        served,
+    }
+}
+
+async fn connect(address: &str) -> SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+/// `count` deliveries with fresh ids, signed now and built into requests,
+/// dealt out to the connections in turn: request `i` goes to connection
+/// `i % connections`, its `i / connections`-th.
+fn sign(address: &str, prefix: &str, count: usize, options: &Options) -> Vec<Vec<Request<Full<Bytes>>>> {
+    let body = Bytes::from(SampleEvent::payment_succeeded().checkout_id(CHECKOUT).to_json());
+    let signer = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap());
+    // One timestamp for all: a phase ends well inside the tolerance.
+    let now = OffsetDateTime::now_utc();
+    let mut dealt: Vec<Vec<_>> = (0..options.connections)
+        .map(|_| Vec::with_capacity(count / options.connections + 1))
+        .collect();
+    for i in 0..count {
+        let headers = signer.sign(&format!("{prefix}-{i}"), now, &body);
+        let mut request = Request::post(PATH)
+            .header("host", address)
+            .header("content-type", "application/json");
+        for (name, value) in headers.pairs() {
+            request = request.header(name, value);
+        }
+        dealt[i % options.connections].push(request.body(Full::new(body.clone())).unwrap());
+    }
+    dealt
+}
+
+/// Sends `request` and waits for the whole answer: whether it succeeded.
+async fn send(sender: &mut SendRequest<Full<Bytes>>, request: Request<Full<Bytes>>) -> bool {
+    if sender.ready().await.is_err() {
+        return false;
+    }
+    match sender.send_request(request).await {
+        Ok(response) => {
+            let ok = response.status().is_success();
+            response.into_body().collect().await.is_ok() && ok
+        }
+        Err(_) => false,
+    }
+}
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Keeps every connection busy, each sending its next request when the
+/// last is answered, for `duration` or until one runs out of requests.
+async fn closed_loop(
+    server: &Server,
+    connections: Vec<Sender>,
+    requests: Vec<Vec<Request<Full<Bytes>>>>,
+    duration: Duration,
+) -> (Vec<Sender>, Measured) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (server_cpu, generator_cpu) = (server.cpu_time(), cpu_time(std::process::id()));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut workers = tokio::task::JoinSet::new();
+    for (mut sender, requests) in connections.into_iter().zip(requests) {
+        let stop = Arc::clone(&stop);
+        workers.spawn(async move {
+            let (mut latencies, mut failed) = (Vec::with_capacity(requests.len()), 0_u64);
+            let mut requests = requests.into_iter();
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Some(request) = requests.next() else {
+                    stop.store(true, Ordering::Relaxed);
+                    break;
+                };
+                let sent_at = Instant::now();
+                if send(&mut sender, request).await {
+                    latencies.push(sent_at.elapsed());
+                } else {
+                    failed += 1;
+                }
+            }
+            (sender, latencies, failed)
+        });
+    }
+    collect(server, workers, started, server_cpu, generator_cpu).await
+}
+
+/// Sends request `i` at `i / rate` seconds after the start, whatever the
+/// answers do (a connection whose last answer is late sends late): the
+/// latency counts from the scheduled time. A server slower than `rate`
+/// falls ever further behind: what is not sent within a second past
+/// `duration` counts as failed.
+async fn open_loop(
+    server: &Server,
+    connections: Vec<Sender>,
+    requests: Vec<Vec<Request<Full<Bytes>>>>,
+    rate: f64,
+    duration: Duration,
+) -> (Vec<Sender>, Measured) {
+    let count = connections.len();
+    let (server_cpu, generator_cpu) = (server.cpu_time(), cpu_time(std::process::id()));
+    let started = Instant::now() + Duration::from_millis(10);
+    let deadline = started + duration + Duration::from_secs(1);
+    let mut workers = tokio::task::JoinSet::new();
+    for (k, (mut sender, requests)) in connections.into_iter().zip(requests).enumerate() {
+        workers.spawn(async move {
+            let (mut latencies, mut failed) = (Vec::with_capacity(requests.len()), 0_u64);
+            let total = requests.len() as u64;
+            for (j, request) in requests.into_iter().enumerate() {
+                if Instant::now() > deadline {
+                    failed = total - latencies.len() as u64;
+                    break;
+                }
+                let due = started + Duration::from_secs_f64((k + j * count) as f64 / rate);
+                wait_until(due).await;
+                if send(&mut sender, request).await {
+                    latencies.push(due.elapsed());
+                } else {
+                    failed += 1;
+                }
+            }
+            (sender, latencies, failed)
+        });
+    }
+    collect(server, workers, started, server_cpu, generator_cpu).await
+}
+
+/// Waits for `due` more precisely than tokio's millisecond timer: it
+/// sleeps until shortly before, then yields until the time (the generator
+/// has its own core to spend).
+async fn wait_until(due: Instant) {
+    const SPIN: Duration = Duration::from_millis(2);
+    if due.saturating_duration_since(Instant::now()) > SPIN {
+        tokio::time::sleep_until((due - SPIN).into()).await;
+    }
+    while Instant::now() < due {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn collect(
+    server: &Server,
+    mut workers: tokio::task::JoinSet<(Sender, Vec<Duration>, u64)>,
+    started: Instant,
+    server_cpu: Option<Duration>,
+    generator_cpu: Option<Duration>,
+) -> (Vec<Sender>, Measured) {
+    let mut connections = Vec::new();
+    let mut measured = Measured::default();
+    while let Some(worker) = workers.join_next().await {
+        let (sender, latencies, failed) = worker.unwrap();
+        connections.push(sender);
+        measured.failed += failed;
+        measured.latencies.extend(latencies);
+    }
+    measured.elapsed = started.elapsed();
+    let since = |before: Option<Duration>, after: Option<Duration>| Some(after?.saturating_sub(before?));
+    measured.server_cpu = since(server_cpu, server.cpu_time());
+    measured.generator_cpu = since(generator_cpu, cpu_time(std::process::id()));
+    measured.answered = measured.latencies.len() as u64;
+    measured.latencies.sort_unstable();
+    (connections, measured)
+}
+
+/// One line per target and round, as it is measured.
+fn describe(row: &Row) -> String {
+    let capacity = &row.capacity;
+    let mut line = format!(
+        "{}: {:.0} requests/s, server {}% busy, {} µs/request, generator {} µs/request, {} failed",
+        row.target,
+        capacity.per_second(),
+        option(capacity.server_busy(), 0),
+        option(capacity.micros_per_request(capacity.server_cpu), 2),
+        option(capacity.micros_per_request(capacity.generator_cpu), 2),
+        capacity.failed,
+    );
+    if let Some((rate, fixed)) = &row.fixed {
+        line += &format!(
+            "; at {rate:.0}/s: {:.0} answered/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, server {} µs/request, {} failed",
+            fixed.per_second(),
+            ms(fixed.percentile(0.50)),
+            ms(fixed.percentile(0.99)),
+            ms(fixed.latencies.last().copied().unwrap_or_default()),
+            option(fixed.micros_per_request(fixed.server_cpu), 2),
+            fixed.failed,
         );
     }
+    line + &format!("; {} answered in all", row.served)
+}
+
+fn option(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.decimals$}"))
 }
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// Keeps `connections` signed deliveries in flight for `duration`, each
-/// connection a hyper HTTP/1.1 client of its own (no pool, keep-alive).
-async fn load(address: &str, prefix: &str, options: &Options, duration: Duration) -> Measured {
-    let body = Bytes::from(SampleEvent::payment_succeeded().checkout_id(CHECKOUT).to_json());
-    let signer = Arc::new(Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()));
-    let sent = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..options.connections {
-        let (body, signer, sent) = (body.clone(), Arc::clone(&signer), Arc::clone(&sent));
-        let (address, prefix, max_requests) = (address.to_owned(), prefix.to_owned(), options.max_requests);
-        workers.spawn(async move {
-            let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .unwrap();
-            tokio::spawn(connection);
-            let (mut latencies, mut failed) = (Vec::new(), 0_u64);
-            loop {
-                let n = sent.fetch_add(1, Ordering::Relaxed);
-                if n >= max_requests || Instant::now() >= deadline {
-                    return (latencies, failed);
-                }
-                let headers = signer.sign_now(&format!("{prefix}-{n}"), &body);
-                let mut request = Request::post(PATH)
-                    .header("host", &address)
-                    .header("content-type", "application/json");
-                for (name, value) in headers.pairs() {
-                    request = request.header(name, value);
-                }
-                let request = request.body(Full::new(body.clone())).unwrap();
-                let sent_at = Instant::now();
-                sender.ready().await.unwrap();
-                match sender.send_request(request).await {
-                    Ok(response) => {
-                        let ok = response.status().is_success();
-                        let _ = response.into_body().collect().await;
-                        if ok {
-                            latencies.push(sent_at.elapsed());
-                        } else {
-                            failed += 1;
-                        }
-                    }
-                    Err(_) => failed += 1,
-                }
-            }
+/// Median and range of `values`: `5.1 (4.9–5.6)`, or the value alone.
+fn spread(mut values: Vec<f64>, decimals: usize) -> String {
+    values.retain(|v| v.is_finite());
+    values.sort_by(f64::total_cmp);
+    match values.as_slice() {
+        [] => "–".to_owned(),
+        [one] => format!("{one:.decimals$}"),
+        [first, .., last] => {
+            let middle = values.len() / 2;
+            let median = if values.len().is_multiple_of(2) {
+                f64::midpoint(values[middle - 1], values[middle])
+            } else {
+                values[middle]
+            };
+            format!("{median:.decimals$} ({first:.decimals$}–{last:.decimals$})")
+        }
+    }
+}
+
+/// The README's table: per target, medians over the rounds (ranges in
+/// parentheses); differences to the bare handler are taken within a round.
+fn print_table(options: &Options, rounds: &[Vec<Row>]) {
+    let rates: Vec<f64> = rounds
+        .iter()
+        .filter_map(|rows| rows.iter().find_map(|row| row.fixed.as_ref().map(|(rate, _)| *rate)))
+        .collect();
+    println!(
+        "\n{} round(s); per target a 1 s warm-up, {} s at capacity ({} connections), {} s at a fixed load of {} requests/s; \
+         server on CPUs {}, generator on CPUs {}\n",
+        rounds.len(),
+        options.seconds,
+        options.connections,
+        options.seconds,
+        spread(rates, 0),
+        options.server_cpus.as_deref().unwrap_or("any"),
+        options.generator_cpus.as_deref().unwrap_or("any"),
+    );
+    println!(
+        "| target | requests/s | server busy | server CPU µs/request | over bare | generator CPU µs/request | p99 at fixed load | over bare | p50 at fixed load | failed |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for target in &options.targets {
+        let rows: Vec<(&Row, Option<&Row>)> = rounds
+            .iter()
+            .filter_map(|rows| {
+                let bare = rows.iter().find(|row| row.target == "bare");
+                rows.iter().find(|row| &row.target == target).map(|row| (row, bare))
+            })
+            .collect();
+        let cpu = |row: &Row| row.capacity.micros_per_request(row.capacity.server_cpu);
+        let p99 = |row: &Row| row.fixed.as_ref().map(|(_, fixed)| ms(fixed.percentile(0.99)));
+        // Answering less than the load offered, its queue only grows: its
+        // latencies say how long the phase lasted.
+        let overloaded = rows.iter().any(|(row, _)| {
+            row.fixed
+                .as_ref()
+                .is_some_and(|(rate, fixed)| fixed.answered as f64 / fixed.elapsed.as_secs_f64() < 0.95 * rate)
         });
+        let over_bare = |value: &dyn Fn(&Row) -> Option<f64>| -> Vec<f64> {
+            rows.iter()
+                .filter_map(|(row, bare)| Some(value(row)? - value(bare.as_ref()?)?))
+                .collect()
+        };
+        let all = |value: &dyn Fn(&Row) -> Option<f64>| -> Vec<f64> {
+            rows.iter().filter_map(|(row, _)| value(row)).collect()
+        };
+        let failed: u64 = rows
+            .iter()
+            .map(|(row, _)| row.capacity.failed + row.fixed.as_ref().map_or(0, |(_, fixed)| fixed.failed))
+            .sum();
+        println!(
+            "| {target} | {} | {}% | {} | {} | {} | {}{} ms | {} ms | {} ms | {failed} |",
+            spread(all(&|row| Some(row.capacity.per_second())), 0),
+            spread(all(&|row| row.capacity.server_busy()), 0),
+            spread(all(&cpu), 2),
+            if target == "bare" {
+                "–".to_owned()
+            } else {
+                spread(over_bare(&cpu), 2)
+            },
+            spread(
+                all(&|row| row.capacity.micros_per_request(row.capacity.generator_cpu)),
+                2
+            ),
+            if overloaded { "overloaded: " } else { "" },
+            spread(all(&p99), 2),
+            if target == "bare" {
+                "–".to_owned()
+            } else {
+                spread(over_bare(&p99), 2)
+            },
+            spread(
+                all(&|row| row.fixed.as_ref().map(|(_, fixed)| ms(fixed.percentile(0.5)))),
+                2
+            ),
+        );
     }
-    let mut measured = Measured {
-        answered: 0,
-        failed: 0,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-    };
-    while let Some(worker) = workers.join_next().await {
-        let (latencies, failed) = worker.unwrap();
-        measured.failed += failed;
-        measured.latencies.extend(latencies);
-    }
-    measured.elapsed = started.elapsed();
-    measured.answered = measured.latencies.len() as u64;
-    measured.latencies.sort_unstable();
-    measured
 }

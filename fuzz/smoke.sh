@@ -12,7 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 seconds="${SMOKE_SECONDS:-20}"
-targets=(signature_header verify event_parse)
+targets=(signature_header verify event_parse fast_path)
 
 cargo +nightly fuzz build -a
 
@@ -20,7 +20,9 @@ status=0
 for target in "${targets[@]}"; do
     mkdir -p "corpus/$target"
     echo "=== $target: ${seconds}s"
-    if ! cargo +nightly fuzz run -a "$target" "corpus/$target" "seeds/$target" -- \
+    dict=()
+    if [[ -f "$target.dict" ]]; then dict=(-dict="$target.dict"); fi
+    if ! cargo +nightly fuzz run -a "$target" "corpus/$target" "seeds/$target" -- "${dict[@]}" \
         -max_total_time="$seconds" -max_len=20000 -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1; then
         echo "=== $target: FINDING (see fuzz/artifacts/$target/)" >&2

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Prints the README's performance table from criterion's results.
 
-Run `cargo bench --bench verify` first; this reads criterion's estimate of
+Run `cargo bench --bench verify` first (or with `-- receive` and
+`-- verify/464B/floor` for the receive rows); this reads criterion's estimate of
 each function (the slope, which criterion prints as `time:`, else the mean)
-from target/criterion/<group>/<function>/new/estimates.json and states every
+from target/criterion/<group>/<function>/new/estimates.json (under
+$CARGO_TARGET_DIR when set) and states every
 figure as a ratio against the anchors measured in the same run.
 """
 import json
+import os
 import pathlib
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+TARGET = os.environ.get("CARGO_TARGET_DIR") or pathlib.Path(__file__).resolve().parent.parent / "target"
+ROOT = pathlib.Path(TARGET) / "criterion"
 
 
 def estimate_ns(group: str, function: str) -> float:
@@ -34,6 +38,15 @@ for size in ("464B", "16KiB"):
     theirs, floor = estimate_ns(group, "standardwebhooks"), estimate_ns(group, "floor")
     rows.append(f"| verify, {size} | {fmt(ours)} | {fmt(clock)} | {fmt(theirs)} | {fmt(floor)} "
                 f"| **{ours / floor:.2f}×** | **{theirs / ours:.1f}×** |")
-receive, floor = estimate_ns("receive/464B", "yoco_webhooks"), estimate_ns("verify/464B", "floor")
-rows.append(f"| verify + parse + filter, 464B | {fmt(receive)} | | | {fmt(floor)} | **{receive / floor:.2f}×** | |")
+floor = estimate_ns("verify/464B", "floor")
+plain = estimate_ns("receive/464B", "owned_parse")
+for function, label in (("yoco_webhooks", "receive a processed event, 464B"),
+                        ("yoco_webhooks_ignored", "receive a foreign event, 464B")):
+    ns = estimate_ns("receive/464B", function)
+    rows.append(f"| {label} | {fmt(ns)} | | | {fmt(floor)} | **{ns / floor:.2f}×** | |")
+rows.append(f"| floor + plain owned `serde_json` parse, 464B | {fmt(plain)} | | | {fmt(floor)} "
+            f"| **{plain / floor:.2f}×** | |")
+processed = estimate_ns("receive/464B", "yoco_webhooks")
+rows.append("")
+rows.append(f"Processed event ÷ (floor + plain owned parse): **{processed / plain:.2f}×**.")
 print("\n".join(rows))

@@ -5,79 +5,195 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The bytes an id keeps inline: every id Yoco and Svix send (`evt_`,
+/// `ch_`, `p_`, `rfd_`, `msg_` and 22 to 27 characters) fits, so an id costs
+/// no allocation; a longer one goes to the heap.
+const INLINE: usize = 38;
+
+/// The text of an id, inline when short. (No well-kept crate keeps 38 bytes
+/// inline without `unsafe` as a dependency we may add to the core: smol_str
+/// and compact_str stop at 23 and 24, too short for a `webhook-id`.)
+#[derive(Clone)]
+enum IdText {
+    /// `bytes[..len]` is UTF-8: built only from a `&str` (see `IdText::new`).
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    Heap(Box<str>),
+}
+
+impl IdText {
+    fn new(text: &str) -> Self {
+        match u8::try_from(text.len()) {
+            Ok(len) if text.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                if let Some(prefix) = bytes.get_mut(..text.len()) {
+                    prefix.copy_from_slice(text.as_bytes());
+                }
+                IdText::Inline { len, bytes }
+            }
+            _ => IdText::Heap(text.into()),
+        }
+    }
+
+    fn from_string(text: String) -> Self {
+        if text.len() <= INLINE {
+            Self::new(&text)
+        } else {
+            IdText::Heap(text.into_boxed_str())
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `&str` whole (see `new`): always UTF-8, so the
+            // fallback is unreachable.
+            IdText::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|text| std::str::from_utf8(text).ok())
+                .unwrap_or_default(),
+            IdText::Heap(text) => text,
+        }
+    }
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        ///
+        /// Kept inline, without an allocation, up to 38 bytes (every id
+        /// Yoco sends).
+        #[derive(Clone)]
+        pub struct $name(IdText);
 
         impl $name {
             /// Wraps an id.
-            pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
+            pub fn new(id: impl AsRef<str>) -> Self {
+                Self(IdText::new(id.as_ref()))
             }
 
             /// The id as sent.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
 
             /// The id as an owned string.
             pub fn into_string(self) -> String {
-                self.0
+                match self.0 {
+                    IdText::Heap(text) => text.into_string(),
+                    inline => inline.as_str().to_owned(),
+                }
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.as_str().cmp(other.as_str())
+            }
+        }
+
+        /// Hashes as the `str` does, as `Borrow<str>` requires.
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.as_str().hash(state);
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(IdVisitor).map(Self)
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({:?})"), self.0)
+                write!(f, concat!(stringify!($name), "({:?})"), self.as_str())
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         /// Lets a set of these ids be searched with a `&str`.
         impl Borrow<str> for $name {
             fn borrow(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl From<String> for $name {
             fn from(id: String) -> Self {
-                Self(id)
+                Self(IdText::from_string(id))
             }
         }
 
         impl From<&str> for $name {
             fn from(id: &str) -> Self {
-                Self(id.to_owned())
+                Self(IdText::new(id))
             }
         }
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                self.as_str() == other
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
+                self.as_str() == *other
             }
         }
     };
+}
+
+/// Reads an id from a JSON string without allocating when it is short.
+struct IdVisitor;
+
+impl serde::de::Visitor<'_> for IdVisitor {
+    type Value = IdText;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an id string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<IdText, E> {
+        Ok(IdText::new(id))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, id: String) -> Result<IdText, E> {
+        Ok(IdText::from_string(id))
+    }
 }
 
 id_type!(
@@ -117,6 +233,30 @@ mod tests {
             format!("{:?} {}", EventId::new("evt_1"), EventId::new("evt_1")),
             "EventId(\"evt_1\") evt_1"
         );
+    }
+
+    #[test]
+    fn short_ids_are_inline_and_long_ones_on_the_heap_and_both_read_back() {
+        for text in [
+            "",
+            "ch_1",
+            "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W",
+            &"é".repeat(19),
+            &"x".repeat(39),
+            "Zoë ☕",
+        ] {
+            let id = WebhookId::new(text);
+            assert_eq!(id.as_str(), text);
+            assert_eq!(matches!(id.0, IdText::Inline { .. }), text.len() <= INLINE, "{text}");
+            assert_eq!(WebhookId::from(text.to_owned()), id);
+            assert_eq!(id.clone().into_string(), text);
+            let json = serde_json::to_string(&id).unwrap();
+            assert_eq!(serde_json::from_str::<WebhookId>(&json).unwrap(), id);
+        }
+        // Escaped in JSON: read through an owned string.
+        let id: EventId = serde_json::from_str(r#""evt_\u0041""#).unwrap();
+        assert_eq!(id, "evt_A");
+        assert!(EventId::new("a") < EventId::new("b"));
     }
 
     #[test]

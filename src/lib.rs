@@ -6,7 +6,7 @@
 //! Webhooks scheme: HMAC-SHA256, constant-time comparison, a timestamp
 //! tolerance both ways), parses the event into types, and tells you whether
 //! it belongs to your checkouts, all without I/O, so it fits any server.
-//! Optional adapters (axum, actix-web, Poem, Rocket, tower) do the whole
+//! Optional adapters (axum, actix-web, Poem, Rocket, tower, AWS Lambda) do the whole
 //! exchange for you and process each delivery once, with a store in memory
 //! or shared through Redis or PostgreSQL.
 //!
@@ -66,6 +66,8 @@
 //!   - `tower` (feature `tower`): a `Layer` for any tower-based server
 //!     (hyper, axum, ...), passing the verified delivery to the inner
 //!     service.
+//!   - `lambda` (feature `lambda`): a handler for AWS Lambda functions
+//!     behind API Gateway (REST and HTTP APIs) or a function URL.
 //! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
 //!   on PostgreSQL shared by every instance, which can also mark a delivery
 //!   done inside the merchant's own transaction; and `Inbox`, a delivery
@@ -96,6 +98,7 @@
 //! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
 //! | `poem` | no | [`poem::YocoWebhook`](crate::poem), an extractor for Poem 3 configured through `Data` |
 //! | `rocket` | no | [`rocket::YocoWebhook`](crate::rocket), a data guard for Rocket 0.5 configured through managed state, under Rocket's own `yoco-webhook` limit too |
+//! | `lambda` | no | [`lambda::handle`](crate::lambda) and `lambda::run`, a handler for AWS Lambda (`lambda_http` 1.x): API Gateway REST and HTTP APIs and function URLs, base64 bodies, deduplication |
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
@@ -150,6 +153,9 @@ mod filter;
 mod handle;
 mod headers;
 mod ids;
+#[cfg(feature = "lambda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
+pub mod lambda;
 #[cfg(feature = "http")]
 mod pipeline;
 #[cfg(feature = "poem")]

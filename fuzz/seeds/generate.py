@@ -88,3 +88,27 @@ for name, body in {
     "not_json": b"\xff\xfe{",
 }.items():
     write("event_parse", name, body)
+
+# fast_path: the event_parse bodies, foreign and adversarial ones, and
+# generated events (a 0 byte, then the choices; see fuzz_targets/fast_path.rs).
+FOREIGN = DOCUMENTED_SAMPLE.replace(b"ch_9LVKD8GnAj7f39DFbn4F16bE", b"ch_2")
+for name, body in {
+    "documented_sample": DOCUMENTED_SAMPLE,
+    "foreign": FOREIGN,
+    "foreign_key_in_string": FOREIGN.replace(b'"metadata":{', b'"metadata":{"note":"\\"checkoutId\\":\\"ch_1\\"",'),
+    "foreign_repeated_checkout": FOREIGN.replace(b'"ch_2"', b'"ch_2","checkoutId":"ch_1"'),
+    "foreign_escaped_mode": FOREIGN.replace(b'"live"', b'"l\\u0069ve"'),
+    "foreign_nested_checkout": FOREIGN.replace(b'"metadata":{', b'"metadata":{"order":{"checkoutId":"ch_1"},'),
+    "foreign_huge_number": FOREIGN.replace(b'"amount":900', b'"amount":1e400'),
+    "foreign_payload_first": b'{"payload":{"mode":"test","metadata":{"checkoutId":"ch_2"}},"createdDate":"2024-06-16T10:00:00Z","type":"payment.failed","id":"evt_9"}',
+    "no_checkout": FOREIGN.replace(b'"checkoutId":"ch_2"', b""),
+    "refund_succeeded_ch_1": REFUND,
+    "unknown_type": UNKNOWN,
+    "known_type_broken_payload": BROKEN_KNOWN,
+    "odd_metadata_duplicate_key": ODD_METADATA,
+    "null_metadata": NULL_METADATA,
+    "escapes": ESCAPED,
+    "generated_plain": bytes([0, 0, 1, 0, 0, 0]),
+    "generated_odd": bytes([0, 3, 3, 3, 0, 3, 0, 0, 0, 2, 1, 1, 1, 7, 0, 2, 2, 2, 1, 1]),
+}.items():
+    write("fast_path", name, body)

@@ -181,32 +181,41 @@ impl MemoryStore {
 
     fn claim_now(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
         let now = self.now();
-        let mut state = self.shard(webhook_id.as_str())?;
-        let expired = match state.entries.get(webhook_id.as_str()).map(Cell::get) {
-            Some(entry) if entry.is_live(now) => {
-                return Ok(match entry.held() {
-                    Held::Done { .. } => Claim::Done,
-                    Held::Claimed { .. } => Claim::InProgress,
-                });
-            }
-            Some(_) => true,
-            None => false,
-        };
-        let until = later(now, lease).ok_or_else(|| StoreError::configuration("lease too long"))?;
-        if !expired {
-            state.make_room(now)?;
+        let id = webhook_id.as_str();
+        let mut guard = self.shard(id)?;
+        let state = &mut *guard;
+        // One lookup of the id: a new claim takes the expired entry's slot,
+        // or is inserted without looking again.
+        let found = state.entries.get(id);
+        if let Some(entry) = found.map(Cell::get)
+            && entry.is_live(now)
+        {
+            return Ok(match entry.held() {
+                Held::Done { .. } => Claim::Done,
+                Held::Claimed { .. } => Claim::InProgress,
+            });
         }
+        let until = later(now, lease).ok_or_else(|| StoreError::configuration("lease too long"))?;
         let owner = self.next_owner.fetch_add(1, Ordering::Relaxed) & !DONE;
-        state.set(webhook_id.as_str(), Entry::claimed(owner, until));
+        let entry = Entry::claimed(owner, until);
+        match found {
+            Some(slot) => slot.set(entry),
+            None => {
+                state.make_room(now)?;
+                state.entries.insert(Arc::from(id), Cell::new(entry));
+            }
+        }
         Ok(Claim::Acquired(ClaimToken::new(webhook_id.clone(), owner.to_string())))
     }
 
     fn complete_now(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
         let now = self.now();
         let id = token.webhook_id().as_str();
-        let mut state = self.shard(id)?;
-        let entry = state.entries.get(id).map(Cell::get);
-        match entry.map(|entry| (entry.held(), entry.is_live(now))) {
+        let mut guard = self.shard(id)?;
+        let state = &mut *guard;
+        // One lookup of the id, whose key the eviction queue then shares.
+        let found = state.entries.get_key_value(id);
+        match found.map(|(_, slot)| (slot.get().held(), slot.get().is_live(now))) {
             Some((Held::Claimed { owner }, _)) if holds(owner, token) => {}
             // Our lease ran out and nobody else claimed: still ours to record.
             Some((Held::Claimed { .. }, false)) => {}
@@ -218,11 +227,23 @@ impl MemoryStore {
             }
         }
         let until = later(now, retention).ok_or_else(|| StoreError::configuration("retention too long"))?;
-        if entry.is_none() {
-            // Forgotten while our lease had run out: it takes a place again.
-            state.make_room(now)?;
-        }
-        state.complete(id, until);
+        let completion = state.completions & !DONE;
+        let entry = Entry::done(completion, until);
+        let key = match found {
+            Some((key, slot)) => {
+                slot.set(entry);
+                Arc::clone(key)
+            }
+            None => {
+                // Forgotten while our lease had run out: it takes a place again.
+                state.make_room(now)?;
+                let key = Arc::<str>::from(id);
+                state.entries.insert(Arc::clone(&key), Cell::new(entry));
+                key
+            }
+        };
+        state.completions = state.completions.wrapping_add(1);
+        state.queue(key, completion);
         Ok(())
     }
 
@@ -258,33 +279,9 @@ impl State {
         }
     }
 
-    /// Sets the entry of `id`, taking a copy of the id only if it is new.
-    fn set(&mut self, id: &str, entry: Entry) {
-        match self.entries.get(id) {
-            Some(slot) => slot.set(entry),
-            None => {
-                self.entries.insert(Arc::from(id), Cell::new(entry));
-            }
-        }
-    }
-
-    /// Marks `id` done until `until`, and queues it for eviction: the
-    /// queue shares the table's copy of the id.
-    fn complete(&mut self, id: &str, until: u64) {
-        let completion = self.completions & !DONE;
-        self.completions = self.completions.wrapping_add(1);
-        let entry = Entry::done(completion, until);
-        let key = match self.entries.get_key_value(id) {
-            Some((key, slot)) => {
-                slot.set(entry);
-                Arc::clone(key)
-            }
-            None => {
-                let key = Arc::<str>::from(id);
-                self.entries.insert(Arc::clone(&key), Cell::new(entry));
-                key
-            }
-        };
+    /// Queues `key`, done by `completion`, for eviction: the queue shares
+    /// the table's copy of the id.
+    fn queue(&mut self, key: Arc<str>, completion: u64) {
         self.completed.push_back((key, completion));
         // Keep the queue bounded by dropping the records of ids whose
         // entry changed since.

@@ -1,6 +1,7 @@
 //! The parser: one pass when `type` precedes `payload` (as Yoco sends it),
 //! two passes otherwise, and what can still be read of a malformed body.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -9,7 +10,9 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use super::types::{Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REFUND_FAILED, REFUND_SUCCEEDED, Refund};
+use super::types::{
+    Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REFUND_FAILED, REFUND_SUCCEEDED, Refund, event_type_name,
+};
 use super::values::Mode;
 use crate::ids::{CheckoutId, EventId};
 
@@ -83,7 +86,7 @@ pub(crate) struct Malformed {
 #[derive(Debug)]
 pub(crate) struct Summary {
     pub(crate) event_id: EventId,
-    pub(crate) event_type: String,
+    pub(crate) event_type: Cow<'static, str>,
     pub(crate) checkout_id: Option<CheckoutId>,
     pub(crate) mode: Option<Mode>,
 }
@@ -125,13 +128,13 @@ impl<'de> Visitor<'de> for OnePassVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OnePass, A::Error> {
         let mut id: Option<EventId> = None;
-        let mut event_type: Option<String> = None;
+        let mut event_type: Option<Cow<'de, str>> = None;
         let mut created_date: Option<OffsetDateTime> = None;
         let mut data: Option<EventData> = None;
         while let Some(key) = map.next_key::<EnvelopeKey>()? {
             match key {
                 EnvelopeKey::Id if id.is_none() => id = Some(map.next_value()?),
-                EnvelopeKey::Type if event_type.is_none() => event_type = Some(map.next_value()?),
+                EnvelopeKey::Type if event_type.is_none() => event_type = Some(map.next_value::<Text<'de>>()?.0),
                 EnvelopeKey::CreatedDate if created_date.is_none() => {
                     created_date = Some(map.next_value::<Rfc3339>()?.0);
                 }
@@ -182,6 +185,32 @@ impl<'de> Deserialize<'de> for EnvelopeKey {
             }
         }
         deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// A string, borrowed from the body unless it has escapes: the event type,
+/// read without an allocation.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
     }
 }
 
@@ -239,7 +268,7 @@ fn parse_in_two_passes(body: &[u8]) -> Result<Event, Malformed> {
             Err(Malformed {
                 summary: Some(Box::new(Summary {
                     event_id: envelope.id,
-                    event_type: envelope.event_type.clone(),
+                    event_type: event_type_name(&envelope.event_type),
                     checkout_id,
                     mode,
                 })),
@@ -429,7 +458,7 @@ mod tests {
                     .summary
                     .unwrap_or_else(|| panic!("no summary: {}", malformed.error));
                 (
-                    Some(summary.event_type),
+                    Some(summary.event_type.into_owned()),
                     summary.checkout_id.map(|id| id.as_str().to_owned()),
                     summary.mode.map(|mode| mode.as_str().to_owned()),
                 )

@@ -1,5 +1,7 @@
 //! The event and its payloads, as a handler reads them.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -14,6 +16,16 @@ pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
 pub const REFUND_SUCCEEDED: &str = "refund.succeeded";
 /// The `type` of a failed refund event.
 pub const REFUND_FAILED: &str = "refund.failed";
+
+/// The event type as sent, without an allocation for a type this crate knows.
+pub(crate) fn event_type_name(text: &str) -> Cow<'static, str> {
+    match text {
+        PAYMENT_SUCCEEDED => Cow::Borrowed(PAYMENT_SUCCEEDED),
+        REFUND_SUCCEEDED => Cow::Borrowed(REFUND_SUCCEEDED),
+        REFUND_FAILED => Cow::Borrowed(REFUND_FAILED),
+        other => Cow::Owned(other.to_owned()),
+    }
+}
 
 /// A Yoco webhook event, such as the sample in Yoco's documentation:
 ///

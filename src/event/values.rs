@@ -165,20 +165,22 @@ impl<'de> Deserialize<'de> for Metadata {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
                 let mut metadata = Metadata::default();
                 while let Some(key) = map.next_key::<MetadataKey>()? {
-                    let value: Value = map.next_value()?;
                     // A repeated key takes its last value, as in a
                     // `serde_json::Value`: a later `checkoutId` replaces an
                     // earlier one, string or not.
-                    match (key, value) {
-                        (MetadataKey::CheckoutId, Value::String(id)) => {
-                            metadata.checkout_id = Some(CheckoutId::new(id));
-                            metadata.other.remove(CHECKOUT_ID);
-                        }
-                        (MetadataKey::CheckoutId, value) => {
-                            metadata.checkout_id = None;
-                            metadata.other.insert(CHECKOUT_ID.to_owned(), value);
-                        }
-                        (MetadataKey::Other(key), value) => {
+                    match key {
+                        MetadataKey::CheckoutId => match map.next_value::<CheckoutValue>()? {
+                            CheckoutValue::Id(id) => {
+                                metadata.checkout_id = Some(id);
+                                metadata.other.remove(CHECKOUT_ID);
+                            }
+                            CheckoutValue::Other(value) => {
+                                metadata.checkout_id = None;
+                                metadata.other.insert(CHECKOUT_ID.to_owned(), value);
+                            }
+                        },
+                        MetadataKey::Other(key) => {
+                            let value: Value = map.next_value()?;
                             metadata.other.insert(key, value);
                         }
                     }
@@ -188,6 +190,54 @@ impl<'de> Deserialize<'de> for Metadata {
         }
         // `null` is treated as empty metadata.
         deserializer.deserialize_any(MetadataVisitor)
+    }
+}
+
+/// The value of `checkoutId`: a string read straight into the id (no
+/// allocation for a short one), anything else as the `Value` it is.
+enum CheckoutValue {
+    Id(CheckoutId),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for CheckoutValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CheckoutVisitor;
+        impl<'de> Visitor<'de> for CheckoutVisitor {
+            type Value = CheckoutValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, id: &str) -> Result<CheckoutValue, E> {
+                Ok(CheckoutValue::Id(CheckoutId::from(id)))
+            }
+            fn visit_string<E: de::Error>(self, id: String) -> Result<CheckoutValue, E> {
+                Ok(CheckoutValue::Id(CheckoutId::from(id)))
+            }
+            // The rest as `serde_json::Value` reads them.
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<CheckoutValue, E> {
+                Ok(CheckoutValue::Other(Value::Bool(value)))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<CheckoutValue, E> {
+                Ok(CheckoutValue::Other(Value::from(value)))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<CheckoutValue, E> {
+                Ok(CheckoutValue::Other(Value::from(value)))
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<CheckoutValue, E> {
+                Ok(CheckoutValue::Other(Value::from(value)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<CheckoutValue, E> {
+                Ok(CheckoutValue::Other(Value::Null))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<CheckoutValue, A::Error> {
+                Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(CheckoutValue::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CheckoutValue, A::Error> {
+                Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(CheckoutValue::Other)
+            }
+        }
+        deserializer.deserialize_any(CheckoutVisitor)
     }
 }
 

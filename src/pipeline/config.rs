@@ -23,7 +23,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 /// deduplication store, whatever the server. On axum put it in your state
 /// (or make it `FromRef` of your state); on actix-web register it with
 /// `App::app_data`; on Poem add it to the endpoint with `.data(config)`; on
-/// a tower stack give it to `YocoWebhookLayer::new`;
+/// a tower stack give it to `YocoWebhookLayer::new`; on AWS Lambda pass it
+/// to `lambda::run` or `lambda::handle`;
 /// elsewhere pass it to [`handle_request`](crate::handle_request).
 ///
 /// Deduplication is on by default, in this process's memory

@@ -7,7 +7,6 @@
 mod builder;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use subtle::{Choice, ConditionallySelectable as _};
@@ -82,8 +81,8 @@ impl Verifier {
     /// Verifies a request against the time `now`.
     ///
     /// `body` must be the raw request body, byte for byte. Nothing is
-    /// allocated: the result borrows from `headers` and `body`, and shares
-    /// the name of the secret that verified it with this verifier.
+    /// allocated: the result borrows from `headers` and `body`, and from
+    /// this verifier the name of the secret that verified it.
     ///
     /// The result says which secret verified the request
     /// ([`Verified::secret_name`]) and the mode it is bound to
@@ -95,7 +94,7 @@ impl Verifier {
     /// A [`VerifyError`] naming the check that failed; every one of them
     /// means the request is not authentic (HTTP 401).
     pub fn verify_at<'a, H: Headers + ?Sized>(
-        &self,
+        &'a self,
         headers: &'a H,
         body: &'a [u8],
         now: OffsetDateTime,
@@ -106,7 +105,7 @@ impl Verifier {
     /// [`Verifier::verify_at`] with `now` in Unix seconds, as the hot path
     /// takes it (no calendar arithmetic).
     pub(crate) fn verify_at_unix<'a, H: Headers + ?Sized>(
-        &self,
+        &'a self,
         headers: &'a H,
         body: &'a [u8],
         now: i64,
@@ -161,7 +160,7 @@ impl Verifier {
             timestamp_header,
             signature_header,
             body,
-            secret: Arc::clone(&accepted.binding),
+            secret: &accepted.binding,
         })
     }
 
@@ -173,7 +172,11 @@ impl Verifier {
     /// # Errors
     /// As [`Verifier::verify_at`].
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-    pub fn verify<'a, H: Headers + ?Sized>(&self, headers: &'a H, body: &'a [u8]) -> Result<Verified<'a>, VerifyError> {
+    pub fn verify<'a, H: Headers + ?Sized>(
+        &'a self,
+        headers: &'a H,
+        body: &'a [u8],
+    ) -> Result<Verified<'a>, VerifyError> {
         self.verify_at_unix(headers, body, unix_now())
     }
 
@@ -251,7 +254,7 @@ fn required<'a, H: Headers + ?Sized>(headers: &'a H, name: &'static str) -> Resu
 }
 
 /// A request whose signature and timestamp checked out. Borrows from the
-/// request, and says which accepted secret verified it.
+/// request, and from the verifier the accepted secret that verified it.
 #[derive(Debug, Clone)]
 pub struct Verified<'a> {
     webhook_id: &'a str,
@@ -261,7 +264,7 @@ pub struct Verified<'a> {
     timestamp_header: &'a [u8],
     signature_header: &'a [u8],
     body: &'a [u8],
-    secret: Arc<Binding>,
+    secret: &'a Binding,
 }
 
 impl<'a> Verified<'a> {
@@ -422,7 +425,8 @@ mod tests {
     fn accepts_the_reference_vector() {
         assert_eq!(SIGNED_AT.unix_timestamp(), 1_649_367_553);
         let headers = [(WEBHOOK_ID, ID), (WEBHOOK_TIMESTAMP, TS), (WEBHOOK_SIGNATURE, SIG)];
-        let verified = verifier().verify_at(&headers, BODY, SIGNED_AT).unwrap();
+        let verifier = verifier();
+        let verified = verifier.verify_at(&headers, BODY, SIGNED_AT).unwrap();
         assert_eq!(verified.webhook_id(), ID);
         assert_eq!(verified.timestamp(), SIGNED_AT);
         assert_eq!(verified.body(), BODY);

@@ -1,11 +1,12 @@
-//! Verification allocates nothing: counted with this binary's global
+//! Verification allocates nothing, receiving a processed delivery at most 3
+//! times, a foreign one not at all: counted with this binary's global
 //! allocator (see `main.rs`), per thread, so tests running in parallel do not
 //! disturb the count.
 
 use std::hint::black_box;
 
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, SignedHeaders, Signer, TEST_SECRET};
-use yoco_webhooks::{Mode, Verifier, VerifyError, WebhookSecret};
+use yoco_webhooks::{CheckoutFilter, Mode, Outcome, Receiver, Verifier, VerifyError, WebhookSecret};
 
 use crate::{body_16k, count_allocations, unix};
 
@@ -199,4 +200,50 @@ fn verification_allocates_nothing() {
     assert!(requests.iter().any(|(_, r)| r.expected.is_ok()));
     assert!(requests.iter().any(|(_, r)| r.expected.is_err()));
     assert_eq!(outcomes, requests.len() * 3 * CALLS);
+}
+
+/// The allocations of one `receive_at` of the documented sample, signed
+/// with a Svix-style `webhook-id`, under `filter`; the outcome dropped
+/// outside the count.
+fn receive_allocations(filter: CheckoutFilter) -> Vec<(u64, Outcome)> {
+    let receiver = Receiver::new(Verifier::new(secret(SECRETS[0])), filter);
+    let body = DOCUMENTED_SAMPLE.as_bytes();
+    let headers = Signer::new(secret(SECRETS[0])).sign("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", unix(SIGNED_AT), body);
+    let map = headers.to_header_map().unwrap();
+    let now = unix(SIGNED_AT + 30);
+    (0..CALLS)
+        .map(|_| count_allocations(|| receiver.receive_at(black_box(&map), black_box(body), now).unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_processed_delivery_allocates_at_most_three_times() {
+    let (count, _) = count_allocations(|| black_box(Vec::<u8>::with_capacity(1)));
+    assert_eq!(
+        count, 1,
+        "the counting allocator does not see this thread's allocations"
+    );
+    for (count, outcome) in receive_allocations(CheckoutFilter::checkout("ch_9LVKD8GnAj7f39DFbn4F16bE")) {
+        let Outcome::Process(delivery) = outcome else {
+            panic!("not processed: {outcome:?}")
+        };
+        assert_eq!(delivery.event.id, "evt_1EAwK8Mjy2DT38WIWntiZWxm");
+        // Today one: the masked card number; ids are inline, the event type
+        // and the values Yoco sends are enums.
+        assert!(count <= 3, "{count} allocations for a processed delivery");
+        assert_eq!(count, 1, "the count changed: update this test and the README");
+    }
+}
+
+#[test]
+fn a_foreign_delivery_allocates_nothing() {
+    for filter in [
+        CheckoutFilter::checkout("ch_2uXvWq7Bm4KpLr9TzNc3HdYe"),
+        CheckoutFilter::any().only_mode(Mode::Test),
+    ] {
+        for (count, outcome) in receive_allocations(filter.clone()) {
+            assert!(matches!(outcome, Outcome::Ignore(_)), "{filter:?}: {outcome:?}");
+            assert_eq!(count, 0, "{filter:?}: the fast path allocated");
+        }
+    }
 }

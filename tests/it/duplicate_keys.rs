@@ -95,7 +95,7 @@ fn check(body: &str) -> Result<(), TestCaseError> {
             prop_assert_eq!(mode.as_deref(), Some("live"), "{}", body);
         }
         Ok(Outcome::Ignore(ignored)) => {
-            prop_assert_eq!(Some(ignored.event_type), event_type, "{}", body);
+            prop_assert_eq!(Some(ignored.event_type.into_owned()), event_type, "{}", body);
             prop_assert_eq!(
                 ignored.checkout_id.map(|id| id.as_str().to_owned()),
                 checkout_id.clone(),
@@ -302,7 +302,7 @@ fn payload() -> impl Strategy<Value = String> {
         .prop_map(object)
 }
 
-fn body() -> impl Strategy<Value = String> {
+pub(crate) fn body() -> impl Strategy<Value = String> {
     (
         repeated("id", &[r#""evt_1""#, r#""evt_2""#, "3"], 1, 2),
         repeated(

@@ -1,6 +1,7 @@
 //! The example receivers, `axum_receiver`, `actix_receiver`,
-//! `poem_receiver` (feature `poem`) and `rocket_receiver` (feature
-//! `rocket`), run as processes and held to their shared contract: environment, route, statuses, and one JSON line per
+//! `poem_receiver` (feature `poem`), `rocket_receiver` (feature `rocket`)
+//! and `lambda_receiver` (feature `lambda`, under the Lambda emulator), run
+//! as processes and held to their shared contract: environment, route, statuses, and one JSON line per
 //! processed event.
 
 use std::collections::HashMap;
@@ -21,17 +22,20 @@ fn example(name: &str) -> tokio::process::Command {
     command
 }
 
-/// A running receiver: its process, URL, stdout lines, and what it logged
-/// on stderr so far.
+/// A running receiver: its process, URL, stdout lines, what it logged on
+/// stderr so far, and what it runs under (the Lambda emulator, for
+/// `lambda_receiver`).
 pub(crate) struct Running {
     pub(crate) child: Child,
     pub(crate) url: String,
     pub(crate) stdout: Lines<BufReader<ChildStdout>>,
     pub(crate) logged: Arc<Mutex<String>>,
+    _runtime: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// Starts the example `name` with the test secret and `env`, and waits until
-/// it listens.
+/// it listens (`lambda_receiver`: under the Lambda emulator, which queues
+/// requests until the function polls).
 pub(crate) async fn start(name: &str, env: &[(&str, &str)]) -> Running {
     let mut command = example(name);
     command
@@ -39,6 +43,20 @@ pub(crate) async fn start(name: &str, env: &[(&str, &str)]) -> Running {
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    #[cfg(feature = "lambda")]
+    if name == "lambda_receiver" {
+        let emulator = crate::lambda::Emulator::start().await;
+        let mut child = command.envs(emulator.function_env()).spawn().unwrap();
+        let logged = crate::lambda::drain(child.stderr.take().unwrap());
+        emulator.until_answered_by(&mut child, &logged).await;
+        return Running {
+            url: emulator.webhook_url(),
+            stdout: BufReader::new(child.stdout.take().unwrap()).lines(),
+            logged,
+            child,
+            _runtime: Some(Box::new(emulator)),
+        };
+    }
     let mut child = command.spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     // Logs may come first (a store's notices); the address comes on its own line.
@@ -72,6 +90,7 @@ pub(crate) async fn start(name: &str, env: &[(&str, &str)]) -> Running {
         url,
         stdout,
         logged,
+        _runtime: None,
     }
 }
 
@@ -383,3 +402,23 @@ contract!(actix, "actix_receiver");
 contract!(poem, "poem_receiver");
 #[cfg(feature = "rocket")]
 contract!(rocket, "rocket_receiver");
+
+/// The contract's tests that apply to a Lambda function: no `/metrics` (each
+/// instance would count only its own invocations).
+#[cfg(feature = "lambda")]
+mod lambda {
+    #[tokio::test]
+    async fn processes_the_listed_checkouts_once_with_one_json_line_each() {
+        super::processes_the_listed_checkouts_once_with_one_json_line_each("lambda_receiver").await;
+    }
+
+    #[tokio::test]
+    async fn without_a_checkout_list_everything_authentic_is_processed() {
+        super::without_a_checkout_list_everything_authentic_is_processed("lambda_receiver").await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_invalid_secret_exits_with_status_2() {
+        super::a_missing_or_invalid_secret_exits_with_status_2("lambda_receiver").await;
+    }
+}

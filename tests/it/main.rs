@@ -17,11 +17,17 @@
 //! - `registration`: the registration client and the `yoco-webhooks`
 //!   command line against a local imitation of Yoco's API (features
 //!   `client`, `cli`).
+//! - [`fast_path`]: the fast path for foreign events decides as the full
+//!   parse does, on generated and mutated signed bodies.
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
 //!   chunked and aborted bodies; `axum`, `actix_web`, `poem` and `rocket`
 //!   run it (features `axum`, `actix-web`, `poem`, `rocket`), with their own configuration
 //!   tests.
+//! - `lambda`: the Lambda handler under cargo-lambda's Lambda runtime
+//!   emulator: the adapter suite through function URLs, and API Gateway
+//!   REST, HTTP API and function-URL events (base64 and not) answered as
+//!   axum answers them (feature `lambda`).
 //! - `tower`: the tower layer over a plain hyper server and on an axum
 //!   route: statuses, the delivery and raw body handed on, retries,
 //!   concurrent duplicates, oversized and chunked bodies (feature `tower`).
@@ -49,8 +55,9 @@
 //!   suite, and nothing secret in them (features `tracing`, `metrics`).
 //! - [`readme`]: the README's shell recipe for signing a request by hand,
 //!   run against a verifying receiver.
-//! - [`alloc`]: verification allocates nothing, counted by this binary's
-//!   global allocator below.
+//! - [`alloc`]: verification allocates nothing, and receiving at most 3
+//!   times for a processed event, none for a foreign one, counted by this
+//!   binary's global allocator below.
 //! - [`memory_size`]: the bytes a full `MemoryStore` holds per remembered
 //!   delivery, counted by the same allocator.
 //!
@@ -78,8 +85,11 @@ mod conformance;
 mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
+mod fast_path;
 #[cfg(feature = "postgres")]
 mod inbox;
+#[cfg(feature = "lambda")]
+mod lambda;
 mod memory_size;
 mod observe;
 #[cfg(feature = "poem")]

@@ -584,3 +584,17 @@ async fn assert_receiver_refuses(url: &str, expected: &str) {
     );
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
+
+/// Two instances of the Lambda function, each polling its own Lambda
+/// emulator (as concurrent Lambda instances each run one invocation at a
+/// time), on one Redis: each delivery processed once.
+#[cfg(feature = "lambda")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_lambda_instances_on_one_redis_print_each_delivery_once() {
+    let redis = Redis::start();
+    crate::example_receivers::two_processes_print_each_delivery_once(
+        ["lambda_receiver", "lambda_receiver"],
+        ("YOCO_REDIS_URL", &redis.url()),
+    )
+    .await;
+}
