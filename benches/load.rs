@@ -60,8 +60,10 @@ const WARM_UP: Duration = Duration::from_secs(1);
 
 /// What to serve; every target but `bare` is the receiver, deduplicating
 /// in memory, on Redis (`YOCO_REDIS_URL`, feature `redis`), on PostgreSQL
-/// (`YOCO_DATABASE_URL`, feature `postgres`), or not at all.
-const TARGETS: &[&str] = &["bare", "memory", "redis", "postgres", "no-dedup"];
+/// (`YOCO_DATABASE_URL`, feature `postgres`), or not at all; `inbox`
+/// queues each delivery in the PostgreSQL inbox instead and answers at once
+/// (`YOCO_DATABASE_URL`, feature `postgres`).
+const TARGETS: &[&str] = &["bare", "memory", "redis", "postgres", "inbox", "no-dedup"];
 
 struct Options {
     targets: Vec<String>,
@@ -167,6 +169,7 @@ fn serve(target: &str, threads: usize) -> ExitCode {
             "no-dedup" => receiver_app(YocoWebhookConfig::new(receiver()).without_dedup()),
             "redis" => redis_app().await,
             "postgres" => postgres_app().await,
+            "inbox" => inbox_app().await,
             other => {
                 eprintln!("unknown target {other:?}");
                 return ExitCode::from(2);
@@ -224,6 +227,27 @@ async fn postgres_app() -> Router {
 #[cfg(not(feature = "postgres"))]
 async fn postgres_app() -> Router {
     panic!("the postgres target needs --features postgres");
+}
+
+/// The receiver queueing in the PostgreSQL inbox (one statement per
+/// delivery), on a pool of the same size as the store's.
+#[cfg(feature = "postgres")]
+async fn inbox_app() -> Router {
+    use yoco_webhooks::postgres::{Inbox, sqlx};
+    let url = std::env::var("YOCO_DATABASE_URL").expect("YOCO_DATABASE_URL (scripts/loadtest sets it)");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .connect(&url)
+        .await
+        .unwrap();
+    let inbox = Inbox::new(pool);
+    inbox.migrate().await.unwrap();
+    receiver_app(YocoWebhookConfig::new(receiver()).with_queue(inbox))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn inbox_app() -> Router {
+    panic!("the inbox target needs --features postgres");
 }
 
 /// The receiver, with a handler that does nothing: what is measured is the

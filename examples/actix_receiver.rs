@@ -15,6 +15,14 @@
 //!   delivery once. Invalid or unreachable at start: a message and exit
 //!   status 2.
 //!
+//! - `YOCO_INBOX=postgres` (optional, feature `postgres`, with
+//!   `YOCO_DATABASE_URL`): answer now, process later. Each verified
+//!   delivery is recorded in the PostgreSQL inbox (`yoco_webhook_inbox`,
+//!   created if missing) and answered 200 `queued` at once (503 while the
+//!   database is down); `YOCO_INBOX_WORKERS` worker tasks (default 1, 0 to
+//!   only receive) print the JSON line instead of the request. Any number of
+//!   instances share the inbox.
+//!   `cargo run --example actix_receiver --features postgres`.
 //! - `YOCO_WEBHOOK_SECRET_TEST` (optional): the secret of a test-mode
 //!   registration of the same URL, bound to test mode: it verifies test
 //!   events only, and `YOCO_WEBHOOK_SECRET` then verifies live ones only.

@@ -18,6 +18,14 @@
 //!   and exit status 2.
 //!   `cargo run --example axum_receiver --features redis,postgres`.
 //!
+//! - `YOCO_INBOX=postgres` (optional, feature `postgres`, with
+//!   `YOCO_DATABASE_URL`): answer now, process later. Each verified
+//!   delivery is recorded in the PostgreSQL inbox (`yoco_webhook_inbox`,
+//!   created if missing) and answered 200 `queued` at once (503 while the
+//!   database is down); `YOCO_INBOX_WORKERS` worker tasks (default 1, 0 to
+//!   only receive) print the JSON line instead of the request. Any number of
+//!   instances share the inbox.
+//!   `cargo run --example axum_receiver --features postgres`.
 //! - `YOCO_WEBHOOK_SECRET_TEST` (optional): the secret of a test-mode
 //!   registration of the same URL, bound to test mode: it verifies test
 //!   events only, and `YOCO_WEBHOOK_SECRET` then verifies live ones only.

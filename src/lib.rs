@@ -74,7 +74,13 @@
 //!     Object.
 //! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
 //!   on PostgreSQL shared by every instance, which can also mark a delivery
-//!   done inside the merchant's own transaction.
+//!   done inside the merchant's own transaction; and `Inbox`, a delivery
+//!   queue in a table: answer Yoco at once, process later in workers, with
+//!   retries, backoff and dead deliveries.
+//! - Answer now, process later: [`StoredDelivery`], a verified delivery as
+//!   received (serde, a stable format), [`Receiver::receive_stored`], its
+//!   check before a worker acts on it, and [`DeliveryQueue`], the queue
+//!   [`YocoWebhookConfig::with_queue`] records deliveries in.
 //! - `redis` (feature `redis`): `RedisStore`, an idempotency store on Redis
 //!   for several server instances.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
@@ -101,7 +107,7 @@
 //! | `worker` | no | [`worker::handle`](crate::worker), [`worker::extract`](crate::worker) for a Cloudflare Worker (workers-rs 0.8, Rust 1.91) at the runtime's clock; `worker::DurableObjectStore`, deduplication on a Durable Object |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
-//! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio) |
+//! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |
 //! | `redis` | no | [`redis::RedisStore`](crate::redis), deduplication shared by several instances on Redis (redis 1.x, tokio) |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
@@ -172,6 +178,7 @@ pub mod poem;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
+mod queue;
 mod receive;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -181,6 +188,7 @@ pub mod redis;
 pub mod rocket;
 mod secret;
 mod signature;
+mod stored;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
@@ -211,6 +219,10 @@ pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
 pub use filter::{CheckoutFilter, IgnoreReason};
 // Verify, parse and filter in one call.
 pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
+// A verified delivery kept for later, and checked again before acting on it.
+pub use stored::StoredDelivery;
+// Where verified deliveries wait for a worker.
+pub use queue::DeliveryQueue;
 // The one pipeline every server integration runs: its configuration, the
 // delivery it hands the handler, and what it refuses.
 #[cfg(feature = "http")]

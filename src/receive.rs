@@ -8,6 +8,7 @@ use crate::event::{Event, Mode, ParseError, checkout_hint, event_type_name, glan
 use crate::filter::{CheckoutFilter, IgnoreReason};
 use crate::headers::Headers;
 use crate::ids::{CheckoutId, EventId, WebhookId};
+use crate::stored::Raw;
 use crate::verify::{SecretName, Verified, Verifier, VerifyError};
 
 /// Receives Yoco webhooks: verifies each request, parses the event and
@@ -152,6 +153,7 @@ impl Receiver {
                 timestamp: verified.timestamp(),
                 secret: verified.secret().clone(),
                 event,
+                raw: Raw::new(body, verified.timestamp_header(), verified.signature_header(), now),
             })),
             Some(reason) => Ok(Outcome::Ignore(Ignored {
                 webhook_id,
@@ -231,6 +233,31 @@ pub struct Delivery {
     pub secret: SecretName,
     /// The event.
     pub event: Event,
+    /// What it was received as, and when.
+    pub(crate) raw: Raw,
+}
+
+impl Delivery {
+    /// The raw body, byte for byte as signed (UTF-8: it parsed as JSON).
+    pub fn body(&self) -> &[u8] {
+        self.raw.body().as_bytes()
+    }
+
+    /// The `webhook-timestamp` header, as sent.
+    pub fn webhook_timestamp(&self) -> &str {
+        self.raw.timestamp()
+    }
+
+    /// The `webhook-signature` header, as sent.
+    pub fn webhook_signature(&self) -> &str {
+        self.raw.signature()
+    }
+
+    /// When it was received: the `now` its timestamp was checked against
+    /// (whole seconds).
+    pub fn received_at(&self) -> OffsetDateTime {
+        self.raw.received_at()
+    }
 }
 
 /// An authentic event that is not the merchant's, with what is known of it

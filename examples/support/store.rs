@@ -1,5 +1,7 @@
 //! Where the example receivers deduplicate: in memory, or in a store shared
-//! by every instance, chosen from the environment when the server starts.
+//! by every instance, chosen from the environment when the server starts;
+//! or, with `YOCO_INBOX=postgres`, the PostgreSQL inbox: answer at once,
+//! process in worker tasks.
 
 use yoco_webhooks::YocoWebhookConfig;
 
@@ -9,6 +11,15 @@ use yoco_webhooks::YocoWebhookConfig;
 /// PostgreSQL, its table created); the error names the variable, never its
 /// value.
 pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<YocoWebhookConfig, String> {
+    match non_empty_var("YOCO_INBOX").as_deref() {
+        None => {}
+        Some("postgres") => {
+            let url = non_empty_var("YOCO_DATABASE_URL")
+                .ok_or("YOCO_INBOX=postgres needs YOCO_DATABASE_URL, the inbox's database")?;
+            return inbox(config, &url).await;
+        }
+        Some(_) => return Err("YOCO_INBOX: the one inbox is `postgres` (with YOCO_DATABASE_URL)".to_owned()),
+    }
     if let Some(url) = non_empty_var("YOCO_REDIS_URL") {
         return redis(config, &url).await;
     }
@@ -35,9 +46,68 @@ async fn redis(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConf
 
 #[cfg(feature = "postgres")]
 async fn postgres(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
+    let store = yoco_webhooks::postgres::PostgresStore::new(postgres_pool(url).await?);
+    store
+        .migrate()
+        .await
+        .map_err(|err| format!("YOCO_DATABASE_URL: creating the table: {}", with_causes(&err)))?;
+    Ok(config.with_store(store))
+}
+
+/// The inbox at `url`, its table created; `YOCO_INBOX_WORKERS` worker tasks
+/// (default 1; 0 to only receive) print one JSON line per processed event.
+#[cfg(feature = "postgres")]
+async fn inbox(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
+    use yoco_webhooks::postgres::{Inbox, Worked};
+    let workers: usize = match non_empty_var("YOCO_INBOX_WORKERS") {
+        Some(workers) => workers
+            .trim()
+            .parse()
+            .map_err(|_| "YOCO_INBOX_WORKERS: a number of worker tasks (0 to only receive)".to_owned())?,
+        None => 1,
+    };
+    let inbox = Inbox::new(postgres_pool(url).await?);
+    inbox
+        .migrate()
+        .await
+        .map_err(|err| format!("YOCO_DATABASE_URL: creating the inbox: {}", with_causes(&err)))?;
+    for _ in 0..workers {
+        let (inbox, receiver) = (inbox.clone(), config.receiver().clone());
+        tokio::spawn(async move {
+            loop {
+                let worked = inbox
+                    .work(&receiver, |delivery| async move {
+                        // Your processing goes here (mark the order paid, send the
+                        // receipt, ...). An error is retried later, with backoff.
+                        println!("{}", super::receiver::processed_line(&delivery));
+                        Ok::<(), std::convert::Infallible>(())
+                    })
+                    .await;
+                match worked {
+                    Ok(Worked::Idle) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                    Ok(_) => {}
+                    Err(err) => {
+                        eprintln!("inbox worker: {err}");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+    Ok(config.with_queue(inbox))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn inbox(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConfig, String> {
+    Err("YOCO_INBOX=postgres is set, but this build has no PostgreSQL support: add --features postgres".to_owned())
+}
+
+/// A pool on `url`, after one connection that says why it failed, if it did.
+#[cfg(feature = "postgres")]
+async fn postgres_pool(url: &str) -> Result<yoco_webhooks::postgres::sqlx::PgPool, String> {
+    use yoco_webhooks::postgres::sqlx;
     use yoco_webhooks::postgres::sqlx::ConnectOptions as _;
     use yoco_webhooks::postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-    use yoco_webhooks::postgres::{PostgresStore, sqlx};
     // sqlx's errors do not repeat the URL or its password.
     let options: PgConnectOptions = url
         .parse()
@@ -54,12 +124,7 @@ async fn postgres(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookCon
         .acquire_timeout(std::time::Duration::from_secs(2))
         .connect_lazy_with(options);
     drop(first);
-    let store = PostgresStore::new(pool);
-    store
-        .migrate()
-        .await
-        .map_err(|err| format!("YOCO_DATABASE_URL: creating the table: {}", with_causes(&err)))?;
-    Ok(config.with_store(store))
+    Ok(pool)
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -10,6 +10,17 @@
 //! yoco-webhooks --help
 //! ```
 //!
+//! With the `postgres` feature too (`--features cli,postgres`), `inbox`
+//! looks after the PostgreSQL inbox (`postgres::Inbox`) at
+//! `YOCO_DATABASE_URL`:
+//!
+//! ```text
+//! yoco-webhooks inbox dead                  # deliveries that failed every attempt
+//! yoco-webhooks inbox pending --json        # waiting for a worker, one JSON object a line
+//! yoco-webhooks inbox retry msg_...         # a dead one back to pending, due now
+//! yoco-webhooks inbox purge --older-than-hours 28
+//! ```
+//!
 //! From a checkout of this repository, `cargo run --features cli -- <command>`
 //! runs the same program.
 
@@ -24,17 +35,20 @@ use yoco_webhooks::registration::{
 /// The environment and the exit codes, under every `--help`.
 const AFTER_HELP: &str = "\
 Environment:
-  YOCO_SECRET_KEY  the account's secret API key (sk_live_... or sk_test_...), required;
-                   the webhook gets the key's mode (live or test)
-  YOCO_API_BASE    another API base URL (default https://payments.yoco.com/api):
-                   https://, or plain http:// only to a loopback address
+  YOCO_SECRET_KEY    the account's secret API key (sk_live_... or sk_test_...), required
+                     by register, ensure, list and delete; the webhook gets the key's mode
+  YOCO_API_BASE      another API base URL (default https://payments.yoco.com/api):
+                     https://, or plain http:// only to a loopback address
+  YOCO_DATABASE_URL  the PostgreSQL database of the inbox (postgres://user:password@host/db),
+                     required by inbox (feature postgres)
 Their values are never printed.
 
 Exit status:
   0  success
   1  an error from Yoco's API, or Yoco could not be reached
   2  a usage or configuration error: bad arguments (also a URL or id refused
-     before sending), YOCO_SECRET_KEY unset, YOCO_API_BASE refused";
+     before sending), YOCO_SECRET_KEY unset, YOCO_API_BASE refused,
+     YOCO_DATABASE_URL unset or refused by the database";
 
 /// Register, list and delete the Yoco webhooks of an account.
 ///
@@ -73,6 +87,11 @@ enum Command {
         /// The webhook's id, as `list` shows it (`sub_...`).
         id: String,
     },
+    /// Look after the PostgreSQL inbox: list pending and dead deliveries,
+    /// retry a dead one, purge done ones.
+    #[cfg(feature = "postgres")]
+    #[command(subcommand, after_help = AFTER_HELP)]
+    Inbox(inbox::InboxCommand),
 }
 
 /// Where Yoco should post events.
@@ -119,6 +138,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> Result<(), Failure> {
+    #[cfg(feature = "postgres")]
+    if let Command::Inbox(command) = command {
+        return inbox::run(command).await;
+    }
     let client = client()?;
     match command {
         Command::Register(Endpoint { name, url }) => print_registered(&client.register(&name, &url).await?),
@@ -154,6 +177,8 @@ async fn run(command: Command) -> Result<(), Failure> {
             client.delete(&id).await?;
             println!("deleted {id}");
         }
+        #[cfg(feature = "postgres")]
+        Command::Inbox(_) => {}
     }
     Ok(())
 }
@@ -223,6 +248,180 @@ fn print_registered(registered: &Registered) {
     eprintln!("warning: store this secret now (as YOCO_WEBHOOK_SECRET); Yoco will not show it again");
 }
 
+/// `yoco-webhooks inbox ...`: the PostgreSQL inbox.
+#[cfg(feature = "postgres")]
+mod inbox {
+    use std::time::Duration;
+
+    use clap::{Args, Subcommand};
+    use time::format_description::well_known::Rfc3339;
+    use yoco_webhooks::postgres::sqlx::ConnectOptions as _;
+    use yoco_webhooks::postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use yoco_webhooks::postgres::{DEFAULT_INBOX_TABLE, Inbox, InboxEntry, InboxState};
+    use yoco_webhooks::{Event, WebhookId};
+
+    use super::{Failure, one_line};
+
+    #[derive(Debug, Subcommand)]
+    pub(super) enum InboxCommand {
+        /// List the deliveries waiting for a worker (or for their next
+        /// attempt), the earliest due first.
+        Pending(Listing),
+        /// List the dead deliveries: failed every attempt, or refused as not
+        /// authentic; kept for a person to look at.
+        Dead(Listing),
+        /// Put a dead delivery back: pending, due now, with all its attempts.
+        Retry {
+            /// The delivery's `webhook-id`, as `dead` shows it.
+            webhook_id: String,
+            #[command(flatten)]
+            table: Table,
+        },
+        /// Delete the deliveries done longer ago than the retention.
+        Purge {
+            /// Keep done deliveries this many hours; keep them beyond Yoco's
+            /// retries (28 hours) so that a late retry is still recognised.
+            #[arg(long, default_value_t = 28)]
+            older_than_hours: u32,
+            #[command(flatten)]
+            table: Table,
+        },
+    }
+
+    #[derive(Debug, Args)]
+    pub(super) struct Listing {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// One JSON object a line: webhook_id, event_id, type, attempts,
+        /// received_at, due_at, finished_at, last_error.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        table: Table,
+    }
+
+    #[derive(Debug, Args)]
+    pub(super) struct Table {
+        /// The inbox table (`name` or `schema.name`).
+        #[arg(long, default_value = DEFAULT_INBOX_TABLE)]
+        table: String,
+    }
+
+    pub(super) async fn run(command: InboxCommand) -> Result<(), Failure> {
+        match command {
+            InboxCommand::Pending(listing) => list(InboxState::Pending, listing).await,
+            InboxCommand::Dead(listing) => list(InboxState::Dead, listing).await,
+            InboxCommand::Retry { webhook_id, table } => {
+                let inbox = connect(&table).await?;
+                if inbox
+                    .retry(&WebhookId::new(webhook_id.clone()))
+                    .await
+                    .map_err(unavailable)?
+                {
+                    println!("retrying {webhook_id}: pending, due now");
+                    Ok(())
+                } else {
+                    Err(Failure(
+                        1,
+                        format!("no dead delivery {webhook_id} in {}", inbox.table()),
+                    ))
+                }
+            }
+            InboxCommand::Purge {
+                older_than_hours,
+                table,
+            } => {
+                let inbox = connect(&table).await?;
+                let retention = Duration::from_secs(u64::from(older_than_hours) * 3600);
+                let purged = inbox.purge_done(retention).await.map_err(unavailable)?;
+                println!("purged {purged} done deliveries older than {older_than_hours} hours");
+                Ok(())
+            }
+        }
+    }
+
+    async fn list(state: InboxState, listing: Listing) -> Result<(), Failure> {
+        let inbox = connect(&listing.table).await?;
+        let entries = inbox.list(state, listing.limit).await.map_err(unavailable)?;
+        if entries.is_empty() && !listing.json {
+            println!("no {state} deliveries");
+        }
+        for entry in &entries {
+            let line = describe(entry);
+            if listing.json {
+                println!("{line}");
+            } else {
+                println!(
+                    "{}  {}  {}  attempts={}  received={}  due={}{}",
+                    line["webhook_id"].as_str().unwrap_or_default(),
+                    line["type"].as_str().unwrap_or("?"),
+                    line["event_id"].as_str().unwrap_or("?"),
+                    entry.attempts,
+                    line["received_at"].as_str().unwrap_or_default(),
+                    line["due_at"].as_str().unwrap_or_default(),
+                    entry
+                        .last_error
+                        .as_ref()
+                        .map(|error| format!("  error: {error}"))
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// What a person needs to see of an entry (never the signature).
+    fn describe(entry: &InboxEntry) -> serde_json::Value {
+        let event = Event::from_slice(entry.stored.body().as_bytes()).ok();
+        let time = |at: time::OffsetDateTime| at.format(&Rfc3339).ok();
+        serde_json::json!({
+            "webhook_id": entry.stored.webhook_id().as_str(),
+            "event_id": event.as_ref().map(|event| event.id.as_str()),
+            "type": event.as_ref().map(Event::event_type),
+            "attempts": entry.attempts,
+            "received_at": time(entry.stored.received_at()),
+            "due_at": time(entry.due_at),
+            "finished_at": entry.finished_at.and_then(time),
+            "last_error": entry.last_error,
+        })
+    }
+
+    /// The inbox at `YOCO_DATABASE_URL`; errors name the variable, never
+    /// its value.
+    async fn connect(table: &Table) -> Result<Inbox, Failure> {
+        let url = std::env::var("YOCO_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+            .ok_or_else(|| {
+                Failure(
+                    2,
+                    "set YOCO_DATABASE_URL to the inbox's database (postgres://...)".to_owned(),
+                )
+            })?;
+        let options: PgConnectOptions = url.parse().map_err(|err: yoco_webhooks::postgres::sqlx::Error| {
+            Failure(2, format!("YOCO_DATABASE_URL: {}", one_line(&err)))
+        })?;
+        // One connection first: its error says why (refused, unknown
+        // database, password), where a pool's would only time out.
+        drop(
+            options
+                .connect()
+                .await
+                .map_err(|err| Failure(2, format!("YOCO_DATABASE_URL: {}", one_line(&err))))?,
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options);
+        Inbox::with_table(pool, &table.table).map_err(|err| Failure(2, format!("--table: {err}")))
+    }
+
+    fn unavailable(err: yoco_webhooks::dedup::StoreError) -> Failure {
+        Failure(1, one_line(&err))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -248,6 +447,15 @@ mod tests {
         assert!(matches!(parse("list"), Ok(Command::List { json: false })));
         assert!(matches!(parse("list --json"), Ok(Command::List { json: true })));
         assert!(matches!(parse("delete sub_1"), Ok(Command::Delete { id }) if id == "sub_1"));
+        #[cfg(feature = "postgres")]
+        for line in [
+            "inbox dead",
+            "inbox pending --json --limit 5",
+            "inbox retry msg_1",
+            "inbox purge --older-than-hours 48",
+        ] {
+            assert!(matches!(parse(line), Ok(Command::Inbox(_))), "{line}");
+        }
     }
 
     #[test]

@@ -14,9 +14,12 @@
 //!   into an event, when that is certain.
 //! - `parse`: the parser (one pass, or two when `payload` precedes `type`),
 //!   [`ParseError`], and what the filter can still read of a malformed body.
+//! - `serialize`: the event back as Yoco's JSON (`serde::Serialize`), which
+//!   parses again as an equal event.
 
 mod glance;
 mod parse;
+mod serialize;
 mod types;
 mod values;
 

@@ -14,6 +14,8 @@ pub(crate) enum Answer {
     Processed,
     Duplicate,
     Ignored(IgnoreReason),
+    /// Recorded in a delivery queue, for a worker to process.
+    Queued,
     InProgress,
     HandlerFailed,
     StoreUnavailable,
@@ -34,7 +36,7 @@ impl Answer {
     /// The status: 2xx only where Yoco must stop retrying.
     pub(crate) const fn status(self) -> StatusCode {
         match self {
-            Answer::Processed | Answer::Duplicate | Answer::Ignored(_) => StatusCode::OK,
+            Answer::Processed | Answer::Duplicate | Answer::Ignored(_) | Answer::Queued => StatusCode::OK,
             Answer::InProgress => StatusCode::CONFLICT,
             Answer::HandlerFailed | Answer::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             Answer::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -54,6 +56,7 @@ impl Answer {
             Answer::Ignored(IgnoreReason::NoCheckoutId) => "ignored: no checkout id",
             Answer::Ignored(IgnoreReason::ForeignCheckout) => "ignored: foreign checkout",
             Answer::Ignored(IgnoreReason::UnwantedMode) => "ignored: unwanted mode",
+            Answer::Queued => "queued",
             Answer::InProgress => "in progress",
             Answer::HandlerFailed => "handler failed",
             Answer::StoreUnavailable => "store unavailable",
@@ -124,12 +127,13 @@ impl<T, E> Processed<T, E> {
 mod tests {
     use super::*;
 
-    const EVERY: [Answer; 14] = [
+    const EVERY: [Answer; 15] = [
         Answer::Processed,
         Answer::Duplicate,
         Answer::Ignored(IgnoreReason::NoCheckoutId),
         Answer::Ignored(IgnoreReason::ForeignCheckout),
         Answer::Ignored(IgnoreReason::UnwantedMode),
+        Answer::Queued,
         Answer::InProgress,
         Answer::HandlerFailed,
         Answer::StoreUnavailable,
@@ -144,7 +148,10 @@ mod tests {
     #[test]
     fn only_what_yoco_must_not_retry_is_2xx() {
         for answer in EVERY {
-            let done = matches!(answer, Answer::Processed | Answer::Duplicate | Answer::Ignored(_));
+            let done = matches!(
+                answer,
+                Answer::Processed | Answer::Duplicate | Answer::Ignored(_) | Answer::Queued
+            );
             assert_eq!(answer.status().is_success(), done, "{answer:?}");
         }
     }

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::observe::Observation;
+use super::observe::{Observation, Stopwatch, store_call};
+use super::queue::AnyQueue;
 use super::rejection::YocoRejection;
 use super::store::{AnyDeduplicator, erase};
 use super::webhook::YocoWebhook;
 use crate::dedup::{Deduplicator, IdempotencyStore};
 use crate::headers::{Headers, Lookup, WEBHOOK_ID};
+use crate::queue::DeliveryQueue;
 use crate::receive::{Delivery, Outcome, Receiver};
 
 /// The largest body read by default: Yoco's events are a few kilobytes.
@@ -32,6 +34,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 /// name `YocoWebhook` whatever the store. Clones share the receiver and the
 /// store.
 ///
+/// To answer Yoco at once and process later, give it a
+/// [`DeliveryQueue`] with [`with_queue`](Self::with_queue) (an inbox table
+/// on PostgreSQL, `postgres::Inbox`): every verified delivery for your
+/// checkouts is then queued and answered 200 `queued` (503 if the queue
+/// cannot record it), and the route's handler does not run.
+///
 /// ```
 /// use yoco_webhooks::dedup::MemoryStore;
 /// use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig};
@@ -47,6 +55,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 pub struct YocoWebhookConfig {
     receiver: Arc<Receiver>,
     dedup: Option<AnyDeduplicator>,
+    queue: Option<AnyQueue>,
     body_limit: usize,
 }
 
@@ -55,6 +64,7 @@ impl fmt::Debug for YocoWebhookConfig {
         f.debug_struct("YocoWebhookConfig")
             .field("receiver", &self.receiver)
             .field("dedup", &self.dedup.is_some())
+            .field("queue", &self.queue.as_ref().map(AnyQueue::kind))
             .field("body_limit", &self.body_limit)
             .finish()
     }
@@ -81,6 +91,7 @@ impl YocoWebhookConfig {
         Self {
             receiver: Arc::new(receiver),
             dedup: None,
+            queue: None,
             body_limit: DEFAULT_BODY_LIMIT,
         }
     }
@@ -104,6 +115,31 @@ impl YocoWebhookConfig {
     #[must_use]
     pub fn without_dedup(mut self) -> Self {
         self.dedup = None;
+        self
+    }
+
+    /// Answers now, processes later: queues every verified delivery for
+    /// your checkouts in `queue` and answers 200 (`queued`) once it is
+    /// recorded, or 503 if the queue could not record it, so that Yoco
+    /// retries; the route's handler never runs (an extractor rejects with
+    /// [`YocoRejection::Queued`], a tower layer answers without calling its
+    /// inner service). Your workers process the queue. Deduplication is
+    /// the queue's: a repeated `webhook-id` is queued once.
+    ///
+    /// ```no_run
+    /// # use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig};
+    /// # async fn start(receiver: Receiver) -> Result<(), Box<dyn std::error::Error>> {
+    /// use yoco_webhooks::postgres::Inbox;
+    /// use yoco_webhooks::postgres::sqlx::PgPool;
+    ///
+    /// let inbox = Inbox::new(PgPool::connect(&std::env::var("YOCO_DATABASE_URL")?).await?);
+    /// inbox.migrate().await?;
+    /// let config = YocoWebhookConfig::new(receiver).with_queue(inbox.clone());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_queue<Q: DeliveryQueue + 'static>(mut self, queue: Q) -> Self {
+        self.queue = Some(AnyQueue::new(queue));
         self
     }
 
@@ -181,7 +217,14 @@ impl YocoWebhookConfig {
         {
             Ok((delivery, body)) => {
                 observation.received(&delivery);
-                Ok(YocoWebhook::new(delivery, body, self.dedup.clone(), observation))
+                match &self.queue {
+                    None => Ok(YocoWebhook::new(delivery, body, self.dedup.clone(), observation)),
+                    Some(queue) => {
+                        let rejection = enqueue(queue, delivery).await;
+                        observation.refused(&rejection);
+                        Err(rejection)
+                    }
+                }
             }
             Err(rejection) => {
                 // Verified, so its `webhook-id` is authentic and worth a log.
@@ -222,6 +265,18 @@ impl YocoWebhookConfig {
             Outcome::Process(delivery) => Ok((delivery, body)),
             Outcome::Ignore(ignored) => Err(YocoRejection::Ignored(ignored)),
         }
+    }
+}
+
+/// Queues `delivery`: [`YocoRejection::Queued`] once it is recorded, the
+/// answer 200; [`YocoRejection::QueueUnavailable`] otherwise, 503.
+async fn enqueue(queue: &AnyQueue, delivery: Delivery) -> YocoRejection {
+    let watch = Stopwatch::start();
+    let queued = queue.enqueue(&delivery.to_stored()).await;
+    store_call(queue.kind(), "enqueue", watch.elapsed());
+    match queued {
+        Ok(()) => YocoRejection::Queued(delivery.webhook_id),
+        Err(err) => YocoRejection::QueueUnavailable(err),
     }
 }
 

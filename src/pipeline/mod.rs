@@ -14,6 +14,7 @@
 //! - `webhook`: [`YocoWebhook`], the delivery handed to the handler, and
 //!   the deduplication around it.
 //! - `store`: any store behind one type.
+//! - `queue`: any delivery queue behind one type (answer now, process later).
 //! - `observe`: the span and the metrics of each delivery (features
 //!   `tracing`, `metrics`).
 //! - `body`: the limited read of an `http-body` body (feature `http-body`,
@@ -24,6 +25,7 @@ pub(crate) mod answer;
 pub(crate) mod body;
 mod config;
 mod observe;
+mod queue;
 mod rejection;
 mod store;
 mod webhook;

@@ -35,7 +35,8 @@ pub const VERIFIED_TOTAL: &str = "yoco_webhooks_verified_total";
 /// `event_type`.
 pub const HANDLER_SECONDS: &str = "yoco_webhooks_handler_seconds";
 /// The histogram of store calls, in seconds, labelled `store` and
-/// `operation` (`claim`, `complete`, `release`).
+/// `operation` (`claim`, `complete`, `release`, and `enqueue` for a
+/// delivery queue, labelled with the queue's type).
 pub const STORE_SECONDS: &str = "yoco_webhooks_store_seconds";
 
 /// One delivery, observed from its first byte to its answer.
@@ -158,6 +159,8 @@ impl Observation {
                 let _ = secret;
                 "rejected"
             }
+            YocoRejection::Queued(_) => "queued",
+            YocoRejection::QueueUnavailable(_) => "store_unavailable",
             _ => "rejected",
         };
         self.answered(outcome, reason, rejection.status().as_u16());
@@ -166,6 +169,10 @@ impl Observation {
             YocoRejection::Ignored(_) => tracing::debug!(target: TARGET, "event ignored: not for this receiver"),
             YocoRejection::NotAuthentic(cause) => {
                 tracing::warn!(target: TARGET, "request refused: not authentic: {cause}")
+            }
+            YocoRejection::Queued(_) => tracing::info!(target: TARGET, "delivery queued"),
+            YocoRejection::QueueUnavailable(err) => {
+                tracing::error!(target: TARGET, "answered 503, Yoco retries: {err}")
             }
             // Not the parser's message: it may quote the body.
             _ => tracing::warn!(target: TARGET, "request refused: {}", rejection.body_text()),

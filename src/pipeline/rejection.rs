@@ -3,8 +3,10 @@
 use http::StatusCode;
 
 use super::answer::Answer;
+use crate::dedup::StoreError;
 use crate::event::ParseError;
 use crate::filter::IgnoreReason;
+use crate::ids::WebhookId;
 use crate::receive::{Ignored, ReceiveError};
 use crate::verify::VerifyError;
 
@@ -44,6 +46,15 @@ pub enum YocoRejection {
     /// id, another mode): 200, so that Yoco does not retry it.
     #[error("ignored: {}", .0.reason)]
     Ignored(Ignored),
+    /// The delivery was queued for your workers
+    /// ([`YocoWebhookConfig::with_queue`](crate::YocoWebhookConfig::with_queue)):
+    /// 200, so that Yoco does not retry it. Not a failure: the answer of a
+    /// route that processes later.
+    #[error("queued: {0}")]
+    Queued(WebhookId),
+    /// The queue could not record the delivery: 503, so that Yoco retries.
+    #[error("the delivery could not be queued: {0}")]
+    QueueUnavailable(#[source] StoreError),
     /// The server was given no [`YocoWebhookConfig`](crate::YocoWebhookConfig)
     /// for this route (on Rocket: none in managed state): 500, the
     /// merchant's mistake, not the sender's.
@@ -53,7 +64,8 @@ pub enum YocoRejection {
 
 impl YocoRejection {
     /// The HTTP status to answer: 405, 413, 400, 401, 500 without a
-    /// configuration, or 200 for an ignored event.
+    /// configuration, 503 for a queue that could not record the delivery,
+    /// or 200 for an ignored or queued event.
     pub fn status(&self) -> StatusCode {
         self.answer().status()
     }
@@ -88,6 +100,8 @@ impl YocoRejection {
                 IgnoreReason::ForeignCheckout => "foreign_checkout",
                 IgnoreReason::UnwantedMode => "unwanted_mode",
             },
+            YocoRejection::Queued(_) => "queued",
+            YocoRejection::QueueUnavailable(_) => "queue_unavailable",
             YocoRejection::NotConfigured => "not_configured",
         }
     }
@@ -100,6 +114,8 @@ impl YocoRejection {
             YocoRejection::NotAuthentic(_) => Answer::NotAuthentic,
             YocoRejection::NotAnEvent(_) => Answer::NotAnEvent,
             YocoRejection::Ignored(ignored) => Answer::Ignored(ignored.reason),
+            YocoRejection::Queued(_) => Answer::Queued,
+            YocoRejection::QueueUnavailable(_) => Answer::StoreUnavailable,
             YocoRejection::NotConfigured => Answer::NotConfigured,
         }
     }

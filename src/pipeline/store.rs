@@ -76,7 +76,7 @@ pub(crate) fn erase<S: IdempotencyStore + 'static>(dedup: Deduplicator<S>) -> An
 /// The last segment of a type's path, without generic parameters, and
 /// through an `Arc` or a `Box`: `yoco_webhooks::redis::RedisStore` and
 /// `Arc<RedisStore>` are `RedisStore`.
-fn type_name<T: ?Sized>() -> &'static str {
+pub(super) fn type_name<T: ?Sized>() -> &'static str {
     let mut name = std::any::type_name::<T>();
     for pointer in ["alloc::sync::Arc<", "alloc::boxed::Box<"] {
         if let Some(inner) = name.strip_prefix(pointer).and_then(|inner| inner.strip_suffix('>')) {

@@ -134,11 +134,13 @@ mod tests {
     use crate::pipeline::store::erase;
 
     fn webhook(dedup: Option<AnyDeduplicator>) -> YocoWebhook {
+        let body = crate::testing::DOCUMENTED_SAMPLE.as_bytes();
         let delivery = Delivery {
             webhook_id: WebhookId::new("msg_1"),
             timestamp: time::OffsetDateTime::UNIX_EPOCH,
             secret: crate::SecretName::from("secret-1"),
-            event: crate::event::parse(crate::testing::DOCUMENTED_SAMPLE.as_bytes()).unwrap(),
+            event: crate::event::parse(body).unwrap(),
+            raw: crate::stored::Raw::new(body, b"0", b"v1,", 0),
         };
         YocoWebhook::new(delivery, Bytes::from_static(b"{}"), dedup, Observation::start())
     }

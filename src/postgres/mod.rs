@@ -1,6 +1,7 @@
-//! [`PostgresStore`]: an [`IdempotencyStore`] on PostgreSQL, shared by every
-//! instance of your server, which can also mark a delivery done inside your
-//! own database transaction.
+//! PostgreSQL for webhooks: [`PostgresStore`], an [`IdempotencyStore`]
+//! shared by every instance of your server, which can also mark a delivery
+//! done inside your own database transaction; and [`Inbox`], a delivery
+//! queue in a table, to answer Yoco at once and process later.
 //!
 //! ```no_run
 //! use yoco_webhooks::dedup::Deduplicator;
@@ -138,6 +139,73 @@
 //! name, [`PostgresStore::migration`]) into one of theirs instead, and never
 //! call `migrate`.
 //!
+//! # An inbox: answer now, process later
+//!
+//! [`Inbox`] is a [`DeliveryQueue`](crate::DeliveryQueue) in one table,
+//! `yoco_webhook_inbox` by default. Give it to
+//! [`YocoWebhookConfig::with_queue`](crate::YocoWebhookConfig::with_queue):
+//! the endpoint then verifies each delivery, records it in one statement
+//! (`INSERT ... ON CONFLICT (webhook_id) DO NOTHING`: Yoco's retries of a
+//! delivery are recorded once, and never reach a worker twice) and answers
+//! 200 `queued` once that statement committed; a database that cannot
+//! answer means 503, never 2xx.
+//!
+//! Workers, in any number of processes on any number of machines, take
+//! deliveries with [`Inbox::next`] (the oldest due one, `FOR UPDATE SKIP
+//! LOCKED`, inside a transaction the handler writes through) or
+//! [`Inbox::work`] (the same around a handler that writes elsewhere):
+//!
+//! ```no_run
+//! use yoco_webhooks::postgres::{Inbox, Worked};
+//! use yoco_webhooks::Receiver;
+//!
+//! async fn worker(inbox: Inbox, receiver: Receiver) {
+//!     loop {
+//!         let worked = inbox
+//!             .work(&receiver, |delivery| async move {
+//!                 // send the receipt, call the warehouse, ...
+//!                 println!("{} {}", delivery.webhook_id, delivery.event.event_type());
+//!                 Ok::<(), std::io::Error>(())
+//!             })
+//!             .await;
+//!         if matches!(worked, Ok(Worked::Idle) | Err(_)) {
+//!             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! - Each delivery is checked again before the handler sees it
+//!   ([`Receiver::receive_stored`](crate::Receiver::receive_stored)): a row
+//!   changed in the table is refused, dead at once.
+//! - A failed attempt rolls the handler's changes back and records the
+//!   failure in the same transaction: the delivery is due again after a
+//!   backoff (10 s, doubling, at most an hour: [`Inbox::backoff`]); after
+//!   [`Inbox::max_attempts`] attempts (10) it is dead, kept for a person
+//!   ([`Inbox::list`], [`Inbox::retry`], or the command line:
+//!   `yoco-webhooks inbox dead`, `yoco-webhooks inbox retry <id>`).
+//! - A worker that dies mid-attempt holds nothing: its transaction rolls
+//!   back, the lock goes with its connection, and the delivery is due
+//!   again at once for another worker (that attempt is not counted).
+//! - Done rows stay until [`Inbox::purge_done`] (or `yoco-webhooks inbox
+//!   purge`) deletes them; keep them 28 hours, beyond Yoco's retries, so
+//!   that a late retry is still recognised.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `webhook_id` | `text` primary key | the `webhook-id` |
+//! | `webhook_timestamp`, `webhook_signature`, `body` | `text` | the delivery as received ([`StoredDelivery`](crate::StoredDelivery)) |
+//! | `received_at` | `timestamptz` | when it was received (the receiver's clock) |
+//! | `state` | `text` | `pending`, `done` or `dead` |
+//! | `attempts` | `integer` | attempts that ran to their end |
+//! | `due_at` | `timestamptz` | when it is next due (the database's clock) |
+//! | `finished_at` | `timestamptz`, null while pending | when it was done, or given up |
+//! | `last_error` | `text` | the last failed attempt's error |
+//!
+//! [`Inbox::migrate`] creates it (with a partial index on `due_at` of the
+//! pending rows, and one on `finished_at` of the done rows), or copy
+//! [`INBOX_MIGRATION`] into your own migrations.
+//!
 //! # Why sqlx
 //!
 //! The store is built on [sqlx](https://docs.rs/sqlx) 0.8 (no macros, no
@@ -156,10 +224,14 @@
 //! [`PgPool`]: sqlx::PgPool
 
 mod error;
+mod inbox;
+mod job;
 mod schema;
 mod store;
 
 pub use sqlx;
 
+pub use inbox::{DEFAULT_INBOX_TABLE, DEFAULT_MAX_ATTEMPTS, INBOX_MIGRATION, Inbox, InboxEntry, InboxState};
+pub use job::{InboxDelivery, NextAttempt, Worked};
 pub use schema::{DEFAULT_TABLE, MIGRATION, TableNameError};
 pub use store::PostgresStore;

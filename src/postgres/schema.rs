@@ -166,6 +166,11 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// `"name"` of a validated identifier (no quote inside to escape).
+pub(super) fn quote_name(name: &str) -> String {
+    quote(None, name)
+}
+
 /// `"schema"."name"` of validated identifiers (no quote inside to escape).
 fn quote(schema: Option<&str>, name: &str) -> String {
     match schema {

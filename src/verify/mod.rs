@@ -157,6 +157,8 @@ impl Verifier {
         Ok(Verified {
             webhook_id,
             timestamp,
+            timestamp_header,
+            signature_header,
             body,
             secret: &accepted.binding,
         })
@@ -258,6 +260,9 @@ pub struct Verified<'a> {
     webhook_id: &'a str,
     /// Unix seconds, in `0..=MAX_UNIX_SECONDS`.
     timestamp: i64,
+    /// The `webhook-timestamp` and `webhook-signature` headers as received.
+    timestamp_header: &'a [u8],
+    signature_header: &'a [u8],
     body: &'a [u8],
     secret: &'a Binding,
 }
@@ -278,6 +283,16 @@ impl<'a> Verified<'a> {
     /// The raw body that was verified.
     pub fn body(&self) -> &'a [u8] {
         self.body
+    }
+
+    /// The `webhook-timestamp` header as received (ASCII digits).
+    pub(crate) fn timestamp_header(&self) -> &'a [u8] {
+        self.timestamp_header
+    }
+
+    /// The `webhook-signature` header as received.
+    pub(crate) fn signature_header(&self) -> &'a [u8] {
+        self.signature_header
     }
 
     /// The name of the secret that verified the request (see

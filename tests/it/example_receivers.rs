@@ -25,18 +25,18 @@ fn example(name: &str) -> tokio::process::Command {
 /// A running receiver: its process, URL, stdout lines, what it logged on
 /// stderr so far, and what it runs under (the Lambda emulator, for
 /// `lambda_receiver`).
-struct Running {
-    child: Child,
-    url: String,
-    stdout: Lines<BufReader<ChildStdout>>,
-    logged: Arc<Mutex<String>>,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) stdout: Lines<BufReader<ChildStdout>>,
+    pub(crate) logged: Arc<Mutex<String>>,
     _runtime: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// Starts the example `name` with the test secret and `env`, and waits until
 /// it listens (`lambda_receiver`: under the Lambda emulator, which queues
 /// requests until the function polls).
-async fn start(name: &str, env: &[(&str, &str)]) -> Running {
+pub(crate) async fn start(name: &str, env: &[(&str, &str)]) -> Running {
     let mut command = example(name);
     command
         .env("YOCO_WEBHOOK_SECRET", TEST_SECRET)
@@ -104,7 +104,7 @@ impl Running {
         request.send().await.unwrap().status().as_u16()
     }
 
-    async fn next_line(&mut self) -> Value {
+    pub(crate) async fn next_line(&mut self) -> Value {
         let line = tokio::time::timeout(Duration::from_secs(5), self.stdout.next_line())
             .await
             .unwrap()

@@ -47,6 +47,11 @@
 //! - `postgres`: `PostgresStore` against a real PostgreSQL server started
 //!   by the test (feature `postgres`): the contract, two instances, a
 //!   database that goes down, completion inside the merchant's transaction.
+//! - `inbox`: the PostgreSQL inbox as processes (feature `postgres`): the
+//!   example receivers answering `queued`, worker processes (this test
+//!   binary run again) draining one inbox exactly once, a worker killed
+//!   mid-transaction, retries and dead deliveries retried from the command
+//!   line, a database restarted mid-run, a stored delivery changed.
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
@@ -86,6 +91,8 @@ mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
 mod fast_path;
+#[cfg(feature = "postgres")]
+mod inbox;
 #[cfg(feature = "lambda")]
 mod lambda;
 mod memory_size;
@@ -262,6 +269,8 @@ fn example_binary(name: &str) -> tokio::process::Command {
         "YOCO_API_BASE",
         "YOCO_REDIS_URL",
         "YOCO_DATABASE_URL",
+        "YOCO_INBOX",
+        "YOCO_INBOX_WORKERS",
     ] {
         command.env_remove(variable);
     }

@@ -40,17 +40,17 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A PostgreSQL server of our own, in a temporary directory, on a free
 /// loopback port; stopped and deleted on drop.
-struct PgServer {
+pub(crate) struct PgServer {
     bin: PathBuf,
     dir: PathBuf,
-    port: u16,
+    pub(crate) port: u16,
     as_postgres_user: bool,
 }
 
 impl PgServer {
     /// Creates a cluster and starts it; panics, saying what to install, if
     /// PostgreSQL is missing.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let bin = server_binaries();
         let as_postgres_user = running_as_root();
         if as_postgres_user {
@@ -94,7 +94,7 @@ impl PgServer {
 
     /// Starts the server on its port and data directory, and waits until it
     /// accepts connections.
-    fn start_again(&self) {
+    pub(crate) fn start_again(&self) {
         let options = format!(
             "-p {} -h 127.0.0.1 -k {} -c fsync=off -c full_page_writes=off -c synchronous_commit=off",
             self.port,
@@ -110,7 +110,7 @@ impl PgServer {
     }
 
     /// Stops the server (closing every connection) and waits until it is down.
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         run(self
             .command("pg_ctl")
             .arg("-D")
@@ -118,7 +118,7 @@ impl PgServer {
             .args(["-w", "-t", "60", "-m", "fast", "stop"]));
     }
 
-    fn url(&self, database: &str) -> String {
+    pub(crate) fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
@@ -199,7 +199,7 @@ fn run(command: &mut Command) {
 }
 
 /// The server most tests share; started by the first, stopped after the last.
-fn shared_server() -> Arc<PgServer> {
+pub(crate) fn shared_server() -> Arc<PgServer> {
     static SHARED: Mutex<Weak<PgServer>> = Mutex::new(Weak::new());
     let mut shared = SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(server) = shared.upgrade() {
@@ -212,13 +212,13 @@ fn shared_server() -> Arc<PgServer> {
 
 /// A database of its own on the shared server, keeping the server up while
 /// the test runs.
-struct TestDb {
+pub(crate) struct TestDb {
     _server: Arc<PgServer>,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TestDb {
-    async fn new(name: &str) -> Self {
+    pub(crate) async fn new(name: &str) -> Self {
         let server = tokio::task::spawn_blocking(shared_server).await.unwrap();
         let admin = pool(&server.url("postgres")).await;
         sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
@@ -234,7 +234,7 @@ impl TestDb {
 
     /// A new pool on the database: another server instance, as far as the
     /// store can tell.
-    async fn pool(&self) -> PgPool {
+    pub(crate) async fn pool(&self) -> PgPool {
         pool(&self.url).await
     }
 
@@ -246,11 +246,11 @@ impl TestDb {
     }
 }
 
-async fn pool(url: &str) -> PgPool {
+pub(crate) async fn pool(url: &str) -> PgPool {
     pool_options().connect(url).await.unwrap()
 }
 
-fn pool_options() -> PgPoolOptions {
+pub(crate) fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new().max_connections(8).acquire_timeout(ACQUIRE_TIMEOUT)
 }
 

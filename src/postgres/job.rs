@@ -1,0 +1,276 @@
+//! [`InboxDelivery`]: one delivery a worker took from the [`Inbox`], inside
+//! its transaction, and [`Worked`], what [`Inbox::work`] did.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::{PgConnection, Postgres, Transaction};
+use time::OffsetDateTime;
+
+use super::error::store_error;
+use super::inbox::{Inbox, column, stored_from, time_at};
+use crate::dedup::StoreError;
+use crate::ids::WebhookId;
+use crate::receive::{Ignored, Outcome, ReceiveError, Receiver};
+use crate::stored::StoredDelivery;
+
+/// The savepoint the handler's changes are made under: a failed attempt
+/// rolls them back to it, then records the failure in the same
+/// transaction, so the row is never unlocked in between.
+const HANDLER_SAVEPOINT: &str = "SAVEPOINT yoco_webhooks_handler";
+const ROLLBACK_HANDLER: &str = "ROLLBACK TO SAVEPOINT yoco_webhooks_handler";
+
+/// A boxed `Send` future. Each database step is boxed in a function of its
+/// own, where the compiler proves it `Send`: inside a caller's generic
+/// future (`Inbox::work` in a spawned task), sqlx's executor over a
+/// reborrowed transaction is "not general enough" for rustc to prove it.
+type Step<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A delivery taken from the [`Inbox`] by [`Inbox::next`], locked for this
+/// worker inside a transaction until [`done`](Self::done),
+/// [`failed`](Self::failed) or [`refused`](Self::refused).
+///
+/// Write your changes through [`connection`](Self::connection): they commit
+/// together with "done", or roll back with a failure. Dropped without
+/// either (the worker panicked, or died), the transaction rolls back: the
+/// delivery is due again at once, for any worker, and the attempt does not
+/// count.
+///
+/// ```no_run
+/// use yoco_webhooks::postgres::Inbox;
+/// use yoco_webhooks::postgres::sqlx;
+/// use yoco_webhooks::{Outcome, Receiver};
+///
+/// async fn work(inbox: &Inbox, receiver: &Receiver) -> Result<(), Box<dyn std::error::Error>> {
+///     while let Some(mut taken) = inbox.next().await? {
+///         let delivery = match taken.check(receiver) {
+///             Ok(Outcome::Process(delivery)) => delivery,
+///             Ok(Outcome::Ignore(_)) => { taken.done().await?; continue }
+///             Err(tampered) => { taken.refused(&tampered.to_string()).await?; continue }
+///         };
+///         let paid = sqlx::query("UPDATE orders SET paid = true WHERE checkout_id = $1")
+///             .bind(delivery.event.checkout_id().map(|id| id.as_str()))
+///             .execute(taken.connection())
+///             .await;
+///         match paid {
+///             Ok(_) => taken.done().await?, // "order paid" and "delivery done" commit together
+///             Err(err) => { taken.failed(&err.to_string()).await?; } // rolled back; retried later
+///         }
+///     }
+///     Ok(())
+/// }
+/// ```
+pub struct InboxDelivery {
+    transaction: Transaction<'static, Postgres>,
+    stored: StoredDelivery,
+    attempts: u32,
+    inbox: Inbox,
+}
+
+/// When a failed delivery runs again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NextAttempt {
+    /// It is pending again, due at this time.
+    At(OffsetDateTime),
+    /// It failed its last attempt: dead, kept for a person to look at.
+    Dead,
+}
+
+/// What [`Inbox::work`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Worked<T, E> {
+    /// No delivery was due.
+    Idle,
+    /// The handler succeeded, and the delivery is done.
+    Done {
+        /// The delivery.
+        webhook_id: WebhookId,
+        /// The handler's result.
+        value: T,
+    },
+    /// The handler failed; the delivery runs again, or is dead.
+    Failed {
+        /// The delivery.
+        webhook_id: WebhookId,
+        /// The handler's error (its `Display` is kept as `last_error`).
+        error: E,
+        /// When it runs again.
+        next: NextAttempt,
+    },
+    /// The stored delivery did not check out (changed in the table, signed
+    /// by a secret the receiver does not accept, or not an event): dead
+    /// at once, never handed to the handler.
+    Refused {
+        /// The delivery.
+        webhook_id: WebhookId,
+        /// Why.
+        error: ReceiveError,
+    },
+    /// The receiver ignores the event (not for its checkouts): done
+    /// without the handler.
+    Ignored(Ignored),
+}
+
+impl InboxDelivery {
+    /// Begins a transaction and takes the oldest due, unlocked delivery.
+    pub(super) fn take(inbox: &Inbox) -> Step<'_, Option<Self>> {
+        Box::pin(Self::take_now(inbox))
+    }
+
+    async fn take_now(inbox: &Inbox) -> Result<Option<Self>, StoreError> {
+        let mut transaction = inbox
+            .pool
+            .begin()
+            .await
+            .map_err(|err| store_error("PostgreSQL could not begin a transaction", &err))?;
+        let row = sqlx::query(&inbox.sql.next)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not take a delivery", &err))?;
+        let Some(row) = row else {
+            // Nothing due: the empty transaction ends with the drop.
+            return Ok(None);
+        };
+        let stored = stored_from(&row)?;
+        let attempts: i32 = column(&row, 5)?;
+        sqlx::query(HANDLER_SAVEPOINT)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not set a savepoint", &err))?;
+        Ok(Some(Self {
+            transaction,
+            stored,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+            inbox: inbox.clone(),
+        }))
+    }
+
+    /// The delivery as it was stored. Check it with
+    /// [`check`](Self::check) before acting on it.
+    pub fn stored(&self) -> &StoredDelivery {
+        &self.stored
+    }
+
+    /// This attempt's number, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempts.saturating_add(1)
+    }
+
+    /// Checks the stored delivery again with `receiver`
+    /// ([`Receiver::receive_stored`]): the signature, the timestamp against
+    /// the time of receipt, the event and the filter.
+    ///
+    /// # Errors
+    /// [`ReceiveError`] if it is not authentic or not an event: call
+    /// [`refused`](Self::refused).
+    pub fn check(&self, receiver: &Receiver) -> Result<Outcome, ReceiveError> {
+        receiver.receive_stored(&self.stored)
+    }
+
+    /// The transaction's connection: write your changes through it (pass
+    /// it to sqlx as an executor) so that they commit with
+    /// [`done`](Self::done).
+    pub fn connection(&mut self) -> &mut PgConnection {
+        &mut self.transaction
+    }
+
+    /// Records the delivery done and commits, your changes with it.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the database could not answer: nothing committed,
+    /// and the delivery is due again.
+    pub async fn done(self) -> Result<(), StoreError> {
+        let step: Step<'static, ()> = Box::pin(self.done_now());
+        step.await
+    }
+
+    async fn done_now(mut self) -> Result<(), StoreError> {
+        sqlx::query(&self.inbox.sql.done)
+            .bind(self.stored.webhook_id().as_str())
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not record the delivery done", &err))?;
+        commit(self.transaction).await
+    }
+
+    /// Rolls your changes back, records the failed attempt with `error`
+    /// (for a person to read: no secrets), and commits: the delivery runs
+    /// again after the inbox's backoff, or is dead if that was its last
+    /// attempt.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the database could not answer: the attempt is not
+    /// counted, and the delivery is due again.
+    pub async fn failed(self, error: &str) -> Result<NextAttempt, StoreError> {
+        let step: Step<'static, NextAttempt> = Box::pin(self.failed_now(error.to_owned()));
+        step.await
+    }
+
+    async fn failed_now(mut self, error: String) -> Result<NextAttempt, StoreError> {
+        sqlx::query(ROLLBACK_HANDLER)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not roll the handler's changes back", &err))?;
+        let wait = self.inbox.backoff_after(self.attempt());
+        let row = sqlx::query(&self.inbox.sql.failed)
+            .bind(self.stored.webhook_id().as_str())
+            .bind(&error)
+            .bind(i64::from(self.inbox.max_attempts))
+            .bind(wait.as_secs_f64())
+            .fetch_one(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not record the failed attempt", &err))?;
+        let dead: bool = column(&row, 0)?;
+        let due: f64 = column(&row, 1)?;
+        commit(self.transaction).await?;
+        Ok(if dead {
+            NextAttempt::Dead
+        } else {
+            NextAttempt::At(time_at(due)?)
+        })
+    }
+
+    /// Rolls your changes back and records the delivery dead at once, with
+    /// `reason`: for a stored delivery that did not [`check`](Self::check)
+    /// out, which no attempt will ever process.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the database could not answer.
+    pub async fn refused(self, reason: &str) -> Result<(), StoreError> {
+        let step: Step<'static, ()> = Box::pin(self.refused_now(reason.to_owned()));
+        step.await
+    }
+
+    async fn refused_now(mut self, reason: String) -> Result<(), StoreError> {
+        sqlx::query(ROLLBACK_HANDLER)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not roll the handler's changes back", &err))?;
+        sqlx::query(&self.inbox.sql.refused)
+            .bind(self.stored.webhook_id().as_str())
+            .bind(&reason)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not record the delivery dead", &err))?;
+        commit(self.transaction).await
+    }
+}
+
+async fn commit(transaction: Transaction<'static, Postgres>) -> Result<(), StoreError> {
+    transaction
+        .commit()
+        .await
+        .map_err(|err| store_error("PostgreSQL could not commit", &err))
+}
+
+impl fmt::Debug for InboxDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboxDelivery")
+            .field("stored", &self.stored)
+            .field("attempt", &self.attempt())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,47 @@
+//! [`DeliveryQueue`]: somewhere a verified delivery is recorded durably, so
+//! that the endpoint can answer Yoco at once and a worker can process it
+//! later.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::dedup::StoreError;
+use crate::stored::StoredDelivery;
+
+/// A durable queue of verified deliveries: an inbox table
+/// (`postgres::Inbox`, feature `postgres`), or your own (a message broker,
+/// a cloud queue). Give it to
+/// [`YocoWebhookConfig::with_queue`](crate::YocoWebhookConfig::with_queue)
+/// and every server integration answers Yoco as soon as the delivery is
+/// queued, without running the route's handler.
+///
+/// # Contract
+///
+/// - [`enqueue`](Self::enqueue) answers `Ok` only once the delivery is
+///   durable (committed, acknowledged by the broker): the endpoint answers
+///   200 on it, and Yoco never sends the delivery again.
+/// - Enqueuing a `webhook-id` that is queued already (Yoco's retry of a
+///   delivery whose answer was lost, or two copies arriving together) is
+///   `Ok` and changes nothing, so that no worker sees a delivery twice. A
+///   queue that cannot tell (most brokers) may accept the copy, and its
+///   workers then deduplicate by `webhook-id`.
+/// - Any failure is a [`StoreError`]: the endpoint answers 503 and Yoco
+///   retries. Never `Ok` for a delivery that may not have been recorded.
+///
+/// Workers take deliveries off the queue, check each again with
+/// [`Receiver::receive_stored`](crate::Receiver::receive_stored) (the
+/// queue is outside the signature's protection), and process them.
+pub trait DeliveryQueue: Send + Sync {
+    /// Records `delivery` durably, unless its `webhook-id` is queued already.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the queue could not record it, or cannot say
+    /// whether it did.
+    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<Q: DeliveryQueue + ?Sized> DeliveryQueue for Arc<Q> {
+    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).enqueue(delivery)
+    }
+}

@@ -1,0 +1,430 @@
+//! Deliveries kept for later: the raw parts a [`Delivery`] carries, the
+//! [`StoredDelivery`] that holds them with the time of receipt, and the
+//! receiver's check of a stored delivery before a worker acts on it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::headers::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::ids::WebhookId;
+use crate::receive::{Delivery, Outcome, ReceiveError, Receiver};
+
+/// What a delivery was received as: the body and the timestamp and
+/// signature headers, and when; shared by clones, and one pointer in the
+/// delivery (which is a variant of `Outcome`, kept small).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Raw(Arc<RawParts>);
+
+#[derive(PartialEq, Eq)]
+struct RawParts {
+    /// The body, then the timestamp header, then the signature header.
+    text: String,
+    body_end: usize,
+    timestamp_end: usize,
+    /// Unix seconds: the `now` the delivery was verified against.
+    received_at: i64,
+}
+
+impl Raw {
+    /// The parts as received. The body of a delivery parsed as JSON, so it
+    /// is UTF-8; the timestamp header passed verification, so it is ASCII
+    /// digits; a signature header that is not UTF-8 (no signature contains
+    /// such bytes, so it verified on an ASCII entry) keeps its entries with
+    /// the other bytes replaced, which verifies the same.
+    pub(crate) fn new(body: &[u8], timestamp: &[u8], signature: &[u8], received_at: i64) -> Self {
+        let mut text = String::with_capacity(
+            body.len()
+                .saturating_add(timestamp.len())
+                .saturating_add(signature.len()),
+        );
+        text.push_str(&String::from_utf8_lossy(body));
+        let body_end = text.len();
+        text.push_str(&String::from_utf8_lossy(timestamp));
+        let timestamp_end = text.len();
+        text.push_str(&String::from_utf8_lossy(signature));
+        Self(Arc::new(RawParts {
+            text,
+            body_end,
+            timestamp_end,
+            received_at,
+        }))
+    }
+
+    pub(crate) fn body(&self) -> &str {
+        self.0.text.get(..self.0.body_end).unwrap_or_default()
+    }
+
+    pub(crate) fn timestamp(&self) -> &str {
+        self.0
+            .text
+            .get(self.0.body_end..self.0.timestamp_end)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn signature(&self) -> &str {
+        self.0.text.get(self.0.timestamp_end..).unwrap_or_default()
+    }
+
+    pub(crate) fn received_at(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.0.received_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+impl fmt::Debug for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Raw")
+            .field("body_len", &self.0.body_end)
+            .field("webhook_timestamp", &self.timestamp())
+            .field("received_at", &self.0.received_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A verified delivery as received, to keep in a queue, a table or a file
+/// and check again before acting on it ([`Receiver::receive_stored`]): the
+/// three webhook headers and the raw body, byte for byte, and the time it
+/// was received.
+///
+/// Make one with [`Delivery::to_stored`], or with [`StoredDelivery::new`]
+/// from what your own storage kept.
+///
+/// # The format
+///
+/// With serde (JSON here; any format works), a stored delivery is one
+/// object of five fields, all required:
+///
+/// | field | JSON type | value |
+/// |---|---|---|
+/// | `webhook_id` | string | the `webhook-id` header |
+/// | `webhook_timestamp` | string | the `webhook-timestamp` header, as sent (Unix seconds) |
+/// | `webhook_signature` | string | the `webhook-signature` header, as sent |
+/// | `received_at` | string | when it was received, RFC 3339 (`2024-06-15T15:51:56Z`) |
+/// | `body` | string | the raw body, as sent |
+///
+/// ```json
+/// {"webhook_id":"msg_1","webhook_timestamp":"1718466716","webhook_signature":"v1,K5o...=","received_at":"2024-06-15T15:51:56Z","body":"{\"id\":\"evt_1\",...}"}
+/// ```
+///
+/// The format is stable: fields may be added in later versions, but only
+/// optional ones, and unknown fields are ignored when read, so deliveries
+/// stored by one version are read by the next and the one before.
+///
+/// The body is the signed content: changing one byte of it, or of any
+/// header, makes [`Receiver::receive_stored`] refuse the delivery. It holds
+/// what the customer paid with as Yoco describes it (a masked card number);
+/// keep stored deliveries where you keep orders.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDelivery {
+    webhook_id: WebhookId,
+    webhook_timestamp: String,
+    webhook_signature: String,
+    #[serde(with = "time::serde::rfc3339")]
+    received_at: OffsetDateTime,
+    body: String,
+}
+
+impl StoredDelivery {
+    /// A stored delivery from its parts, as your storage kept them.
+    pub fn new(
+        webhook_id: WebhookId,
+        webhook_timestamp: impl Into<String>,
+        webhook_signature: impl Into<String>,
+        body: impl Into<String>,
+        received_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            webhook_id,
+            webhook_timestamp: webhook_timestamp.into(),
+            webhook_signature: webhook_signature.into(),
+            received_at,
+            body: body.into(),
+        }
+    }
+
+    /// The `webhook-id` header.
+    pub fn webhook_id(&self) -> &WebhookId {
+        &self.webhook_id
+    }
+
+    /// The `webhook-timestamp` header, as sent.
+    pub fn webhook_timestamp(&self) -> &str {
+        &self.webhook_timestamp
+    }
+
+    /// The `webhook-signature` header, as sent.
+    pub fn webhook_signature(&self) -> &str {
+        &self.webhook_signature
+    }
+
+    /// The raw body, as sent.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// When it was received: the time its timestamp is checked against.
+    pub fn received_at(&self) -> OffsetDateTime {
+        self.received_at
+    }
+
+    /// The three webhook headers, as `(name, value)` pairs (a [`Headers`](crate::Headers)).
+    pub fn headers(&self) -> [(&'static str, &str); 3] {
+        [
+            (WEBHOOK_ID, self.webhook_id.as_str()),
+            (WEBHOOK_TIMESTAMP, &self.webhook_timestamp),
+            (WEBHOOK_SIGNATURE, &self.webhook_signature),
+        ]
+    }
+}
+
+/// The ids and the time; the signature and the body are left out of logs.
+impl fmt::Debug for StoredDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredDelivery")
+            .field("webhook_id", &self.webhook_id)
+            .field("webhook_timestamp", &self.webhook_timestamp)
+            .field("received_at", &self.received_at)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// The delivery as received, to store and check again later
+    /// ([`Receiver::receive_stored`]).
+    pub fn to_stored(&self) -> StoredDelivery {
+        StoredDelivery {
+            webhook_id: self.webhook_id.clone(),
+            webhook_timestamp: self.raw.timestamp().to_owned(),
+            webhook_signature: self.raw.signature().to_owned(),
+            received_at: self.raw.received_at(),
+            body: self.raw.body().to_owned(),
+        }
+    }
+}
+
+impl From<&Delivery> for StoredDelivery {
+    fn from(delivery: &Delivery) -> Self {
+        delivery.to_stored()
+    }
+}
+
+impl Receiver {
+    /// Checks a stored delivery again, as this receiver checked it when it
+    /// arrived: the signature with this receiver's secrets, the timestamp
+    /// against the time it was received (not now: a delivery kept for a
+    /// day is still on time), then the event and the filter. A worker
+    /// calls this before acting on a delivery taken from a queue: one
+    /// changed byte anywhere, or a receipt time moved beyond the
+    /// tolerance, and it is refused.
+    ///
+    /// The [`Delivery`] it gives is the one the request gave (its
+    /// [`received_at`](Delivery::received_at) the stored one).
+    ///
+    /// ```
+    /// use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
+    /// use yoco_webhooks::{CheckoutFilter, Outcome, Receiver, StoredDelivery, Verifier, WebhookSecret};
+    ///
+    /// let secret = WebhookSecret::parse(TEST_SECRET)?;
+    /// let receiver = Receiver::new(Verifier::new(secret.clone()), CheckoutFilter::any());
+    /// let body = SampleEvent::payment_succeeded().to_json();
+    /// let headers = Signer::new(secret).sign_now("msg_1", &body);
+    /// let Ok(Outcome::Process(delivery)) = receiver.receive(&headers, &body) else { panic!() };
+    ///
+    /// // Kept as JSON (in a queue, a table, a file), read back later.
+    /// let json = serde_json::to_string(&delivery.to_stored())?;
+    /// let stored: StoredDelivery = serde_json::from_str(&json)?;
+    /// let Ok(Outcome::Process(again)) = receiver.receive_stored(&stored) else { panic!() };
+    /// assert_eq!(again, delivery);
+    ///
+    /// let tampered = json.replacen("900", "100", 1);
+    /// let stored: StoredDelivery = serde_json::from_str(&tampered)?;
+    /// assert_eq!(receiver.receive_stored(&stored).unwrap_err().status(), 401);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Receiver::receive_at`]: 401 if it is not authentic (tampered,
+    /// or signed by none of this receiver's secrets), 400 if it is not an
+    /// event.
+    pub fn receive_stored(&self, stored: &StoredDelivery) -> Result<Outcome, ReceiveError> {
+        self.receive_at(&stored.headers(), stored.body.as_bytes(), stored.received_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::filter::CheckoutFilter;
+    use crate::secret::WebhookSecret;
+    use crate::testing::{SampleEvent, Signer, TEST_SECRET};
+    use crate::verify::{Verifier, VerifyError};
+
+    const SIGNED_AT: OffsetDateTime = datetime!(2024-06-15 15:51:56 UTC);
+
+    fn receiver() -> Receiver {
+        Receiver::new(
+            Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
+            CheckoutFilter::checkout("ch_mine"),
+        )
+    }
+
+    fn received() -> Delivery {
+        let body = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
+        let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_at_unix(
+            "msg_1",
+            SIGNED_AT.unix_timestamp(),
+            &body,
+        );
+        let now = datetime!(2024-06-15 15:51:58 UTC);
+        match receiver().receive_at(&headers, &body, now).unwrap() {
+            Outcome::Process(delivery) => delivery,
+            Outcome::Ignore(ignored) => panic!("{ignored:?}"),
+        }
+    }
+
+    fn recheck(stored: &StoredDelivery) -> Result<Outcome, ReceiveError> {
+        receiver().receive_stored(stored)
+    }
+
+    #[test]
+    fn a_delivery_keeps_what_it_was_received_as() {
+        let delivery = received();
+        assert_eq!(delivery.webhook_timestamp(), SIGNED_AT.unix_timestamp().to_string());
+        assert!(delivery.webhook_signature().starts_with("v1,"));
+        assert_eq!(
+            delivery.body(),
+            SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json()
+        );
+        assert_eq!(delivery.received_at(), datetime!(2024-06-15 15:51:58 UTC));
+        let stored = delivery.to_stored();
+        assert_eq!(stored.headers().first(), Some(&("webhook-id", "msg_1")));
+        assert_eq!(stored.body().as_bytes(), delivery.body());
+    }
+
+    #[test]
+    fn a_stored_delivery_checks_out_again_as_the_same_delivery_long_after() {
+        let delivery = received();
+        let json = serde_json::to_string(&delivery.to_stored()).unwrap();
+        assert!(
+            json.starts_with(r#"{"webhook_id":"msg_1","webhook_timestamp":"1718466716","webhook_signature":"v1,"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""received_at":"2024-06-15T15:51:58Z","body":"{\"id\":"#),
+            "{json}"
+        );
+        let stored: StoredDelivery = serde_json::from_str(&json).unwrap();
+        assert_eq!(stored, delivery.to_stored());
+        assert_eq!(recheck(&stored).unwrap(), Outcome::Process(delivery));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_every_known_one_is_required() {
+        let json = serde_json::to_value(received().to_stored()).unwrap();
+        let mut more = json.clone();
+        more["added_later"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<StoredDelivery>(more).is_ok());
+        for field in [
+            "webhook_id",
+            "webhook_timestamp",
+            "webhook_signature",
+            "received_at",
+            "body",
+        ] {
+            let mut less = json.clone();
+            less.as_object_mut().unwrap().remove(field);
+            assert!(serde_json::from_value::<StoredDelivery>(less).is_err(), "{field}");
+        }
+    }
+
+    #[test]
+    fn one_changed_byte_anywhere_is_refused() {
+        let stored = received().to_stored();
+        let body = stored.body().as_bytes();
+        for index in 0..body.len() {
+            let mut changed = body.to_vec();
+            if let Some(byte) = changed.get_mut(index) {
+                *byte = if *byte == b'7' { b'8' } else { b'7' };
+            }
+            let Ok(changed) = String::from_utf8(changed) else {
+                continue;
+            };
+            let tampered = StoredDelivery {
+                body: changed,
+                ..stored.clone()
+            };
+            assert!(
+                matches!(
+                    recheck(&tampered),
+                    Err(ReceiveError::Verify(VerifyError::SignatureMismatch))
+                ),
+                "byte {index}"
+            );
+        }
+        let tampered = StoredDelivery {
+            webhook_id: WebhookId::new("msg_2"),
+            ..stored.clone()
+        };
+        assert!(matches!(
+            recheck(&tampered),
+            Err(ReceiveError::Verify(VerifyError::SignatureMismatch))
+        ));
+        let tampered = StoredDelivery {
+            webhook_timestamp: "1718466717".into(),
+            ..stored.clone()
+        };
+        assert!(matches!(
+            recheck(&tampered),
+            Err(ReceiveError::Verify(VerifyError::SignatureMismatch))
+        ));
+    }
+
+    #[test]
+    fn the_timestamp_is_checked_against_the_receipt_time() {
+        let stored = received().to_stored();
+        let late = StoredDelivery {
+            received_at: datetime!(2024-06-15 15:55:57 UTC),
+            ..stored.clone()
+        };
+        assert!(matches!(
+            recheck(&late),
+            Err(ReceiveError::Verify(VerifyError::StaleTimestamp))
+        ));
+        let early = StoredDelivery {
+            received_at: datetime!(2024-06-15 15:48:55 UTC),
+            ..stored
+        };
+        assert!(matches!(
+            recheck(&early),
+            Err(ReceiveError::Verify(VerifyError::FutureTimestamp))
+        ));
+    }
+
+    #[test]
+    fn another_receivers_secrets_or_filter_decide_as_they_would_have() {
+        let stored = received().to_stored();
+        let other_secret = Receiver::new(
+            Verifier::new(WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()),
+            CheckoutFilter::any(),
+        );
+        assert_eq!(other_secret.receive_stored(&stored).unwrap_err().status(), 401);
+        let other_filter = Receiver::new(
+            Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
+            CheckoutFilter::checkout("ch_theirs"),
+        );
+        assert!(matches!(other_filter.receive_stored(&stored), Ok(Outcome::Ignore(_))));
+    }
+
+    #[test]
+    fn debug_shows_neither_signature_nor_body() {
+        let stored = received().to_stored();
+        let shown = format!("{stored:?}");
+        assert!(!shown.contains(stored.webhook_signature()), "{shown}");
+        assert!(!shown.contains("p_"), "{shown}");
+    }
+}

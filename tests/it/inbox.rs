@@ -1,0 +1,488 @@
+//! The PostgreSQL inbox as a merchant runs it: the example receivers
+//! (`YOCO_INBOX=postgres`) answer `queued` and share one inbox, worker
+//! processes drain it, and the command line looks after it; against a real
+//! PostgreSQL server (the harness of `postgres.rs`).
+//!
+//! The worker processes are this test binary run again on
+//! [`worker_process`], which works only when the parent sets
+//! `YOCO_TEST_WORKER_URL`: it takes deliveries with `Inbox::next`, checks
+//! each, records it in the table `processed` through the delivery's own
+//! transaction, and commits it done. Told so by its environment it fails
+//! some deliveries, or holds one mid-transaction until it is killed.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
+use yoco_webhooks::postgres::sqlx::{self, PgPool};
+use yoco_webhooks::postgres::{Inbox, InboxState};
+use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
+use yoco_webhooks::{CheckoutFilter, Outcome, Receiver, StoredDelivery, Verifier, WebhookSecret};
+
+use crate::example_receivers::{Running, start};
+use crate::postgres::{PgServer, TestDb, pool};
+
+/// How long a test waits for the workers to reach a state before it fails.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+fn receiver() -> Receiver {
+    Receiver::new(
+        Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
+        CheckoutFilter::any(),
+    )
+}
+
+fn signed(id: &str) -> (Vec<u8>, Vec<(String, String)>) {
+    let body = SampleEvent::payment_succeeded()
+        .event_id(&format!("evt_{id}"))
+        .checkout_id("ch_shop")
+        .to_json();
+    let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, &body);
+    let pairs = headers
+        .pairs()
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    (body, pairs)
+}
+
+/// A verified delivery `id`, as the receiver stores it.
+fn stored(id: &str) -> StoredDelivery {
+    let (body, headers) = signed(id);
+    match receiver().receive(&headers, &body).unwrap() {
+        Outcome::Process(delivery) => delivery.to_stored(),
+        Outcome::Ignore(ignored) => panic!("{ignored:?}"),
+    }
+}
+
+/// Posts delivery `id` to `url` as Yoco would: (status, text).
+async fn post(client: &reqwest::Client, url: &str, id: &str) -> (u16, String) {
+    let (body, headers) = signed(id);
+    let mut request = client.post(url).timeout(Duration::from_secs(15)).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("answered within Yoco's wait");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The inbox's table and the workers' `processed` table, on `pool`.
+async fn prepare(pool: &PgPool) -> Inbox {
+    let inbox = Inbox::new(pool.clone());
+    inbox.migrate().await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS processed (webhook_id text NOT NULL, worker text NOT NULL, attempt integer NOT NULL)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    inbox
+}
+
+/// Both example receivers on the inbox at `url`, receiving only.
+async fn receivers(url: &str) -> [Running; 2] {
+    let env = [
+        ("YOCO_INBOX", "postgres"),
+        ("YOCO_DATABASE_URL", url),
+        ("YOCO_INBOX_WORKERS", "0"),
+    ];
+    [start("axum_receiver", &env).await, start("actix_receiver", &env).await]
+}
+
+/// A worker process on the inbox at `url`, with `env`.
+struct Worker {
+    child: Child,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Worker {
+    fn start(url: &str, name: &str, env: &[(&str, &str)]) -> Self {
+        let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "inbox::worker_process",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("YOCO_TEST_WORKER_URL", url)
+            .env("YOCO_TEST_WORKER_NAME", name)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, stdout }
+    }
+
+    /// Waits for the worker's line `line`; fails with what it said instead.
+    async fn said(&mut self, line: &str) {
+        let mut heard = Vec::new();
+        let wait = async {
+            while let Some(said) = self.stdout.next_line().await.unwrap() {
+                // The first may follow libtest's `test ... ` on its line.
+                if said.ends_with(line) {
+                    return true;
+                }
+                heard.push(said);
+            }
+            false
+        };
+        let said = tokio::time::timeout(PATIENCE, wait).await;
+        assert_eq!(said, Ok(true), "the worker did not say {line:?}, but {heard:?}");
+    }
+}
+
+/// How many times each delivery was processed (committed).
+async fn processed(pool: &PgPool) -> HashMap<String, i64> {
+    sqlx::query_as("SELECT webhook_id, count(*) FROM processed GROUP BY webhook_id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// (state, attempts, last_error) of delivery `id`.
+async fn row(pool: &PgPool, id: &str) -> (String, i32, Option<String>) {
+    sqlx::query_as("SELECT state, attempts, last_error FROM yoco_webhook_inbox WHERE webhook_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Waits until `check` holds, polling the database; fails after [`PATIENCE`].
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < PATIENCE, "not within {PATIENCE:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The worker process.
+
+/// Not a test: the worker process the tests below start (this binary, run
+/// again); does nothing unless `YOCO_TEST_WORKER_URL` is set.
+#[test]
+#[ignore = "a worker process for the inbox tests, started by them"]
+fn worker_process() {
+    let Ok(url) = std::env::var("YOCO_TEST_WORKER_URL") else {
+        return;
+    };
+    let name = std::env::var("YOCO_TEST_WORKER_NAME").unwrap();
+    let hold = std::env::var_os("YOCO_TEST_HOLD").is_some();
+    let healed = std::env::var_os("YOCO_TEST_HEALED").is_some();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let pool = crate::postgres::pool_options().connect_lazy(&url).unwrap();
+        let inbox = Inbox::new(pool)
+            .max_attempts(3)
+            .backoff(Duration::from_millis(100), Duration::from_millis(400));
+        let receiver = receiver();
+        loop {
+            let mut taken = match inbox.next().await {
+                Ok(Some(taken)) => taken,
+                Ok(None) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                Err(err) => {
+                    eprintln!("worker {name}: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let id = taken.stored().webhook_id().to_string();
+            let delivery = match taken.check(&receiver) {
+                Ok(Outcome::Process(delivery)) => delivery,
+                Ok(_) => panic!("every test delivery is the shop's"),
+                Err(refused) => {
+                    let _ = taken.refused(&refused.to_string()).await;
+                    println!("refused {id}");
+                    continue;
+                }
+            };
+            let attempt = taken.attempt();
+            let recorded = sqlx::query("INSERT INTO processed (webhook_id, worker, attempt) VALUES ($1, $2, $3)")
+                .bind(delivery.webhook_id.as_str())
+                .bind(&name)
+                .bind(i32::try_from(attempt).unwrap())
+                .execute(taken.connection())
+                .await;
+            if let Err(err) = recorded {
+                eprintln!("worker {name}: {err}");
+                continue; // dropped: rolled back, due again
+            }
+            if hold && id.starts_with("hold-") {
+                println!("holding {id}");
+                std::future::pending::<()>().await;
+            }
+            let fails = (id.starts_with("fail2-") && attempt <= 2) || (id.starts_with("always-") && !healed);
+            if fails {
+                let _ = taken.failed("told to fail").await;
+                println!("failed {id} {attempt}");
+                continue;
+            }
+            if let Err(err) = taken.done().await {
+                eprintln!("worker {name}: {err}");
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// The tests.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_deliveries_sent_twice_to_two_receivers_are_processed_once_by_three_workers() {
+    const DELIVERIES: usize = 500;
+    let db = TestDb::new("inbox_many").await;
+    let pool = db.pool().await;
+    let inbox = prepare(&pool).await;
+    let receivers = receivers(&db.url).await;
+    let _workers: Vec<Worker> = (0..3).map(|n| Worker::start(&db.url, &format!("w{n}"), &[])).collect();
+
+    let client = reqwest::Client::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut posts = tokio::task::JoinSet::new();
+    for n in 0..DELIVERIES {
+        // Each delivery to both receivers at once, as a retry racing the first attempt.
+        for receiver in &receivers {
+            let (client, url, permits) = (client.clone(), receiver.url.clone(), Arc::clone(&permits));
+            posts.spawn(async move {
+                let _permit = permits.acquire().await.unwrap();
+                (n, post(&client, &url, &format!("msg_{n}")).await)
+            });
+        }
+    }
+    while let Some(answer) = posts.join_next().await {
+        let (n, answer) = answer.unwrap();
+        assert_eq!(answer, (200, "queued".to_owned()), "msg_{n}");
+    }
+
+    eventually("every delivery processed", || async {
+        processed(&pool).await.len() == DELIVERIES && inbox.list(InboxState::Pending, 1).await.unwrap().is_empty()
+    })
+    .await;
+    let counts = processed(&pool).await;
+    assert!(
+        counts.values().all(|&count| count == 1),
+        "processed more than once: {counts:?}"
+    );
+    let done: i64 = sqlx::query_scalar("SELECT count(*) FROM yoco_webhook_inbox WHERE state = 'done' AND attempts = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(done, DELIVERIES as i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_mid_transaction_leaves_its_delivery_to_another_which_processes_it_once() {
+    let db = TestDb::new("inbox_killed").await;
+    let pool = db.pool().await;
+    let inbox = prepare(&pool).await;
+    assert!(inbox.enqueue_new(&stored("hold-1")).await.unwrap());
+
+    let mut holder = Worker::start(&db.url, "holder", &[("YOCO_TEST_HOLD", "1")]);
+    holder.said("holding hold-1").await;
+    // The holder's insert is not committed, and another worker skips the
+    // locked row rather than waiting for it.
+    let other = Worker::start(&db.url, "other", &[]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(processed(&pool).await.get("hold-1"), None);
+    assert_eq!(row(&pool, "hold-1").await.0, "pending");
+
+    holder.child.kill().await.unwrap(); // SIGKILL: no rollback of its own
+    eventually("taken over", || async { row(&pool, "hold-1").await.0 == "done" }).await;
+    let by: Vec<(String, i32)> = sqlx::query_as("SELECT worker, attempt FROM processed WHERE webhook_id = 'hold-1'")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(by, [("other".to_owned(), 1)], "the killed attempt does not count");
+    assert_eq!(row(&pool, "hold-1").await.1, 1);
+    drop(other);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failures_are_retried_with_backoff_until_dead_and_a_dead_one_is_retried_from_the_command_line() {
+    let db = TestDb::new("inbox_failures").await;
+    let pool = db.pool().await;
+    let inbox = prepare(&pool).await;
+    for id in ["fail2-1", "always-1"] {
+        inbox.enqueue_new(&stored(id)).await.unwrap();
+    }
+    let mut worker = Worker::start(&db.url, "w", &[]);
+    worker.said("failed always-1 3").await;
+    eventually("fail2-1 done", || async { row(&pool, "fail2-1").await.0 == "done" }).await;
+    assert_eq!(row(&pool, "fail2-1").await, ("done".to_owned(), 3, None));
+    let attempts: Vec<i32> = sqlx::query_scalar("SELECT attempt FROM processed WHERE webhook_id = 'fail2-1'")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, [3], "the failed attempts' changes rolled back");
+    assert_eq!(
+        row(&pool, "always-1").await,
+        ("dead".to_owned(), 3, Some("told to fail".to_owned()))
+    );
+    assert_eq!(processed(&pool).await.get("always-1"), None);
+    worker.child.kill().await.unwrap();
+
+    #[cfg(feature = "cli")]
+    {
+        let cli = |args: &'static [&'static str]| {
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_yoco-webhooks"));
+            command
+                .args(args)
+                .env("YOCO_DATABASE_URL", &db.url)
+                .env_remove("YOCO_SECRET_KEY");
+            async move { command.output().await.unwrap() }
+        };
+        let dead = cli(&["inbox", "dead", "--json"]).await;
+        assert!(dead.status.success(), "{dead:?}");
+        let lines: Vec<serde_json::Value> = String::from_utf8(dead.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["webhook_id"], "always-1");
+        assert_eq!(lines[0]["type"], "payment.succeeded");
+        assert_eq!(lines[0]["attempts"], 3);
+        assert_eq!(lines[0]["last_error"], "told to fail");
+        let pending = cli(&["inbox", "pending"]).await;
+        assert_eq!(String::from_utf8_lossy(&pending.stdout), "no pending deliveries\n");
+
+        // The bug is fixed and deployed; a person retries the dead delivery.
+        let _healed = Worker::start(&db.url, "healed", &[("YOCO_TEST_HEALED", "1")]);
+        let retried = cli(&["inbox", "retry", "always-1"]).await;
+        assert!(retried.status.success(), "{retried:?}");
+        eventually("always-1 done", || async { row(&pool, "always-1").await.0 == "done" }).await;
+        assert_eq!(processed(&pool).await.get("always-1"), Some(&1));
+        let again = cli(&["inbox", "retry", "always-1"]).await;
+        assert_eq!(again.status.code(), Some(1), "not dead any more: {again:?}");
+
+        let kept = cli(&["inbox", "purge"]).await;
+        assert_eq!(
+            String::from_utf8_lossy(&kept.stdout),
+            "purged 0 done deliveries older than 28 hours\n"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let purged = cli(&["inbox", "purge", "--older-than-hours", "0"]).await;
+        assert_eq!(
+            String::from_utf8_lossy(&purged.stdout),
+            "purged 2 done deliveries older than 0 hours\n"
+        );
+
+        let unset = tokio::process::Command::new(env!("CARGO_BIN_EXE_yoco-webhooks"))
+            .args(["inbox", "dead"])
+            .env_remove("YOCO_DATABASE_URL")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(unset.status.code(), Some(2));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_stopped_mid_run_means_503_and_nothing_is_lost_once_it_is_back() {
+    let server = Arc::new(tokio::task::spawn_blocking(PgServer::start).await.unwrap());
+    let url = server.url("postgres");
+    let pool = pool(&url).await;
+    prepare(&pool).await;
+    let receivers = receivers(&url).await;
+    let _worker = Worker::start(&url, "w", &[]);
+    let client = reqwest::Client::new();
+    for n in 0..10 {
+        let answer = post(&client, &receivers[n % 2].url, &format!("before-{n}")).await;
+        assert_eq!(answer, (200, "queued".to_owned()), "before-{n}");
+    }
+
+    let stopping = Arc::clone(&server);
+    tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap();
+    for n in 0..10 {
+        let answer = post(&client, &receivers[n % 2].url, &format!("during-{n}")).await;
+        assert_eq!(answer, (503, "store unavailable".to_owned()), "during-{n}");
+    }
+
+    let starting = Arc::clone(&server);
+    tokio::task::spawn_blocking(move || starting.start_again())
+        .await
+        .unwrap();
+    // Yoco's retries, to the same receivers, never restarted.
+    for n in 0..10 {
+        let answer = post(&client, &receivers[n % 2].url, &format!("during-{n}")).await;
+        assert_eq!(answer, (200, "queued".to_owned()), "during-{n}");
+    }
+    let pool = crate::postgres::pool(&url).await;
+    eventually("all twenty processed", || async { processed(&pool).await.len() == 20 }).await;
+    let counts = processed(&pool).await;
+    assert!(counts.values().all(|&count| count == 1), "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stored_delivery_with_one_byte_changed_is_refused_by_the_worker() {
+    let db = TestDb::new("inbox_tampered").await;
+    let pool = db.pool().await;
+    let inbox = prepare(&pool).await;
+    for id in ["tampered-1", "intact-1"] {
+        inbox.enqueue_new(&stored(id)).await.unwrap();
+    }
+    // One byte of the amount changed, in the table.
+    let body: String = sqlx::query_scalar("SELECT body FROM yoco_webhook_inbox WHERE webhook_id = 'tampered-1'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let at = body.find("\"amount\":").unwrap() + "\"amount\":".len();
+    let mut bytes = body.into_bytes();
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    sqlx::query("UPDATE yoco_webhook_inbox SET body = $1 WHERE webhook_id = 'tampered-1'")
+        .bind(String::from_utf8(bytes).unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut worker = Worker::start(&db.url, "w", &[]);
+    worker.said("refused tampered-1").await;
+    eventually("intact-1 done", || async { row(&pool, "intact-1").await.0 == "done" }).await;
+    let (state, attempts, error) = row(&pool, "tampered-1").await;
+    assert_eq!((state.as_str(), attempts), ("dead", 1));
+    assert!(error.unwrap().contains("not authentic"));
+    assert_eq!(processed(&pool).await.get("tampered-1"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_example_receivers_answer_at_once_and_print_from_a_worker_task() {
+    let db = TestDb::new("inbox_examples").await;
+    let env = [("YOCO_INBOX", "postgres"), ("YOCO_DATABASE_URL", db.url.as_str())];
+    let client = reqwest::Client::new();
+    for name in ["axum_receiver", "actix_receiver"] {
+        let mut running = start(name, &env).await;
+        let id = format!("msg_{name}");
+        assert_eq!(post(&client, &running.url, &id).await, (200, "queued".to_owned()));
+        let line = running.next_line().await;
+        assert_eq!(line["webhook_id"], id.as_str(), "{name}");
+        assert_eq!(line["checkout_id"], "ch_shop", "{name}");
+        // A retry is queued once: answered, and never printed again.
+        assert_eq!(post(&client, &running.url, &id).await, (200, "queued".to_owned()));
+    }
+    let pool = db.pool().await;
+    let done: i64 = sqlx::query_scalar("SELECT count(*) FROM yoco_webhook_inbox WHERE state = 'done'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(done, 2);
+}
