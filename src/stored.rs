@@ -3,7 +3,6 @@
 //! receiver's check of a stored delivery before a worker acts on it.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -13,13 +12,10 @@ use crate::ids::WebhookId;
 use crate::receive::{Delivery, Outcome, ReceiveError, Receiver};
 
 /// What a delivery was received as: the body and the timestamp and
-/// signature headers, and when; shared by clones, and one pointer in the
-/// delivery (which is a variant of `Outcome`, kept small).
+/// signature headers, in one allocation (the delivery's only one besides
+/// its event's masked card number), and when.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Raw(Arc<RawParts>);
-
-#[derive(PartialEq, Eq)]
-struct RawParts {
+pub(crate) struct Raw {
     /// The body, then the timestamp header, then the signature header.
     text: String,
     body_end: usize,
@@ -45,40 +41,37 @@ impl Raw {
         text.push_str(&String::from_utf8_lossy(timestamp));
         let timestamp_end = text.len();
         text.push_str(&String::from_utf8_lossy(signature));
-        Self(Arc::new(RawParts {
+        Self {
             text,
             body_end,
             timestamp_end,
             received_at,
-        }))
+        }
     }
 
     pub(crate) fn body(&self) -> &str {
-        self.0.text.get(..self.0.body_end).unwrap_or_default()
+        self.text.get(..self.body_end).unwrap_or_default()
     }
 
     pub(crate) fn timestamp(&self) -> &str {
-        self.0
-            .text
-            .get(self.0.body_end..self.0.timestamp_end)
-            .unwrap_or_default()
+        self.text.get(self.body_end..self.timestamp_end).unwrap_or_default()
     }
 
     pub(crate) fn signature(&self) -> &str {
-        self.0.text.get(self.0.timestamp_end..).unwrap_or_default()
+        self.text.get(self.timestamp_end..).unwrap_or_default()
     }
 
     pub(crate) fn received_at(&self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(self.0.received_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp(self.received_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
 impl fmt::Debug for Raw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Raw")
-            .field("body_len", &self.0.body_end)
+            .field("body_len", &self.body_end)
             .field("webhook_timestamp", &self.timestamp())
-            .field("received_at", &self.0.received_at)
+            .field("received_at", &self.received_at)
             .finish_non_exhaustive()
     }
 }
