@@ -7,9 +7,10 @@
 //! tolerance both ways), parses the event into types, and tells you whether
 //! it belongs to your checkouts, all without I/O, so it fits any server.
 //! Optional adapters (axum, actix-web, Poem, Rocket, tower, AWS Lambda,
-//! Cloudflare Workers) do the whole
-//! exchange for you and process each delivery once, with a store in memory
-//! or shared through Redis or PostgreSQL.
+//! Cloudflare Workers) do the whole exchange for you and process each
+//! delivery once, with a store in memory or shared through Redis,
+//! PostgreSQL or a Durable Object; or they record each delivery in a
+//! PostgreSQL inbox, answer at once, and your workers process it later.
 //!
 //! # Quick start
 //!

@@ -469,6 +469,7 @@ async fn the_example_receivers_answer_at_once_and_print_from_a_worker_task() {
     let db = TestDb::new("inbox_examples").await;
     let env = [("YOCO_INBOX", "postgres"), ("YOCO_DATABASE_URL", db.url.as_str())];
     let client = reqwest::Client::new();
+    let pool = db.pool().await;
     for name in ["axum_receiver", "actix_receiver"] {
         let mut running = start(name, &env).await;
         let id = format!("msg_{name}");
@@ -478,8 +479,10 @@ async fn the_example_receivers_answer_at_once_and_print_from_a_worker_task() {
         assert_eq!(line["checkout_id"], "ch_shop", "{name}");
         // A retry is queued once: answered, and never printed again.
         assert_eq!(post(&client, &running.url, &id).await, (200, "queued".to_owned()));
+        // The worker prints before it commits "done": a receiver stopped in
+        // between would leave the delivery for the next one, as it should.
+        eventually("the delivery done", || async { row(&pool, &id).await.0 == "done" }).await;
     }
-    let pool = db.pool().await;
     let done: i64 = sqlx::query_scalar("SELECT count(*) FROM yoco_webhook_inbox WHERE state = 'done'")
         .fetch_one(&pool)
         .await
