@@ -1,5 +1,8 @@
 //! sqlx's errors as [`StoreError`]s: the cause in words, of the kind it is.
 
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
 use crate::dedup::StoreError;
 
 /// SQLSTATEs of a mistake in the configuration, which retrying will not
@@ -36,4 +39,12 @@ fn is_configuration(err: &sqlx::Error) -> bool {
             .is_some_and(|code| code.starts_with("28") || CONFIGURATION_CODES.contains(&code.as_ref())),
         _ => false,
     }
+}
+/// Column `index` of `row`; a row of another shape is an error, not a guess.
+pub(super) fn column<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
+    row: &'r PgRow,
+    index: usize,
+) -> Result<T, StoreError> {
+    row.try_get(index)
+        .map_err(|err| store_error("PostgreSQL answered in an unexpected shape", &err))
 }

@@ -6,13 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row as _};
 use time::OffsetDateTime;
 
-use super::error::store_error;
+use super::error::{column, store_error};
 use super::job::{InboxDelivery, Worked};
-use super::schema::{TableNameError, parse_table, quote_name};
+use super::schema::{TableNameError, migrate_locked, parse_table, quote_name};
 use crate::dedup::StoreError;
 use crate::ids::WebhookId;
 use crate::queue::DeliveryQueue;
@@ -293,12 +293,7 @@ impl Inbox {
     /// # Errors
     /// The database's error.
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        let locked = format!(
-            "SELECT pg_advisory_xact_lock(hashtext('yoco_webhooks.migrate'));\n{}",
-            self.sql.migration
-        );
-        sqlx::raw_sql(&locked).execute(&self.pool).await?;
-        Ok(())
+        migrate_locked(&self.pool, &self.sql.migration).await
     }
 
     /// Records `delivery` in one statement (autocommitted): `true` if it is
@@ -486,15 +481,6 @@ pub(super) fn time_at(seconds: f64) -> Result<OffsetDateTime, StoreError> {
     let nanos = (seconds * 1e9).round() as i128;
     OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .map_err(|_| StoreError::new("PostgreSQL answered a time out of range"))
-}
-
-/// Column `index` of `row`; a row of another shape is an error, not a guess.
-pub(super) fn column<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-    row: &'r PgRow,
-    index: usize,
-) -> Result<T, StoreError> {
-    row.try_get(index)
-        .map_err(|err| store_error("PostgreSQL answered in an unexpected shape", &err))
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use std::pin::Pin;
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
-use super::error::store_error;
-use super::inbox::{Inbox, column, stored_from, time_at};
+use super::error::{column, store_error};
+use super::inbox::{Inbox, stored_from, time_at};
 use crate::dedup::StoreError;
 use crate::ids::WebhookId;
 use crate::receive::{Ignored, Outcome, ReceiveError, Receiver};

@@ -69,15 +69,7 @@ impl PostgresStore {
     /// example, the role may not create tables: run [`migration`](Self::migration)
     /// as a role that may).
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        // One simple-query message is one transaction: the advisory lock
-        // holds until both statements committed, so concurrent starts wait
-        // for each other rather than race on the catalog.
-        let locked = format!(
-            "SELECT pg_advisory_xact_lock(hashtext('yoco_webhooks.migrate'));\n{}",
-            self.sql.migration
-        );
-        sqlx::raw_sql(&locked).execute(&self.pool).await?;
-        Ok(())
+        migrate_locked(&self.pool, &self.sql.migration).await
     }
 
     /// Deletes the rows that no longer count: claims whose lease ran out and
@@ -177,6 +169,16 @@ fn quote(schema: Option<&str>, name: &str) -> String {
         Some(schema) => format!("\"{schema}\".\"{name}\""),
         None => format!("\"{name}\""),
     }
+}
+
+/// Runs `migration` under the advisory lock every migration of this crate
+/// takes. One simple-query message is one transaction: the lock holds until
+/// every statement committed, so concurrent starts wait for each other
+/// rather than race on the catalog.
+pub(super) async fn migrate_locked(pool: &sqlx::PgPool, migration: &str) -> Result<(), sqlx::Error> {
+    let locked = format!("SELECT pg_advisory_xact_lock(hashtext('yoco_webhooks.migrate'));\n{migration}");
+    sqlx::raw_sql(&locked).execute(pool).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,10 +6,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgExecutor, PgPool, Row as _};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use super::error::store_error;
+use super::error::{column, store_error};
 use super::schema::{DEFAULT_TABLE, Statements, TableNameError, parse_table};
 use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
 use crate::ids::WebhookId;
@@ -187,15 +186,6 @@ impl fmt::Debug for PostgresStore {
             .field("connections", &self.pool.size())
             .finish_non_exhaustive()
     }
-}
-
-/// Column `index` of `row`; a row of another shape is an error, not a guess.
-fn column<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-    row: &'r PgRow,
-    index: usize,
-) -> Result<T, StoreError> {
-    row.try_get(index)
-        .map_err(|err| store_error("PostgreSQL answered in an unexpected shape", &err))
 }
 
 #[cfg(test)]
