@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 /// no allocation; a longer one goes to the heap.
 const INLINE: usize = 38;
 
-/// The text of an id, inline when short. (No well-kept crate keeps 38 bytes
-/// inline without `unsafe` as a dependency we may add to the core: smol_str
-/// and compact_str stop at 23 and 24, too short for a `webhook-id`.)
+/// The text of an id (or of a store's claim owner), inline when short. (No
+/// well-kept crate keeps 38 bytes inline without `unsafe` as a dependency
+/// we may add to the core: smol_str and compact_str stop at 23 and 24, too
+/// short for a `webhook-id`.)
 #[derive(Clone)]
-enum IdText {
+pub(crate) enum IdText {
     /// `bytes[..len]` is UTF-8: built only from a `&str` (see `IdText::new`).
     Inline {
         len: u8,
@@ -24,7 +25,7 @@ enum IdText {
 }
 
 impl IdText {
-    fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         match u8::try_from(text.len()) {
             Ok(len) if text.len() <= INLINE => {
                 let mut bytes = [0; INLINE];
@@ -45,7 +46,7 @@ impl IdText {
         }
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             // Copied from a `&str` whole (see `new`): always UTF-8, so the
             // fallback is unreachable.
@@ -55,6 +56,26 @@ impl IdText {
                 .unwrap_or_default(),
             IdText::Heap(text) => text,
         }
+    }
+}
+
+impl PartialEq for IdText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for IdText {}
+
+impl std::hash::Hash for IdText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for IdText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 

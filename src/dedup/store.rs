@@ -5,23 +5,42 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::ids::WebhookId;
+use crate::ids::{IdText, WebhookId};
 
 /// Proof of a claim: which delivery, and which claimant (an owner token the
 /// store chose), so that only the claimant can complete or release it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClaimToken {
     webhook_id: WebhookId,
-    owner: String,
+    /// Inline up to 38 bytes, as ids are: a claim costs no allocation.
+    owner: IdText,
 }
 
 impl ClaimToken {
     /// A token for `webhook_id` held by `owner`; for store implementations.
-    pub fn new(webhook_id: WebhookId, owner: impl Into<String>) -> Self {
+    pub fn new(webhook_id: WebhookId, owner: impl AsRef<str>) -> Self {
         Self {
             webhook_id,
-            owner: owner.into(),
+            owner: IdText::new(owner.as_ref()),
         }
+    }
+
+    /// A token whose owner is a number, written in decimal without
+    /// allocating.
+    pub(crate) fn numbered(webhook_id: WebhookId, owner: u64) -> Self {
+        use std::io::Write as _;
+        // `u64::MAX` has 20 digits.
+        let mut digits = [0u8; 20];
+        let mut rest = &mut digits[..];
+        let written = match write!(rest, "{owner}") {
+            Ok(()) => 20usize.saturating_sub(rest.len()),
+            Err(_) => 0,
+        };
+        let text = digits
+            .get(..written)
+            .and_then(|text| std::str::from_utf8(text).ok())
+            .unwrap_or_default();
+        Self::new(webhook_id, text)
     }
 
     /// The claimed delivery.
@@ -31,7 +50,7 @@ impl ClaimToken {
 
     /// The claimant, unique per claim.
     pub fn owner(&self) -> &str {
-        &self.owner
+        self.owner.as_str()
     }
 }
 
