@@ -1,7 +1,7 @@
 //! The in-memory store, for a single server instance.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::future::{Future, ready};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -352,7 +352,8 @@ impl State {
     fn find(&self, key: Fingerprint) -> Option<(usize, Entry)> {
         let count = self.tables.len();
         (0..count).find_map(|back| {
-            let index = (self.newest + count - back) % count;
+            // `back` < `count`: from the newest table backwards, wrapping.
+            let index = self.newest.wrapping_add(count).wrapping_sub(back).checked_rem(count)?;
             self.tables.get(index)?.get(&key).map(|entry| (index, *entry))
         })
     }
@@ -376,15 +377,20 @@ impl State {
     fn insert(&mut self, key: Fingerprint, entry: Entry, now: u64) -> Result<(), StoreError> {
         let count = self.tables.len();
         let mut emptied = 0;
-        while self.len() >= self.capacity || self.tables.get(self.newest).is_none_or(|table| table.len() >= self.per_table) {
+        while self.len() >= self.capacity
+            || self
+                .tables
+                .get(self.newest)
+                .is_none_or(|table| table.len() >= self.per_table)
+        {
             if emptied == count {
                 return Err(StoreError::new("memory store full of claims in progress"));
             }
-            self.newest = (self.newest + 1) % count;
+            self.newest = self.newest.wrapping_add(1).checked_rem(count).unwrap_or(0);
             if let Some(oldest) = self.tables.get_mut(self.newest) {
                 empty_but_live_claims(oldest, now);
             }
-            emptied += 1;
+            emptied = emptied.saturating_add(1);
         }
         if let Some(table) = self.tables.get_mut(self.newest) {
             table.insert(key, entry);

@@ -87,14 +87,12 @@ fn completed_not_done(webhook_id: WebhookId, answer: Claim) -> ContractViolation
     ContractViolation::CompletedNotDone { webhook_id, answer }
 }
 
-fn distinct_owners(first: &ClaimToken, second: &ClaimToken) -> Result<(), ContractViolation> {
-    if first.owner() == second.owner() {
-        return Err(ContractViolation::OwnerReused {
-            webhook_id: second.webhook_id().clone(),
-            owner: second.owner().to_owned(),
-        });
-    }
-    Ok(())
+/// The violation when two claims share an owner.
+fn reused_owner(first: &ClaimToken, second: &ClaimToken) -> Option<ContractViolation> {
+    (first.owner() == second.owner()).then(|| ContractViolation::OwnerReused {
+        webhook_id: second.webhook_id().clone(),
+        owner: second.owner().to_owned(),
+    })
 }
 
 /// Claim, refuse a second claim while live, complete, then say done.
@@ -148,7 +146,9 @@ pub(super) async fn release_lets_the_next_attempt_in<S: IdempotencyStore + ?Size
         ContractViolation::ReleasedNotFree { webhook_id, answer }
     })
     .await?;
-    distinct_owners(&first, &second)?;
+    if let Some(violation) = reused_owner(&first, &second) {
+        return Err(violation);
+    }
     complete(store, &second).await?;
     expect(store, id, Claim::Done, completed_not_done).await
 }
@@ -191,7 +191,9 @@ pub(super) async fn an_expired_lease_is_taken_over<S: IdempotencyStore + ?Sized>
         ContractViolation::ExpiredLeaseHeld { webhook_id, answer }
     })
     .await?;
-    distinct_owners(&dead, &next)?;
+    if let Some(violation) = reused_owner(&dead, &next) {
+        return Err(violation);
+    }
     a_stranger_changes_nothing(
         store,
         &dead,
