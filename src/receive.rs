@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use std::borrow::Cow;
 
-use crate::event::{Event, Mode, ParseError, checkout_hint, event_type_name, glance, parse};
+use crate::event::{Event, Mode, ParseError, checkout_hint, event_type_name, glance, parse_checked};
 use crate::filter::{CheckoutFilter, IgnoreReason};
 use crate::headers::Headers;
 use crate::ids::{CheckoutId, EventId, WebhookId};
@@ -92,6 +92,9 @@ impl Receiver {
     ) -> Result<Outcome, ReceiveError> {
         let verified = self.verifier.verify_at_unix(headers, body, now)?;
         let webhook_id = WebhookId::new(verified.webhook_id());
+        // JSON is UTF-8: checked once, for the fast path, the parse and the
+        // raw copy alike.
+        let text = std::str::from_utf8(body).ok();
         // The fast path: when the body certainly names its owner and mode,
         // decide from them without building the event; a foreign event is
         // answered here. The filter is asked once per event, here or below.
@@ -102,7 +105,7 @@ impl Receiver {
         let likely_ours = checkout_hint(body).is_some_and(|hint| self.filter.lists(hint));
         if may_refuse
             && !likely_ours
-            && let Some(glance) = glance(body)
+            && let Some(glance) = text.and_then(glance)
         {
             let mode = glance.mode.map(Mode::from_text);
             check_mode(&verified, mode.as_ref())?;
@@ -122,7 +125,7 @@ impl Receiver {
                 None => verdict = Some(None),
             }
         }
-        let event = match parse(body) {
+        let event = match parse_checked(body, text) {
             Ok(event) => event,
             Err(malformed) => {
                 // Someone else's event is acknowledged even if its payload is
@@ -153,7 +156,13 @@ impl Receiver {
                 timestamp: verified.timestamp(),
                 secret: verified.secret().clone(),
                 event,
-                raw: Raw::new(body, verified.timestamp_header(), verified.signature_header(), now),
+                raw: Raw::new(
+                    body,
+                    text,
+                    verified.timestamp_header(),
+                    verified.signature_header(),
+                    now,
+                ),
             })),
             Some(reason) => Ok(Outcome::Ignore(Ignored {
                 webhook_id,

@@ -30,19 +30,22 @@ impl Raw {
     /// digits; a signature header that is not UTF-8 (no signature contains
     /// such bytes, so it verified on an ASCII entry) keeps its entries with
     /// the other bytes replaced, which verifies the same.
-    pub(crate) fn new(body: &[u8], timestamp: &[u8], signature: &[u8], received_at: i64) -> Self {
-        let mut text = String::with_capacity(
+    pub(crate) fn new(body: &[u8], text: Option<&str>, timestamp: &[u8], signature: &[u8], received_at: i64) -> Self {
+        let mut raw = String::with_capacity(
             body.len()
                 .saturating_add(timestamp.len())
                 .saturating_add(signature.len()),
         );
-        push_text(&mut text, body);
-        let body_end = text.len();
-        push_text(&mut text, timestamp);
-        let timestamp_end = text.len();
-        push_text(&mut text, signature);
+        match text {
+            Some(body) => raw.push_str(body),
+            None => push_text(&mut raw, body),
+        }
+        let body_end = raw.len();
+        push_text(&mut raw, timestamp);
+        let timestamp_end = raw.len();
+        push_text(&mut raw, signature);
         Self {
-            text,
+            text: raw,
             body_end,
             timestamp_end,
             received_at,
@@ -296,10 +299,18 @@ mod tests {
 
     #[test]
     fn raw_parts_keep_text_as_is_and_replace_only_odd_bytes() {
-        let raw = Raw::new("{\"a\":\"é\"}".as_bytes(), b"1718466716", b"v1,abc= v1,\xff\xfe", 7);
+        let raw = Raw::new(
+            "{\"a\":\"é\"}".as_bytes(),
+            None,
+            b"1718466716",
+            b"v1,abc= v1,\xff\xfe",
+            7,
+        );
         assert_eq!(raw.body(), "{\"a\":\"é\"}");
         assert_eq!(raw.timestamp(), "1718466716");
         assert_eq!(raw.signature(), "v1,abc= v1,\u{fffd}\u{fffd}");
+        let raw = Raw::new(b"{}", Some("{}"), b"1", b"v1,", 7);
+        assert_eq!((raw.body(), raw.timestamp(), raw.signature()), ("{}", "1", "v1,"));
         let mut text = String::new();
         push_text(&mut text, b"ok");
         push_text(&mut text, b"\xc3");

@@ -21,7 +21,9 @@
 // depth: a position plus a few bytes cannot overflow (a slice is at most
 // `isize::MAX` long), every subtraction is of a smaller count (`digits` counts
 // bytes already passed, `depth` is decremented only after `enter`), and
-// `stops` works on constants that fit (`0x01…01 * 0x5c`) or wraps on purpose.
+// `stops` and `last_capital_i` work on constants that fit (`0x01…01 *
+// 0x5c`, `0x7f…7f` added to a value whose bytes are at most `0x7f`) or
+// wrap on purpose, and `last_capital_i` steps back only while 8 bytes are left.
 #![allow(clippy::arithmetic_side_effects)]
 
 use serde::de::{self, value::BorrowedStrDeserializer};
@@ -42,10 +44,10 @@ pub(crate) struct Glance<'a> {
 /// The deepest nesting the fast path follows (`serde_json` allows 128).
 const MAX_DEPTH: usize = 64;
 
-/// Reads whose event `body` is, or `None` when not certain.
-pub(crate) fn glance(body: &[u8]) -> Option<Glance<'_>> {
-    // JSON is UTF-8; checking it once lets strings be scanned as bytes.
-    let text = std::str::from_utf8(body).ok()?;
+/// Reads whose event a body is, from its text (JSON is UTF-8; the
+/// caller checked it once for every step, which lets strings be scanned as
+/// bytes here), or `None` when not certain.
+pub(crate) fn glance(text: &str) -> Option<Glance<'_>> {
     let read = Scanner::new(text.as_bytes()).run()?;
     let value = |span: Span| text.get(span.0..span.1);
     let string = |field: Field| match field {
@@ -83,7 +85,7 @@ pub(crate) fn checkout_hint(body: &[u8]) -> Option<&[u8]> {
     // From the end, where Yoco puts the metadata: each `I`, then the key.
     let mut end = body.len();
     let at = loop {
-        let capital = body.get(..end)?.iter().rposition(|&b| b == b'I')?;
+        let capital = last_capital_i(body.get(..end)?)?;
         let start = capital.checked_sub(9)?;
         if body.get(start..start + KEY.len()) == Some(KEY) {
             break start;
@@ -99,6 +101,26 @@ pub(crate) fn checkout_hint(body: &[u8]) -> Option<&[u8]> {
     let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
     // An escape: no hint.
     (rest.get(end) == Some(&b'"')).then(|| rest.get(..end)).flatten()
+}
+
+/// Where the last `I` of `bytes` is: eight bytes at a time from the end,
+/// as the metadata may sit anywhere in the body.
+fn last_capital_i(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut end = bytes.len();
+    while end >= 8 {
+        let word = u64::from_le_bytes(bytes.get(end - 8..end)?.try_into().ok()?);
+        let x = word ^ (ONES * u64::from(b'I'));
+        // The high bit of each byte of `x` that is zero, exactly (no borrow
+        // crosses bytes, unlike the quicker test in `stops`).
+        let zero = !(((x & LOWS) + LOWS) | x | LOWS);
+        if zero != 0 {
+            return Some(end - 8 + 7 - (zero.leading_zeros() / 8) as usize);
+        }
+        end -= 8;
+    }
+    bytes.get(..end)?.iter().rposition(|&b| b == b'I')
 }
 
 /// A string's bytes, without its quotes.
@@ -442,6 +464,11 @@ fn stops(word: u64) -> u64 {
 mod tests {
     use super::*;
 
+    /// The fast path of a body, not certain when it is not UTF-8.
+    fn glance(body: &[u8]) -> Option<Glance<'_>> {
+        super::glance(std::str::from_utf8(body).ok()?)
+    }
+
     const SAMPLE: &str = include_str!("documented_sample.json");
 
     #[test]
@@ -565,6 +592,26 @@ mod tests {
             (b"", None),
         ] {
             assert_eq!(checkout_hint(body), hint, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn the_last_capital_i_is_found_at_every_place() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut bytes = vec![b'i'; len];
+                bytes[at] = b'I';
+                if at > 0 {
+                    bytes[at - 1] = b'I' ^ 0x80;
+                }
+                assert_eq!(last_capital_i(&bytes), Some(at), "{len} {at}");
+                if at > 2 {
+                    bytes[at / 2] = b'I';
+                    assert_eq!(last_capital_i(&bytes), Some(at), "{len} {at} with another before");
+                }
+            }
+            assert_eq!(last_capital_i(&vec![b'H'; len]), None);
+            assert_eq!(last_capital_i(&vec![b'I' + 1; len]), None);
         }
     }
 

@@ -25,7 +25,9 @@ mod values;
 
 pub(crate) use glance::{checkout_hint, glance};
 pub use parse::ParseError;
+#[cfg(test)]
 pub(crate) use parse::parse;
+pub(crate) use parse::parse_checked;
 pub(crate) use types::event_type_name;
 pub use types::{
     Card, Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, PaymentMethodDetails, REFUND_FAILED,

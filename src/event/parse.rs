@@ -96,9 +96,15 @@ pub(crate) struct Summary {
 /// the one pass fails (a repeated key, say), which also says whose event a
 /// malformed body is.
 pub(crate) fn parse(body: &[u8]) -> Result<Event, Malformed> {
+    parse_checked(body, std::str::from_utf8(body).ok())
+}
+
+/// [`parse`], given the body's `text` when it is UTF-8 (the receiver
+/// checks that once for every step).
+pub(crate) fn parse_checked(body: &[u8], text: Option<&str>) -> Result<Event, Malformed> {
     // JSON is UTF-8. Checking the whole body at once and parsing from `str`
     // is much cheaper than `from_slice` checking each string on its own.
-    let Ok(text) = std::str::from_utf8(body) else {
+    let Some(text) = text else {
         return parse_in_two_passes(body);
     };
     match serde_json::from_str::<OnePass>(text) {

@@ -140,7 +140,7 @@ mod tests {
             timestamp: time::OffsetDateTime::UNIX_EPOCH,
             secret: crate::SecretName::from("secret-1"),
             event: crate::event::parse(body).unwrap(),
-            raw: crate::stored::Raw::new(body, b"0", b"v1,", 0),
+            raw: crate::stored::Raw::new(body, None, b"0", b"v1,", 0),
         };
         YocoWebhook::new(delivery, Bytes::from_static(b"{}"), dedup, Observation::start())
     }
