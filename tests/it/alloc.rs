@@ -1,5 +1,6 @@
 //! Verification allocates nothing, receiving a processed delivery at most 3
-//! times, a foreign one not at all: counted with this binary's global
+//! times, a foreign one not at all, a `MemoryStore` claim and completion
+//! not at all: counted with this binary's global
 //! allocator (see `main.rs`), per thread, so tests running in parallel do not
 //! disturb the count.
 
@@ -247,4 +248,37 @@ fn a_foreign_delivery_allocates_nothing() {
             assert_eq!(count, 0, "{filter:?}: the fast path allocated");
         }
     }
+}
+
+/// A `MemoryStore` claim and completion allocate nothing: no copy of the
+/// id, an inline owner, tables reserved when the store is made; also when
+/// it is full and forgets.
+#[test]
+fn the_memory_store_claims_and_completes_without_allocating() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use yoco_webhooks::WebhookId;
+    use yoco_webhooks::dedup::{Claim, DEFAULT_LEASE, DEFAULT_RETENTION, IdempotencyStore, MemoryStore};
+
+    fn now<F: Future>(future: F) -> F::Output {
+        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("the memory store made a caller wait"),
+        }
+    }
+
+    let store = MemoryStore::with_capacity(2000);
+    let ids: Vec<WebhookId> = (0..5000).map(|n| WebhookId::new(format!("msg_{n:0>27}"))).collect();
+    let (count, ()) = count_allocations(|| {
+        for id in &ids {
+            let Claim::Acquired(token) = now(store.claim(id, DEFAULT_LEASE)).unwrap() else {
+                panic!("{id} is new")
+            };
+            now(store.complete(&token, DEFAULT_RETENTION)).unwrap();
+            assert_eq!(now(store.claim(id, DEFAULT_LEASE)).unwrap(), Claim::Done);
+        }
+    });
+    assert_eq!(count, 0, "allocations for 5000 deliveries through a store of 2000");
 }
