@@ -26,7 +26,9 @@ impl ClaimToken {
     }
 
     /// A token whose owner is a number, written in decimal without
-    /// allocating.
+    /// allocating (for [`MemoryStore`](super::MemoryStore), which wasm32
+    /// has not).
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub(crate) fn numbered(webhook_id: WebhookId, owner: u64) -> Self {
         use std::io::Write as _;
         // `u64::MAX` has 20 digits.
