@@ -1,7 +1,9 @@
 //! Load test over HTTP on loopback: the axum receiver (verify, parse,
 //! filter, deduplicate, answer) against a bare axum handler that answers 200
-//! without doing anything, driven alike in the same run, measuring the
-//! server rather than the load generator.
+//! without doing anything, and against the ceiling (the bare handler plus
+//! only an HMAC and a borrowed parse, the least a receiver does), driven
+//! alike in the same run, measuring the server rather than the load
+//! generator.
 //!
 //! Each target is served by a child process (this binary, re-run with
 //! `--serve <target>`), which `--server-cpus` pins with `taskset` apart
@@ -58,12 +60,16 @@ const CHECKOUT: &str = "ch_load";
 const PATH: &str = "/webhooks/yoco";
 const WARM_UP: Duration = Duration::from_secs(1);
 
-/// What to serve; every target but `bare` is the receiver, deduplicating
-/// in memory, on Redis (`YOCO_REDIS_URL`, feature `redis`), on PostgreSQL
-/// (`YOCO_DATABASE_URL`, feature `postgres`), or not at all; `inbox`
-/// queues each delivery in the PostgreSQL inbox instead and answers at once
-/// (`YOCO_DATABASE_URL`, feature `postgres`).
-const TARGETS: &[&str] = &["bare", "memory", "redis", "postgres", "inbox", "no-dedup"];
+/// What to serve; every target but `bare` and `ceiling` is the receiver,
+/// deduplicating in memory, on Redis (`YOCO_REDIS_URL`, feature `redis`),
+/// on PostgreSQL (`YOCO_DATABASE_URL`, feature `postgres`), or not at all;
+/// `inbox` queues each delivery in the PostgreSQL inbox instead and answers
+/// at once (`YOCO_DATABASE_URL`, feature `postgres`). `ceiling` is the
+/// least any receiver does: the bare handler, plus a pre-keyed HMAC of the
+/// signed content compared in constant time and a borrowed, allocation-free
+/// `serde_json` parse of the body (no header checks, no filter, no
+/// deduplication).
+const TARGETS: &[&str] = &["bare", "ceiling", "memory", "redis", "postgres", "inbox", "no-dedup"];
 
 struct Options {
     targets: Vec<String>,
@@ -167,6 +173,7 @@ fn serve(target: &str, threads: usize) -> ExitCode {
                 Err(_) => receiver_app(YocoWebhookConfig::new(receiver())),
             },
             "no-dedup" => receiver_app(YocoWebhookConfig::new(receiver()).without_dedup()),
+            "ceiling" => ceiling_app(),
             "redis" => redis_app().await,
             "postgres" => postgres_app().await,
             "inbox" => inbox_app().await,
@@ -258,6 +265,44 @@ fn receiver_app(config: YocoWebhookConfig) -> Router {
     }
     Router::new().route(PATH, post(handle)).with_state(config)
 }
+
+/// The `ceiling` target: the work no receiver can skip, done as cheaply as
+/// the anchors of `benches/verify.rs` do it.
+fn ceiling_app() -> Router {
+    use base64::Engine as _;
+    use hmac::{Hmac, KeyInit as _, Mac as _};
+    use subtle::ConstantTimeEq as _;
+
+    let secret = TEST_SECRET.strip_prefix("whsec_").unwrap();
+    let key = base64::engine::general_purpose::STANDARD.decode(secret).unwrap();
+    let keyed = Arc::new(Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap());
+    let handle = move |headers: axum::http::HeaderMap, body: Bytes| {
+        let keyed = Arc::clone(&keyed);
+        async move {
+            let header = |name: &str| headers.get(name).map(|value| value.as_bytes()).unwrap_or_default();
+            let mut mac = (*keyed).clone();
+            for part in [header("webhook-id"), b".", header("webhook-timestamp"), b".", &body] {
+                mac.update(part);
+            }
+            let tag: [u8; 32] = mac.finalize().into_bytes().into();
+            let sent = header("webhook-signature").get(3..).unwrap_or_default();
+            let sent = base64::engine::general_purpose::STANDARD
+                .decode(sent)
+                .unwrap_or_default();
+            if !bool::from(tag.as_slice().ct_eq(&sent)) {
+                return StatusCode::UNAUTHORIZED;
+            }
+            match serde_json::from_slice::<borrowed::Event>(&body) {
+                Ok(_) => StatusCode::OK,
+                Err(_) => StatusCode::BAD_REQUEST,
+            }
+        }
+    };
+    Router::new().route(PATH, post(handle))
+}
+
+#[path = "support/borrowed_event.rs"]
+mod borrowed;
 
 /// A served target, stopped on drop.
 struct Server {
