@@ -26,10 +26,11 @@ pub(crate) struct Raw {
 
 impl Raw {
     /// The parts as received. The body of a delivery parsed as JSON, so it
-    /// is UTF-8; the timestamp header passed verification, so it is ASCII
-    /// digits; a signature header that is not UTF-8 (no signature contains
-    /// such bytes, so it verified on an ASCII entry) keeps its entries with
-    /// the other bytes replaced, which verifies the same.
+    /// is UTF-8 (`text` is the body as the receiver checked it; checked
+    /// here when `None`); the timestamp header passed verification, so it
+    /// is ASCII digits; a signature header that is not UTF-8 (no signature
+    /// contains such bytes, so it verified on an ASCII entry) keeps its
+    /// entries with the other bytes replaced, which verifies the same.
     pub(crate) fn new(body: &[u8], text: Option<&str>, timestamp: &[u8], signature: &[u8], received_at: i64) -> Self {
         let mut raw = String::with_capacity(
             body.len()

@@ -399,9 +399,9 @@ impl State {
     }
 }
 
-/// Empties `table` but for its live claims, which a store never forgets.
-/// Cleared whole when it holds none (the usual case), which leaves no
-/// tombstones behind.
+/// Empties `table` but for its live claims, which a store never forgets:
+/// cleared whole, then the claims (usually none) put back, so that no
+/// tombstones are left behind.
 fn empty_but_live_claims(table: &mut Table, now: u64) {
     let claims: Vec<(Fingerprint, Entry)> = table
         .iter()
