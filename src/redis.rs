@@ -25,8 +25,11 @@
 //!   acquires.
 //! - A claim carries a lease (a key expiry): if its process dies, the key
 //!   expires and the next retry acquires it.
-//! - Each claim has its own owner token of 128 random bits, so owners never
-//!   collide across processes or machines. Only the owner completes or
+//! - Each claim has its own owner token of 128 bits, counted up from a
+//!   random start drawn when the store connects, so owners never collide
+//!   across processes or machines (two stores would need random starts
+//!   within a few billion of each other: a chance of about 2^-90 per pair)
+//!   and a claim needs no system call for randomness. Only the owner completes or
 //!   releases; completing a claim that another owner now holds is an error
 //!   and changes nothing; completing a delivery already done is `Ok`.
 //! - A completed delivery is remembered for at least the retention.
@@ -53,9 +56,12 @@
 //! # Round trips
 //!
 //! One round trip per call, so two per processed delivery (claim, then
-//! complete or release) and one per duplicate. The scripts are sent with
-//! `EVAL` rather than `EVALSHA`: a few hundred bytes more per call, but no
-//! extra round trip to load a script after Redis restarted or failed over.
+//! complete or release) and one per duplicate. The scripts are called by
+//! their SHA-1 (`EVALSHA`), so their text is not sent, copied and hashed on
+//! every call. A Redis that does not know a script (it restarted, or failed
+//! over to a replica that never ran it) answers `NOSCRIPT`; the store then
+//! sends the script whole (`EVAL`), which also loads it: one extra round
+//! trip per script after a restart, within the same timeout.
 //!
 //! # What a claim costs
 //!
@@ -74,12 +80,13 @@
 //! owner before they write.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
+use ::redis::{Client, Cmd, ErrorKind, RedisError, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value};
 
 use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
 use crate::ids::WebhookId;
@@ -155,6 +162,32 @@ end
 return 1
 ";
 
+/// A Lua script and the SHA-1 by which Redis knows it once loaded.
+struct LuaScript {
+    code: &'static str,
+    sha1: String,
+}
+
+impl LuaScript {
+    fn new(code: &'static str) -> Self {
+        let sha1 = Script::new(code).get_hash().to_owned();
+        Self { code, sha1 }
+    }
+}
+
+/// The store's scripts, hashed once per process.
+struct Scripts {
+    claim: LuaScript,
+    complete: LuaScript,
+    release: LuaScript,
+}
+
+static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    claim: LuaScript::new(CLAIM_SCRIPT),
+    complete: LuaScript::new(COMPLETE_SCRIPT),
+    release: LuaScript::new(RELEASE_SCRIPT),
+});
+
 /// An [`IdempotencyStore`] on Redis, shared by every instance that uses the
 /// same Redis and key prefix. Cheap to clone: clones share one connection.
 ///
@@ -168,6 +201,9 @@ pub struct RedisStore {
     /// Whether claims are `SET NX GET` rather than the script; shared by
     /// clones, so that one refusal switches them all.
     claim_with_set: Arc<AtomicBool>,
+    /// Where the owner tokens of this store's claims come from; shared by
+    /// clones, so that they never hand out the same one.
+    owners: Arc<Owners>,
 }
 
 /// Configures a [`RedisStore`]: the key prefix and the timeout.
@@ -238,9 +274,12 @@ impl RedisStoreBuilder {
             .redis_settings()
             .password()
             .map(str::to_owned);
+        // Every call is held to the timeout as a whole (see `within_timeout`),
+        // so the connection needs no timer of its own per command; a
+        // connection attempt, handshake included, is held to it here.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
+            .set_response_timeout(None)
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(MAX_RECONNECT_DELAY);
         let connecting = async {
@@ -258,6 +297,7 @@ impl RedisStoreBuilder {
             let claim_with_set = info.is_ok_and(|info| takes_set_nx_get(&info));
             Ok::<_, RedisError>((connection, claim_with_set))
         };
+        let owners = Owners::new()?;
         let (connection, claim_with_set) = match tokio::time::timeout(self.timeout, connecting).await {
             Ok(Ok(connected)) => connected,
             Ok(Err(err)) => return Err(store_error("cannot connect to Redis", &err, password.as_deref())),
@@ -273,6 +313,7 @@ impl RedisStoreBuilder {
             key_prefix: self.key_prefix,
             timeout: self.timeout,
             claim_with_set: Arc::new(AtomicBool::new(claim_with_set && !self.claim_with_script)),
+            owners: Arc::new(owners),
         })
     }
 }
@@ -303,29 +344,42 @@ impl RedisStore {
         &self.key_prefix
     }
 
-    fn key(&self, webhook_id: &WebhookId) -> String {
-        format!("{}{}", self.key_prefix, webhook_id.as_str())
-    }
-
-    /// One script call, one round trip, held to the timeout.
-    async fn run(&self, script: &str, key: String, value: String, millis: u64) -> Result<i64, StoreError> {
-        let mut command = Cmd::new();
-        command.arg("EVAL").arg(script).arg(1).arg(key).arg(value).arg(millis);
-        self.query(&command).await
+    /// `script` on the delivery's key with our claim value and a number of
+    /// milliseconds, by its SHA-1; sent whole if Redis does not know it.
+    async fn run(&self, script: &LuaScript, token: &ClaimToken, millis: u64) -> Result<i64, StoreError> {
+        let (key, value) = self.key_and_value(token);
+        let call = |name: &str, script: &str| {
+            let mut command = command(6, [name, script], [key, value]);
+            command.arg(name).arg(script).arg(1).arg(key).arg(value).arg(millis);
+            command
+        };
+        let answer = match self.send(&call("EVALSHA", &script.sha1)).await {
+            // Redis restarted or failed over and forgot the script: `EVAL`
+            // runs it and loads it for the next calls.
+            Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.send(&call("EVAL", script.code)).await
+            }
+            answer => answer,
+        };
+        match answer.map_err(|err| store_error("Redis failed", &err, None))? {
+            Value::Int(answer) => Ok(answer),
+            _ => Err(foreign_value()),
+        }
     }
 
     /// A claim in one `SET key value NX GET PX lease`: the value it found.
     async fn claim_by_set(&self, token: ClaimToken, lease: u64) -> Result<Claim, StoreError> {
-        let mut command = Cmd::new();
+        let (key, value) = self.key_and_value(&token);
+        let mut command = command(7, ["SET", "NXGETPX"], [key, value]);
         command
             .arg("SET")
-            .arg(self.key(token.webhook_id()))
-            .arg(claim_value(token.owner()))
+            .arg(key)
+            .arg(value)
             .arg("NX")
             .arg("GET")
             .arg("PX")
             .arg(lease);
-        let answer = self.send::<Value>(&command).await?.map_err(|err| {
+        let answer = self.send(&command).await.map_err(|err| {
             if is_syntax_error(&err) {
                 // A server older than it said, or one we failed over to.
                 self.claim_with_set.store(false, Ordering::Relaxed);
@@ -335,20 +389,28 @@ impl RedisStore {
         claim_answer(&answer, token)
     }
 
-    /// One command, one round trip, held to the timeout.
-    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StoreError> {
-        self.send(command)
-            .await?
-            .map_err(|err| store_error("Redis failed", &err, None))
+    /// The key of `token`'s delivery and the value of its claim, written
+    /// straight into a command.
+    fn key_and_value<'a>(&'a self, token: &'a ClaimToken) -> (Joined<'a>, Joined<'a>) {
+        (
+            Joined(&self.key_prefix, token.webhook_id().as_str()),
+            Joined(CLAIM_VALUE_PREFIX, token.owner()),
+        )
     }
 
-    /// One command, one round trip: Redis' answer, or an error if it gave
-    /// none within the timeout.
-    async fn send<T: FromRedisValue>(&self, command: &Cmd) -> Result<Result<T, RedisError>, StoreError> {
+    /// One command, one round trip: Redis' answer, its error reply as an
+    /// error.
+    async fn send(&self, command: &Cmd) -> Result<Value, RedisError> {
         let mut connection = self.connection.clone();
-        tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection))
+        connection.send_packed_command(command).await?.extract_error()
+    }
+
+    /// `call`, or an error if it did not finish within the timeout: one
+    /// timer per store call, however many round trips it takes.
+    async fn within_timeout<T>(&self, call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, call)
             .await
-            .map_err(|_| StoreError::new(format!("Redis did not answer within {:?}", self.timeout)))
+            .map_err(|_| StoreError::new(format!("Redis did not answer within {:?}", self.timeout)))?
     }
 
     /// Whether claims are `SET NX GET` (Redis 7 or later) rather than the
@@ -444,17 +506,73 @@ fn is_syntax_error(err: &RedisError) -> bool {
         && err.detail().is_some_and(|detail| detail.contains("syntax error"))
 }
 
-/// The value of a key claimed by `owner`.
-fn claim_value(owner: &str) -> String {
-    format!("{CLAIM_VALUE_PREFIX}{owner}")
+/// A command of `args` arguments with room for them all: its `words`, the
+/// `joined` arguments, and numbers.
+fn command<const W: usize, const J: usize>(args: usize, words: [&str; W], joined: [Joined<'_>; J]) -> Cmd {
+    // One byte for a number of keys, at most 20 for a number of milliseconds.
+    let words = words.iter().map(|word| word.len());
+    let joined = joined
+        .iter()
+        .map(|joined| joined.0.len().saturating_add(joined.1.len()));
+    let bytes = words.chain(joined).fold(21, usize::saturating_add);
+    Cmd::with_capacity(args, bytes)
 }
 
-/// A new owner token: 128 random bits in hex, unique across processes and
-/// machines without coordination.
-fn new_owner() -> Result<String, StoreError> {
-    let mut bytes = [0_u8; 16];
-    getrandom::fill(&mut bytes).map_err(|err| StoreError::new(format!("no randomness for an owner token: {err}")))?;
-    Ok(format!("{:032x}", u128::from_be_bytes(bytes)))
+/// One command argument made of two pieces of text, written into the
+/// command's buffer without joining them first.
+#[derive(Clone, Copy)]
+struct Joined<'a>(&'a str, &'a str);
+
+impl ToRedisArgs for Joined<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        // Writes into the command's memory, which cannot fail.
+        let _ = arg.write_all(self.0.as_bytes());
+        let _ = arg.write_all(self.1.as_bytes());
+    }
+}
+
+/// Owner tokens: 128 bits in hex, counted up from a random start, so unique
+/// across processes and machines without coordination, and without a
+/// system call per claim.
+struct Owners {
+    start: u128,
+    issued: AtomicU64,
+}
+
+impl Owners {
+    fn new() -> Result<Self, StoreError> {
+        let mut start = [0_u8; 16];
+        getrandom::fill(&mut start).map_err(|err| StoreError::new(format!("no randomness for owner tokens: {err}")))?;
+        Ok(Self {
+            start: u128::from_be_bytes(start),
+            issued: AtomicU64::new(0),
+        })
+    }
+
+    /// The next owner token, as 32 lowercase hex digits.
+    fn next(&self) -> OwnerText {
+        let count = self.issued.fetch_add(1, Ordering::Relaxed);
+        let owner = self.start.wrapping_add(u128::from(count));
+        let mut text = [b'0'; 32];
+        for (digit, shift) in text.iter_mut().rev().zip((0..128).step_by(4)) {
+            let nibble = owner.wrapping_shr(shift) as u32 & 0xf;
+            if let Some(hex) = char::from_digit(nibble, 16) {
+                *digit = hex as u8; // an ASCII digit or lowercase letter
+            }
+        }
+        OwnerText(text)
+    }
+}
+
+/// An owner token's hex digits, on the stack.
+struct OwnerText([u8; 32]);
+
+impl AsRef<str> for OwnerText {
+    fn as_ref(&self) -> &str {
+        // Hex digits only, so always UTF-8; an empty owner never happens.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// Redis expiries are whole milliseconds, at least one.
@@ -474,40 +592,36 @@ fn foreign_value() -> StoreError {
 impl IdempotencyStore for RedisStore {
     async fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
         let lease = millis(lease, "lease")?;
-        let owner = new_owner()?;
-        if self.claims_with_set() {
-            return self
-                .claim_by_set(ClaimToken::new(webhook_id.clone(), owner), lease)
-                .await;
-        }
-        match self
-            .run(CLAIM_SCRIPT, self.key(webhook_id), claim_value(&owner), lease)
-            .await?
-        {
-            1 => Ok(Claim::Acquired(ClaimToken::new(webhook_id.clone(), owner))),
-            2 => Ok(Claim::Done),
-            3 => Ok(Claim::InProgress),
-            _ => Err(foreign_value()),
-        }
+        let token = ClaimToken::new(webhook_id.clone(), self.owners.next());
+        self.within_timeout(async {
+            if self.claims_with_set() {
+                return self.claim_by_set(token, lease).await;
+            }
+            match self.run(&SCRIPTS.claim, &token, lease).await? {
+                1 => Ok(Claim::Acquired(token)),
+                2 => Ok(Claim::Done),
+                3 => Ok(Claim::InProgress),
+                _ => Err(foreign_value()),
+            }
+        })
+        .await
     }
 
     async fn complete(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
         let retention = millis(retention, "retention")?;
-        let key = self.key(token.webhook_id());
-        match self
-            .run(COMPLETE_SCRIPT, key, claim_value(token.owner()), retention)
-            .await?
-        {
-            1 => Ok(()),
-            2 => Err(StoreError::new("the claim is held by another attempt")),
-            _ => Err(foreign_value()),
-        }
+        self.within_timeout(async {
+            match self.run(&SCRIPTS.complete, token, retention).await? {
+                1 => Ok(()),
+                2 => Err(StoreError::new("the claim is held by another attempt")),
+                _ => Err(foreign_value()),
+            }
+        })
+        .await
     }
 
     async fn release(&self, token: &ClaimToken) -> Result<(), StoreError> {
-        let key = self.key(token.webhook_id());
-        // The expiry argument is unused by the script.
-        self.run(RELEASE_SCRIPT, key, claim_value(token.owner()), 0)
+        // The number is unused by the script.
+        self.within_timeout(self.run(&SCRIPTS.release, token, 0))
             .await
             .map(|_| ())
     }
@@ -614,11 +728,32 @@ mod tests {
     }
 
     #[test]
-    fn owners_are_128_bit_hex_and_fresh() {
-        let (a, b) = (new_owner().unwrap(), new_owner().unwrap());
+    fn owners_are_128_bit_hex_counted_up_from_a_random_start() {
+        let owners = Owners::new().unwrap();
+        let (a, b) = (owners.next(), owners.next());
+        let (a, b) = (a.as_ref(), b.as_ref());
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|byte| byte.is_ascii_hexdigit()));
-        assert_ne!(a, b);
+        assert!(a.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f')), "{a}");
+        assert_eq!(u128::from_str_radix(a, 16).unwrap(), owners.start);
+        assert_eq!(u128::from_str_radix(b, 16).unwrap(), owners.start.wrapping_add(1));
+        assert_ne!(
+            Owners::new().unwrap().start,
+            owners.start,
+            "each store draws its own start"
+        );
+
+        // Every digit place, and the wrap at the top.
+        let owners = Owners {
+            start: u128::MAX,
+            issued: AtomicU64::new(0),
+        };
+        assert_eq!(owners.next().as_ref(), "f".repeat(32));
+        assert_eq!(owners.next().as_ref(), "0".repeat(32));
+        let owners = Owners {
+            start: 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+            issued: AtomicU64::new(0),
+        };
+        assert_eq!(owners.next().as_ref(), "0123456789abcdeffedcba9876543210");
     }
 
     #[test]

@@ -206,18 +206,18 @@ async fn two_round_trips_per_processed_delivery_and_one_per_duplicate() {
     let once = Deduplicator::new(redis.store().await);
     assert_round_trips(&redis, &once, "SET").await;
     let once = Deduplicator::new(redis.script_store().await);
-    assert_round_trips(&redis, &once, "EVAL").await;
+    assert_round_trips(&redis, &once, "EVALSHA").await;
 }
 
-/// Each delivery `once` processes costs a `claim` command and an `EVAL`,
+/// Each delivery `once` processes costs a `claim` command and an `EVALSHA`,
 /// each duplicate a `claim` command.
 async fn assert_round_trips(redis: &Redis, once: &Deduplicator<RedisStore>, claim: &str) {
-    // Let the store's connection finish its handshake before counting.
-    let _ = once
-        .store()
-        .claim(&id("warm-up"), Duration::from_secs(1))
-        .await
-        .unwrap();
+    // Let the store's connection finish its handshake, and Redis load the
+    // scripts, before counting.
+    let warm_up: Processed<(), ()> = once
+        .process(&id(&format!("warm-up-{claim}")), || async { Ok(()) })
+        .await;
+    assert!(matches!(warm_up, Processed::Done { recorded: Ok(()), .. }));
 
     let processing = client_commands(redis, async {
         for n in 0..10 {
@@ -228,7 +228,11 @@ async fn assert_round_trips(redis: &Redis, once: &Deduplicator<RedisStore>, clai
         }
     })
     .await;
-    assert_eq!(processing, [claim, "EVAL"].repeat(10), "claim + complete per delivery");
+    assert_eq!(
+        processing,
+        [claim, "EVALSHA"].repeat(10),
+        "claim + complete per delivery"
+    );
     let duplicates = client_commands(redis, async {
         for n in 0..10 {
             let duplicate: Processed<(), ()> = once
@@ -239,6 +243,63 @@ async fn assert_round_trips(redis: &Redis, once: &Deduplicator<RedisStore>, clai
     })
     .await;
     assert_eq!(duplicates, [claim; 10], "one claim per duplicate");
+}
+
+/// A Redis that forgot the scripts (restarted, or failed over to a replica
+/// that never ran them) answers `NOSCRIPT`: the store sends each script whole
+/// once, which loads it, and calls it by its SHA-1 again from then on.
+#[tokio::test]
+async fn a_redis_that_forgot_the_scripts_is_sent_them_whole_once() {
+    let redis = Redis::start();
+    let mut inspect = redis.inspect().await;
+    for (store, claim) in [(redis.store().await, "SET"), (redis.script_store().await, "EVALSHA")] {
+        let once = Deduplicator::new(store);
+        let process = |n: u32| {
+            let once = &once;
+            async move {
+                let processed: Processed<(), ()> = once
+                    .process(&id(&format!("msg_{claim}_{n}")), || async { Ok(()) })
+                    .await;
+                assert!(
+                    matches!(processed, Processed::Done { recorded: Ok(()), .. }),
+                    "{processed:?}"
+                );
+            }
+        };
+        process(0).await;
+        let _: String = ::redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut inspect)
+            .await
+            .unwrap();
+        let commands = client_commands(&redis, async {
+            process(1).await;
+            process(2).await;
+        })
+        .await;
+        let forgot = match claim {
+            "SET" => vec!["SET", "EVALSHA", "EVAL", "SET", "EVALSHA"],
+            _ => vec!["EVALSHA", "EVAL", "EVALSHA", "EVAL", "EVALSHA", "EVALSHA"],
+        };
+        assert_eq!(commands, forgot, "{claim}");
+        let held: Option<String> = inspect.get(format!("{DEFAULT_KEY_PREFIX}msg_{claim}_1")).await.unwrap();
+        assert_eq!(held.as_deref(), Some("done"));
+    }
+
+    // A release is a script too.
+    let store = redis.store().await;
+    let _: String = ::redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut inspect)
+        .await
+        .unwrap();
+    let Claim::Acquired(token) = store.claim(&id("msg_released"), Duration::from_secs(60)).await.unwrap() else {
+        panic!("a fresh delivery is acquired")
+    };
+    let commands = client_commands(&redis, async { store.release(&token).await.unwrap() }).await;
+    assert_eq!(commands, ["EVALSHA", "EVAL"]);
+    let held: Option<String> = inspect.get(format!("{DEFAULT_KEY_PREFIX}msg_released")).await.unwrap();
+    assert_eq!(held, None, "released");
 }
 
 /// The commands clients sent to Redis while `run` ran (not those the scripts
