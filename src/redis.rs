@@ -405,12 +405,17 @@ impl RedisStore {
         connection.send_packed_command(command).await?.extract_error()
     }
 
-    /// `call`, or an error if it did not finish within the timeout: one
-    /// timer per store call, however many round trips it takes.
-    async fn within_timeout<T>(&self, call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    /// `call` held to the timeout: one timer per store call, however many
+    /// round trips it takes. A plain function, not an `async` one, so that
+    /// the call's future is not kept twice in the caller's.
+    fn timed<F: Future>(&self, call: F) -> tokio::time::Timeout<F> {
         tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| StoreError::new(format!("Redis did not answer within {:?}", self.timeout)))?
+    }
+
+    /// The answer of a [`timed`](Self::timed) call, or an error saying it
+    /// took too long.
+    fn in_time<T>(&self, answer: Result<Result<T, StoreError>, tokio::time::error::Elapsed>) -> Result<T, StoreError> {
+        answer.map_err(|_| StoreError::new(format!("Redis did not answer within {:?}", self.timeout)))?
     }
 
     /// Whether claims are `SET NX GET` (Redis 7 or later) rather than the
@@ -593,36 +598,29 @@ impl IdempotencyStore for RedisStore {
     async fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
         let lease = millis(lease, "lease")?;
         let token = ClaimToken::new(webhook_id.clone(), self.owners.next());
-        self.within_timeout(async {
-            if self.claims_with_set() {
-                return self.claim_by_set(token, lease).await;
-            }
-            match self.run(&SCRIPTS.claim, &token, lease).await? {
-                1 => Ok(Claim::Acquired(token)),
-                2 => Ok(Claim::Done),
-                3 => Ok(Claim::InProgress),
-                _ => Err(foreign_value()),
-            }
-        })
-        .await
+        if self.claims_with_set() {
+            return self.in_time(self.timed(self.claim_by_set(token, lease)).await);
+        }
+        match self.in_time(self.timed(self.run(&SCRIPTS.claim, &token, lease)).await)? {
+            1 => Ok(Claim::Acquired(token)),
+            2 => Ok(Claim::Done),
+            3 => Ok(Claim::InProgress),
+            _ => Err(foreign_value()),
+        }
     }
 
     async fn complete(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
         let retention = millis(retention, "retention")?;
-        self.within_timeout(async {
-            match self.run(&SCRIPTS.complete, token, retention).await? {
-                1 => Ok(()),
-                2 => Err(StoreError::new("the claim is held by another attempt")),
-                _ => Err(foreign_value()),
-            }
-        })
-        .await
+        match self.in_time(self.timed(self.run(&SCRIPTS.complete, token, retention)).await)? {
+            1 => Ok(()),
+            2 => Err(StoreError::new("the claim is held by another attempt")),
+            _ => Err(foreign_value()),
+        }
     }
 
     async fn release(&self, token: &ClaimToken) -> Result<(), StoreError> {
         // The number is unused by the script.
-        self.within_timeout(self.run(&SCRIPTS.release, token, 0))
-            .await
+        self.in_time(self.timed(self.run(&SCRIPTS.release, token, 0)).await)
             .map(|_| ())
     }
 }
