@@ -180,11 +180,17 @@ impl Observation {
     }
 
     /// The handler's (and the store's) future, inside the span, so that
-    /// the merchant's own logs nest under the delivery.
-    pub(crate) async fn in_span<F: Future>(&self, future: F) -> F::Output {
-        #[cfg(feature = "tracing")]
-        let future = tracing::Instrument::instrument(future, self.span.clone());
-        future.await
+    /// the merchant's own logs nest under the delivery. Plain functions, not
+    /// `async` ones, which would keep the future twice in their own.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn in_span<F: Future>(&self, future: F) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(future, self.span.clone())
+    }
+
+    /// As with `tracing`, without a span.
+    #[cfg(not(feature = "tracing"))]
+    pub(crate) fn in_span<F: Future>(&self, future: F) -> F {
+        future
     }
 
     /// What became of a delivery the handler was given.
@@ -348,29 +354,38 @@ impl TimedStore {
             .map(|_| Duration::from_nanos(self.spent.load(Ordering::Relaxed)))
     }
 
-    async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = T>) -> T {
-        let watch = Stopwatch::start();
-        let answer = call.await;
+    /// Counts the time since `watch` started as spent on `operation`. Each
+    /// call awaits the store in its own body: an `async` helper taking the
+    /// store's future would keep that future twice in its own.
+    fn record(&self, operation: &'static str, watch: Stopwatch) {
         let took = watch.elapsed();
         if let Some(took) = took {
             let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
             self.spent.fetch_add(nanos, Ordering::Relaxed);
         }
         store_call(self.store.kind(), operation, took);
-        answer
     }
 }
 
 impl IdempotencyStore for TimedStore {
     async fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
-        self.timed("claim", self.store.claim(webhook_id, lease)).await
+        let watch = Stopwatch::start();
+        let answer = self.store.claim(webhook_id, lease).await;
+        self.record("claim", watch);
+        answer
     }
 
     async fn complete(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
-        self.timed("complete", self.store.complete(token, retention)).await
+        let watch = Stopwatch::start();
+        let answer = self.store.complete(token, retention).await;
+        self.record("complete", watch);
+        answer
     }
 
     async fn release(&self, token: &ClaimToken) -> Result<(), StoreError> {
-        self.timed("release", self.store.release(token)).await
+        let watch = Stopwatch::start();
+        let answer = self.store.release(token).await;
+        self.record("release", watch);
+        answer
     }
 }
