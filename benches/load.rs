@@ -308,6 +308,9 @@ mod borrowed;
 struct Server {
     child: Child,
     address: String,
+    /// The process of the store server the target uses, where the script
+    /// that started it said which (`LOAD_REDIS_PID` for `redis`).
+    store: Option<u32>,
 }
 
 impl Server {
@@ -343,14 +346,23 @@ impl Server {
             .read_line(&mut line)
             .unwrap();
         assert!(!line.trim().is_empty(), "{target} did not start");
+        let store = match target {
+            "redis" => std::env::var("LOAD_REDIS_PID").ok().and_then(|pid| pid.parse().ok()),
+            _ => None,
+        };
         Self {
             child,
             address: line.trim().to_owned(),
+            store,
         }
     }
 
     fn cpu_time(&self) -> Option<Duration> {
         cpu_time(self.child.id())
+    }
+
+    fn store_cpu_time(&self) -> Option<Duration> {
+        cpu_time(self.store?)
     }
 }
 
@@ -409,6 +421,8 @@ struct Measured {
     server_cpu: Option<Duration>,
     /// The generator's (this process's) CPU time over the phase.
     generator_cpu: Option<Duration>,
+    /// The store server's CPU time over the phase, where it is known.
+    store_cpu: Option<Duration>,
 }
 
 impl Measured {
@@ -471,6 +485,7 @@ fn drive(options: &Options) {
         rounds.push(rows);
     }
     print_table(options, &rounds);
+    print_store_ceiling(&rounds);
 }
 
 /// The phases against one served target: warm-up, capacity, fixed load.
@@ -574,7 +589,7 @@ async fn closed_loop(
     duration: Duration,
 ) -> (Vec<Sender>, Measured) {
     let stop = Arc::new(AtomicBool::new(false));
-    let (server_cpu, generator_cpu) = (server.cpu_time(), cpu_time(std::process::id()));
+    let cpu = Cpu::now(server);
     let started = Instant::now();
     let deadline = started + duration;
     let mut workers = tokio::task::JoinSet::new();
@@ -598,7 +613,7 @@ async fn closed_loop(
             (sender, latencies, failed)
         });
     }
-    collect(server, workers, started, server_cpu, generator_cpu).await
+    collect(server, workers, started, cpu).await
 }
 
 /// Sends request `i` at `i / rate` seconds after the start, whatever the
@@ -614,7 +629,7 @@ async fn open_loop(
     duration: Duration,
 ) -> (Vec<Sender>, Measured) {
     let count = connections.len();
-    let (server_cpu, generator_cpu) = (server.cpu_time(), cpu_time(std::process::id()));
+    let cpu = Cpu::now(server);
     let started = Instant::now() + Duration::from_millis(10);
     let deadline = started + duration + Duration::from_secs(1);
     let mut workers = tokio::task::JoinSet::new();
@@ -638,7 +653,7 @@ async fn open_loop(
             (sender, latencies, failed)
         });
     }
-    collect(server, workers, started, server_cpu, generator_cpu).await
+    collect(server, workers, started, cpu).await
 }
 
 /// Waits for `due` more precisely than tokio's millisecond timer: it
@@ -654,12 +669,29 @@ async fn wait_until(due: Instant) {
     }
 }
 
+/// The CPU time used so far by the server, the generator and the store
+/// server.
+struct Cpu {
+    server: Option<Duration>,
+    generator: Option<Duration>,
+    store: Option<Duration>,
+}
+
+impl Cpu {
+    fn now(server: &Server) -> Self {
+        Self {
+            server: server.cpu_time(),
+            generator: cpu_time(std::process::id()),
+            store: server.store_cpu_time(),
+        }
+    }
+}
+
 async fn collect(
     server: &Server,
     mut workers: tokio::task::JoinSet<(Sender, Vec<Duration>, u64)>,
     started: Instant,
-    server_cpu: Option<Duration>,
-    generator_cpu: Option<Duration>,
+    before: Cpu,
 ) -> (Vec<Sender>, Measured) {
     let mut connections = Vec::new();
     let mut measured = Measured::default();
@@ -670,9 +702,11 @@ async fn collect(
         measured.latencies.extend(latencies);
     }
     measured.elapsed = started.elapsed();
+    let after = Cpu::now(server);
     let since = |before: Option<Duration>, after: Option<Duration>| Some(after?.saturating_sub(before?));
-    measured.server_cpu = since(server_cpu, server.cpu_time());
-    measured.generator_cpu = since(generator_cpu, cpu_time(std::process::id()));
+    measured.server_cpu = since(before.server, after.server);
+    measured.generator_cpu = since(before.generator, after.generator);
+    measured.store_cpu = since(before.store, after.store);
     measured.answered = measured.latencies.len() as u64;
     measured.latencies.sort_unstable();
     (connections, measured)
@@ -690,6 +724,9 @@ fn describe(row: &Row) -> String {
         option(capacity.micros_per_request(capacity.generator_cpu), 2),
         capacity.failed,
     );
+    if let Some(store) = capacity.micros_per_request(capacity.store_cpu) {
+        line += &format!(", store server {store:.2} µs/request");
+    }
     if let Some((rate, fixed)) = &row.fixed {
         line += &format!(
             "; at {rate:.0}/s: {:.0} answered/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, server {} µs/request, {} failed",
@@ -809,4 +846,40 @@ fn print_table(options: &Options, rounds: &[Vec<Row>]) {
             ),
         );
     }
+}
+
+/// Where the store server shares the server's CPUs: each round's ceiling for
+/// the Redis target there, one request costing at least what the in-memory
+/// receiver spends plus what `redis-server` spent per request in that round.
+fn print_store_ceiling(rounds: &[Vec<Row>]) {
+    let (mut rates, mut ceilings, mut shares, mut stores) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for rows in rounds {
+        let find = |target: &str| rows.iter().find(|row| row.target == target);
+        let (Some(redis), Some(memory)) = (find("redis"), find("memory")) else {
+            continue;
+        };
+        let capacity = &redis.capacity;
+        let (Some(store), Some(receiver)) = (
+            capacity.micros_per_request(capacity.store_cpu),
+            memory.capacity.micros_per_request(memory.capacity.server_cpu),
+        ) else {
+            continue;
+        };
+        let ceiling = 1e6 / (receiver + store);
+        rates.push(capacity.per_second());
+        ceilings.push(ceiling);
+        shares.push(100.0 * capacity.per_second() / ceiling);
+        stores.push(store);
+    }
+    if rates.is_empty() {
+        return;
+    }
+    println!(
+        "\nredis with redis-server beside it: {} requests/s; redis-server {} µs/request; \
+         ceiling (in-memory receiver + redis-server per request) {} requests/s; {}% of it",
+        spread(rates, 0),
+        spread(stores, 2),
+        spread(ceilings, 0),
+        spread(shares, 0),
+    );
 }
