@@ -389,3 +389,28 @@ impl IdempotencyStore for TimedStore {
         answer
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_span_wraps_a_future_without_keeping_it_twice() {
+        // A future as large as a handler's with a big buffer in its state.
+        let handler = async {
+            let buffer = [7_u8; 4096];
+            std::future::ready(()).await;
+            buffer.iter().map(|&byte| usize::from(byte)).sum::<usize>()
+        };
+        let alone = std::mem::size_of_val(&handler);
+        assert!(alone >= 4096);
+        let observation = Observation::start();
+        let wrapped = observation.in_span(handler);
+        // The span's handle at most, not a second copy of the future.
+        assert!(
+            std::mem::size_of_val(&wrapped) <= alone + 64,
+            "{} B around a future of {alone} B",
+            std::mem::size_of_val(&wrapped)
+        );
+    }
+}
