@@ -46,6 +46,16 @@ impl IdText {
         }
     }
 
+    /// The text's bytes, without checking them as UTF-8 again (which
+    /// [`as_str`](Self::as_str) must, having no `unsafe`): for comparing,
+    /// hashing privately and writing out.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            IdText::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            IdText::Heap(text) => text.as_bytes(),
+        }
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // Copied from a `&str` whole (see `new`): always UTF-8, so the
@@ -61,7 +71,7 @@ impl IdText {
 
 impl PartialEq for IdText {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -99,6 +109,12 @@ macro_rules! id_type {
                 self.0.as_str()
             }
 
+            /// The id's bytes, unchecked: for comparing, hashing privately
+            /// and writing out.
+            pub(crate) fn as_bytes(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
+
             /// The id as an owned string.
             pub fn into_string(self) -> String {
                 match self.0 {
@@ -110,7 +126,7 @@ macro_rules! id_type {
 
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
-                self.as_str() == other.as_str()
+                self.0 == other.0
             }
         }
 
@@ -124,7 +140,8 @@ macro_rules! id_type {
 
         impl Ord for $name {
             fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                self.as_str().cmp(other.as_str())
+                // As `str` orders: by its bytes.
+                self.as_bytes().cmp(other.as_bytes())
             }
         }
 
@@ -285,5 +302,32 @@ mod tests {
         let id: PaymentId = serde_json::from_str("\"p_1\"").unwrap();
         assert_eq!(id.as_str(), "p_1");
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"p_1\"");
+    }
+
+    #[test]
+    fn ids_compare_and_order_by_their_bytes_as_their_text_does() {
+        let texts = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "msg_1",
+            "msg_2",
+            "Zoë",
+            "Zoe\u{301}",
+            "☕",
+            &"x".repeat(38),
+            &"x".repeat(39),
+            &"é".repeat(20),
+        ];
+        for a in texts {
+            for b in texts {
+                let (id_a, id_b) = (WebhookId::new(a), WebhookId::new(b));
+                assert_eq!(id_a == id_b, a == b, "{a:?} {b:?}");
+                assert_eq!(id_a.cmp(&id_b), a.cmp(b), "{a:?} {b:?}");
+                assert_eq!(id_a.as_bytes(), a.as_bytes());
+                assert_eq!(IdText::new(a) == IdText::new(b), a == b);
+            }
+        }
     }
 }

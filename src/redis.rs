@@ -393,8 +393,8 @@ impl RedisStore {
     /// straight into a command.
     fn key_and_value<'a>(&'a self, token: &'a ClaimToken) -> (Joined<'a>, Joined<'a>) {
         (
-            Joined(&self.key_prefix, token.webhook_id().as_str()),
-            Joined(CLAIM_VALUE_PREFIX, token.owner()),
+            Joined(self.key_prefix.as_bytes(), token.webhook_id().as_bytes()),
+            Joined(CLAIM_VALUE_PREFIX.as_bytes(), token.owner_bytes()),
         )
     }
 
@@ -526,14 +526,14 @@ fn command<const W: usize, const J: usize>(args: usize, words: [&str; W], joined
 /// One command argument made of two pieces of text, written into the
 /// command's buffer without joining them first.
 #[derive(Clone, Copy)]
-struct Joined<'a>(&'a str, &'a str);
+struct Joined<'a>(&'a [u8], &'a [u8]);
 
 impl ToRedisArgs for Joined<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
         let mut arg = out.writer_for_next_arg();
         // Writes into the command's memory, which cannot fail.
-        let _ = arg.write_all(self.0.as_bytes());
-        let _ = arg.write_all(self.1.as_bytes());
+        let _ = arg.write_all(self.0);
+        let _ = arg.write_all(self.1);
     }
 }
 

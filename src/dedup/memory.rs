@@ -97,7 +97,7 @@ impl Fingerprints {
     }
 
     fn of(&self, webhook_id: &WebhookId) -> Fingerprint {
-        let id = webhook_id.as_str();
+        let id = webhook_id.as_bytes();
         Fingerprint {
             table: self.table.hash_one(id),
             check: self.check.hash_one(id),

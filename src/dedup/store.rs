@@ -54,6 +54,12 @@ impl ClaimToken {
     pub fn owner(&self) -> &str {
         self.owner.as_str()
     }
+
+    /// The owner's bytes, unchecked: for writing it out.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn owner_bytes(&self) -> &[u8] {
+        self.owner.as_bytes()
+    }
 }
 
 /// The answer to [`IdempotencyStore::claim`].
