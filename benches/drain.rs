@@ -26,15 +26,15 @@ use yoco_webhooks::postgres::{Inbox, Worked};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, Outcome, Receiver, Verifier, WebhookSecret};
 
+#[path = "support/args.rs"]
+mod args;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |name: &str, default: usize| {
-        args.iter()
-            .position(|arg| arg == name)
-            .and_then(|i| args.get(i + 1))
-            .map_or(default, |value| value.parse().expect(name))
-    };
-    let (deliveries, rounds) = (value("--deliveries", 5000), value("--rounds", 3));
+    let (deliveries, rounds) = (
+        args::number(&args, "--deliveries", 5000),
+        args::number(&args, "--rounds", 3),
+    );
     let Ok(url) = std::env::var("YOCO_DATABASE_URL") else {
         eprintln!("drain: set YOCO_DATABASE_URL to a PostgreSQL database (scripts/loadtest does)");
         return;

@@ -31,17 +31,15 @@ mod cpu;
 const LEASE: Duration = Duration::from_secs(60);
 const RETENTION: Duration = Duration::from_secs(600);
 
+#[path = "support/args.rs"]
+mod args;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |name: &str, default: usize| {
-        args.iter()
-            .position(|arg| arg == name)
-            .and_then(|at| args.get(at + 1))
-            .map_or(default, |value| {
-                value.parse().unwrap_or_else(|_| panic!("{name} takes a number"))
-            })
-    };
-    let (deliveries, concurrency) = (value("--deliveries", 40_000), value("--concurrency", 50).max(1));
+    let (deliveries, concurrency) = (
+        args::number(&args, "--deliveries", 40_000),
+        args::number(&args, "--concurrency", 50).max(1),
+    );
     let url = std::env::var("YOCO_REDIS_URL").expect("YOCO_REDIS_URL: the redis-server to measure against");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
