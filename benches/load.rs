@@ -68,8 +68,10 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// least any receiver does: the bare handler, plus a pre-keyed HMAC of the
 /// signed content compared in constant time and a borrowed, allocation-free
 /// `serde_json` parse of the body (no header checks, no filter, no
-/// deduplication).
-const TARGETS: &[&str] = &["bare", "ceiling", "memory", "redis", "postgres", "inbox", "no-dedup"];
+/// deduplication). `redis-floor` is the least the `redis` target can cost
+/// with its client: the receiver without deduplication whose handler sends
+/// the same two commands straight through redis-rs.
+const TARGETS: &[&str] = &["bare", "ceiling", "memory", "redis", "redis-floor", "postgres", "inbox", "no-dedup"];
 
 struct Options {
     targets: Vec<String>,
@@ -175,6 +177,7 @@ fn serve(target: &str, threads: usize) -> ExitCode {
             "no-dedup" => receiver_app(YocoWebhookConfig::new(receiver()).without_dedup()),
             "ceiling" => ceiling_app(),
             "redis" => redis_app().await,
+            "redis-floor" => redis_floor_app().await,
             "postgres" => postgres_app().await,
             "inbox" => inbox_app().await,
             other => {
@@ -205,6 +208,84 @@ async fn redis_app() -> Router {
 #[cfg(not(feature = "redis"))]
 async fn redis_app() -> Router {
     panic!("the redis target needs --features redis");
+}
+
+/// The `redis-floor` target: the receiver without deduplication whose
+/// handler sends a delivery's two Redis commands itself, straight through
+/// redis-rs (a claim by `SET NX GET PX`, a completion by `EVALSHA` of an
+/// owner-checking script), with nothing of the store around them: no owner
+/// tokens, no timeouts, no reading of the answers. What the `redis` target
+/// costs at least with this client.
+#[cfg(feature = "redis")]
+async fn redis_floor_app() -> Router {
+    use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+    use axum::extract::{FromRef, State};
+
+    const COMPLETE: &str = "local held = redis.call('GET', KEYS[1]) \
+        if held == ARGV[1] or not held then redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2]) return 1 end return 0";
+    const CLAIM: &str = "claim:0123456789abcdef0123456789abcdef";
+
+    #[derive(Clone)]
+    struct Floor {
+        config: YocoWebhookConfig,
+        connection: ConnectionManager,
+        complete: Arc<str>,
+    }
+    impl FromRef<Floor> for YocoWebhookConfig {
+        fn from_ref(floor: &Floor) -> Self {
+            floor.config.clone()
+        }
+    }
+    async fn handle(State(floor): State<Floor>, webhook: YocoWebhook) -> Processed<(), Infallible> {
+        webhook
+            .process(|delivery| async move {
+                let mut connection = floor.connection.clone();
+                let key = delivery.webhook_id.as_str();
+                let _: ::redis::Value = ::redis::cmd("SET")
+                    .arg(key)
+                    .arg(CLAIM)
+                    .arg("NX")
+                    .arg("GET")
+                    .arg("PX")
+                    .arg(60_000)
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap();
+                let _: ::redis::Value = ::redis::cmd("EVALSHA")
+                    .arg(&*floor.complete)
+                    .arg(1)
+                    .arg(key)
+                    .arg(CLAIM)
+                    .arg(100_800_000)
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap();
+                Ok(())
+            })
+            .await
+    }
+
+    let url = std::env::var("YOCO_REDIS_URL").expect("YOCO_REDIS_URL (scripts/loadtest sets it)");
+    let config = ConnectionManagerConfig::new().set_response_timeout(None);
+    let client = ::redis::Client::open(url).unwrap();
+    let mut connection = ConnectionManager::new_with_config(client, config).await.unwrap();
+    let complete: String = ::redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(COMPLETE)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let floor = Floor {
+        config: YocoWebhookConfig::new(receiver()).without_dedup(),
+        connection,
+        complete: complete.into(),
+    };
+    Router::new().route(PATH, post(handle)).with_state(floor)
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_floor_app() -> Router {
+    panic!("the redis-floor target needs --features redis");
 }
 
 /// Connections in the PostgreSQL pool: enough that 50 requests in flight
@@ -350,7 +431,7 @@ impl Server {
             .unwrap();
         assert!(!line.trim().is_empty(), "{target} did not start");
         let store = match target {
-            "redis" => std::env::var("LOAD_REDIS_PID").ok().and_then(|pid| pid.parse().ok()),
+            "redis" | "redis-floor" => std::env::var("LOAD_REDIS_PID").ok().and_then(|pid| pid.parse().ok()),
             _ => None,
         };
         Self {
@@ -826,15 +907,24 @@ fn print_table(options: &Options, rounds: &[Vec<Row>]) {
 
 /// Where the store server shares the server's CPUs: each round's ceiling for
 /// the Redis target there, one request costing at least what the in-memory
-/// receiver spends plus what `redis-server` spent per request in that round.
+/// receiver spends plus what `redis-server` spent per request in that round;
+/// and the Redis target against `redis-floor`, the same commands straight
+/// through the client.
 fn print_store_ceiling(rounds: &[Vec<Row>]) {
-    let (mut rates, mut ceilings, mut shares, mut stores) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut rates, mut ceilings, mut shares, mut stores, mut floors) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for rows in rounds {
         let find = |target: &str| rows.iter().find(|row| row.target == target);
-        let (Some(redis), Some(memory)) = (find("redis"), find("memory")) else {
+        let Some(redis) = find("redis") else {
             continue;
         };
         let capacity = &redis.capacity;
+        if let Some(floor) = find("redis-floor") {
+            floors.push(100.0 * capacity.per_second() / floor.capacity.per_second());
+        }
+        let Some(memory) = find("memory") else {
+            continue;
+        };
         let (Some(store), Some(receiver)) = (
             capacity.micros_per_request(capacity.store_cpu),
             memory.capacity.micros_per_request(memory.capacity.server_cpu),
@@ -847,15 +937,20 @@ fn print_store_ceiling(rounds: &[Vec<Row>]) {
         shares.push(100.0 * capacity.per_second() / ceiling);
         stores.push(store);
     }
-    if rates.is_empty() {
-        return;
+    if !rates.is_empty() {
+        println!(
+            "\nredis with redis-server beside it: {} requests/s; redis-server {} µs/request; \
+             ceiling (in-memory receiver + redis-server per request) {} requests/s; {}% of it",
+            spread(rates, 0),
+            spread(stores, 2),
+            spread(ceilings, 0),
+            spread(shares, 0),
+        );
     }
-    println!(
-        "\nredis with redis-server beside it: {} requests/s; redis-server {} µs/request; \
-         ceiling (in-memory receiver + redis-server per request) {} requests/s; {}% of it",
-        spread(rates, 0),
-        spread(stores, 2),
-        spread(ceilings, 0),
-        spread(shares, 0),
-    );
+    if !floors.is_empty() {
+        println!(
+            "redis answers {}% of the requests/s of redis-floor (its commands straight through redis-rs), round by round",
+            spread(floors, 0)
+        );
+    }
 }
