@@ -71,7 +71,16 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// deduplication). `redis-floor` is the least the `redis` target can cost
 /// with its client: the receiver without deduplication whose handler sends
 /// the same two commands straight through redis-rs.
-const TARGETS: &[&str] = &["bare", "ceiling", "memory", "redis", "redis-floor", "postgres", "inbox", "no-dedup"];
+const TARGETS: &[&str] = &[
+    "bare",
+    "ceiling",
+    "memory",
+    "redis",
+    "redis-floor",
+    "postgres",
+    "inbox",
+    "no-dedup",
+];
 
 struct Options {
     targets: Vec<String>,
