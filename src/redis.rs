@@ -28,10 +28,11 @@
 //! - Each claim has its own owner token of 128 bits, counted up from a
 //!   random start drawn when the store connects, so owners never collide
 //!   across processes or machines (two stores would need random starts
-//!   within a few billion of each other: a chance of about 2^-90 per pair)
-//!   and a claim needs no system call for randomness. Only the owner completes or
-//!   releases; completing a claim that another owner now holds is an error
-//!   and changes nothing; completing a delivery already done is `Ok`.
+//!   closer than the claims they issue: for a trillion claims each, a
+//!   chance of about 2^-87 per pair), and a claim needs no system call for
+//!   randomness. Only the owner completes or releases; completing a claim
+//!   that another owner now holds is an error and changes nothing;
+//!   completing a delivery already done is `Ok`.
 //! - A completed delivery is remembered for at least the retention.
 //! - Every call answers within the [timeout](RedisStoreBuilder::timeout)
 //!   (default 2 s): a Redis that is down or slow gives a [`StoreError`]
@@ -274,7 +275,7 @@ impl RedisStoreBuilder {
             .redis_settings()
             .password()
             .map(str::to_owned);
-        // Every call is held to the timeout as a whole (see `within_timeout`),
+        // Every call is held to the timeout as a whole (see `timed`),
         // so the connection needs no timer of its own per command; a
         // connection attempt, handshake included, is held to it here.
         let config = ConnectionManagerConfig::new()
