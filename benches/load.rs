@@ -221,17 +221,19 @@ async fn redis_app() -> Router {
 
 /// The `redis-floor` target: the receiver without deduplication whose
 /// handler sends a delivery's two Redis commands itself, straight through
-/// redis-rs (a claim by `SET NX GET PX`, a completion by `EVALSHA` of an
-/// owner-checking script), with nothing of the store around them: no owner
-/// tokens, no timeouts, no reading of the answers. What the `redis` target
-/// costs at least with this client.
+/// redis-rs (a claim by `SET NX GET PX`, a completion by `EVALSHA` of the
+/// store's own owner-checking script), with nothing of the store around
+/// them: no owner tokens, no timeouts, no reading of the answers. What the
+/// `redis` target costs at least with this client.
 #[cfg(feature = "redis")]
 async fn redis_floor_app() -> Router {
     use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
     use axum::extract::{FromRef, State};
 
-    const COMPLETE: &str = "local held = redis.call('GET', KEYS[1]) \
-        if held == ARGV[1] or not held then redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2]) return 1 end return 0";
+    // The store's completion script, as `src/redis.rs` spells it (the
+    // crate does not export it; `scripts/loadtest`'s anchor reads it alike).
+    const SOURCE: &str = include_str!("../src/redis.rs");
+    const START: &str = "const COMPLETE_SCRIPT: &str = r\"";
     const CLAIM: &str = "claim:0123456789abcdef0123456789abcdef";
 
     #[derive(Clone)]
@@ -278,9 +280,14 @@ async fn redis_floor_app() -> Router {
     let config = ConnectionManagerConfig::new().set_response_timeout(None);
     let client = ::redis::Client::open(url).unwrap();
     let mut connection = ConnectionManager::new_with_config(client, config).await.unwrap();
+    let complete_script = SOURCE
+        .split_once(START)
+        .and_then(|(_, rest)| rest.split_once("\";\n"))
+        .map(|(script, _)| script)
+        .expect("COMPLETE_SCRIPT in src/redis.rs");
     let complete: String = ::redis::cmd("SCRIPT")
         .arg("LOAD")
-        .arg(COMPLETE)
+        .arg(complete_script)
         .query_async(&mut connection)
         .await
         .unwrap();
@@ -402,7 +409,8 @@ struct Server {
     child: Child,
     address: String,
     /// The process of the store server the target uses, where the script
-    /// that started it said which (`LOAD_REDIS_PID` for `redis`).
+    /// that started it said which (`LOAD_REDIS_PID` for `redis` and
+    /// `redis-floor`).
     store: Option<u32>,
 }
 
