@@ -70,15 +70,27 @@
 //! <lease>`: it sets the key only if it is absent and answers the value it
 //! found, all in one command (about 2–4 µs of Redis time, against about 6 µs
 //! for a Lua script). On an older Redis, which refuses `NX` with `GET`, a
-//! claim is a Lua script doing the same (`EVAL`). Which one is chosen once,
-//! at [connect](RedisStoreBuilder::connect), from the `redis_version` that
-//! `INFO server` reports; a server that does not say (a user not allowed
-//! `INFO`, say) gets the script. Should a server later refuse the command
-//! as a syntax error (a failover to an older Redis), that claim fails with a
-//! [`StoreError`] (Yoco retries) and the store claims with the script from
-//! then on. Both write the same values, so instances of either kind share
-//! claims. Completion and release stay Lua scripts: they must check the
-//! owner before they write.
+//! claim is a Lua script doing the same (`EVAL`).
+//!
+//! A completion must check the owner before it writes. On a server whose
+//! `SET` compares the value it replaces (`IFEQ`: Valkey 8.1 or later, Redis
+//! 8.4 or later) it is one `SET key done IFEQ claim:<owner> GET PX
+//! <retention>`, with no Lua: it records the delivery only if our claim
+//! still holds the key, and answers what it found. In the two rare cases it
+//! leaves alone (our lease ran out and the key is gone, or the delivery is
+//! done already), the Lua script decides, in a second round trip within the
+//! same timeout. Elsewhere a completion is the Lua script. A release (after
+//! a failed handler) is always the script.
+//!
+//! Which commands a server takes is read once, at
+//! [connect](RedisStoreBuilder::connect), from the `redis_version` and
+//! `valkey_version` that `INFO server` reports; a server that does not say
+//! (a user not allowed `INFO`, say) gets the scripts. Should a server later
+//! refuse a command as a syntax error (a failover to an older server), the
+//! store uses the script from then on: a refused claim fails with a
+//! [`StoreError`] (Yoco retries), a refused completion is completed by the
+//! script at once. Either way the same values are written, so instances of
+//! every kind share claims.
 
 use std::fmt;
 use std::io::Write as _;
@@ -113,8 +125,15 @@ const CLAIM_VALUE_PREFIX: &str = "claim:";
 /// same text.
 const DONE_VALUE: &str = "done";
 
-/// The first Redis major version whose `SET` takes `NX` and `GET` together.
-const FIRST_VERSION_WITH_SET_NX_GET: u32 = 7;
+/// The first Redis version whose `SET` takes `NX` and `GET` together.
+/// (Valkey reports a `redis_version` of 7.2 besides its own.)
+const FIRST_REDIS_WITH_SET_NX_GET: Version = Version(7, 0);
+
+/// The first Redis version whose `SET` takes `IFEQ` (with `GET`).
+const FIRST_REDIS_WITH_SET_IFEQ: Version = Version(8, 4);
+
+/// The first Valkey version whose `SET` takes `IFEQ` (with `GET`).
+const FIRST_VALKEY_WITH_SET_IFEQ: Version = Version(8, 1);
 
 /// The claim on Redis before 7, as [`claim_answer`] reads `SET NX GET`'s.
 /// `KEYS[1]` the delivery, `ARGV[1]` our claim value, `ARGV[2]` the lease in
@@ -199,12 +218,19 @@ pub struct RedisStore {
     connection: ConnectionManager,
     key_prefix: String,
     timeout: Duration,
-    /// Whether claims are `SET NX GET` rather than the script; shared by
-    /// clones, so that one refusal switches them all.
-    claim_with_set: Arc<AtomicBool>,
-    /// Where the owner tokens of this store's claims come from; shared by
-    /// clones, so that they never hand out the same one.
-    owners: Arc<Owners>,
+    /// Shared by clones: one refusal of a command switches them all to the
+    /// script, and they never hand out the same owner token.
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one store share.
+struct Shared {
+    /// Whether claims are `SET NX GET` rather than the script.
+    claim_by_set: AtomicBool,
+    /// Whether completions are `SET IFEQ GET` rather than the script.
+    complete_by_set: AtomicBool,
+    /// Where the owner tokens of this store's claims come from.
+    owners: Owners,
 }
 
 /// Configures a [`RedisStore`]: the key prefix and the timeout.
@@ -213,6 +239,17 @@ pub struct RedisStoreBuilder {
     key_prefix: String,
     timeout: Duration,
     claim_with_script: bool,
+    complete_with: Option<CompleteWith>,
+}
+
+/// How completions are forced, for tests; not part of the stable API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompleteWith {
+    /// The Lua script, even where the server takes `SET IFEQ`.
+    Script,
+    /// `SET IFEQ`, whatever the server says it takes.
+    Set,
 }
 
 impl RedisStoreBuilder {
@@ -257,6 +294,16 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Completes with the Lua script, or with `SET IFEQ` whatever the
+    /// server says it takes; for tests of those paths. Not part of the
+    /// stable API.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn complete_with(mut self, complete_with: CompleteWith) -> Self {
+        self.complete_with = Some(complete_with);
+        self
+    }
+
     /// Connects to Redis, so that a wrong address or password shows at
     /// start-up. Later losses of the connection are repaired in the
     /// background.
@@ -288,18 +335,18 @@ impl RedisStoreBuilder {
             // Without a password, Redis accepts the connection and refuses
             // every command: ask one, so that the mistake shows now.
             Cmd::new().arg("PING").query_async::<()>(&mut connection).await?;
-            // Which claim the server takes. A refusal (`INFO` not allowed
-            // to this user) is no reason to fail: claim with the script.
+            // Which commands the server takes. A refusal (`INFO` not
+            // allowed to this user) is no reason to fail: use the scripts.
             let info = Cmd::new()
                 .arg("INFO")
                 .arg("server")
                 .query_async::<String>(&mut connection)
                 .await;
-            let claim_with_set = info.is_ok_and(|info| takes_set_nx_get(&info));
-            Ok::<_, RedisError>((connection, claim_with_set))
+            let takes = info.map_or(Takes::default(), |info| Takes::from_info(&info));
+            Ok::<_, RedisError>((connection, takes))
         };
         let owners = Owners::new()?;
-        let (connection, claim_with_set) = match tokio::time::timeout(self.timeout, connecting).await {
+        let (connection, takes) = match tokio::time::timeout(self.timeout, connecting).await {
             Ok(Ok(connected)) => connected,
             Ok(Err(err)) => return Err(store_error("cannot connect to Redis", &err, password.as_deref())),
             Err(_) => {
@@ -313,8 +360,15 @@ impl RedisStoreBuilder {
             connection,
             key_prefix: self.key_prefix,
             timeout: self.timeout,
-            claim_with_set: Arc::new(AtomicBool::new(claim_with_set && !self.claim_with_script)),
-            owners: Arc::new(owners),
+            shared: Arc::new(Shared {
+                claim_by_set: AtomicBool::new(takes.set_nx_get && !self.claim_with_script),
+                complete_by_set: AtomicBool::new(match self.complete_with {
+                    Some(CompleteWith::Script) => false,
+                    Some(CompleteWith::Set) => true,
+                    None => takes.set_ifeq,
+                }),
+                owners,
+            }),
         })
     }
 }
@@ -337,6 +391,7 @@ impl RedisStore {
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             claim_with_script: false,
+            complete_with: None,
         }
     }
 
@@ -383,11 +438,55 @@ impl RedisStore {
         let answer = self.send(&command).await.map_err(|err| {
             if is_syntax_error(&err) {
                 // A server older than it said, or one we failed over to.
-                self.claim_with_set.store(false, Ordering::Relaxed);
+                self.shared.claim_by_set.store(false, Ordering::Relaxed);
             }
             store_error("Redis failed", &err, None)
         })?;
         claim_answer(&answer, token)
+    }
+
+    /// A completion: one `SET key done IFEQ claim:<owner> GET PX retention`
+    /// where the server takes it, the script where it does not, or when the
+    /// `SET` found the key gone or done already, which the script handles.
+    async fn complete_in_turn(&self, token: &ClaimToken, retention: u64) -> Result<(), StoreError> {
+        if self.completes_with_set() {
+            match self.complete_by_set(token, retention).await? {
+                Completion::Recorded => return Ok(()),
+                Completion::HeldByAnother => return Err(held_by_another()),
+                Completion::ForTheScript => {}
+            }
+        }
+        match self.run(&SCRIPTS.complete, token, retention).await? {
+            1 => Ok(()),
+            2 => Err(held_by_another()),
+            _ => Err(foreign_value()),
+        }
+    }
+
+    /// `SET key done IFEQ claim:<owner> GET PX retention`: records the
+    /// delivery only if our claim still holds the key.
+    async fn complete_by_set(&self, token: &ClaimToken, retention: u64) -> Result<Completion, StoreError> {
+        let (key, value) = self.key_and_value(token);
+        let mut command = command(8, ["SET", DONE_VALUE, "IFEQGETPX"], [key, value]);
+        command
+            .arg("SET")
+            .arg(key)
+            .arg(DONE_VALUE)
+            .arg("IFEQ")
+            .arg(value)
+            .arg("GET")
+            .arg("PX")
+            .arg(retention);
+        match self.send(&command).await {
+            Ok(answer) => completion_answer(&answer, token),
+            // A server older than it said, or one we failed over to: the
+            // refused command changed nothing, so the script completes.
+            Err(err) if is_syntax_error(&err) => {
+                self.shared.complete_by_set.store(false, Ordering::Relaxed);
+                Ok(Completion::ForTheScript)
+            }
+            Err(err) => Err(store_error("Redis failed", &err, None)),
+        }
     }
 
     /// The key of `token`'s delivery and the value of its claim, written
@@ -423,7 +522,15 @@ impl RedisStore {
     /// Lua script; for tests. Not part of the stable API.
     #[doc(hidden)]
     pub fn claims_with_set(&self) -> bool {
-        self.claim_with_set.load(Ordering::Relaxed)
+        self.shared.claim_by_set.load(Ordering::Relaxed)
+    }
+
+    /// Whether completions are `SET IFEQ GET` (Valkey 8.1, Redis 8.4 or
+    /// later) rather than the Lua script; for tests. Not part of the stable
+    /// API.
+    #[doc(hidden)]
+    pub fn completes_with_set(&self) -> bool {
+        self.shared.complete_by_set.load(Ordering::Relaxed)
     }
 }
 
@@ -435,6 +542,36 @@ fn claim_answer(answer: &Value, token: ClaimToken) -> Result<Claim, StoreError> 
         Value::Nil => Ok(Claim::Acquired(token)),
         Value::BulkString(held) if held.as_slice() == DONE_VALUE.as_bytes() => Ok(Claim::Done),
         Value::BulkString(held) if held.starts_with(CLAIM_VALUE_PREFIX.as_bytes()) => Ok(Claim::InProgress),
+        _ => Err(foreign_value()),
+    }
+}
+
+/// What a completion by `SET IFEQ GET` did.
+#[derive(Debug, PartialEq, Eq)]
+enum Completion {
+    /// Our claim held the key: the delivery is recorded as done.
+    Recorded,
+    /// Another owner's claim holds the key: nothing changed.
+    HeldByAnother,
+    /// The key was gone (our lease ran out) or done already: nothing
+    /// changed, and the script decides, as it does on every server.
+    ForTheScript,
+}
+
+/// What `SET key done IFEQ claim:<owner> GET` found: our claim (so it set
+/// the key), another's, nothing or a done delivery (so it set nothing), or
+/// anything else, which we did not write.
+fn completion_answer(answer: &Value, token: &ClaimToken) -> Result<Completion, StoreError> {
+    match answer {
+        Value::BulkString(held) => match held.strip_prefix(CLAIM_VALUE_PREFIX.as_bytes()) {
+            Some(owner) if owner == token.owner_bytes() => Ok(Completion::Recorded),
+            Some(_) => Ok(Completion::HeldByAnother),
+            None if held.as_slice() == DONE_VALUE.as_bytes() => Ok(Completion::ForTheScript),
+            None => Err(foreign_value()),
+        },
+        // Nothing there, or (on a server that answers nil to a `GET` whose
+        // condition failed) nothing said: either way the script decides.
+        Value::Nil => Ok(Completion::ForTheScript),
         _ => Err(foreign_value()),
     }
 }
@@ -496,17 +633,53 @@ fn is_configuration(err: &RedisError) -> bool {
     }
 }
 
-/// Whether `INFO server` names a Redis whose `SET` takes `NX` with `GET`.
-fn takes_set_nx_get(info: &str) -> bool {
-    info.lines()
-        .find_map(|line| line.trim_end().strip_prefix("redis_version:"))
-        .and_then(|version| version.split('.').next())
-        .and_then(|major| major.parse::<u32>().ok())
-        .is_some_and(|major| major >= FIRST_VERSION_WITH_SET_NX_GET)
+/// Which of the commands the store prefers to its scripts a server takes.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Takes {
+    /// `SET NX GET`: Redis 7 or later (Valkey says it is Redis 7.2).
+    set_nx_get: bool,
+    /// `SET IFEQ GET`: Valkey 8.1 or later, Redis 8.4 or later.
+    set_ifeq: bool,
+}
+
+impl Takes {
+    /// What the versions `INFO server` reports say; nothing for a server
+    /// that does not say.
+    fn from_info(info: &str) -> Self {
+        let version = |field: &str| {
+            info.lines()
+                .find_map(|line| line.trim_end().strip_prefix(field)?.strip_prefix(':'))
+                .and_then(Version::parse)
+        };
+        let redis = version("redis_version");
+        let set_ifeq = match version("valkey_version") {
+            Some(valkey) => valkey >= FIRST_VALKEY_WITH_SET_IFEQ,
+            None => redis.is_some_and(|redis| redis >= FIRST_REDIS_WITH_SET_IFEQ),
+        };
+        Self {
+            set_nx_get: redis.is_some_and(|redis| redis >= FIRST_REDIS_WITH_SET_NX_GET),
+            set_ifeq,
+        }
+    }
+}
+
+/// A server version's major and minor numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Version(u32, u32);
+
+impl Version {
+    /// `7.0.15` or `8.1`; `None` for anything else.
+    fn parse(text: &str) -> Option<Self> {
+        let mut numbers = text.split('.').map(str::parse::<u32>);
+        let major = numbers.next()?.ok()?;
+        let minor = numbers.next().map_or(Ok(0), |minor| minor).ok()?;
+        Some(Self(major, minor))
+    }
 }
 
 /// Whether Redis refused a command as malformed: what a Redis before 7
-/// answers to `SET` with both `NX` and `GET`.
+/// answers to `SET` with both `NX` and `GET`, and one before 8.4 (a Valkey
+/// before 8.1) to `SET` with `IFEQ`.
 fn is_syntax_error(err: &RedisError) -> bool {
     err.kind() == ErrorKind::Server(ServerErrorKind::ResponseError)
         && err.detail().is_some_and(|detail| detail.contains("syntax error"))
@@ -588,6 +761,11 @@ fn millis(duration: Duration, what: &str) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::configuration(format!("{what} too long")))
 }
 
+/// Another owner's claim holds the key we came to complete.
+fn held_by_another() -> StoreError {
+    StoreError::new("the claim is held by another attempt")
+}
+
 /// A key holding something our scripts never write: refuse to guess.
 fn foreign_value() -> StoreError {
     StoreError::configuration(
@@ -598,7 +776,7 @@ fn foreign_value() -> StoreError {
 impl IdempotencyStore for RedisStore {
     async fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> Result<Claim, StoreError> {
         let lease = millis(lease, "lease")?;
-        let token = ClaimToken::new(webhook_id.clone(), self.owners.next());
+        let token = ClaimToken::new(webhook_id.clone(), self.shared.owners.next());
         if self.claims_with_set() {
             return self.in_time(self.timed(self.claim_by_set(token, lease)).await);
         }
@@ -612,11 +790,7 @@ impl IdempotencyStore for RedisStore {
 
     async fn complete(&self, token: &ClaimToken, retention: Duration) -> Result<(), StoreError> {
         let retention = millis(retention, "retention")?;
-        match self.in_time(self.timed(self.run(&SCRIPTS.complete, token, retention)).await)? {
-            1 => Ok(()),
-            2 => Err(StoreError::new("the claim is held by another attempt")),
-            _ => Err(foreign_value()),
-        }
+        self.in_time(self.timed(self.complete_in_turn(token, retention)).await)
     }
 
     async fn release(&self, token: &ClaimToken) -> Result<(), StoreError> {
@@ -662,19 +836,75 @@ mod tests {
     }
 
     #[test]
-    fn set_nx_get_from_redis_7_on() {
-        for (info, takes) in [
-            ("# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n", true),
-            ("redis_version:7.2.4\n", true),
-            ("redis_version:10.0.0\r\n", true),
-            ("# Server\r\nredis_version:6.2.14\r\n", false),
-            ("redis_version:5.0.7\r\n", false),
-            ("redis_version:\r\n", false),
-            ("redis_version:seven\r\n", false),
-            ("# Server\r\nvalkey_version:8.0.0\r\n", false),
-            ("", false),
+    fn the_commands_a_server_takes_by_its_versions() {
+        let takes = |set_nx_get, set_ifeq| Takes { set_nx_get, set_ifeq };
+        for (info, expected) in [
+            (
+                "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n",
+                takes(true, false),
+            ),
+            ("redis_version:7.2.4\n", takes(true, false)),
+            ("redis_version:8.0.2\r\n", takes(true, false)),
+            ("redis_version:8.2.1\r\n", takes(true, false)),
+            ("redis_version:8.4.0\r\n", takes(true, true)),
+            ("redis_version:8.10\r\n", takes(true, true)),
+            ("redis_version:10.0.0\r\n", takes(true, true)),
+            ("# Server\r\nredis_version:6.2.14\r\n", takes(false, false)),
+            ("redis_version:5.0.7\r\n", takes(false, false)),
+            // Valkey says it is Redis 7.2, and its own version beside.
+            (
+                "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:9.1.2\r\n",
+                takes(true, true),
+            ),
+            ("redis_version:7.2.4\r\nvalkey_version:8.1.1\r\n", takes(true, true)),
+            ("redis_version:7.2.4\r\nvalkey_version:8.0.1\r\n", takes(true, false)),
+            ("valkey_version:8.0.0\r\nredis_version:7.2.4\r\n", takes(true, false)),
+            // A Valkey's own version rules, even beside a high `redis_version`.
+            ("redis_version:8.4.0\r\nvalkey_version:7.2.5\r\n", takes(true, false)),
+            ("# Server\r\nvalkey_version:8.1.0\r\n", takes(false, true)),
+            ("redis_version:\r\n", takes(false, false)),
+            ("redis_version:seven\r\n", takes(false, false)),
+            ("redis_version:8.four\r\n", takes(false, false)),
+            ("redis_version_extra:8.4.0\r\n", takes(false, false)),
+            ("redis_version:-8.4\r\n", takes(false, false)),
+            ("", takes(false, false)),
         ] {
-            assert_eq!(takes_set_nx_get(info), takes, "{info:?}");
+            assert_eq!(Takes::from_info(info), expected, "{info:?}");
+        }
+    }
+
+    #[test]
+    fn set_ifeq_answers_read_as_the_script_reads_the_value() {
+        let token = ClaimToken::new(WebhookId::new("msg_1"), "0123");
+        let complete = |answer: Value| completion_answer(&answer, &token);
+        let bulk = |held: &[u8]| Value::BulkString(held.to_vec());
+        assert_eq!(complete(bulk(b"claim:0123")).unwrap(), Completion::Recorded);
+        for other in [
+            &b"claim:0124"[..],
+            b"claim:01234",
+            b"claim:012",
+            b"claim:",
+            b"claim:\xff",
+        ] {
+            assert_eq!(complete(bulk(other)).unwrap(), Completion::HeldByAnother, "{other:?}");
+        }
+        assert_eq!(complete(bulk(b"done")).unwrap(), Completion::ForTheScript);
+        assert_eq!(complete(Value::Nil).unwrap(), Completion::ForTheScript);
+        for foreign in [
+            bulk(b"garbage"),
+            bulk(b"done "),
+            bulk(b"DONE"),
+            bulk(b"claim"),
+            bulk(b"0123"),
+            bulk(&[0xff, 0xfe]),
+            bulk(b""),
+            Value::Okay,
+            Value::Int(1),
+            Value::SimpleString("done".to_owned()),
+            Value::Array(vec![Value::Nil]),
+        ] {
+            let err = complete(foreign.clone()).unwrap_err();
+            assert!(err.is_configuration(), "{foreign:?}: {err}");
         }
     }
 

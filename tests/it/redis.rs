@@ -1,8 +1,11 @@
 //! The Redis store against a real `redis-server` on 127.0.0.1 (one per test,
 //! without persistence): the store contract, Redis down and back, a failed
 //! handler, a crashed process, several instances at once, the round trips per
-//! delivery, and no password in any error. Needs the Debian package
-//! `redis-server`; without it these tests fail with the install command.
+//! delivery, and no password in any error; and against a real `valkey-server`
+//! (8.1 or later), whose `SET` takes `IFEQ`, the completion without Lua.
+//! Needs the Debian package `redis-server` and a Valkey built by
+//! `scripts/install-valkey` (or on `PATH`); without them these tests fail
+//! with the install command.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,29 +20,53 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::StoreErrorKind::{Configuration, Unavailable};
 use yoco_webhooks::dedup::{Claim, Deduplicator, IdempotencyStore, Processed, StoreError, StoreErrorKind};
-use yoco_webhooks::redis::{DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
+use yoco_webhooks::redis::{CompleteWith, DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
 use yoco_webhooks::testing::{SampleEvent, Signer, StoreCheck, TEST_SECRET, check_store};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
 
 use crate::conformance::passed;
 use crate::servers::{Server, ServerSpec};
 
-/// A `redis-server` of our own, forgotten when it stops.
+/// A `redis-server` (or `valkey-server`) of our own, forgotten when it
+/// stops.
 struct Redis {
     server: Server,
+    kind: Kind,
     password: Option<&'static str>,
 }
 
+/// Which server: Debian 12's Redis 7.0, or a Valkey whose `SET` takes `IFEQ`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Redis,
+    Valkey,
+}
+
+/// Where `scripts/install-valkey` puts its build.
+const VALKEY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/tools/valkey/bin");
+
 impl Redis {
     fn start() -> Redis {
-        Self::start_with_password(None)
+        Self::start_server(Kind::Redis, None)
+    }
+
+    fn valkey() -> Redis {
+        Self::start_server(Kind::Valkey, None)
     }
 
     fn start_with_password(password: Option<&'static str>) -> Redis {
+        Self::start_server(Kind::Redis, password)
+    }
+
+    fn start_server(kind: Kind, password: Option<&'static str>) -> Redis {
+        let (binary, dirs, install) = match kind {
+            Kind::Redis => ("redis-server", &[][..], "apt-get install -y redis-server"),
+            Kind::Valkey => ("valkey-server", &[VALKEY_DIR][..], "scripts/install-valkey"),
+        };
         let server = Server::start(ServerSpec {
-            binary: "redis-server",
-            dirs: &[],
-            package: "redis-server",
+            binary,
+            dirs,
+            install,
             args: Box::new(move |port| {
                 let mut args: Vec<String> = [
                     "--port",
@@ -65,7 +92,7 @@ impl Redis {
                 args
             }),
         });
-        Redis { server, password }
+        Redis { server, kind, password }
     }
 
     fn url(&self) -> String {
@@ -78,6 +105,24 @@ impl Redis {
     async fn store(&self) -> RedisStore {
         let store = RedisStore::connect(&self.url()).await.unwrap();
         assert!(store.claims_with_set(), "Redis 7 or later claims with SET NX GET");
+        assert_eq!(
+            store.completes_with_set(),
+            self.kind == Kind::Valkey,
+            "Valkey 8.1 or later completes with SET IFEQ, Redis 7 with the script"
+        );
+        store
+    }
+
+    /// A store that completes with the Lua script (Valkey) or, whatever the
+    /// server says, with `SET IFEQ` (Redis 7, which refuses it).
+    async fn store_completing_with(&self, complete_with: CompleteWith) -> RedisStore {
+        let store = RedisStoreBuilder::from_url(&self.url())
+            .unwrap()
+            .complete_with(complete_with)
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(store.completes_with_set(), complete_with == CompleteWith::Set);
         store
     }
 
@@ -91,6 +136,18 @@ impl Redis {
             .unwrap();
         assert!(!store.claims_with_set());
         store
+    }
+
+    /// Has the server run the completion script once, so that `MONITOR`
+    /// then counts `EVALSHA` without a first `EVAL`.
+    async fn load_the_completion_script(&self) {
+        let store = self.store_completing_with(CompleteWith::Script).await;
+        let once = Deduplicator::new(store);
+        let processed: Processed<(), ()> = once.process(&id("msg_loads_the_script"), || async { Ok(()) }).await;
+        assert!(
+            matches!(processed, Processed::Done { recorded: Ok(()), .. }),
+            "{processed:?}"
+        );
     }
 
     /// A plain connection, to look at what the store wrote.
@@ -132,26 +189,53 @@ async fn the_redis_store_keeps_the_contract_claiming_with_the_script() {
     passed(check_store(&redis.script_store().await).await);
 }
 
+/// On Valkey, completions are `SET IFEQ` (without Lua), whichever way the
+/// store claims, and the script where forced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_store_on_valkey_keeps_the_contract_completing_without_lua() {
+    let valkey = Redis::valkey();
+    passed(check_store(&valkey.store().await).await);
+    passed(check_store(&valkey.script_store().await).await);
+    passed(check_store(&valkey.store_completing_with(CompleteWith::Script).await).await);
+}
+
+/// Claims and completions by `SET` and by script write the same values:
+/// instances of every kind share deliveries.
 #[tokio::test]
-async fn claims_by_set_and_by_script_share_one_key_format() {
-    let redis = Redis::start();
-    let (set, script) = (redis.store().await, redis.script_store().await);
-    let lease = Duration::from_secs(60);
-    for (first, second) in [(&set, &script), (&script, &set)] {
-        let webhook_id = id(&format!("msg_{}", first.claims_with_set()));
-        let Claim::Acquired(token) = first.claim(&webhook_id, lease).await.unwrap() else {
-            panic!("not acquired")
-        };
-        assert!(matches!(second.claim(&webhook_id, lease).await, Ok(Claim::InProgress)));
-        assert!(second.complete(&token, lease).await.is_ok(), "the token is the same");
-        assert!(matches!(first.claim(&webhook_id, lease).await, Ok(Claim::Done)));
-        assert!(matches!(second.claim(&webhook_id, lease).await, Ok(Claim::Done)));
+async fn commands_and_scripts_share_one_key_format() {
+    for kind in [Kind::Redis, Kind::Valkey] {
+        let redis = Redis::start_server(kind, None);
+        let mut stores = vec![redis.store().await, redis.script_store().await];
+        if kind == Kind::Valkey {
+            stores.push(redis.store_completing_with(CompleteWith::Script).await);
+        }
+        let lease = Duration::from_secs(60);
+        for (n, first) in stores.iter().enumerate() {
+            for (m, second) in stores.iter().enumerate().filter(|(m, _)| *m != n) {
+                let webhook_id = id(&format!("msg_{n}_{m}"));
+                let Claim::Acquired(token) = first.claim(&webhook_id, lease).await.unwrap() else {
+                    panic!("not acquired")
+                };
+                assert!(matches!(second.claim(&webhook_id, lease).await, Ok(Claim::InProgress)));
+                assert!(
+                    second.complete(&token, lease).await.is_ok(),
+                    "{kind:?} {n} {m}: the token is the same"
+                );
+                assert!(matches!(first.claim(&webhook_id, lease).await, Ok(Claim::Done)));
+                assert!(matches!(second.claim(&webhook_id, lease).await, Ok(Claim::Done)));
+            }
+        }
     }
 }
 
 #[tokio::test]
 async fn one_key_per_delivery_under_the_prefix_expiring_with_lease_then_retention() {
-    let redis = Redis::start();
+    for kind in [Kind::Redis, Kind::Valkey] {
+        one_key_per_delivery(&Redis::start_server(kind, None)).await;
+    }
+}
+
+async fn one_key_per_delivery(redis: &Redis) {
     let store = redis.store().await;
     let mut inspect = redis.inspect().await;
     assert_eq!(store.key_prefix(), DEFAULT_KEY_PREFIX);
@@ -178,65 +262,74 @@ async fn one_key_per_delivery_under_the_prefix_expiring_with_lease_then_retentio
 
 #[tokio::test]
 async fn a_value_the_store_did_not_write_is_an_error_not_a_guess() {
-    let redis = Redis::start();
-    let store = redis.store().await;
-    let mut inspect = redis.inspect().await;
-    let () = inspect
-        .set(format!("{DEFAULT_KEY_PREFIX}msg_x"), "garbage")
-        .await
-        .unwrap();
-    let () = inspect
-        .hset(format!("{DEFAULT_KEY_PREFIX}msg_h"), "a", "b")
-        .await
-        .unwrap();
-    let script = redis.script_store().await;
-    for store in [&store, &script] {
-        for name in ["msg_x", "msg_h"] {
-            let err = store.claim(&id(name), Duration::from_secs(60)).await.unwrap_err();
-            assert_cause(&err, Configuration, "");
+    for kind in [Kind::Redis, Kind::Valkey] {
+        let redis = Redis::start_server(kind, None);
+        let mut inspect = redis.inspect().await;
+        let () = inspect
+            .set(format!("{DEFAULT_KEY_PREFIX}msg_x"), "garbage")
+            .await
+            .unwrap();
+        let () = inspect
+            .hset(format!("{DEFAULT_KEY_PREFIX}msg_h"), "a", "b")
+            .await
+            .unwrap();
+        let stores = [
+            redis.store().await,
+            redis.script_store().await,
+            redis.store_completing_with(CompleteWith::Script).await,
+        ];
+        for store in &stores {
+            for name in ["msg_x", "msg_h"] {
+                let err = store.claim(&id(name), Duration::from_secs(60)).await.unwrap_err();
+                assert_cause(&err, Configuration, "");
+                let token = yoco_webhooks::dedup::ClaimToken::new(id(name), "0123");
+                let err = store.complete(&token, Duration::from_secs(60)).await.unwrap_err();
+                assert_cause(&err, Configuration, "");
+            }
         }
+        let value: String = inspect.get(format!("{DEFAULT_KEY_PREFIX}msg_x")).await.unwrap();
+        assert_eq!(value, "garbage", "{kind:?}: left as it was");
     }
-    let value: String = inspect.get(format!("{DEFAULT_KEY_PREFIX}msg_x")).await.unwrap();
-    assert_eq!(value, "garbage", "left as it was");
 }
 
 #[tokio::test]
 async fn two_round_trips_per_processed_delivery_and_one_per_duplicate() {
     let redis = Redis::start();
-    let once = Deduplicator::new(redis.store().await);
-    assert_round_trips(&redis, &once, "SET").await;
-    let once = Deduplicator::new(redis.script_store().await);
-    assert_round_trips(&redis, &once, "EVALSHA").await;
+    assert_round_trips(&redis, &redis.store().await, ["SET", "EVALSHA"]).await;
+    assert_round_trips(&redis, &redis.script_store().await, ["EVALSHA", "EVALSHA"]).await;
+    // Valkey completes with `SET IFEQ`: no Lua on the way of a delivery.
+    let valkey = Redis::valkey();
+    assert_round_trips(&valkey, &valkey.store().await, ["SET", "SET"]).await;
+    assert_round_trips(&valkey, &valkey.script_store().await, ["EVALSHA", "SET"]).await;
 }
 
-/// Each delivery `once` processes costs a `claim` command and an `EVALSHA`,
-/// each duplicate a `claim` command.
-async fn assert_round_trips(redis: &Redis, once: &Deduplicator<RedisStore>, claim: &str) {
+/// Each delivery `store` processes costs a claim and a completion, sent as
+/// `commands`; each duplicate the claim.
+async fn assert_round_trips(redis: &Redis, store: &RedisStore, commands: [&str; 2]) {
+    let once = Deduplicator::new(store.clone());
+    let claim = commands[0];
+    let label = commands.join("-");
     // Let the store's connection finish its handshake, and Redis load the
     // scripts, before counting.
     let warm_up: Processed<(), ()> = once
-        .process(&id(&format!("warm-up-{claim}")), || async { Ok(()) })
+        .process(&id(&format!("warm-up-{label}")), || async { Ok(()) })
         .await;
     assert!(matches!(warm_up, Processed::Done { recorded: Ok(()), .. }));
 
     let processing = client_commands(redis, async {
         for n in 0..10 {
             let processed: Processed<(), ()> = once
-                .process(&id(&format!("msg_{claim}_{n}")), || async { Ok(()) })
+                .process(&id(&format!("msg_{label}_{n}")), || async { Ok(()) })
                 .await;
             assert!(matches!(processed, Processed::Done { recorded: Ok(()), .. }));
         }
     })
     .await;
-    assert_eq!(
-        processing,
-        [claim, "EVALSHA"].repeat(10),
-        "claim + complete per delivery"
-    );
+    assert_eq!(processing, commands.repeat(10), "claim + complete per delivery");
     let duplicates = client_commands(redis, async {
         for n in 0..10 {
             let duplicate: Processed<(), ()> = once
-                .process(&id(&format!("msg_{claim}_{n}")), || async { Ok(()) })
+                .process(&id(&format!("msg_{label}_{n}")), || async { Ok(()) })
                 .await;
             assert!(matches!(duplicate, Processed::Duplicate));
         }
@@ -302,6 +395,134 @@ async fn a_redis_that_forgot_the_scripts_is_sent_them_whole_once() {
     assert_eq!(held, None, "released");
 }
 
+/// On Valkey a delivery's way runs no script, so a Valkey that forgot them
+/// (restarted, failed over) costs nothing more.
+#[tokio::test]
+async fn a_valkey_that_forgot_the_scripts_processes_without_them() {
+    let valkey = Redis::valkey();
+    let once = Deduplicator::new(valkey.store().await);
+    let process = |n: u32| {
+        let once = &once;
+        async move {
+            let processed: Processed<(), ()> = once.process(&id(&format!("msg_{n}")), || async { Ok(()) }).await;
+            assert!(
+                matches!(processed, Processed::Done { recorded: Ok(()), .. }),
+                "{processed:?}"
+            );
+        }
+    };
+    process(0).await;
+    let mut inspect = valkey.inspect().await;
+    let _: String = ::redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut inspect)
+        .await
+        .unwrap();
+    let commands = client_commands(&valkey, async {
+        process(1).await;
+        process(2).await;
+    })
+    .await;
+    assert_eq!(commands, ["SET"; 4]);
+}
+
+/// `SET IFEQ` records a delivery only while our claim holds its key. The
+/// cases it leaves alone go to the script, which decides as it does on
+/// every server: a key gone with our lease is recorded, a delivery done
+/// already keeps the longer of its retentions; another owner's claim is an
+/// error and stays.
+#[tokio::test]
+async fn completing_by_set_ifeq_leaves_the_rare_cases_to_the_script() {
+    let valkey = Redis::valkey();
+    valkey.load_the_completion_script().await;
+    let store = valkey.store().await;
+    let mut inspect = valkey.inspect().await;
+    let key = |name: &str| format!("{DEFAULT_KEY_PREFIX}{name}");
+    let (short, hour) = (Duration::from_millis(50), Duration::from_secs(3600));
+    let acquire = |name: &'static str, lease: Duration| {
+        let store = &store;
+        async move {
+            match store.claim(&id(name), lease).await.unwrap() {
+                Claim::Acquired(token) => token,
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    };
+
+    // Our lease ran out and nobody claimed since: still ours to record.
+    let token = acquire("msg_expired", short).await;
+    tokio::time::sleep(short * 3).await;
+    let commands = client_commands(&valkey, async { store.complete(&token, hour).await.unwrap() }).await;
+    assert_eq!(commands, ["SET", "EVALSHA"]);
+    let value: String = inspect.get(key("msg_expired")).await.unwrap();
+    assert_eq!(value, "done");
+    let ttl: i64 = inspect.pttl(key("msg_expired")).await.unwrap();
+    assert!(3_500_000 < ttl && ttl <= 3_600_000, "{ttl}");
+
+    // Done already: a longer retention extends it, a shorter one does not cut it.
+    let commands = client_commands(&valkey, async { store.complete(&token, hour * 2).await.unwrap() }).await;
+    assert_eq!(commands, ["SET", "EVALSHA"]);
+    let ttl: i64 = inspect.pttl(key("msg_expired")).await.unwrap();
+    assert!(7_100_000 < ttl && ttl <= 7_200_000, "extended: {ttl}");
+    store.complete(&token, Duration::from_secs(60)).await.unwrap();
+    let ttl: i64 = inspect.pttl(key("msg_expired")).await.unwrap();
+    assert!(7_100_000 < ttl, "not cut: {ttl}");
+
+    // Our lease ran out and another attempt holds the key now.
+    let ours = acquire("msg_taken", short).await;
+    tokio::time::sleep(short * 3).await;
+    let theirs = acquire("msg_taken", hour).await;
+    let commands = client_commands(&valkey, async {
+        let err = store.complete(&ours, hour).await.unwrap_err();
+        assert_cause(&err, Unavailable, "held by another attempt");
+    })
+    .await;
+    assert_eq!(commands, ["SET"], "decided by the one command");
+    let value: String = inspect.get(key("msg_taken")).await.unwrap();
+    assert_eq!(value, format!("claim:{}", theirs.owner()), "left to its owner");
+    store.complete(&theirs, hour).await.unwrap();
+    let value: String = inspect.get(key("msg_taken")).await.unwrap();
+    assert_eq!(value, "done");
+}
+
+/// A server that refuses `SET IFEQ` (an older one than it said, or a
+/// failover to one) changes nothing: the script completes the delivery at
+/// once, and every clone of the store completes with it from then on.
+#[tokio::test]
+async fn a_server_that_refuses_set_ifeq_is_completed_by_the_script_at_once() {
+    let redis = Redis::start();
+    redis.load_the_completion_script().await;
+    let store = redis.store_completing_with(CompleteWith::Set).await;
+    let clone = store.clone();
+    let once = Deduplicator::new(store.clone());
+    let commands = client_commands(&redis, async {
+        let processed: Processed<(), ()> = once.process(&id("msg_1"), || async { Ok(()) }).await;
+        assert!(
+            matches!(processed, Processed::Done { recorded: Ok(()), .. }),
+            "{processed:?}"
+        );
+    })
+    .await;
+    assert_eq!(commands, ["SET", "SET", "EVALSHA"], "claim, refused SET IFEQ, script");
+    assert!(!store.completes_with_set() && !clone.completes_with_set());
+    let commands = client_commands(&redis, async {
+        let processed: Processed<(), ()> = Deduplicator::new(clone)
+            .process(&id("msg_2"), || async { Ok(()) })
+            .await;
+        assert!(
+            matches!(processed, Processed::Done { recorded: Ok(()), .. }),
+            "{processed:?}"
+        );
+    })
+    .await;
+    assert_eq!(commands, ["SET", "EVALSHA"]);
+    let mut inspect = redis.inspect().await;
+    for name in ["msg_1", "msg_2"] {
+        let value: String = inspect.get(format!("{DEFAULT_KEY_PREFIX}{name}")).await.unwrap();
+        assert_eq!(value, "done", "{name}");
+    }
+}
+
 /// A store call keeps the client's call in its future once: an `async`
 /// helper taking that call as an argument kept it twice (3.8 KB where 1.9 KB
 /// do), copied on every call.
@@ -331,6 +552,8 @@ async fn a_store_call_holds_the_clients_call_once() {
 /// ran on the server), as `MONITOR` reports them: one round trip each.
 async fn client_commands(redis: &Redis, run: impl std::future::Future<Output = ()>) -> Vec<String> {
     use tokio::io::AsyncWriteExt as _;
+    // Connected before counting: its handshake (`CLIENT SETINFO`) is not the store's.
+    let mut inspect = redis.inspect().await;
     let mut monitor = tokio::net::TcpStream::connect(("127.0.0.1", redis.server.port()))
         .await
         .unwrap();
@@ -339,7 +562,6 @@ async fn client_commands(redis: &Redis, run: impl std::future::Future<Output = (
     assert_eq!(lines.next_line().await.unwrap().unwrap(), "+OK");
     run.await;
     const END: &str = "end-of-the-counted-commands";
-    let mut inspect = redis.inspect().await;
     let _: String = ::redis::cmd("ECHO").arg(END).query_async(&mut inspect).await.unwrap();
     let mut commands = Vec::new();
     // Lines look like `+1700000000.123 [0 127.0.0.1:5555] "EVAL" "..." ...`;

@@ -1,5 +1,4 @@
-//! Real server processes for the stores' tests: a Debian package's binary
-//! started on a free 127.0.0.1 port, waited for until it accepts
+//! Real server processes for the stores' tests: a server's binary started on a free 127.0.0.1 port, waited for until it accepts
 //! connections, stopped (and restartable on the same port), killed on drop.
 //!
 //! A missing binary fails the test with the command that installs it: these
@@ -20,8 +19,8 @@ pub(crate) struct ServerSpec {
     pub(crate) binary: &'static str,
     /// Other directories that may hold it (e.g. `/usr/lib/postgresql/16/bin`).
     pub(crate) dirs: &'static [&'static str],
-    /// The Debian package that installs it, for the failure message.
-    pub(crate) package: &'static str,
+    /// The command that installs it, for the failure message.
+    pub(crate) install: &'static str,
     /// The arguments that make it listen on 127.0.0.1 at the given port.
     pub(crate) args: Box<dyn Fn(u16) -> Vec<String> + Send + Sync>,
 }
@@ -49,9 +48,8 @@ impl ServerSpec {
             .find(|path| path.is_file())
             .unwrap_or_else(|| {
                 panic!(
-                    "`{}` is not installed, and these tests need a real server: \
-                     `apt-get install -y {}` (Debian/Ubuntu)",
-                    self.binary, self.package
+                    "`{}` is not installed, and these tests need a real server: `{}`",
+                    self.binary, self.install
                 )
             })
     }
@@ -158,7 +156,7 @@ fn a_missing_binary_fails_with_the_install_command() {
     Server::start(ServerSpec {
         binary: "yoco-webhooks-no-such-server",
         dirs: &[],
-        package: "some-package",
+        install: "apt-get install -y some-package",
         args: Box::new(|_| Vec::new()),
     });
 }
