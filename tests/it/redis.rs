@@ -340,19 +340,31 @@ async fn assert_round_trips(redis: &Redis, store: &RedisStore, commands: [&str; 
 
 /// A Redis that forgot the scripts (restarted, or failed over to a replica
 /// that never ran them) answers `NOSCRIPT`: the store sends each script whole
-/// once, which loads it, and calls it by its SHA-1 again from then on.
+/// once, which loads it, and calls it by its SHA-1 again from then on. On
+/// Valkey a delivery's way runs no script, so forgetting them costs nothing.
 #[tokio::test]
 async fn a_redis_that_forgot_the_scripts_is_sent_them_whole_once() {
-    let redis = Redis::start();
-    let mut inspect = redis.inspect().await;
-    for (store, claim) in [(redis.store().await, "SET"), (redis.script_store().await, "EVALSHA")] {
+    let (redis, valkey) = (Redis::start(), Redis::valkey());
+    let cases = [
+        (
+            &redis,
+            redis.store().await,
+            vec!["SET", "EVALSHA", "EVAL", "SET", "EVALSHA"],
+        ),
+        (
+            &redis,
+            redis.script_store().await,
+            vec!["EVALSHA", "EVAL", "EVALSHA", "EVAL", "EVALSHA", "EVALSHA"],
+        ),
+        (&valkey, valkey.store().await, vec!["SET"; 4]),
+    ];
+    for (n, (server, store, forgot)) in cases.into_iter().enumerate() {
         let once = Deduplicator::new(store);
-        let process = |n: u32| {
+        let process = |m: u32| {
             let once = &once;
             async move {
-                let processed: Processed<(), ()> = once
-                    .process(&id(&format!("msg_{claim}_{n}")), || async { Ok(()) })
-                    .await;
+                let processed: Processed<(), ()> =
+                    once.process(&id(&format!("msg_{n}_{m}")), || async { Ok(()) }).await;
                 assert!(
                     matches!(processed, Processed::Done { recorded: Ok(()), .. }),
                     "{processed:?}"
@@ -360,26 +372,24 @@ async fn a_redis_that_forgot_the_scripts_is_sent_them_whole_once() {
             }
         };
         process(0).await;
+        let mut inspect = server.inspect().await;
         let _: String = ::redis::cmd("SCRIPT")
             .arg("FLUSH")
             .query_async(&mut inspect)
             .await
             .unwrap();
-        let commands = client_commands(&redis, async {
+        let commands = client_commands(server, async {
             process(1).await;
             process(2).await;
         })
         .await;
-        let forgot = match claim {
-            "SET" => vec!["SET", "EVALSHA", "EVAL", "SET", "EVALSHA"],
-            _ => vec!["EVALSHA", "EVAL", "EVALSHA", "EVAL", "EVALSHA", "EVALSHA"],
-        };
-        assert_eq!(commands, forgot, "{claim}");
-        let held: Option<String> = inspect.get(format!("{DEFAULT_KEY_PREFIX}msg_{claim}_1")).await.unwrap();
+        assert_eq!(commands, forgot, "case {n}");
+        let held: Option<String> = inspect.get(format!("{DEFAULT_KEY_PREFIX}msg_{n}_1")).await.unwrap();
         assert_eq!(held.as_deref(), Some("done"));
     }
 
     // A release is a script too.
+    let mut inspect = redis.inspect().await;
     let store = redis.store().await;
     let _: String = ::redis::cmd("SCRIPT")
         .arg("FLUSH")
@@ -393,37 +403,6 @@ async fn a_redis_that_forgot_the_scripts_is_sent_them_whole_once() {
     assert_eq!(commands, ["EVALSHA", "EVAL"]);
     let held: Option<String> = inspect.get(format!("{DEFAULT_KEY_PREFIX}msg_released")).await.unwrap();
     assert_eq!(held, None, "released");
-}
-
-/// On Valkey a delivery's way runs no script, so a Valkey that forgot them
-/// (restarted, failed over) costs nothing more.
-#[tokio::test]
-async fn a_valkey_that_forgot_the_scripts_processes_without_them() {
-    let valkey = Redis::valkey();
-    let once = Deduplicator::new(valkey.store().await);
-    let process = |n: u32| {
-        let once = &once;
-        async move {
-            let processed: Processed<(), ()> = once.process(&id(&format!("msg_{n}")), || async { Ok(()) }).await;
-            assert!(
-                matches!(processed, Processed::Done { recorded: Ok(()), .. }),
-                "{processed:?}"
-            );
-        }
-    };
-    process(0).await;
-    let mut inspect = valkey.inspect().await;
-    let _: String = ::redis::cmd("SCRIPT")
-        .arg("FLUSH")
-        .query_async(&mut inspect)
-        .await
-        .unwrap();
-    let commands = client_commands(&valkey, async {
-        process(1).await;
-        process(2).await;
-    })
-    .await;
-    assert_eq!(commands, ["SET"; 4]);
 }
 
 /// `SET IFEQ` records a delivery only while our claim holds its key. The
