@@ -222,9 +222,10 @@ async fn redis_app() -> Router {
 /// The `redis-floor` target: the receiver without deduplication whose
 /// handler sends a delivery's two Redis commands itself, straight through
 /// redis-rs (a claim by `SET NX GET PX`, a completion by `EVALSHA` of the
-/// store's own owner-checking script), with nothing of the store around
-/// them: no owner tokens, no timeouts, no reading of the answers. What the
-/// `redis` target costs at least with this client.
+/// store's own owner-checking script, or by `SET IFEQ GET PX` where the
+/// store completes so), with nothing of the store around them: no owner
+/// tokens, no timeouts, no reading of the answers. What the `redis` target
+/// costs at least with this client.
 #[cfg(feature = "redis")]
 async fn redis_floor_app() -> Router {
     use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -241,6 +242,7 @@ async fn redis_floor_app() -> Router {
         config: YocoWebhookConfig,
         connection: ConnectionManager,
         complete: Arc<str>,
+        complete_by_set: bool,
     }
     impl FromRef<Floor> for YocoWebhookConfig {
         fn from_ref(floor: &Floor) -> Self {
@@ -262,11 +264,13 @@ async fn redis_floor_app() -> Router {
                     .query_async(&mut connection)
                     .await
                     .unwrap();
-                let _: ::redis::Value = ::redis::cmd("EVALSHA")
-                    .arg(&*floor.complete)
-                    .arg(1)
-                    .arg(key)
-                    .arg(CLAIM)
+                let mut complete = ::redis::Cmd::new();
+                if floor.complete_by_set {
+                    complete.arg("SET").arg(key).arg("done").arg("IFEQ").arg(CLAIM).arg("GET").arg("PX");
+                } else {
+                    complete.arg("EVALSHA").arg(&*floor.complete).arg(1).arg(key).arg(CLAIM);
+                }
+                let _: ::redis::Value = complete
                     .arg(100_800_000)
                     .query_async(&mut connection)
                     .await
@@ -277,6 +281,11 @@ async fn redis_floor_app() -> Router {
     }
 
     let url = std::env::var("YOCO_REDIS_URL").expect("YOCO_REDIS_URL (scripts/loadtest sets it)");
+    // The store's choice of completion on this server.
+    let complete_by_set = yoco_webhooks::redis::RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .completes_with_set();
     let config = ConnectionManagerConfig::new().set_response_timeout(None);
     let client = ::redis::Client::open(url).unwrap();
     let mut connection = ConnectionManager::new_with_config(client, config).await.unwrap();
@@ -295,6 +304,7 @@ async fn redis_floor_app() -> Router {
         config: YocoWebhookConfig::new(receiver()).without_dedup(),
         connection,
         complete: complete.into(),
+        complete_by_set,
     };
     Router::new().route(PATH, post(handle)).with_state(floor)
 }
