@@ -266,15 +266,18 @@ async fn redis_floor_app() -> Router {
                     .unwrap();
                 let mut complete = ::redis::Cmd::new();
                 if floor.complete_by_set {
-                    complete.arg("SET").arg(key).arg("done").arg("IFEQ").arg(CLAIM).arg("GET").arg("PX");
+                    complete
+                        .arg("SET")
+                        .arg(key)
+                        .arg("done")
+                        .arg("IFEQ")
+                        .arg(CLAIM)
+                        .arg("GET")
+                        .arg("PX");
                 } else {
                     complete.arg("EVALSHA").arg(&*floor.complete).arg(1).arg(key).arg(CLAIM);
                 }
-                let _: ::redis::Value = complete
-                    .arg(100_800_000)
-                    .query_async(&mut connection)
-                    .await
-                    .unwrap();
+                let _: ::redis::Value = complete.arg(100_800_000).query_async(&mut connection).await.unwrap();
                 Ok(())
             })
             .await

@@ -10,6 +10,11 @@
 //!     --deliveries 40000 --concurrency 50
 //! ```
 //!
+//! `--complete-with-script` completes with the Lua script where the server
+//! takes `SET IFEQ` (Valkey 8.1, Redis 8.4 or later), to compare the two on
+//! one server. With `YOCO_REDIS_PID` set to the server's process id, it
+//! prints the server's CPU time per delivery too.
+//!
 //! Pin it and `redis-server` to different CPUs (`taskset`) for steady
 //! figures. Its instructions per delivery: run it under
 //! `valgrind --tool=callgrind` with two `--deliveries` counts (say 2000 and
@@ -23,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use yoco_webhooks::WebhookId;
 use yoco_webhooks::dedup::{Claim, IdempotencyStore};
-use yoco_webhooks::redis::RedisStore;
+use yoco_webhooks::redis::{CompleteWith, RedisStore, RedisStoreBuilder};
 
 #[path = "support/cpu_time.rs"]
 mod cpu;
@@ -47,7 +52,12 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let store = RedisStore::connect(&url).await.unwrap();
+        let mut builder = RedisStoreBuilder::from_url(&url).unwrap();
+        if args.iter().any(|arg| arg == "--complete-with-script") {
+            builder = builder.complete_with(CompleteWith::Script);
+        }
+        let store = builder.connect().await.unwrap();
+        let server = std::env::var("YOCO_REDIS_PID").ok().and_then(|pid| pid.parse::<u32>().ok());
         // Fresh ids per run, so that a second run against the same Redis
         // claims rather than finds them done.
         let run = format!("bench-{}-{}", std::process::id(), time::OffsetDateTime::now_utc().unix_timestamp());
@@ -59,6 +69,7 @@ fn main() {
             .map(|task| (0..per_task).map(|n| format!("{run}-{task}-{n}")).collect())
             .collect();
         let (started, cpu_before) = (Instant::now(), cpu::cpu_time(std::process::id()));
+        let server_before = server.and_then(cpu::cpu_time);
         let mut tasks = tokio::task::JoinSet::new();
         for ids in ids {
             let store = store.clone();
@@ -72,12 +83,20 @@ fn main() {
             task.unwrap();
         }
         let (elapsed, cpu_after) = (started.elapsed(), cpu::cpu_time(std::process::id()));
+        let server_after = server.and_then(cpu::cpu_time);
         let done = (per_task * concurrency) as f64;
-        let cpu = cpu_before
-            .zip(cpu_after)
-            .map(|(before, after)| format!("{:.2}", (after - before).as_secs_f64() * 1e6 / done));
+        let per_delivery = |before: Option<Duration>, after: Option<Duration>| {
+            before
+                .zip(after)
+                .map(|(before, after)| format!("{:.2}", (after - before).as_secs_f64() * 1e6 / done))
+        };
+        let cpu = per_delivery(cpu_before, cpu_after);
+        let server_cpu = per_delivery(server_before, server_after)
+            .map(|cpu| format!(", the server {cpu} µs"))
+            .unwrap_or_default();
         println!(
-            "{done} deliveries, {concurrency} at a time: {:.0} deliveries/s, {} µs of CPU per delivery (a claim and a completion)",
+            "{done} deliveries, {concurrency} at a time, completed by {}: {:.0} deliveries/s, {} µs of CPU per delivery (a claim and a completion){server_cpu}",
+            if store.completes_with_set() { "SET IFEQ" } else { "script" },
             done / elapsed.as_secs_f64(),
             cpu.as_deref().unwrap_or("–"),
         );

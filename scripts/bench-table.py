@@ -56,7 +56,9 @@ def table() -> tuple[list[str], dict[str, float]]:
     rows.append(f"| floor + plain owned `serde_json` parse, 464B | {fmt(plain)} | | | {fmt(floor)} "
                 f"| **{plain / floor:.2f}×** | |")
     for function, label in (("borrowed_parse", "floor + borrowed `serde_json` parse (no allocation), 464B"),
-                            ("syntax_check", "floor + `serde_json` syntax check only, 464B")):
+                            ("syntax_check", "floor + `serde_json` syntax check only, 464B"),
+                            ("simd_borrowed_parse", "floor + borrowed `simd-json` parse (SIMD), 464B"),
+                            ("simd_syntax_check", "floor + `simd-json` syntax check only (SIMD), 464B")):
         ns = estimate_ns("receive/464B", function)
         rows.append(f"| {label} | {fmt(ns)} | | | {fmt(floor)} | **{ns / floor:.2f}×** | |")
     processed = estimate_ns("receive/464B", "yoco_webhooks")
@@ -70,6 +72,8 @@ def table() -> tuple[list[str], dict[str, float]]:
         "processed ÷ (floor + owned parse)": processed / plain,
         "floor + borrowed parse ÷ floor": estimate_ns("receive/464B", "borrowed_parse") / floor,
         "floor + syntax check ÷ floor": estimate_ns("receive/464B", "syntax_check") / floor,
+        "floor + simd-json borrowed parse ÷ floor": estimate_ns("receive/464B", "simd_borrowed_parse") / floor,
+        "floor + simd-json syntax check ÷ floor": estimate_ns("receive/464B", "simd_syntax_check") / floor,
     }
     return rows, ratios
 
