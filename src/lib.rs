@@ -82,7 +82,7 @@
 //!   received (serde, a stable format), [`Receiver::receive_stored`], its
 //!   check before a worker acts on it, and [`DeliveryQueue`], the queue
 //!   [`YocoWebhookConfig::with_queue`] records deliveries in.
-//! - `redis` (feature `redis`): `RedisStore`, an idempotency store on Redis
+//! - `redis` (feature `redis`): `RedisStore`, an idempotency store on Redis or Valkey
 //!   for several server instances.
 //! - [`registration`]: Yoco's webhook-registration API, as request builders
 //!   and answer readers for any HTTP client (errors: `registration::Error`),
@@ -109,7 +109,7 @@
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |
-//! | `redis` | no | [`redis::RedisStore`](crate::redis), deduplication shared by several instances on Redis (redis 1.x, tokio) |
+//! | `redis` | no | [`redis::RedisStore`](crate::redis), deduplication shared by several instances on Redis or Valkey (redis 1.x, tokio) |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for

@@ -1,6 +1,7 @@
-//! An [`IdempotencyStore`] on Redis, for several server instances behind a
-//! load balancer: a Yoco retry that lands on another instance, while the
-//! first is still working or after it crashed, sees the same claim.
+//! An [`IdempotencyStore`] on Redis (or Valkey), for several server
+//! instances behind a load balancer: a Yoco retry that lands on another
+//! instance, while the first is still working or after it crashed, sees the
+//! same claim. Tested against Redis 7.0 and Valkey 9.1.
 //!
 //! ```no_run
 //! use yoco_webhooks::YocoWebhookConfig;
