@@ -654,7 +654,12 @@ fn url(address: SocketAddr) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_means_503_and_it_recovers_by_itself() {
-    let mut redis = Redis::start();
+    for kind in [Kind::Redis, Kind::Valkey] {
+        down_means_503_and_it_recovers_by_itself(Redis::start_server(kind, None)).await;
+    }
+}
+
+async fn down_means_503_and_it_recovers_by_itself(mut redis: Redis) {
     let processed = Arc::default();
     let endpoint = url(serve(redis.store().await, Arc::clone(&processed)).await);
     assert_eq!(deliver(&endpoint, "msg_1").await, 200);
