@@ -4,8 +4,8 @@
 //! delivery, and no password in any error; and against a real `valkey-server`
 //! (8.1 or later), whose `SET` takes `IFEQ`, the completion without Lua.
 //! Needs the Debian package `redis-server` and a Valkey built by
-//! `scripts/install-valkey` (or on `PATH`); without them these tests fail
-//! with the install command.
+//! `scripts/install-valkey` (else one on `PATH`); without them these tests
+//! fail with the install command.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -15,7 +15,8 @@ const STARTUP: Duration = Duration::from_secs(20);
 
 /// What to run.
 pub(crate) struct ServerSpec {
-    /// The binary's name, looked up on `PATH`, then in `dirs`.
+    /// The binary's name, looked up in `dirs` (where a script of ours builds
+    /// it), then on `PATH`.
     pub(crate) binary: &'static str,
     /// Other directories that may hold it (e.g. `/usr/lib/postgresql/16/bin`).
     pub(crate) dirs: &'static [&'static str],
@@ -40,9 +41,10 @@ impl ServerSpec {
         let path_dirs = std::env::var_os("PATH")
             .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
             .unwrap_or_default();
-        path_dirs
-            .into_iter()
-            .chain(self.dirs.iter().map(PathBuf::from))
+        self.dirs
+            .iter()
+            .map(PathBuf::from)
+            .chain(path_dirs)
             .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
             .map(|dir| dir.join(self.binary))
             .find(|path| path.is_file())
