@@ -116,26 +116,24 @@ impl Redis {
     /// A store that completes with the Lua script (Valkey) or, whatever the
     /// server says, with `SET IFEQ` (Redis 7, which refuses it).
     async fn store_completing_with(&self, complete_with: CompleteWith) -> RedisStore {
-        let store = RedisStoreBuilder::from_url(&self.url())
-            .unwrap()
-            .complete_with(complete_with)
-            .connect()
-            .await
-            .unwrap();
+        let store = self.store_built(|builder| builder.complete_with(complete_with)).await;
         assert_eq!(store.completes_with_set(), complete_with == CompleteWith::Set);
         store
     }
 
     /// A store that claims with the Lua script, as on Redis 6.
     async fn script_store(&self) -> RedisStore {
-        let store = RedisStoreBuilder::from_url(&self.url())
-            .unwrap()
-            .claim_with_script(true)
-            .connect()
-            .await
-            .unwrap();
+        let store = self.store_built(|builder| builder.claim_with_script(true)).await;
         assert!(!store.claims_with_set());
         store
+    }
+
+    /// A store on this server, configured by `configure`.
+    async fn store_built(&self, configure: impl FnOnce(RedisStoreBuilder) -> RedisStoreBuilder) -> RedisStore {
+        configure(RedisStoreBuilder::from_url(&self.url()).unwrap())
+            .connect()
+            .await
+            .unwrap()
     }
 
     /// Has the server run the completion script once, so that `MONITOR`
@@ -174,12 +172,7 @@ async fn the_redis_store_keeps_the_contract() {
     // Another key prefix on the same Redis is another namespace: the same ids are fresh there.
     let run = StoreCheck::new().prefix("run-1");
     passed(run.run(&store).await);
-    let other = RedisStoreBuilder::from_url(&redis.url())
-        .unwrap()
-        .key_prefix("other-app:")
-        .connect()
-        .await
-        .unwrap();
+    let other = redis.store_built(|builder| builder.key_prefix("other-app:")).await;
     passed(run.run(&other).await);
 }
 
