@@ -110,26 +110,6 @@ impl CheckoutFilter {
         Self { checkouts, mode: None }
     }
 
-    /// Whether any event can be ignored: not for [`CheckoutFilter::any`]
-    /// without a mode, which processes everything.
-    pub(crate) fn may_ignore(&self) -> bool {
-        !matches!((&self.checkouts, &self.mode), (Checkouts::Any, None))
-    }
-
-    /// Whether a checkout id, as hinted by the raw body, is one of this
-    /// filter's own listed ids: the event is then likely to be processed,
-    /// and not worth the fast path. Never calls a `matching` predicate.
-    pub(crate) fn lists(&self, hint: &[u8]) -> bool {
-        let Ok(hint) = std::str::from_utf8(hint) else {
-            return false;
-        };
-        match &self.checkouts {
-            Checkouts::One(id) => id == hint,
-            Checkouts::Set(ids) => ids.contains(hint),
-            Checkouts::Any | Checkouts::Matching(_) => false,
-        }
-    }
-
     /// `None` if an event with this checkout id and mode is to be processed,
     /// else why not.
     pub fn check(&self, checkout_id: Option<&CheckoutId>, mode: Option<&Mode>) -> Option<IgnoreReason> {

@@ -4,12 +4,12 @@ use time::OffsetDateTime;
 
 use std::borrow::Cow;
 
-use crate::event::{Event, Mode, ParseError, checkout_hint, event_type_name, glance, parse_checked};
+use crate::event::{Event, Mode, ParseError, build, event_type_name, read};
 use crate::filter::{CheckoutFilter, IgnoreReason};
 use crate::headers::Headers;
 use crate::ids::{CheckoutId, EventId, WebhookId};
 use crate::stored::Raw;
-use crate::verify::{SecretName, Verified, Verifier, VerifyError};
+use crate::verify::{SecretName, Verifier, VerifyError};
 
 /// Receives Yoco webhooks: verifies each request, parses the event and
 /// decides whether it is the merchant's to process.
@@ -58,122 +58,95 @@ impl Receiver {
     /// `body` must be the raw request body, byte for byte; keep it if you
     /// want to store or forward the event as sent.
     ///
-    /// A secret bound to a mode (see
-    /// [`VerifierBuilder::for_mode`](crate::VerifierBuilder::for_mode))
-    /// vouches only for events of that mode: an event it verified whose
-    /// `payload.mode` is another, or absent, is not authentic
-    /// ([`VerifyError::ModeMismatch`], 401), whatever its type, and even if
-    /// its payload is malformed, before the filter looks at it. (A body that
-    /// is not an event at all, with no mode to compare, stays a 400.)
+    /// # Whose event it is: one reader decides
+    ///
+    /// One pass over the body reads its `id`, `type`, `createdDate`,
+    /// `payload.mode` and `payload.metadata.checkoutId` as
+    /// `serde_json::Value` reads them (a repeated key counts with its last
+    /// value; escapes are decoded; a value that is not a string means none).
+    /// The mode check, the filter and the typed event all take them from
+    /// there, so no two steps can disagree on whose event it is:
+    ///
+    /// - **Refused, 401**: not authentic; or verified only by secrets bound
+    ///   to another mode than the event's ([`VerifyError::ModeMismatch`]).
+    ///   Among several secrets that match (a sender signing with a live and
+    ///   a test secret), the one bound to the event's mode vouches for it.
+    /// - **Refused, 400** ([`ParseError::NotAnEvent`]): not UTF-8, not
+    ///   JSON, or not an object with a string `id` and `type`, an RFC 3339
+    ///   `createdDate` and a `payload`.
+    /// - **Ignored** ([`Outcome::Ignore`], answer 2xx): the filter does not
+    ///   want its checkout id or mode, read as above. A known type's payload
+    ///   that is malformed does not matter then: someone else's event is
+    ///   acknowledged.
+    /// - **Processed** ([`Outcome::Process`]): the filter wants it and its
+    ///   payload has the documented shape (an object; unknown types are
+    ///   kept whole as [`EventData::Other`](crate::EventData::Other)).
+    /// - **Refused, 400** ([`ParseError::InvalidPayload`]): the filter wants
+    ///   it but a known type's payload is not of the documented shape (an
+    ///   array, say, or an amount that is not an integer). Yoco retries it
+    ///   and an operator sees it; it is never acknowledged as not ours.
+    /// - **A body no ordinary JSON reader accepts** (JSON, but with a lone
+    ///   surrogate escape, a number beyond `f64` or nesting deeper than 127,
+    ///   which `serde_json::Value` refuses) is never ignored: processed when
+    ///   the filter wants it and its typed payload reads (the raw body is
+    ///   always there), otherwise refused with 400
+    ///   ([`ParseError::Unreadable`] or [`ParseError::InvalidPayload`]).
     ///
     /// # Errors
     /// [`ReceiveError`], whose [`status`](ReceiveError::status) is the answer
     /// to give: 401 if the request is not authentic, 400 if it is authentic
-    /// but not a Yoco event. A foreign or unwanted event is not an error but
-    /// [`Outcome::Ignore`].
+    /// but not an event this crate can hand over. A foreign or unwanted
+    /// event is not an error but [`Outcome::Ignore`].
     pub fn receive_at<H: Headers + ?Sized>(
         &self,
         headers: &H,
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Outcome, ReceiveError> {
-        self.receive_at_unix(headers, body, now.unix_timestamp(), true)
+        self.receive_at_unix(headers, body, now.unix_timestamp())
     }
 
-    /// [`Receiver::receive_at`] with `now` in Unix seconds; `fast` takes
-    /// the fast path for events that are not ours when it is certain (off
-    /// only to test it against the full parse).
+    /// [`Receiver::receive_at`] with `now` in Unix seconds.
     pub(crate) fn receive_at_unix<H: Headers + ?Sized>(
         &self,
         headers: &H,
         body: &[u8],
         now: i64,
-        fast: bool,
     ) -> Result<Outcome, ReceiveError> {
-        let verified = self.verifier.verify_at_unix(headers, body, now)?;
-        let webhook_id = WebhookId::new(verified.webhook_id());
-        // JSON is UTF-8: checked once, for the fast path, the parse and the
-        // raw copy alike.
-        let text = std::str::from_utf8(body).ok();
-        // The fast path: when the body certainly names its owner and mode,
-        // decide from them without building the event; a foreign event is
-        // answered here. The filter is asked once per event, here or below.
-        let mut verdict = None;
-        let may_refuse = fast && (self.filter.may_ignore() || verified.secret_mode().is_some());
-        // An event that names one of the filter's checkouts is likely ours:
-        // the full parse, which it needs anyway, decides.
-        let likely_ours = checkout_hint(body).is_some_and(|hint| self.filter.lists(hint));
-        if may_refuse
-            && !likely_ours
-            && let Some(glance) = text.and_then(glance)
-        {
-            let mode = glance.mode.map(Mode::from_text);
-            check_mode(&verified, mode.as_ref())?;
-            let checkout_id = glance.checkout_id.map(CheckoutId::new);
-            match self.filter.check(checkout_id.as_ref(), mode.as_ref()) {
-                Some(reason) => {
-                    return Ok(Outcome::Ignore(Ignored {
-                        webhook_id,
-                        event_id: EventId::new(glance.event_id),
-                        event_type: event_type_name(glance.event_type),
-                        checkout_id,
-                        mode,
-                        secret: verified.secret().clone(),
-                        reason,
-                    }));
-                }
-                None => verdict = Some(None),
+        let mut verified = self.verifier.verify_at_unix(headers, body, now)?;
+        let owner = read(body).map_err(ParseError::NotAnEvent)?;
+        let mode = owner.mode.as_deref().map(Mode::from_text);
+        verified.vouch_for(mode.as_ref())?;
+        let checkout_id = owner.checkout_id.as_deref().map(CheckoutId::from);
+        if let Some(reason) = self.filter.check(checkout_id.as_ref(), mode.as_ref()) {
+            if let Some(problem) = owner.unreadable {
+                // Another reader may see another owner in it: not ignored.
+                return Err(ParseError::Unreadable(problem).into());
             }
-        }
-        let event = match parse_checked(body, text) {
-            Ok(event) => event,
-            Err(malformed) => {
-                // Someone else's event is acknowledged even if its payload is
-                // odd: a 400 would make Yoco retry it for a day.
-                if let Some(summary) = malformed.summary {
-                    check_mode(&verified, summary.mode.as_ref())?;
-                    let reason = verdict
-                        .unwrap_or_else(|| self.filter.check(summary.checkout_id.as_ref(), summary.mode.as_ref()));
-                    if let Some(reason) = reason {
-                        return Ok(Outcome::Ignore(Ignored {
-                            webhook_id,
-                            event_id: summary.event_id,
-                            event_type: summary.event_type,
-                            checkout_id: summary.checkout_id,
-                            mode: summary.mode,
-                            secret: verified.secret().clone(),
-                            reason,
-                        }));
-                    }
-                }
-                return Err(malformed.error.into());
-            }
-        };
-        check_mode(&verified, event.mode())?;
-        match verdict.unwrap_or_else(|| self.filter.check(event.checkout_id(), event.mode())) {
-            None => Ok(Outcome::Process(Delivery {
-                webhook_id,
-                timestamp: verified.timestamp(),
+            return Ok(Outcome::Ignore(Ignored {
+                webhook_id: WebhookId::new(verified.webhook_id()),
+                event_id: EventId::from(owner.event_id.as_ref()),
+                event_type: event_type_name(&owner.event_type),
+                checkout_id,
+                mode,
                 secret: verified.secret().clone(),
-                event,
-                raw: Raw::new(
-                    body,
-                    text,
-                    verified.timestamp_header(),
-                    verified.signature_header(),
-                    now,
-                ),
-            })),
-            Some(reason) => Ok(Outcome::Ignore(Ignored {
-                webhook_id,
-                event_type: event_type_name(event.event_type()),
-                checkout_id: event.checkout_id().cloned(),
-                mode: event.mode().cloned(),
-                secret: verified.secret().clone(),
-                event_id: event.id,
                 reason,
-            })),
+            }));
         }
+        let event = build(&owner, body)?;
+        Ok(Outcome::Process(Delivery {
+            webhook_id: WebhookId::new(verified.webhook_id()),
+            timestamp: verified.timestamp(),
+            secret: verified.secret().clone(),
+            event,
+            raw: Raw::new(
+                body,
+                std::str::from_utf8(body).ok(),
+                verified.timestamp_header(),
+                verified.signature_header(),
+                now,
+            ),
+        }))
     }
 
     /// [`Receiver::receive_at`] with the system clock.
@@ -184,21 +157,7 @@ impl Receiver {
     /// As [`Receiver::receive_at`].
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn receive<H: Headers + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Outcome, ReceiveError> {
-        self.receive_at_unix(headers, body, crate::verify::unix_now(), true)
-    }
-}
-
-/// Refuses an event whose mode is not the one the verifying secret is
-/// bound to (an absent mode included: a bound secret cannot vouch for an
-/// event that claims none).
-fn check_mode(verified: &Verified<'_>, event: Option<&Mode>) -> Result<(), VerifyError> {
-    match verified.secret_mode() {
-        Some(bound) if event != Some(bound) => Err(VerifyError::ModeMismatch {
-            secret: verified.secret().clone(),
-            bound: bound.clone(),
-            event: event.cloned(),
-        }),
-        _ => Ok(()),
+        self.receive_at_unix(headers, body, crate::verify::unix_now())
     }
 }
 
@@ -298,7 +257,7 @@ pub enum ReceiveError {
     /// Not authentic: answer 401.
     #[error("webhook not authentic: {0}")]
     Verify(#[from] VerifyError),
-    /// Authentic, but not a Yoco event: answer 400.
+    /// Authentic, but not an event this crate can hand over: answer 400.
     #[error(transparent)]
     Parse(#[from] ParseError),
 }

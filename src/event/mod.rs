@@ -10,24 +10,28 @@
 //!   [`Refund`], ...).
 //! - `values`: the string values as enums ([`Mode`], [`Status`],
 //!   [`Currency`], [`PaymentMethod`], [`CardScheme`]) and [`Metadata`].
-//! - `glance`: the fast path, whose event a body is without parsing it
-//!   into an event, when that is certain.
-//! - `parse`: the parser (one pass, or two when `payload` precedes `type`),
-//!   [`ParseError`], and what the filter can still read of a malformed body.
+//! - `read`: the one reader, which decides whose event a body is (its
+//!   id, type, mode and checkout id) for every later step, in one pass.
+//! - `parse`: the typed event built on what the reader read, and
+//!   [`ParseError`].
+//! - `problem`: [`ParseProblem`], what is wrong with a body without quoting
+//!   it.
 //! - `serialize`: the event back as Yoco's JSON (`serde::Serialize`), which
 //!   parses again as an equal event.
 
-mod glance;
 mod parse;
+mod problem;
+mod read;
 mod serialize;
 mod types;
 mod values;
 
-pub(crate) use glance::{checkout_hint, glance};
 pub use parse::ParseError;
+pub(crate) use parse::build;
 #[cfg(test)]
 pub(crate) use parse::parse;
-pub(crate) use parse::parse_checked;
+pub use problem::ParseProblem;
+pub(crate) use read::read;
 pub(crate) use types::event_type_name;
 pub use types::{
     Card, Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, PaymentMethodDetails, REFUND_FAILED,

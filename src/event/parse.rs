@@ -1,335 +1,112 @@
-//! The parser: one pass when `type` precedes `payload` (as Yoco sends it),
-//! two passes otherwise, and what can still be read of a malformed body.
+//! The typed event: built from what the one reader ([`read`](super::read))
+//! decided, its payload read as its type says; and [`ParseError`].
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
-use serde_json::value::RawValue;
-use time::OffsetDateTime;
 
+use super::problem::ParseProblem;
+use super::read::{Owner, read};
 use super::types::{
-    Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REFUND_FAILED, REFUND_SUCCEEDED, Refund, event_type_name,
+    Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REFUND_FAILED, REFUND_SUCCEEDED, Refund,
 };
 use super::values::Mode;
 use crate::ids::{CheckoutId, EventId};
 
-/// The top level of an event, read in the two-pass parse. The payload is kept
-/// raw until the type is known.
-struct Envelope<'a> {
-    id: EventId,
-    event_type: String,
-    created_date: OffsetDateTime,
-    payload: &'a RawValue,
+/// Parses a body: the one reader, then the payload by type.
+pub(crate) fn parse(body: &[u8]) -> Result<Event, ParseError> {
+    let owner = read(body).map_err(ParseError::NotAnEvent)?;
+    build(&owner, body)
 }
 
-impl<'de> Deserialize<'de> for Envelope<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(EnvelopeVisitor)
-    }
-}
-
-/// Keeps each field raw until the whole object is read: a repeated key takes
-/// its last value, as `serde_json::Value` reads it, whatever the earlier ones
-/// were.
-struct EnvelopeVisitor;
-
-impl<'de> Visitor<'de> for EnvelopeVisitor {
-    type Value = Envelope<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a Yoco event object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
-        let (mut id, mut event_type, mut created_date, mut payload) = (None, None, None, None);
-        while let Some(key) = map.next_key::<EnvelopeKey>()? {
-            let field = match key {
-                EnvelopeKey::Id => &mut id,
-                EnvelopeKey::Type => &mut event_type,
-                EnvelopeKey::CreatedDate => &mut created_date,
-                EnvelopeKey::Payload => &mut payload,
-                EnvelopeKey::Other => {
-                    map.next_value::<de::IgnoredAny>()?;
-                    continue;
-                }
-            };
-            *field = Some(map.next_value::<&'de RawValue>()?);
-        }
-        Ok(Envelope {
-            id: from_raw(id, "id")?,
-            event_type: from_raw(event_type, "type")?,
-            created_date: from_raw::<Rfc3339, _>(created_date, "createdDate")?.0,
-            payload: payload.ok_or_else(|| de::Error::missing_field("payload"))?,
-        })
-    }
-}
-
-/// The field `name`, read from its raw (last) value.
-fn from_raw<'de, T: Deserialize<'de>, E: de::Error>(raw: Option<&'de RawValue>, name: &'static str) -> Result<T, E> {
-    let raw = raw.ok_or_else(|| E::missing_field(name))?;
-    serde_json::from_str(raw.get()).map_err(|error| E::custom(format_args!("`{name}`: {error}")))
-}
-
-/// What could be read of an authentic body that did not parse as a whole: the
-/// filter may still recognise it as someone else's event.
-#[derive(Debug)]
-pub(crate) struct Malformed {
-    /// The envelope's summary, when the envelope itself parsed.
-    pub(crate) summary: Option<Box<Summary>>,
-    pub(crate) error: ParseError,
-}
-
-/// Who an event belongs to, read leniently from any payload.
-#[derive(Debug)]
-pub(crate) struct Summary {
-    pub(crate) event_id: EventId,
-    pub(crate) event_type: Cow<'static, str>,
-    pub(crate) checkout_id: Option<CheckoutId>,
-    pub(crate) mode: Option<Mode>,
-}
-
-/// Parses a body in one pass when `type` comes before `payload` (as Yoco
-/// sends it), and falls back to [`parse_in_two_passes`] otherwise, or when
-/// the one pass fails (a repeated key, say), which also says whose event a
-/// malformed body is.
-pub(crate) fn parse(body: &[u8]) -> Result<Event, Malformed> {
-    parse_checked(body, std::str::from_utf8(body).ok())
-}
-
-/// [`parse`], given the body's `text` when it is UTF-8 (the receiver
-/// checks that once for every step).
-pub(crate) fn parse_checked(body: &[u8], text: Option<&str>) -> Result<Event, Malformed> {
-    // JSON is UTF-8. Checking the whole body at once and parsing from `str`
-    // is much cheaper than `from_slice` checking each string on its own.
-    let Some(text) = text else {
-        return parse_in_two_passes(body);
+/// The event `owner` read from `body`: its id, type, date and owner as the
+/// reader read them, its payload as its type says.
+///
+/// # Errors
+/// [`ParseError::InvalidPayload`] when a known type's payload is not an
+/// object of the documented shape; [`ParseError::Unreadable`] when another
+/// type's payload holds what `serde_json::Value` cannot.
+pub(crate) fn build(owner: &Owner<'_>, body: &[u8]) -> Result<Event, ParseError> {
+    let mut data = match owner.event_type.as_ref() {
+        PAYMENT_SUCCEEDED => EventData::PaymentSucceeded(typed(owner, body, PAYMENT_SUCCEEDED)?),
+        REFUND_SUCCEEDED => EventData::RefundSucceeded(typed(owner, body, REFUND_SUCCEEDED)?),
+        REFUND_FAILED => EventData::RefundFailed(typed(owner, body, REFUND_FAILED)?),
+        other => EventData::Other(OtherEvent {
+            event_type: other.to_owned(),
+            checkout_id: None,
+            mode: None,
+            payload: serde_json::from_str(owner.payload)
+                .map_err(|error| ParseError::Unreadable(ParseProblem::from_serde(&error, body, owner.payload_at)))?,
+        }),
     };
-    match serde_json::from_str::<OnePass>(text) {
-        Ok(OnePass(Some(event))) => Ok(event),
-        Ok(OnePass(None)) | Err(_) => parse_in_two_passes(body),
-    }
-}
-
-/// An event parsed in one pass, or `None` when the payload came before the
-/// type and must be parsed again once the type is known.
-struct OnePass(Option<Event>);
-
-impl<'de> Deserialize<'de> for OnePass {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(OnePassVisitor)
-    }
-}
-
-struct OnePassVisitor;
-
-impl<'de> Visitor<'de> for OnePassVisitor {
-    type Value = OnePass;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a Yoco event object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OnePass, A::Error> {
-        let mut id: Option<EventId> = None;
-        let mut event_type: Option<Cow<'de, str>> = None;
-        let mut created_date: Option<OffsetDateTime> = None;
-        let mut data: Option<EventData> = None;
-        while let Some(key) = map.next_key::<EnvelopeKey>()? {
-            match key {
-                EnvelopeKey::Id if id.is_none() => id = Some(map.next_value()?),
-                EnvelopeKey::Type if event_type.is_none() => event_type = Some(map.next_value::<Text<'de>>()?.0),
-                EnvelopeKey::CreatedDate if created_date.is_none() => {
-                    created_date = Some(map.next_value::<Rfc3339>()?.0);
-                }
-                EnvelopeKey::Payload if data.is_none() => match &event_type {
-                    Some(event_type) => data = Some(map.next_value_seed(PayloadSeed(event_type))?),
-                    None => return Ok(OnePass(None)),
-                },
-                EnvelopeKey::Other => {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
-                // A repeated key: the two-pass parse takes its last value.
-                _ => return Err(de::Error::custom("repeated key")),
+    // The reader decided the owner; the payload's own reading of the same
+    // keys (which agrees) is replaced by it, so that nothing can differ.
+    let checkout_id = owner.checkout_id.as_deref().map(CheckoutId::from);
+    let mode = owner.mode.as_deref().map(Mode::from_text);
+    match &mut data {
+        EventData::PaymentSucceeded(Payment { metadata, mode: typed, .. })
+        | EventData::RefundSucceeded(Refund { metadata, mode: typed, .. })
+        | EventData::RefundFailed(Refund { metadata, mode: typed, .. }) => {
+            metadata.checkout_id = checkout_id;
+            if let Some(mode) = mode {
+                *typed = mode;
             }
         }
-        Ok(OnePass(Some(Event {
-            id: id.ok_or_else(|| de::Error::missing_field("id"))?,
-            created_date: created_date.ok_or_else(|| de::Error::missing_field("createdDate"))?,
-            data: data.ok_or_else(|| de::Error::missing_field("payload"))?,
-        })))
+        EventData::Other(other) => (other.checkout_id, other.mode) = (checkout_id, mode),
     }
-}
-
-/// The top-level keys of an event, recognised without allocating.
-enum EnvelopeKey {
-    Id,
-    Type,
-    CreatedDate,
-    Payload,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for EnvelopeKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = EnvelopeKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<EnvelopeKey, E> {
-                Ok(match key {
-                    "id" => EnvelopeKey::Id,
-                    "type" => EnvelopeKey::Type,
-                    "createdDate" => EnvelopeKey::CreatedDate,
-                    "payload" => EnvelopeKey::Payload,
-                    _ => EnvelopeKey::Other,
-                })
-            }
-        }
-        deserializer.deserialize_identifier(KeyVisitor)
-    }
-}
-
-/// A string, borrowed from the body unless it has escapes: the event type,
-/// read without an allocation.
-struct Text<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(text)))
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(text.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, text: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(text)))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor)
-    }
-}
-
-/// An RFC 3339 date, as Yoco writes them.
-struct Rfc3339(OffsetDateTime);
-
-impl<'de> Deserialize<'de> for Rfc3339 {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        time::serde::rfc3339::deserialize(deserializer).map(Rfc3339)
-    }
-}
-
-/// Deserializes a payload as the type already read says.
-struct PayloadSeed<'a>(&'a str);
-
-impl<'de> de::DeserializeSeed<'de> for PayloadSeed<'_> {
-    type Value = EventData;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<EventData, D::Error> {
-        Ok(match self.0 {
-            PAYMENT_SUCCEEDED => EventData::PaymentSucceeded(Payment::deserialize(deserializer)?),
-            REFUND_SUCCEEDED => EventData::RefundSucceeded(Refund::deserialize(deserializer)?),
-            REFUND_FAILED => EventData::RefundFailed(Refund::deserialize(deserializer)?),
-            other => other_event(other.to_owned(), Value::deserialize(deserializer)?),
-        })
-    }
-}
-
-fn other_event(event_type: String, payload: Value) -> EventData {
-    let (checkout_id, mode) = owner_of(&payload);
-    EventData::Other(OtherEvent {
-        event_type,
-        checkout_id,
-        mode,
-        payload,
+    Ok(Event {
+        id: EventId::from(owner.event_id.as_ref()),
+        created_date: owner.created_date,
+        data,
     })
 }
 
-/// Parses a body: the envelope, then the payload by type. Slower than
-/// [`parse`]'s one pass, but independent of key order, and on failure it
-/// still reads whose event it was.
-fn parse_in_two_passes(body: &[u8]) -> Result<Event, Malformed> {
-    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|error| Malformed {
-        summary: None,
-        error: ParseError::NotAnEvent(error),
-    })?;
-    match read_payload(&envelope.event_type, envelope.payload.get()) {
-        Ok(data) => Ok(Event {
-            id: envelope.id,
-            created_date: envelope.created_date,
-            data,
-        }),
-        Err((source, payload)) => {
-            let (checkout_id, mode) = payload.as_ref().map_or((None, None), owner_of);
-            Err(Malformed {
-                summary: Some(Box::new(Summary {
-                    event_id: envelope.id,
-                    event_type: event_type_name(&envelope.event_type),
-                    checkout_id,
-                    mode,
-                })),
-                error: ParseError::InvalidPayload {
-                    event_type: envelope.event_type,
-                    source,
-                },
-            })
-        }
-    }
-}
-
-/// Reads a payload as `event_type` says.
+/// A known type's payload, which must be an object.
 ///
 /// A repeated key takes its last value, as `serde_json::Value` reads it.
 /// serde's derived structs refuse a repeated field, and fail on an earlier
 /// value of the wrong type even when the last one fits, so a payload they
-/// refuse is read again from a `Value`, which has kept the last value of each
-/// key. On failure the error comes with that `Value`, for the summary.
-fn read_payload(event_type: &str, payload: &str) -> Result<EventData, (serde_json::Error, Option<Value>)> {
-    let mut direct = serde_json::Deserializer::from_str(payload);
-    if let Ok(data) = de::DeserializeSeed::deserialize(PayloadSeed(event_type), &mut direct) {
-        return Ok(data);
+/// refuse is read again from a `Value`, which has kept the last value of
+/// each key.
+fn typed<T: DeserializeOwned>(owner: &Owner<'_>, body: &[u8], event_type: &'static str) -> Result<T, ParseError> {
+    let invalid = |problem| ParseError::InvalidPayload { event_type, problem };
+    if !owner.payload_is_object {
+        return Err(invalid(ParseProblem::new("`payload` is not an object")));
     }
-    let value: Value = serde_json::from_str(payload).map_err(|error| (error, None))?;
-    de::DeserializeSeed::deserialize(PayloadSeed(event_type), &value).map_err(|error| (error, Some(value)))
+    let direct = match serde_json::from_str::<T>(owner.payload) {
+        Ok(payload) => return Ok(payload),
+        Err(error) => error,
+    };
+    match serde_json::from_str::<Value>(owner.payload) {
+        Ok(value) => T::deserialize(&value).map_err(|error| invalid(ParseProblem::from_serde(&error, body, 0))),
+        Err(_) => Err(invalid(ParseProblem::from_serde(&direct, body, owner.payload_at))),
+    }
 }
 
-/// `metadata.checkoutId` and `mode` of a payload of any shape.
-fn owner_of(payload: &Value) -> (Option<CheckoutId>, Option<Mode>) {
-    let checkout_id = payload
-        .get("metadata")
-        .and_then(|metadata| metadata.get("checkoutId"))
-        .and_then(Value::as_str)
-        .map(CheckoutId::from);
-    let mode = payload.get("mode").and_then(Value::as_str).map(Mode::from_text);
-    (checkout_id, mode)
-}
-
-/// Why an authentic body is not a Yoco event (HTTP 400).
-#[derive(Debug, thiserror::Error)]
+/// Why an authentic body is not an event this crate can hand over (HTTP
+/// 400). Its messages name the field and the kind of problem, and where,
+/// never a value from the body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
-    /// The body is not JSON with `id`, `type`, `createdDate` and an object `payload`.
+    /// The body is not a Yoco event: not UTF-8 JSON, or not an object with
+    /// a string `id` and `type`, an RFC 3339 `createdDate` and a `payload`.
     #[error("body is not a Yoco event: {0}")]
-    NotAnEvent(#[source] serde_json::Error),
+    NotAnEvent(ParseProblem),
     /// The type is known but its payload does not have the documented shape.
-    #[error("`{event_type}` event has an unexpected payload: {source}")]
+    #[error("`{event_type}` event has an unexpected payload: {problem}")]
     InvalidPayload {
-        /// The event type as sent.
-        event_type: String,
-        /// What did not fit.
-        #[source]
-        source: serde_json::Error,
+        /// The event type: one this crate knows.
+        event_type: &'static str,
+        /// What did not fit, and where.
+        problem: ParseProblem,
     },
+    /// The body is JSON, but holds a value `serde_json::Value` (and most
+    /// JSON readers) refuse: a lone surrogate escape, a number beyond
+    /// `f64`, nesting deeper than 127. It is refused rather than
+    /// acknowledged as another's, so that Yoco retries it and an operator
+    /// sees it.
+    #[error("body holds a value ordinary JSON readers refuse: {0}")]
+    Unreadable(ParseProblem),
 }
 
 impl ParseError {
@@ -342,6 +119,7 @@ impl ParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::read;
     use crate::event::CardScheme;
     use time::macros::datetime;
 
@@ -415,12 +193,12 @@ mod tests {
     #[test]
     fn a_known_type_with_a_broken_payload_keeps_its_owner_for_the_filter() {
         let body = r#"{"id":"evt_5","type":"refund.succeeded","createdDate":"2024-06-16T10:00:00Z","payload":{"mode":"live","metadata":{"checkoutId":"ch_9"}}}"#;
-        let malformed = parse(body.as_bytes()).unwrap_err();
-        let summary = malformed.summary.unwrap();
-        assert_eq!(summary.checkout_id.unwrap(), "ch_9");
-        assert_eq!(summary.mode, Some(Mode::Live));
-        assert!(matches!(malformed.error, ParseError::InvalidPayload { .. }));
-        assert_eq!(malformed.error.status(), 400);
+        let owner = read(body.as_bytes()).unwrap();
+        assert_eq!(owner.checkout_id.as_deref(), Some("ch_9"));
+        assert_eq!(owner.mode.as_deref(), Some("live"));
+        let error = parse(body.as_bytes()).unwrap_err();
+        assert!(matches!(error, ParseError::InvalidPayload { .. }), "{error}");
+        assert_eq!(error.status(), 400);
     }
 
     #[test]
@@ -450,26 +228,24 @@ mod tests {
         )
     }
 
-    /// What our parser reads from `body`: from the event, or from the summary
-    /// the filter uses when the payload is malformed.
+    /// What the one reader reads from `body`, and the typed event when
+    /// it builds: the two must agree.
     fn as_we_read(body: &str) -> (Option<String>, Option<String>, Option<String>) {
-        match parse(body.as_bytes()) {
-            Ok(event) => (
+        let owner = read(body.as_bytes()).unwrap_or_else(|problem| panic!("{body}: {problem}"));
+        let read = (
+            Some(owner.event_type.to_string()),
+            owner.checkout_id.as_deref().map(str::to_owned),
+            owner.mode.as_deref().map(str::to_owned),
+        );
+        if let Ok(event) = parse(body.as_bytes()) {
+            let typed = (
                 Some(event.event_type().to_owned()),
                 event.checkout_id().map(|id| id.as_str().to_owned()),
                 event.mode().map(|mode| mode.as_str().to_owned()),
-            ),
-            Err(malformed) => {
-                let summary = malformed
-                    .summary
-                    .unwrap_or_else(|| panic!("no summary: {}", malformed.error));
-                (
-                    Some(summary.event_type.into_owned()),
-                    summary.checkout_id.map(|id| id.as_str().to_owned()),
-                    summary.mode.map(|mode| mode.as_str().to_owned()),
-                )
-            }
+            );
+            assert_eq!(typed, read, "{body}");
         }
+        read
     }
 
     /// A body of type `event_type` whose payload is `payload`, with `type`
@@ -562,7 +338,7 @@ mod tests {
         ] {
             for type_first in [true, false] {
                 let body = body(event_type, &format!("{{{PAYMENT_FIELDS},{payload}}}"), type_first);
-                let event = parse(body.as_bytes()).unwrap_or_else(|m| panic!("{body}: {}", m.error));
+                let event = parse(body.as_bytes()).unwrap_or_else(|error| panic!("{body}: {error}"));
                 assert_eq!(as_we_read(&body), as_value_reads(&body), "{body}");
                 assert_eq!(event.event_type(), event_type);
             }
@@ -619,14 +395,14 @@ mod tests {
                 "x",
             ),
         ] {
-            let event = parse(body.as_bytes()).unwrap_or_else(|m| panic!("{body}: {}", m.error));
+            let event = parse(body.as_bytes()).unwrap_or_else(|error| panic!("{body}: {error}"));
             assert_eq!((event.id.as_str(), event.event_type()), (id, event_type), "{body}");
             assert_eq!(as_we_read(&body), as_value_reads(&body), "{body}");
         }
         // The last `createdDate` must still be a date.
         let body = format!(r#"{{"id":"e","type":"x",{date},"createdDate":"yesterday","payload":{{}}}}"#);
         assert!(matches!(
-            parse(body.as_bytes()).unwrap_err().error,
+            parse(body.as_bytes()).unwrap_err(),
             ParseError::NotAnEvent(_)
         ));
     }

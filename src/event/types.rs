@@ -2,7 +2,10 @@
 
 use std::borrow::Cow;
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -54,7 +57,7 @@ impl Event {
     /// # Errors
     /// [`ParseError`] if the body is not JSON of the shape of a Yoco event.
     pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
-        parse(body).map_err(|malformed| malformed.error)
+        parse(body)
     }
 
     /// The event type as sent, such as `payment.succeeded`.
@@ -108,7 +111,7 @@ pub enum EventData {
 
 /// The payload of a payment event.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Payment {
     /// The payment's id (`p_...`).
@@ -134,7 +137,7 @@ pub struct Payment {
 
 /// The payload of a refund event.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Refund {
     /// The refund's id (`rfd_...`).
@@ -159,7 +162,7 @@ pub struct Refund {
 
 /// How a payment was made.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct PaymentMethodDetails {
     /// The method, such as `card`.
@@ -172,7 +175,7 @@ pub struct PaymentMethodDetails {
 
 /// The card of a card payment, as far as Yoco discloses it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Card {
     /// Expiry month, 1 to 12.
@@ -188,6 +191,37 @@ pub struct Card {
     #[serde(default)]
     pub scheme: Option<CardScheme>,
 }
+
+/// serde's derived `Deserialize` also reads a struct from an array of its
+/// fields in order, which no other JSON reader sees as those fields: the
+/// payloads are read from objects only (the derive, `remote = "Self"`,
+/// gives the inherent `deserialize` this calls on the object).
+macro_rules! from_object_only {
+    ($($name:ident: $expecting:literal),* $(,)?) => {$(
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct ObjectVisitor;
+                impl<'de> de::Visitor<'de> for ObjectVisitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<$name, A::Error> {
+                        $name::deserialize(de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                deserializer.deserialize_map(ObjectVisitor)
+            }
+        }
+    )*};
+}
+
+from_object_only!(
+    Payment: "a payment object",
+    Refund: "a refund object",
+    PaymentMethodDetails: "a payment method object",
+    Card: "a card object",
+);
 
 /// An event of a type this crate does not model.
 #[derive(Debug, Clone, PartialEq)]

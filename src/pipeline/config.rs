@@ -261,7 +261,7 @@ impl YocoWebhookConfig {
         if body.len() > limit {
             return Err(YocoRejection::BodyTooLarge);
         }
-        match self.receiver.receive_at_unix(headers, &body, clock(), true)? {
+        match self.receiver.receive_at_unix(headers, &body, clock())? {
             Outcome::Process(delivery) => Ok((delivery, body)),
             Outcome::Ignore(ignored) => Err(YocoRejection::Ignored(ignored)),
         }

@@ -86,7 +86,6 @@
 //!   store whose clock is coarser (whole seconds).
 
 mod check;
-mod full_parse;
 mod promises;
 mod sample;
 mod signer;
@@ -96,8 +95,6 @@ mod violation;
 pub use signer::{SignedHeaders, Signer, TEST_SECRET};
 // Event bodies to sign.
 pub use sample::{DOCUMENTED_SAMPLE, SampleEvent};
-// The receiver's decision without its fast path, to test the fast path.
-pub use full_parse::receive_by_full_parse;
 // The store contract's conformance suite, and what it finds.
 pub use check::StoreCheck;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]

@@ -136,6 +136,9 @@ impl Verifier {
         // index of the (last) matching secret is picked in constant time.
         let mut matched = Choice::from(0);
         let mut index: u32 = 0;
+        // Every secret that matched (the first 64), for the receiver to
+        // pick the one bound to the event's mode (see `Verified::vouch_for`).
+        let mut all_matched: u64 = 0;
         for (position, accepted) in (0_u32..).zip(&self.secrets) {
             let expected = signature::sign(&accepted.secret, id, timestamp_header, body);
             let mut this_one = Choice::from(0);
@@ -144,6 +147,7 @@ impl Verifier {
             }
             index.conditional_assign(&position, this_one);
             matched |= this_one;
+            all_matched |= u64::from(this_one.unwrap_u8()).checked_shl(position).unwrap_or(0);
         }
         let accepted = usize::try_from(index).ok().and_then(|index| self.secrets.get(index));
         let (true, Some(accepted)) = (bool::from(matched), accepted) else {
@@ -161,6 +165,8 @@ impl Verifier {
             signature_header,
             body,
             secret: &accepted.binding,
+            secrets: &self.secrets,
+            matched: all_matched,
         })
     }
 
@@ -255,7 +261,7 @@ fn required<'a, H: Headers + ?Sized>(headers: &'a H, name: &'static str) -> Resu
 
 /// A request whose signature and timestamp checked out. Borrows from the
 /// request, and from the verifier the accepted secret that verified it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Verified<'a> {
     webhook_id: &'a str,
     /// Unix seconds, in `0..=MAX_UNIX_SECONDS`.
@@ -265,6 +271,22 @@ pub struct Verified<'a> {
     signature_header: &'a [u8],
     body: &'a [u8],
     secret: &'a Binding,
+    /// The verifier's secrets, and which of them matched (a bit each).
+    secrets: &'a [Accepted],
+    matched: u64,
+}
+
+/// The ids, the time and the secret's name; the body and the signature are
+/// left out of logs.
+impl fmt::Debug for Verified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("webhook_id", &self.webhook_id)
+            .field("timestamp", &self.timestamp)
+            .field("secret", &self.secret.name)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Verified<'a> {
@@ -311,6 +333,37 @@ impl<'a> Verified<'a> {
     /// (see [`VerifierBuilder::for_mode`]).
     pub fn secret_mode(&self) -> Option<&Mode> {
         self.secret.mode.as_ref()
+    }
+
+    /// Settles which secret vouches for an event of mode `mode`: among the
+    /// secrets whose signature matched (a sender may sign with a live and
+    /// a test secret at once), one bound to that mode, else one bound to
+    /// none; [`Verified::secret`] is then that one.
+    ///
+    /// # Errors
+    /// [`VerifyError::ModeMismatch`] when every secret that matched is bound
+    /// to another mode (or the event has none).
+    pub fn vouch_for(&mut self, mode: Option<&Mode>) -> Result<(), VerifyError> {
+        if self.secret.mode.is_none() || self.secret.mode.as_ref() == mode {
+            return Ok(());
+        }
+        let matched = (0_u32..)
+            .zip(self.secrets)
+            .filter(|(position, _)| self.matched.checked_shr(*position).unwrap_or(0) & 1 == 1)
+            .map(|(_, accepted)| &*accepted.binding);
+        let bound = matched.clone().filter(|binding| binding.mode.is_some() && binding.mode.as_ref() == mode);
+        let unbound = matched.filter(|binding| binding.mode.is_none());
+        match bound.last().or_else(|| unbound.last()) {
+            Some(binding) => {
+                self.secret = binding;
+                Ok(())
+            }
+            None => Err(VerifyError::ModeMismatch {
+                secret: self.secret.name.clone(),
+                bound: self.secret.mode.clone().unwrap_or(Mode::Live),
+                event: mode.filter(|mode| matches!(mode, Mode::Live | Mode::Test)).cloned(),
+            }),
+        }
     }
 }
 
@@ -370,26 +423,19 @@ pub enum VerifyError {
         secret: SecretName,
         /// The mode that secret is bound to.
         bound: Mode,
-        /// The event's mode, if it has one.
+        /// The event's mode when it is `live` or `test` (`None` when it
+        /// has none or another: a mode the sender made up is not quoted).
         event: Option<Mode>,
     },
 }
 
-/// How much of an unknown event mode a message quotes.
-const MODE_QUOTE_CHARS: usize = 32;
-
 /// The message of [`VerifyError::ModeMismatch`].
 fn mode_mismatch(secret: &SecretName, bound: &Mode, event: Option<&Mode>) -> String {
     match event {
-        // The event's mode is the sender's text: quoted short and escaped.
-        Some(event) => {
-            let quoted: String = event.as_str().chars().take(MODE_QUOTE_CHARS).collect();
-            format!(
-                "event mode `{}` differs from mode `{bound}` of the secret `{secret}` that signed it",
-                quoted.escape_debug()
-            )
-        }
-        None => format!("event has no mode, and the secret `{secret}` that signed it is bound to mode `{bound}`"),
+        Some(event @ (Mode::Live | Mode::Test)) => format!("event mode `{event}` differs from mode `{bound}` of the secret `{secret}` that signed it"),
+        _ => format!(
+            "event has no mode, or one other than live and test, and the secret `{secret}` that signed it is bound to mode `{bound}`"
+        ),
     }
 }
 
@@ -696,7 +742,7 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "event has no mode, and the secret `test` that signed it is bound to mode `test`"
+            "event has no mode, or one other than live and test, and the secret `test` that signed it is bound to mode `test`"
         );
         let odd = VerifyError::ModeMismatch {
             secret: SecretName::from("live"),

@@ -1,0 +1,654 @@
+//! The one reader: whose event a body is, decided once, from the bytes.
+//!
+//! One pass over the body checks its whole JSON syntax (RFC 8259, at any
+//! depth, without recursion beyond the three objects it looks into) and
+//! reads, on the way, the values that decide what happens to the event:
+//! `id`, `type`, `createdDate`, `payload` (where it is, and whether it is
+//! an object), `payload.mode` and `payload.metadata.checkoutId`. Every
+//! other step takes them from here: the filter, the mode check, the typed
+//! event (whose ids, type and owner are these), the stored and queued
+//! paths. No later reader can contradict them.
+//!
+//! It reads them as `serde_json::Value` does: a key sent more than once
+//! takes its last value (and a repeated `payload` or `metadata` forgets
+//! what the earlier one held), escapes are decoded, keys included, and a
+//! value that is not a string means none. It also notes whether `Value`
+//! can read the body at all ([`Owner::unreadable`]): a lone surrogate
+//! escape, a number beyond `f64` or nesting deeper than 127 make
+//! `serde_json` refuse a body that is still JSON; such a body is never
+//! acknowledged as someone else's (see [`Receiver`](crate::Receiver)).
+//!
+//! A body that is not UTF-8, not JSON, or not an object with a string `id`
+//! and `type`, an RFC 3339 `createdDate` and a `payload` is not an event.
+
+// The arithmetic here is on positions in the body and on the nesting depth:
+// a position plus a few bytes cannot overflow (a slice is at most
+// `isize::MAX` long), and every subtraction is of a smaller count. `stops`
+// works on constants that fit or wraps on purpose.
+#![allow(clippy::arithmetic_side_effects)]
+
+use std::borrow::Cow;
+
+use serde::de::{self, value::BorrowedStrDeserializer};
+use time::OffsetDateTime;
+
+use super::problem::ParseProblem;
+
+/// What the reader read: each value as `serde_json::Value` would read it,
+/// borrowed from the body unless it had escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Owner<'a> {
+    pub(crate) event_id: Cow<'a, str>,
+    pub(crate) event_type: Cow<'a, str>,
+    pub(crate) created_date: OffsetDateTime,
+    /// The (last) `payload` value's text.
+    pub(crate) payload: &'a str,
+    /// Where it starts in the body.
+    pub(crate) payload_at: usize,
+    /// Whether that value is an object.
+    pub(crate) payload_is_object: bool,
+    /// `payload.metadata.checkoutId`, when `payload` and `metadata` are
+    /// objects and its (last) value is a string.
+    pub(crate) checkout_id: Option<Cow<'a, str>>,
+    /// `payload.mode`, when `payload` is an object and its (last) value is
+    /// a string.
+    pub(crate) mode: Option<Cow<'a, str>>,
+    /// Why `serde_json::Value` cannot read the body, if it cannot: the
+    /// first lone surrogate escape, number beyond `f64` or nesting deeper
+    /// than 127.
+    pub(crate) unreadable: Option<ParseProblem>,
+}
+
+/// The deepest nesting `serde_json` reads (its recursion limit, 128, counts
+/// the level it refuses).
+const VALUE_MAX_DEPTH: usize = 127;
+
+/// Reads whose event `body` is.
+///
+/// # Errors
+/// A [`ParseProblem`] when the body is not an event: not UTF-8, not JSON, or
+/// without a string `id` and `type`, an RFC 3339 `createdDate` and a
+/// `payload`. It names what is wrong and where, never a value.
+pub(crate) fn read(body: &[u8]) -> Result<Owner<'_>, ParseProblem> {
+    let text = std::str::from_utf8(body).map_err(|error| ParseProblem::at(body, error.valid_up_to(), "body is not UTF-8"))?;
+    let mut scanner = Scanner::new(text);
+    scanner.skip_whitespace();
+    if scanner.peek() != Some(b'{') {
+        return Err(scanner.problem("body is not a JSON object"));
+    }
+    scanner.at += 1;
+    scanner.object(Container::Top, 1)?;
+    scanner.skip_whitespace();
+    if scanner.at != text.len() {
+        return Err(scanner.problem("trailing characters after the event"));
+    }
+    let Scanner { read, unreadable, .. } = scanner;
+    let event_id = required(read.id, "missing field `id`", "`id` is not a string")?;
+    let event_type = required(read.event_type, "missing field `type`", "`type` is not a string")?;
+    let created_date =
+        required(read.created_date, "missing field `createdDate`", "`createdDate` is not a string")?;
+    // The function the typed payload reads its own dates with.
+    let created_date =
+        time::serde::rfc3339::deserialize(BorrowedStrDeserializer::<de::value::Error>::new(&created_date))
+            .map_err(|_| ParseProblem::new("`createdDate` is not an RFC 3339 date"))?;
+    let (payload_at, payload) = read
+        .payload
+        .and_then(|(start, end)| Some((start, text.get(start..end)?)))
+        .ok_or_else(|| ParseProblem::new("missing field `payload`"))?;
+    Ok(Owner {
+        event_id,
+        event_type,
+        created_date,
+        payload,
+        payload_at,
+        payload_is_object: read.payload_is_object,
+        checkout_id: if read.payload_is_object && read.metadata_is_object {
+            read.checkout_id.text()
+        } else {
+            None
+        },
+        mode: if read.payload_is_object { read.mode.text() } else { None },
+        unreadable,
+    })
+}
+
+/// A string field the envelope must have.
+fn required<'a>(field: Field<'a>, missing: &'static str, not_string: &'static str) -> Result<Cow<'a, str>, ParseProblem> {
+    match field {
+        Field::Text(value) => Ok(value),
+        Field::Absent => Err(ParseProblem::new(missing)),
+        Field::Other => Err(ParseProblem::new(not_string)),
+    }
+}
+
+/// One of the values the reader notes.
+#[derive(Debug, Clone, PartialEq)]
+enum Field<'a> {
+    Absent,
+    Text(Cow<'a, str>),
+    /// Present, not a string.
+    Other,
+}
+
+impl<'a> Field<'a> {
+    /// The value when it is a string.
+    fn text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Field::Text(value) => Some(value),
+            Field::Absent | Field::Other => None,
+        }
+    }
+}
+
+/// What the scan noted: each the last value of its key.
+#[derive(Debug)]
+struct Read<'a> {
+    id: Field<'a>,
+    event_type: Field<'a>,
+    created_date: Field<'a>,
+    /// Where the `payload` value is.
+    payload: Option<(usize, usize)>,
+    payload_is_object: bool,
+    mode: Field<'a>,
+    metadata_is_object: bool,
+    checkout_id: Field<'a>,
+}
+
+/// Where a key's value goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Ignored,
+    Id,
+    Type,
+    CreatedDate,
+    Payload,
+    Mode,
+    Metadata,
+    CheckoutId,
+}
+
+/// The object the scan is in: one of the three whose keys matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    Top,
+    Payload,
+    Metadata,
+}
+
+/// The kinds of the containers open below the three the reader looks
+/// into: a bit each (1 for an object), the first 64 without allocating.
+#[derive(Debug, Default)]
+struct Open {
+    first: u64,
+    more: Vec<u64>,
+    len: usize,
+}
+
+impl Open {
+    fn push(&mut self, object: bool) {
+        let (word, bit) = (self.len / 64, self.len % 64);
+        if word == 0 {
+            self.first = (self.first & !(1 << bit)) | (u64::from(object) << bit);
+        } else {
+            if self.more.len() < word {
+                self.more.push(0);
+            }
+            if let Some(slot) = self.more.get_mut(word - 1) {
+                *slot = (*slot & !(1 << bit)) | (u64::from(object) << bit);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Whether the innermost open container is an object.
+    fn top_is_object(&self) -> bool {
+        let Some(index) = self.len.checked_sub(1) else {
+            return false;
+        };
+        let (word, bit) = (index / 64, index % 64);
+        let bits = if word == 0 { self.first } else { self.more.get(word - 1).copied().unwrap_or(0) };
+        bits & (1 << bit) != 0
+    }
+}
+
+/// A recursive descent over the three objects that matter, and a loop over
+/// everything inside them.
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    read: Read<'a>,
+    unreadable: Option<ParseProblem>,
+    open: Open,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+            read: Read {
+                id: Field::Absent,
+                event_type: Field::Absent,
+                created_date: Field::Absent,
+                payload: None,
+                payload_is_object: false,
+                mode: Field::Absent,
+                metadata_is_object: false,
+                checkout_id: Field::Absent,
+            },
+            unreadable: None,
+            open: Open::default(),
+        }
+    }
+
+    fn problem(&self, what: &'static str) -> ParseProblem {
+        ParseProblem::at(self.bytes, self.at, what)
+    }
+
+    fn syntax(&self) -> ParseProblem {
+        if self.at >= self.bytes.len() {
+            self.problem("body ends in the middle of the JSON")
+        } else {
+            self.problem("body is not valid JSON")
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after any whitespace, consumed.
+    fn next_token(&mut self) -> Result<u8, ParseProblem> {
+        self.skip_whitespace();
+        let byte = self.peek().ok_or_else(|| self.syntax())?;
+        self.at += 1;
+        Ok(byte)
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), ParseProblem> {
+        if self.next_token()? == byte { Ok(()) } else { Err(self.syntax()) }
+    }
+
+    /// The members of one of the three objects that matter, after its `{`,
+    /// at nesting `depth`.
+    fn object(&mut self, container: Container, depth: usize) -> Result<(), ParseProblem> {
+        let mut byte = self.next_token()?;
+        if byte == b'}' {
+            return Ok(());
+        }
+        loop {
+            if byte != b'"' {
+                return Err(self.syntax());
+            }
+            let key = self.string(true)?;
+            self.expect(b':')?;
+            let slot = key.map_or(Slot::Ignored, |key| slot(container, &key));
+            self.skip_whitespace();
+            self.member(slot, depth)?;
+            match self.next_token()? {
+                b',' => byte = self.next_token()?,
+                b'}' => return Ok(()),
+                _ => return Err(self.syntax()),
+            }
+        }
+    }
+
+    /// The value of a member whose key goes to `slot`, in an object at
+    /// nesting `depth`.
+    fn member(&mut self, slot: Slot, depth: usize) -> Result<(), ParseProblem> {
+        let start = self.at;
+        let inner = match slot {
+            Slot::Payload => Some(Container::Payload),
+            Slot::Metadata => Some(Container::Metadata),
+            _ => None,
+        };
+        // A repeated `payload` or `metadata` replaces what the earlier one held.
+        match slot {
+            Slot::Payload => {
+                let read = &mut self.read;
+                (read.payload_is_object, read.mode, read.metadata_is_object, read.checkout_id) =
+                    (false, Field::Absent, false, Field::Absent);
+            }
+            Slot::Metadata => {
+                (self.read.metadata_is_object, self.read.checkout_id) = (false, Field::Absent);
+            }
+            _ => {}
+        }
+        let field = match (self.peek(), inner) {
+            (Some(b'"'), _) => {
+                self.at += 1;
+                match self.string(slot != Slot::Ignored)? {
+                    Some(text) => Field::Text(text),
+                    None => Field::Other,
+                }
+            }
+            (Some(b'{'), Some(container)) => {
+                self.at += 1;
+                self.check_depth(depth + 1);
+                match container {
+                    Container::Payload => self.read.payload_is_object = true,
+                    _ => self.read.metadata_is_object = true,
+                }
+                self.object(container, depth + 1)?;
+                Field::Other
+            }
+            _ => {
+                self.value(depth)?;
+                Field::Other
+            }
+        };
+        let read = &mut self.read;
+        match slot {
+            Slot::Ignored | Slot::Metadata => {}
+            Slot::Id => read.id = field,
+            Slot::Type => read.event_type = field,
+            Slot::CreatedDate => read.created_date = field,
+            Slot::Payload => read.payload = Some((start, self.at)),
+            Slot::Mode => read.mode = field,
+            Slot::CheckoutId => read.checkout_id = field,
+        }
+        Ok(())
+    }
+
+    /// Notes a body nested deeper than `serde_json` reads.
+    fn check_depth(&mut self, depth: usize) {
+        if depth > VALUE_MAX_DEPTH {
+            self.unreadable("nesting deeper than 127 levels");
+        }
+    }
+
+    /// Notes the first thing that `serde_json::Value` would refuse.
+    fn unreadable(&mut self, what: &'static str) {
+        if self.unreadable.is_none() {
+            self.unreadable = Some(self.problem(what));
+        }
+    }
+
+    /// Any value, containers included, in a container at nesting `depth`:
+    /// a loop, not a recursion, however deep.
+    fn value(&mut self, depth: usize) -> Result<(), ParseProblem> {
+        let base = self.open.len;
+        loop {
+            // A value starts here.
+            self.skip_whitespace();
+            match self.peek().ok_or_else(|| self.syntax())? {
+                open @ (b'{' | b'[') => {
+                    self.at += 1;
+                    let object = open == b'{';
+                    self.open.push(object);
+                    self.check_depth(depth + self.open.len - base);
+                    self.skip_whitespace();
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.at += 1;
+                        self.open.len -= 1;
+                    } else {
+                        if object {
+                            self.key()?;
+                        }
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.at += 1;
+                    self.string(false)?;
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => return Err(self.syntax()),
+            }
+            // After a value: close what ends here, up to the next value.
+            loop {
+                if self.open.len == base {
+                    return Ok(());
+                }
+                let object = self.open.top_is_object();
+                match (self.next_token()?, object) {
+                    (b',', true) => {
+                        self.key()?;
+                        break;
+                    }
+                    (b',', false) => break,
+                    (b'}', true) | (b']', false) => self.open.len -= 1,
+                    _ => return Err(self.syntax()),
+                }
+            }
+        }
+    }
+
+    /// A key of an object the reader does not look into, and its colon.
+    fn key(&mut self) -> Result<(), ParseProblem> {
+        self.expect(b'"')?;
+        self.string(false)?;
+        self.expect(b':')
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), ParseProblem> {
+        let end = self.at + word.len();
+        if self.bytes.get(self.at..end) != Some(word) {
+            return Err(self.syntax());
+        }
+        self.at = end;
+        Ok(())
+    }
+
+    /// A number as JSON spells it. One that `serde_json` may find out of
+    /// range (an exponent, or more digits than an `i64` has) is read by
+    /// `serde_json` itself, to know whether `Value` holds it.
+    fn number(&mut self) -> Result<(), ParseProblem> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let digits = self.digits();
+        let leading_zero = digits > 1 && self.bytes.get(self.at - digits) == Some(&b'0');
+        if digits == 0 || leading_zero {
+            return Err(self.syntax());
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if self.digits() == 0 {
+                return Err(self.syntax());
+            }
+        }
+        let mut exponent = false;
+        if let Some(b'e' | b'E') = self.peek() {
+            exponent = true;
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.syntax());
+            }
+        }
+        if (exponent || digits > 18)
+            && self.unreadable.is_none()
+            && self
+                .text
+                .get(start..self.at)
+                .is_none_or(|number| serde_json::from_str::<f64>(number).is_err())
+        {
+            self.unreadable = Some(ParseProblem::at(self.bytes, start, "a number beyond the range of f64"));
+        }
+        Ok(())
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// A string after its opening quote: its text, decoded, when `keep`
+    /// (borrowed unless it has escapes; a lone surrogate becomes U+FFFD and
+    /// makes the body [`unreadable`](Owner::unreadable) for `Value`).
+    fn string(&mut self, keep: bool) -> Result<Option<Cow<'a, str>>, ParseProblem> {
+        let start = self.at;
+        let mut decoded: Option<String> = None;
+        let mut run = start;
+        loop {
+            let stop = self.to_stop();
+            match self.peek() {
+                Some(b'"') => {
+                    let end = self.at;
+                    self.at += 1;
+                    if !keep {
+                        return Ok(None);
+                    }
+                    let tail = self.text.get(run..end).unwrap_or_default();
+                    return Ok(Some(match decoded {
+                        Some(mut text) => {
+                            text.push_str(tail);
+                            Cow::Owned(text)
+                        }
+                        None => Cow::Borrowed(self.text.get(start..end).unwrap_or_default()),
+                    }));
+                }
+                Some(b'\\') => {
+                    if keep {
+                        decoded
+                            .get_or_insert_with(String::new)
+                            .push_str(self.text.get(run..stop).unwrap_or_default());
+                    }
+                    self.at += 1;
+                    let unescaped = self.escape()?;
+                    if let Some(text) = decoded.as_mut() {
+                        text.push(unescaped);
+                    }
+                    run = self.at;
+                }
+                Some(_) => return Err(self.problem("a string holds a control character")),
+                None => return Err(self.syntax()),
+            }
+        }
+    }
+
+    /// Moves to the next `"`, `\` or control character, eight bytes at a
+    /// time; the position it stopped at.
+    fn to_stop(&mut self) -> usize {
+        while let Some(word) = self.bytes.get(self.at..self.at + 8) {
+            let mut eight = [0; 8];
+            eight.copy_from_slice(word);
+            let stop = stops(u64::from_le_bytes(eight));
+            if stop != 0 {
+                self.at += (stop.trailing_zeros() / 8) as usize;
+                return self.at;
+            }
+            self.at += 8;
+        }
+        while let Some(byte) = self.peek() {
+            if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                break;
+            }
+            self.at += 1;
+        }
+        self.at
+    }
+
+    /// An escape after its backslash, decoded.
+    fn escape(&mut self) -> Result<char, ParseProblem> {
+        let byte = self.peek().ok_or_else(|| self.syntax())?;
+        self.at += 1;
+        Ok(match byte {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = self.hex4()?;
+                match unit {
+                    0xD800..=0xDBFF => {
+                        // A high surrogate: a pair only with a low one next.
+                        let low = if self.bytes.get(self.at..self.at + 2) == Some(b"\\u") {
+                            let back = self.at;
+                            self.at += 2;
+                            let low = self.hex4()?;
+                            if (0xDC00..=0xDFFF).contains(&low) {
+                                Some(low)
+                            } else {
+                                self.at = back;
+                                None
+                            }
+                        } else {
+                            None
+                        };
+                        match low {
+                            Some(low) => {
+                                let code = 0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
+                                char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
+                            }
+                            None => {
+                                self.unreadable("a lone surrogate escape in a string");
+                                char::REPLACEMENT_CHARACTER
+                            }
+                        }
+                    }
+                    0xDC00..=0xDFFF => {
+                        self.unreadable("a lone surrogate escape in a string");
+                        char::REPLACEMENT_CHARACTER
+                    }
+                    other => char::from_u32(u32::from(other)).unwrap_or(char::REPLACEMENT_CHARACTER),
+                }
+            }
+            _ => return Err(self.problem("a string holds an invalid escape")),
+        })
+    }
+
+    fn hex4(&mut self) -> Result<u16, ParseProblem> {
+        let digits = self.bytes.get(self.at..self.at + 4).ok_or_else(|| self.syntax())?;
+        let mut unit: u16 = 0;
+        for &digit in digits {
+            let value = match digit {
+                b'0'..=b'9' => digit - b'0',
+                b'a'..=b'f' => digit - b'a' + 10,
+                b'A'..=b'F' => digit - b'A' + 10,
+                _ => return Err(self.problem("a string holds an invalid escape")),
+            };
+            unit = (unit << 4) | u16::from(value);
+        }
+        self.at += 4;
+        Ok(unit)
+    }
+}
+
+/// Where the value of the key `key` in `container` goes.
+fn slot(container: Container, key: &str) -> Slot {
+    match (container, key) {
+        (Container::Top, "id") => Slot::Id,
+        (Container::Top, "type") => Slot::Type,
+        (Container::Top, "createdDate") => Slot::CreatedDate,
+        (Container::Top, "payload") => Slot::Payload,
+        (Container::Payload, "mode") => Slot::Mode,
+        (Container::Payload, "metadata") => Slot::Metadata,
+        (Container::Metadata, "checkoutId") => Slot::CheckoutId,
+        _ => Slot::Ignored,
+    }
+}
+
+/// The high bit of each byte of `word` that is `"`, `\` or below 0x20 (the
+/// lowest such byte exactly; above it there may be false alarms, which do
+/// not matter as only the lowest is used).
+fn stops(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\'))) | below_space
+}
