@@ -17,8 +17,10 @@
 //! - `registration`: the registration client and the `yoco-webhooks`
 //!   command line against a local imitation of Yoco's API (features
 //!   `client`, `cli`).
-//! - [`fast_path`]: the fast path for foreign events decides as the full
-//!   parse does, on generated and mutated signed bodies.
+//! - [`one_reader`]: the receiver's verdict on generated, mutated and
+//!   hostile signed bodies is what `serde_json::Value` reads of them
+//!   ([`by_value`], the reference), and a body `Value` cannot read is never
+//!   ignored.
 //! - [`adapters`]: one suite for every HTTP adapter over a real server:
 //!   statuses, retries, concurrent duplicates, hostile headers, oversized,
 //!   chunked and aborted bodies; `axum`, `actix_web`, `poem` and `rocket`
@@ -90,7 +92,8 @@ mod conformance;
 mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
-mod fast_path;
+mod by_value;
+mod one_reader;
 #[cfg(feature = "postgres")]
 mod inbox;
 #[cfg(feature = "lambda")]
