@@ -212,8 +212,8 @@ pub use verify::{DEFAULT_TOLERANCE, SecretName, Verified, Verifier, VerifierBuil
 pub use headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 // Yoco's events.
 pub use event::{
-    Card, CardScheme, Currency, Event, EventData, Metadata, Mode, OtherEvent, PAYMENT_SUCCEEDED, ParseError, ParseProblem, Payment,
-    PaymentMethod, PaymentMethodDetails, REFUND_FAILED, REFUND_SUCCEEDED, Refund, Status,
+    Card, CardScheme, Currency, Event, EventData, Metadata, Mode, OtherEvent, PAYMENT_SUCCEEDED, ParseError,
+    ParseProblem, Payment, PaymentMethod, PaymentMethodDetails, REFUND_FAILED, REFUND_SUCCEEDED, Refund, Status,
 };
 pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
 // Which events are the merchant's.

@@ -6,9 +6,7 @@ use serde_json::Value;
 
 use super::problem::ParseProblem;
 use super::read::{Owner, read};
-use super::types::{
-    Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REFUND_FAILED, REFUND_SUCCEEDED, Refund,
-};
+use super::types::{Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REFUND_FAILED, REFUND_SUCCEEDED, Refund};
 use super::values::Mode;
 use crate::ids::{CheckoutId, EventId};
 
@@ -34,7 +32,7 @@ pub(crate) fn build(owner: &Owner<'_>, body: &[u8]) -> Result<Event, ParseError>
             event_type: other.to_owned(),
             checkout_id: None,
             mode: None,
-            payload: serde_json::from_str(owner.payload)
+            payload: read_repaired(owner, |payload| serde_json::from_str(payload))
                 .map_err(|error| ParseError::Unreadable(ParseProblem::from_serde(&error, body, owner.payload_at)))?,
         }),
     };
@@ -43,9 +41,15 @@ pub(crate) fn build(owner: &Owner<'_>, body: &[u8]) -> Result<Event, ParseError>
     let checkout_id = owner.checkout_id.as_deref().map(CheckoutId::from);
     let mode = owner.mode.as_deref().map(Mode::from_text);
     match &mut data {
-        EventData::PaymentSucceeded(Payment { metadata, mode: typed, .. })
-        | EventData::RefundSucceeded(Refund { metadata, mode: typed, .. })
-        | EventData::RefundFailed(Refund { metadata, mode: typed, .. }) => {
+        EventData::PaymentSucceeded(Payment {
+            metadata, mode: typed, ..
+        })
+        | EventData::RefundSucceeded(Refund {
+            metadata, mode: typed, ..
+        })
+        | EventData::RefundFailed(Refund {
+            metadata, mode: typed, ..
+        }) => {
             metadata.checkout_id = checkout_id;
             if let Some(mode) = mode {
                 *typed = mode;
@@ -72,13 +76,45 @@ fn typed<T: DeserializeOwned>(owner: &Owner<'_>, body: &[u8], event_type: &'stat
     if !owner.payload_is_object {
         return Err(invalid(ParseProblem::new("`payload` is not an object")));
     }
-    let direct = match serde_json::from_str::<T>(owner.payload) {
+    let direct = match read_repaired(owner, |payload| serde_json::from_str::<T>(payload)) {
         Ok(payload) => return Ok(payload),
         Err(error) => error,
     };
-    match serde_json::from_str::<Value>(owner.payload) {
+    match read_repaired(owner, |payload| serde_json::from_str::<Value>(payload)) {
         Ok(value) => T::deserialize(&value).map_err(|error| invalid(ParseProblem::from_serde(&error, body, 0))),
         Err(_) => Err(invalid(ParseProblem::from_serde(&direct, body, owner.payload_at))),
+    }
+}
+
+/// `read` applied to the payload; when that fails and the payload holds
+/// lone surrogate escapes (JavaScript writes one for a string cut in the
+/// middle of an emoji; `serde_json` refuses them), applied again to a copy
+/// with each read as U+FFFD, as most JSON readers read it. The raw body is
+/// untouched.
+fn read_repaired<T>(
+    owner: &Owner<'_>,
+    read: impl Fn(&str) -> Result<T, serde_json::Error>,
+) -> Result<T, serde_json::Error> {
+    let error = match read(owner.payload) {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    let end = owner.payload_at.saturating_add(owner.payload.len());
+    let mut repaired = None::<String>;
+    for &at in owner
+        .lone_surrogates
+        .iter()
+        .filter(|&&at| at >= owner.payload_at && at < end)
+    {
+        let copy = repaired.get_or_insert_with(|| owner.payload.to_owned());
+        let start = at.saturating_sub(owner.payload_at);
+        // `\uXXXX`, as the reader checked, and `\uFFFD` are six ASCII
+        // bytes each: the range is on character boundaries.
+        copy.replace_range(start..start.saturating_add(6).min(copy.len()), "\\uFFFD");
+    }
+    match repaired {
+        Some(copy) => read(&copy),
+        None => Err(error),
     }
 }
 
@@ -119,8 +155,8 @@ impl ParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::read;
     use crate::event::CardScheme;
+    use crate::event::read;
     use time::macros::datetime;
 
     /// The sample event from Yoco's documentation.
@@ -401,10 +437,7 @@ mod tests {
         }
         // The last `createdDate` must still be a date.
         let body = format!(r#"{{"id":"e","type":"x",{date},"createdDate":"yesterday","payload":{{}}}}"#);
-        assert!(matches!(
-            parse(body.as_bytes()).unwrap_err(),
-            ParseError::NotAnEvent(_)
-        ));
+        assert!(matches!(parse(body.as_bytes()).unwrap_err(), ParseError::NotAnEvent(_)));
     }
 
     #[test]

@@ -57,7 +57,9 @@ impl ParseProblem {
         let column = before
             .iter()
             .rposition(|&byte| byte == b'\n')
-            .map_or(before.len(), |newline| before.len().saturating_sub(newline).saturating_sub(1))
+            .map_or(before.len(), |newline| {
+                before.len().saturating_sub(newline).saturating_sub(1)
+            })
             .saturating_add(1);
         Self {
             what: Cow::Borrowed(what),
@@ -132,7 +134,10 @@ fn describe_data(message: &str) -> String {
             let expected = rest
                 .rfind(", expected ")
                 .and_then(|at| rest.get(at.saturating_add(", expected ".len())..))
-                .map_or_else(|| "another value".to_owned(), |expected| printable(expected, MAX_EXPECTED));
+                .map_or_else(
+                    || "another value".to_owned(),
+                    |expected| printable(expected, MAX_EXPECTED),
+                );
             let article = if adjective.is_empty() { article(kind) } else { adjective };
             return format!("{article}{kind} where {expected} was expected");
         }
@@ -140,7 +145,10 @@ fn describe_data(message: &str) -> String {
     for field in ["missing field `", "duplicate field `"] {
         if let Some(rest) = message.strip_prefix(field) {
             // Our own field names: short identifiers.
-            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             if !name.is_empty() && name.len() <= 32 {
                 return format!("{field}{name}`");
             }
@@ -195,7 +203,10 @@ mod tests {
 
     #[test]
     fn syntax_messages_and_field_names_stay() {
-        assert_eq!(problem::<Vec<i64>>("[1,"), "EOF while parsing a value at line 1 column 3");
+        assert_eq!(
+            problem::<Vec<i64>>("[1,"),
+            "EOF while parsing a value at line 1 column 3"
+        );
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct Two {

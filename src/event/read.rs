@@ -57,6 +57,8 @@ pub(crate) struct Owner<'a> {
     /// first lone surrogate escape, number beyond `f64` or nesting deeper
     /// than 127.
     pub(crate) unreadable: Option<ParseProblem>,
+    /// Where each lone surrogate escape (`\uD83D` without its pair) starts.
+    pub(crate) lone_surrogates: Vec<usize>,
 }
 
 /// The deepest nesting `serde_json` reads (its recursion limit, 128, counts
@@ -70,7 +72,8 @@ const VALUE_MAX_DEPTH: usize = 127;
 /// without a string `id` and `type`, an RFC 3339 `createdDate` and a
 /// `payload`. It names what is wrong and where, never a value.
 pub(crate) fn read(body: &[u8]) -> Result<Owner<'_>, ParseProblem> {
-    let text = std::str::from_utf8(body).map_err(|error| ParseProblem::at(body, error.valid_up_to(), "body is not UTF-8"))?;
+    let text =
+        std::str::from_utf8(body).map_err(|error| ParseProblem::at(body, error.valid_up_to(), "body is not UTF-8"))?;
     let mut scanner = Scanner::new(text);
     scanner.skip_whitespace();
     if scanner.peek() != Some(b'{') {
@@ -82,11 +85,19 @@ pub(crate) fn read(body: &[u8]) -> Result<Owner<'_>, ParseProblem> {
     if scanner.at != text.len() {
         return Err(scanner.problem("trailing characters after the event"));
     }
-    let Scanner { read, unreadable, .. } = scanner;
+    let Scanner {
+        read,
+        unreadable,
+        lone_surrogates,
+        ..
+    } = scanner;
     let event_id = required(read.id, "missing field `id`", "`id` is not a string")?;
     let event_type = required(read.event_type, "missing field `type`", "`type` is not a string")?;
-    let created_date =
-        required(read.created_date, "missing field `createdDate`", "`createdDate` is not a string")?;
+    let created_date = required(
+        read.created_date,
+        "missing field `createdDate`",
+        "`createdDate` is not a string",
+    )?;
     // The function the typed payload reads its own dates with.
     let created_date =
         time::serde::rfc3339::deserialize(BorrowedStrDeserializer::<de::value::Error>::new(&created_date))
@@ -109,11 +120,16 @@ pub(crate) fn read(body: &[u8]) -> Result<Owner<'_>, ParseProblem> {
         },
         mode: if read.payload_is_object { read.mode.text() } else { None },
         unreadable,
+        lone_surrogates,
     })
 }
 
 /// A string field the envelope must have.
-fn required<'a>(field: Field<'a>, missing: &'static str, not_string: &'static str) -> Result<Cow<'a, str>, ParseProblem> {
+fn required<'a>(
+    field: Field<'a>,
+    missing: &'static str,
+    not_string: &'static str,
+) -> Result<Cow<'a, str>, ParseProblem> {
     match field {
         Field::Text(value) => Ok(value),
         Field::Absent => Err(ParseProblem::new(missing)),
@@ -206,7 +222,11 @@ impl Open {
             return false;
         };
         let (word, bit) = (index / 64, index % 64);
-        let bits = if word == 0 { self.first } else { self.more.get(word - 1).copied().unwrap_or(0) };
+        let bits = if word == 0 {
+            self.first
+        } else {
+            self.more.get(word - 1).copied().unwrap_or(0)
+        };
         bits & (1 << bit) != 0
     }
 }
@@ -219,6 +239,7 @@ struct Scanner<'a> {
     at: usize,
     read: Read<'a>,
     unreadable: Option<ParseProblem>,
+    lone_surrogates: Vec<usize>,
     open: Open,
 }
 
@@ -239,6 +260,7 @@ impl<'a> Scanner<'a> {
                 checkout_id: Field::Absent,
             },
             unreadable: None,
+            lone_surrogates: Vec::new(),
             open: Open::default(),
         }
     }
@@ -274,7 +296,11 @@ impl<'a> Scanner<'a> {
     }
 
     fn expect(&mut self, byte: u8) -> Result<(), ParseProblem> {
-        if self.next_token()? == byte { Ok(()) } else { Err(self.syntax()) }
+        if self.next_token()? == byte {
+            Ok(())
+        } else {
+            Err(self.syntax())
+        }
     }
 
     /// The members of one of the three objects that matter, after its `{`,
@@ -314,8 +340,12 @@ impl<'a> Scanner<'a> {
         match slot {
             Slot::Payload => {
                 let read = &mut self.read;
-                (read.payload_is_object, read.mode, read.metadata_is_object, read.checkout_id) =
-                    (false, Field::Absent, false, Field::Absent);
+                (
+                    read.payload_is_object,
+                    read.mode,
+                    read.metadata_is_object,
+                    read.checkout_id,
+                ) = (false, Field::Absent, false, Field::Absent);
             }
             Slot::Metadata => {
                 (self.read.metadata_is_object, self.read.checkout_id) = (false, Field::Absent);
@@ -362,6 +392,14 @@ impl<'a> Scanner<'a> {
     fn check_depth(&mut self, depth: usize) {
         if depth > VALUE_MAX_DEPTH {
             self.unreadable("nesting deeper than 127 levels");
+        }
+    }
+
+    /// Notes a lone surrogate escape whose backslash is at `at`.
+    fn lone_surrogate(&mut self, at: usize) {
+        self.lone_surrogates.push(at);
+        if self.unreadable.is_none() {
+            self.unreadable = Some(ParseProblem::at(self.bytes, at, "a lone surrogate escape in a string"));
         }
     }
 
@@ -500,7 +538,7 @@ impl<'a> Scanner<'a> {
         let mut decoded: Option<String> = None;
         let mut run = start;
         loop {
-            let stop = self.to_stop();
+            let stop = self.skip_to_stop();
             match self.peek() {
                 Some(b'"') => {
                     let end = self.at;
@@ -538,7 +576,7 @@ impl<'a> Scanner<'a> {
 
     /// Moves to the next `"`, `\` or control character, eight bytes at a
     /// time; the position it stopped at.
-    fn to_stop(&mut self) -> usize {
+    fn skip_to_stop(&mut self) -> usize {
         while let Some(word) = self.bytes.get(self.at..self.at + 8) {
             let mut eight = [0; 8];
             eight.copy_from_slice(word);
@@ -560,6 +598,7 @@ impl<'a> Scanner<'a> {
 
     /// An escape after its backslash, decoded.
     fn escape(&mut self) -> Result<char, ParseProblem> {
+        let backslash = self.at - 1;
         let byte = self.peek().ok_or_else(|| self.syntax())?;
         self.at += 1;
         Ok(match byte {
@@ -595,13 +634,13 @@ impl<'a> Scanner<'a> {
                                 char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
                             }
                             None => {
-                                self.unreadable("a lone surrogate escape in a string");
+                                self.lone_surrogate(backslash);
                                 char::REPLACEMENT_CHARACTER
                             }
                         }
                     }
                     0xDC00..=0xDFFF => {
-                        self.unreadable("a lone surrogate escape in a string");
+                        self.lone_surrogate(backslash);
                         char::REPLACEMENT_CHARACTER
                     }
                     other => char::from_u32(u32::from(other)).unwrap_or(char::REPLACEMENT_CHARACTER),
@@ -651,4 +690,243 @@ fn stops(word: u64) -> u64 {
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
     zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\'))) | below_space
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = include_str!("documented_sample.json");
+    const DATE: &str = r#""createdDate":"2024-06-16T10:00:00Z""#;
+
+    fn owner(body: &str) -> (Option<String>, Option<String>) {
+        let owner = read(body.as_bytes()).unwrap_or_else(|problem| panic!("{body}: {problem}"));
+        (owner.checkout_id.map(Cow::into_owned), owner.mode.map(Cow::into_owned))
+    }
+
+    #[test]
+    fn reads_the_documented_sample() {
+        let owner = read(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(owner.event_id, "evt_1EAwK8Mjy2DT38WIWntiZWxm");
+        assert_eq!(owner.event_type, "payment.succeeded");
+        assert_eq!(owner.checkout_id.as_deref(), Some("ch_9LVKD8GnAj7f39DFbn4F16bE"));
+        assert_eq!(owner.mode.as_deref(), Some("live"));
+        assert!(owner.payload_is_object && owner.unreadable.is_none());
+        assert!(
+            matches!(owner.event_id, Cow::Borrowed(_)),
+            "no allocation without escapes"
+        );
+        assert_eq!(
+            &SAMPLE[owner.payload_at..owner.payload_at + owner.payload.len()],
+            owner.payload
+        );
+    }
+
+    #[test]
+    fn reads_owners_in_any_order_shape_and_spelling() {
+        for (body, checkout_id, mode) in [
+            (
+                format!(
+                    r#"{{"payload":{{"metadata":{{"x":[1,{{"checkoutId":"no"}}],"checkoutId":"ch_1"}},"mode":"test"}},"type":"t",{DATE},"id":"e"}}"#
+                ),
+                Some("ch_1"),
+                Some("test"),
+            ),
+            // Escapes, in values and in keys.
+            (
+                format!(
+                    r#"{{"id":"e","type":"t",{DATE},"payload":{{"mo\u0064e":"l\u0069ve","metadata":{{"checkout\u0049d":"ch_\"1\"\ud83d\ude00"}}}}}}"#
+                ),
+                Some("ch_\"1\"\u{1f600}"),
+                Some("live"),
+            ),
+            // Not strings, not objects.
+            (
+                format!(r#"{{"id":"e","type":"t",{DATE},"payload":{{"metadata":null,"mode":7}}}}"#),
+                None,
+                None,
+            ),
+            (
+                format!(r#"{{"id":"e","type":"t",{DATE},"payload":[{{"mode":"live"}}]}}"#),
+                None,
+                None,
+            ),
+            (
+                format!(r#"{{"id":"e","type":"t",{DATE},"payload":{{"metadata":["checkoutId","ch_1"]}}}}"#),
+                None,
+                None,
+            ),
+            // A key inside a string is not a key.
+            (
+                format!(
+                    r#"{{"id":"e","type":"t",{DATE},"payload":{{"note":"\"checkoutId\":\"ch_1\"","metadata":{{}}}}}}"#
+                ),
+                None,
+                None,
+            ),
+            // Repeated keys: the last value, and a repeated container forgets the earlier one.
+            (
+                format!(
+                    r#"{{"id":"e","type":"t",{DATE},"payload":{{"mode":"live","mode":"test","metadata":{{"checkoutId":"ch_1","checkoutId":"ch_2"}}}}}}"#
+                ),
+                Some("ch_2"),
+                Some("test"),
+            ),
+            (
+                format!(
+                    r#"{{"id":"e","type":"t",{DATE},"payload":{{"mode":"live","metadata":{{"checkoutId":"ch_1"}}}},"payload":{{"x":1}}}}"#
+                ),
+                None,
+                None,
+            ),
+            (
+                format!(
+                    r#"{{"id":"e","type":"t",{DATE},"payload":{{"metadata":{{"checkoutId":"ch_1"}},"metadata":{{}}}}}}"#
+                ),
+                None,
+                None,
+            ),
+            (
+                format!(
+                    r#"{{"id":"e","type":"t",{DATE},"payload":{{"metadata":{{"checkoutId":"ch_1","checkoutId":7}}}}}}"#
+                ),
+                None,
+                None,
+            ),
+        ] {
+            assert_eq!(
+                owner(&body),
+                (checkout_id.map(str::to_owned), mode.map(str::to_owned)),
+                "{body}"
+            );
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let by_value = (
+                value["payload"]["metadata"]["checkoutId"].as_str().map(str::to_owned),
+                value["payload"]["mode"].as_str().map(str::to_owned),
+            );
+            assert_eq!(owner(&body), by_value, "{body}");
+        }
+    }
+
+    #[test]
+    fn notes_what_value_cannot_read_and_reads_on() {
+        let deep = format!("{}{}", "[".repeat(127), "]".repeat(126));
+        for (extra, unreadable) in [
+            (r#""a":"\ud83d""#.to_owned(), true),
+            (r#""a":"\udc00\ud83d\ude00""#.to_owned(), true),
+            (r#""a":"\ud83d\u0041""#.to_owned(), true),
+            (r#""a":"\ud83d\ude00""#.to_owned(), false),
+            ("\"a\":1e400".to_owned(), true),
+            ("\"a\":-1e400".to_owned(), true),
+            (
+                "\"a\":1.7976931348623158e308".to_owned(),
+                serde_json::from_str::<f64>("1.7976931348623158e308").is_err(),
+            ),
+            ("\"a\":1e-400".to_owned(), false),
+            (format!("\"a\":{}", "9".repeat(400)), true),
+            (format!("\"a\":{}", "9".repeat(30)), false),
+            // 126 more levels inside the top object: 127 in all, as deep as `Value` reads.
+            (format!("\"a\":{}", &deep[1..]), false),
+            (format!("\"a\":{deep}]"), true),
+        ] {
+            let body = format!(
+                r#"{{{extra},"id":"e","type":"t",{DATE},"payload":{{"mode":"live","metadata":{{"checkoutId":"ch_1"}}}}}}"#
+            );
+            let owner = read(body.as_bytes()).unwrap_or_else(|problem| panic!("{body}: {problem}"));
+            assert_eq!(
+                owner.unreadable.is_some(),
+                unreadable,
+                "{}",
+                &body[..body.len().min(80)]
+            );
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&body).is_err(),
+                unreadable,
+                "{extra}"
+            );
+            assert_eq!(
+                (owner.checkout_id.as_deref(), owner.mode.as_deref()),
+                (Some("ch_1"), Some("live"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_nested_a_million_deep_is_read_without_recursion() {
+        let depth = 1 << 20;
+        let body = format!(
+            r#"{{"id":"e","type":"t",{DATE},"payload":{{"x":{}{}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let owner = read(body.as_bytes()).unwrap();
+        assert!(owner.unreadable.is_some());
+        let unclosed = format!(r#"{{"id":"e","type":"t",{DATE},"payload":{}"#, "[{\"a\":".repeat(depth));
+        assert!(read(unclosed.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn what_is_not_an_event_says_why_without_a_value() {
+        let good = format!(r#"{{"id":"e","type":"t",{DATE},"payload":{{"mode":"live"}}}}"#);
+        assert!(read(good.as_bytes()).is_ok());
+        for (from, to, why) in [
+            (r#""id":"e""#, r#""id":7"#, "`id` is not a string"),
+            (r#""id":"e","#, "", "missing field `id`"),
+            (r#""type":"t""#, r#""type":null"#, "`type` is not a string"),
+            (
+                "2024-06-16T10:00:00Z",
+                "zoe@example.com",
+                "`createdDate` is not an RFC 3339 date",
+            ),
+            (r#","payload":{"mode":"live"}"#, "", "missing field `payload`"),
+            (r#""live""#, r#""li\ve""#, "a string holds an invalid escape"),
+            (r#""live""#, "\"li\nve\"", "a string holds a control character"),
+            (r#""live""#, "01", "body is not valid JSON"),
+            (r#""live""#, "1.", "body is not valid JSON"),
+            (r#""live""#, "1e", "body is not valid JSON"),
+            (r#""live""#, "tru", "body is not valid JSON"),
+            (r#""live""#, "[1,]", "body is not valid JSON"),
+            (r#""live""#, "{\"a\" 1}", "body is not valid JSON"),
+            ("}}", "}", "body ends in the middle of the JSON"),
+            ("}}", "}}}", "trailing characters after the event"),
+            ("}}", "}},", "trailing characters after the event"),
+        ] {
+            let body = good.replacen(from, to, 1);
+            let problem = read(body.as_bytes()).unwrap_err().to_string();
+            assert!(problem.starts_with(why), "{body}: {problem}");
+            assert!(!problem.contains("zoe"), "{problem}");
+        }
+        for body in [&b""[..], b"[]", b"null", b" ", b"\xff", b"{\"a\":\"\xc3\"}"] {
+            assert!(read(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn the_word_scan_stops_at_the_first_stop_byte() {
+        for (text, first) in [
+            (&b"abcdefgh"[..], None),
+            (b"abc\"efgh", Some(3)),
+            (b"\\bcdefgh", Some(0)),
+            (b"abcdefg\x1f", Some(7)),
+            (b"a\x7f\xc3\xa9\"\\\x00h", Some(4)),
+        ] {
+            let word = u64::from_le_bytes(text.try_into().unwrap());
+            let stop = stops(word);
+            assert_eq!((stop != 0).then(|| stop.trailing_zeros() / 8), first, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_open_containers_are_kept_past_64_levels() {
+        let mut open = Open::default();
+        let kinds: Vec<bool> = (0..200).map(|level| level % 3 == 0).collect();
+        for &object in &kinds {
+            open.push(object);
+        }
+        for &object in kinds.iter().rev() {
+            assert_eq!(open.top_is_object(), object);
+            open.len -= 1;
+        }
+        assert!(!open.top_is_object());
+    }
 }

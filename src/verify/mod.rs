@@ -351,7 +351,9 @@ impl<'a> Verified<'a> {
             .zip(self.secrets)
             .filter(|(position, _)| self.matched.checked_shr(*position).unwrap_or(0) & 1 == 1)
             .map(|(_, accepted)| &*accepted.binding);
-        let bound = matched.clone().filter(|binding| binding.mode.is_some() && binding.mode.as_ref() == mode);
+        let bound = matched
+            .clone()
+            .filter(|binding| binding.mode.is_some() && binding.mode.as_ref() == mode);
         let unbound = matched.filter(|binding| binding.mode.is_none());
         match bound.last().or_else(|| unbound.last()) {
             Some(binding) => {
@@ -432,7 +434,9 @@ pub enum VerifyError {
 /// The message of [`VerifyError::ModeMismatch`].
 fn mode_mismatch(secret: &SecretName, bound: &Mode, event: Option<&Mode>) -> String {
     match event {
-        Some(event @ (Mode::Live | Mode::Test)) => format!("event mode `{event}` differs from mode `{bound}` of the secret `{secret}` that signed it"),
+        Some(event @ (Mode::Live | Mode::Test)) => {
+            format!("event mode `{event}` differs from mode `{bound}` of the secret `{secret}` that signed it")
+        }
         _ => format!(
             "event has no mode, or one other than live and test, and the secret `{secret}` that signed it is bound to mode `{bound}`"
         ),

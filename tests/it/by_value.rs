@@ -17,9 +17,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use yoco_webhooks::{
-    CheckoutFilter, CheckoutId, EventData, Mode, Outcome, Payment, ReceiveError, Refund,
-};
+use yoco_webhooks::{CheckoutFilter, CheckoutId, EventData, Mode, Outcome, Payment, ReceiveError, Refund};
 
 /// What `Value` reads of a body.
 #[derive(Debug)]
@@ -147,7 +145,9 @@ pub(crate) fn check(
     {
         return match answer {
             Err(ReceiveError::Verify(_)) => Ok(()),
-            other => Err(format!("mode {mode:?} under a secret bound to {bound}, answered {other:?}")),
+            other => Err(format!(
+                "mode {mode:?} under a secret bound to {bound}, answered {other:?}"
+            )),
         };
     }
     let checkout_id = envelope.checkout_id.as_deref().map(CheckoutId::from);

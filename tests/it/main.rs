@@ -88,18 +88,18 @@ mod adapters;
 mod alloc;
 #[cfg(feature = "axum")]
 mod axum;
+mod by_value;
 mod conformance;
 mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
-mod by_value;
-mod one_reader;
 #[cfg(feature = "postgres")]
 mod inbox;
 #[cfg(feature = "lambda")]
 mod lambda;
 mod memory_size;
 mod observe;
+mod one_reader;
 #[cfg(feature = "poem")]
 mod poem;
 #[cfg(feature = "postgres")]

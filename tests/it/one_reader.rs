@@ -296,7 +296,10 @@ fn a_payment_of_ours_that_value_cannot_read_is_never_ignored() {
         (r#""amount":900"#, r#""amount":1e400"#.to_owned()),
         (r#""customer":"Zoe""#, r#""customer":"Zoe","note":"\udc00""#.to_owned()),
         // Outside the payload, where the typed event does not look.
-        (r#""type":"payment.succeeded""#, r#""type":"payment.succeeded","x":1e400"#.to_owned()),
+        (
+            r#""type":"payment.succeeded""#,
+            r#""type":"payment.succeeded","x":1e400"#.to_owned(),
+        ),
     ];
     let bound = Receiver::new(
         Verifier::builder(secret()).for_mode(Mode::Live).build(),
@@ -322,8 +325,30 @@ fn a_payment_of_ours_that_value_cannot_read_is_never_ignored() {
         }
     }
     // Outside the payload, the typed payment reads: processed.
-    let body = ours_with(r#""type":"payment.succeeded""#, r#""type":"payment.succeeded","x":1e400"#);
+    let body = ours_with(
+        r#""type":"payment.succeeded""#,
+        r#""type":"payment.succeeded","x":1e400"#,
+    );
     assert!(matches!(receive(&receivers[0], &body), Ok(Outcome::Process(_))));
+    // A name cut in the middle of an emoji, as JavaScript writes it: the
+    // payment is processed, the lone surrogate read as U+FFFD, as most
+    // JSON readers but `serde_json` read it.
+    for receiver in &receivers {
+        for (cut, read) in [
+            (r"Zo\ud83d", "Zo\u{fffd}"),
+            (r"\udc00Zo\ud83d\ud83d\ude00", "\u{fffd}Zo\u{fffd}\u{1f600}"),
+        ] {
+            let body = ours_with(r#""customer":"Zoe""#, &format!(r#""customer":"{cut}""#));
+            let Ok(Outcome::Process(delivery)) = receive(receiver, &body) else {
+                panic!("{cut}: {:?}", receive(receiver, &body))
+            };
+            let yoco_webhooks::EventData::PaymentSucceeded(payment) = &delivery.event.data else {
+                panic!("not a payment")
+            };
+            assert_eq!(payment.metadata.get("customer"), Some(&Value::from(read)));
+            assert_eq!(delivery.body(), &body[..]);
+        }
+    }
 }
 
 /// Someone else's event that `Value` cannot read is refused, not ignored:
@@ -386,7 +411,10 @@ fn a_payload_written_as_an_array_is_not_an_owned_payment() {
 /// body that no longer verifies.
 #[test]
 fn a_body_with_invalid_utf8_is_refused_before_anything() {
-    let mut body = ours_with(r#""type":"payment.succeeded""#, r#""type":"payment.succeeded","note":"ab""#);
+    let mut body = ours_with(
+        r#""type":"payment.succeeded""#,
+        r#""type":"payment.succeeded","note":"ab""#,
+    );
     let at = body.windows(4).position(|w| w == b"\"ab\"").unwrap() + 1;
     body[at] = 0xff;
     for filter in [
