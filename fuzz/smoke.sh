@@ -12,7 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 seconds="${SMOKE_SECONDS:-20}"
-targets=(signature_header verify event_parse fast_path)
+targets=(signature_header verify one_reader)
 
 cargo +nightly fuzz build -a
 

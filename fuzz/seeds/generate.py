@@ -75,23 +75,12 @@ for name, seed in {
 }.items():
     write("verify", name, seed)
 
-# event_parse: bodies.
-for name, body in {
-    "documented_sample": DOCUMENTED_SAMPLE,
-    "refund_succeeded_ch_1": REFUND,
-    "refund_failed_offset_date": REFUND_FAILED,
-    "unknown_type": UNKNOWN,
-    "known_type_broken_payload": BROKEN_KNOWN,
-    "odd_metadata_duplicate_key": ODD_METADATA,
-    "null_metadata": NULL_METADATA,
-    "escapes": ESCAPED,
-    "not_json": b"\xff\xfe{",
-}.items():
-    write("event_parse", name, body)
-
-# fast_path: the event_parse bodies, foreign and adversarial ones, and
-# generated events (a 0 byte, then the choices; see fuzz_targets/fast_path.rs).
+# one_reader: Yoco's bodies, foreign and adversarial ones, the bodies that
+# once had a payment of ours answered wrongly, and generated events (a 0
+# byte, then the choices; see fuzz_targets/one_reader.rs).
 FOREIGN = DOCUMENTED_SAMPLE.replace(b"ch_9LVKD8GnAj7f39DFbn4F16bE", b"ch_2")
+OURS = DOCUMENTED_SAMPLE.replace(b"ch_9LVKD8GnAj7f39DFbn4F16bE", b"ch_1")
+CUSTOMER = b'"metadata":{"customer":"Zoe",'
 for name, body in {
     "documented_sample": DOCUMENTED_SAMPLE,
     "foreign": FOREIGN,
@@ -102,13 +91,21 @@ for name, body in {
     "foreign_huge_number": FOREIGN.replace(b'"amount":900', b'"amount":1e400'),
     "foreign_payload_first": b'{"payload":{"mode":"test","metadata":{"checkoutId":"ch_2"}},"createdDate":"2024-06-16T10:00:00Z","type":"payment.failed","id":"evt_9"}',
     "no_checkout": FOREIGN.replace(b'"checkoutId":"ch_2"', b""),
+    "ours_lone_surrogate": OURS.replace(b'"metadata":{', CUSTOMER.replace(b"Zoe", b"Zo\\ud83d")),
+    "ours_number_beyond_f64": OURS.replace(b'"metadata":{', CUSTOMER.replace(b'"Zoe"', b"1e400")),
+    "ours_amount_beyond_f64": OURS.replace(b'"amount":900', b'"amount":1e400'),
+    "ours_deep_metadata": OURS.replace(b'"metadata":{', CUSTOMER.replace(b'"Zoe"', b"[" * 200 + b"]" * 200)),
+    "ours_payload_array": b'{"id":"evt_1","type":"payment.succeeded","createdDate":"2024-06-15T15:51:55.260284Z","payload":["p_1","2024-06-15T17:51:54.405141Z",900,"ZAR","succeeded","live",null,{"checkoutId":"ch_1"}]}',
+    "ours_invalid_utf8": OURS.replace(b'"type":"payment.succeeded"', b'"type":"payment.succeeded","note":"a\xffb"'),
     "refund_succeeded_ch_1": REFUND,
+    "refund_failed_offset_date": REFUND_FAILED,
     "unknown_type": UNKNOWN,
     "known_type_broken_payload": BROKEN_KNOWN,
     "odd_metadata_duplicate_key": ODD_METADATA,
     "null_metadata": NULL_METADATA,
     "escapes": ESCAPED,
+    "not_json": b"\xff\xfe{",
     "generated_plain": bytes([0, 0, 1, 0, 0, 0]),
     "generated_odd": bytes([0, 3, 3, 3, 0, 3, 0, 0, 0, 2, 1, 1, 1, 7, 0, 2, 2, 2, 1, 1]),
 }.items():
-    write("fast_path", name, body)
+    write("one_reader", name, body)
