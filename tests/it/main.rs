@@ -89,6 +89,7 @@ mod alloc;
 #[cfg(feature = "axum")]
 mod axum;
 mod by_value;
+mod canaries;
 mod conformance;
 mod cross_check;
 mod duplicate_keys;
