@@ -211,8 +211,8 @@ pub enum InboxState {
     Pending,
     /// Processed.
     Done,
-    /// Failed every attempt (or refused as not authentic): kept for a
-    /// person to look at, and [`Inbox::retry`] puts it back.
+    /// Failed (or abandoned) every attempt, or refused as not authentic:
+    /// kept for a person to look at, and [`Inbox::retry`] puts it back.
     Dead,
 }
 
