@@ -267,8 +267,8 @@ mod inbox {
         /// List the deliveries waiting for a worker (or for their next
         /// attempt), the earliest due first.
         Pending(Listing),
-        /// List the dead deliveries: failed every attempt, or refused as not
-        /// authentic; kept for a person to look at.
+        /// List the dead deliveries: failed (or abandoned) every attempt, or
+        /// refused as not authentic; kept for a person to look at.
         Dead(Listing),
         /// Put a dead delivery back: pending, due now, with all its attempts.
         Retry {

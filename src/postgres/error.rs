@@ -7,9 +7,10 @@ use crate::dedup::StoreError;
 
 /// SQLSTATEs of a mistake in the configuration, which retrying will not
 /// fix: credentials or role refused (class 28), an unknown database or
-/// schema, a missing table or function (not migrated, or PostgreSQL older
-/// than 13), a privilege the role lacks.
-const CONFIGURATION_CODES: [&str; 5] = ["3D000", "3F000", "42P01", "42883", "42501"];
+/// schema, a missing table, column or function (not migrated, or a table
+/// of an earlier version not migrated again, or PostgreSQL older than 13),
+/// a privilege the role lacks.
+const CONFIGURATION_CODES: [&str; 6] = ["3D000", "3F000", "42P01", "42703", "42883", "42501"];
 
 /// `context: what went wrong`: the database's message and SQLSTATE, or
 /// sqlx's description of the failure. Neither repeats the connection URL

@@ -25,9 +25,13 @@ pub const DEFAULT_INBOX_TABLE: &str = "yoco_webhook_inbox";
 /// How many attempts a delivery gets by default before it is dead.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 
+/// The backoff doubles at most this many times (a `u32` multiplier).
+const MAX_DOUBLINGS: u32 = 31;
+
 /// The migration creating the default inbox table
 /// ([`DEFAULT_INBOX_TABLE`]) and its indexes, for teams that run their own
-/// migrations; safe to run more than once. [`Inbox::migration`] gives it
+/// migrations; safe to run more than once, and it adds the `lease` column
+/// to a table created by an earlier version. [`Inbox::migration`] gives it
 /// for another table name.
 pub const INBOX_MIGRATION: &str = r#"CREATE TABLE IF NOT EXISTS "yoco_webhook_inbox" (
     webhook_id        text        PRIMARY KEY,
@@ -39,8 +43,10 @@ pub const INBOX_MIGRATION: &str = r#"CREATE TABLE IF NOT EXISTS "yoco_webhook_in
     attempts          integer     NOT NULL DEFAULT 0,
     due_at            timestamptz NOT NULL DEFAULT statement_timestamp(),
     finished_at       timestamptz,
-    last_error        text
+    last_error        text,
+    lease             uuid
 );
+ALTER TABLE "yoco_webhook_inbox" ADD COLUMN IF NOT EXISTS lease uuid;
 CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_due"
     ON "yoco_webhook_inbox" (due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_done"
@@ -52,7 +58,8 @@ CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_done"
 pub(super) struct InboxStatements {
     pub(super) migration: String,
     enqueue: String,
-    pub(super) next: String,
+    pub(super) take: String,
+    pub(super) hold: String,
     pub(super) done: String,
     pub(super) failed: String,
     pub(super) refused: String,
@@ -77,8 +84,10 @@ impl InboxStatements {
     attempts          integer     NOT NULL DEFAULT 0,
     due_at            timestamptz NOT NULL DEFAULT statement_timestamp(),
     finished_at       timestamptz,
-    last_error        text
+    last_error        text,
+    lease             uuid
 );
+ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS lease uuid;
 CREATE INDEX IF NOT EXISTS {due}
     ON {qualified} (due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS {done}
@@ -92,30 +101,56 @@ CREATE INDEX IF NOT EXISTS {done}
 VALUES ($1, $2, $3, $4, to_timestamp($5))
 ON CONFLICT (webhook_id) DO NOTHING"
             ),
-            // The oldest due delivery nobody else holds, locked until the
-            // worker's transaction ends.
-            next: format!(
-                "SELECT webhook_id, webhook_timestamp, webhook_signature, body,
-       extract(epoch FROM received_at)::bigint, attempts
-FROM {qualified}
-WHERE state = 'pending' AND due_at <= statement_timestamp()
-ORDER BY due_at
-LIMIT 1
+            // $1 attempts allowed, $2 the waits after attempts 1, 2, ... (the
+            // last for every later one), $3 the error of an abandoned attempt.
+            // Takes the oldest due delivery nobody else holds and counts the
+            // attempt before it runs (autocommitted): the new lease, and the
+            // wait after this attempt, hold whatever becomes of the worker. A
+            // lease still set is an attempt that never answered. One with
+            // every attempt used is dead instead.
+            take: format!(
+                "WITH due AS (
+    SELECT webhook_id FROM {qualified}
+    WHERE state = 'pending' AND due_at <= statement_timestamp()
+    ORDER BY due_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {qualified} AS inbox
+SET attempts = CASE WHEN inbox.attempts >= $1 THEN inbox.attempts ELSE inbox.attempts + 1 END,
+    state = CASE WHEN inbox.attempts >= $1 THEN 'dead' ELSE 'pending' END,
+    finished_at = CASE WHEN inbox.attempts >= $1 THEN statement_timestamp() END,
+    due_at = CASE WHEN inbox.attempts >= $1 THEN inbox.due_at
+        ELSE statement_timestamp()
+            + make_interval(secs => ($2::float8[])[least(inbox.attempts + 1, cardinality($2::float8[]))]) END,
+    last_error = CASE WHEN inbox.lease IS NULL THEN inbox.last_error ELSE $3 END,
+    lease = CASE WHEN inbox.attempts >= $1 THEN NULL ELSE gen_random_uuid() END
+FROM due
+WHERE inbox.webhook_id = due.webhook_id
+RETURNING inbox.webhook_id, inbox.webhook_timestamp, inbox.webhook_signature, inbox.body,
+    extract(epoch FROM inbox.received_at)::bigint, inbox.attempts, inbox.lease::text"
+            ),
+            // $1 id, $2 lease. Locks the taken delivery until the worker's
+            // transaction ends, unless another worker took it over meanwhile
+            // (its wait had passed): then no row.
+            hold: format!(
+                "SELECT 1 FROM {qualified}
+WHERE webhook_id = $1 AND state = 'pending' AND lease = $2::uuid
 FOR UPDATE SKIP LOCKED"
             ),
-            // $1 id.
+            // $1 id. The attempt counted when it was taken.
             done: format!(
                 "UPDATE {qualified}
-SET state = 'done', attempts = attempts + 1, finished_at = statement_timestamp(), last_error = NULL
+SET state = 'done', finished_at = statement_timestamp(), last_error = NULL, lease = NULL
 WHERE webhook_id = $1"
             ),
             // $1 id, $2 error, $3 attempts allowed, $4 seconds until the next.
             failed: format!(
                 "UPDATE {qualified}
-SET attempts = attempts + 1,
-    last_error = $2,
-    state = CASE WHEN attempts + 1 >= $3 THEN 'dead' ELSE 'pending' END,
-    finished_at = CASE WHEN attempts + 1 >= $3 THEN statement_timestamp() END,
+SET last_error = $2,
+    lease = NULL,
+    state = CASE WHEN attempts >= $3 THEN 'dead' ELSE 'pending' END,
+    finished_at = CASE WHEN attempts >= $3 THEN statement_timestamp() END,
     due_at = statement_timestamp() + make_interval(secs => $4)
 WHERE webhook_id = $1
 RETURNING state = 'dead', extract(epoch FROM due_at)::float8"
@@ -123,7 +158,7 @@ RETURNING state = 'dead', extract(epoch FROM due_at)::float8"
             // $1 id, $2 why.
             refused: format!(
                 "UPDATE {qualified}
-SET state = 'dead', attempts = attempts + 1, finished_at = statement_timestamp(), last_error = $2
+SET state = 'dead', finished_at = statement_timestamp(), last_error = $2, lease = NULL
 WHERE webhook_id = $1"
             ),
             // $1 state, $2 how many.
@@ -139,7 +174,7 @@ LIMIT $2"
             // $1 id.
             retry: format!(
                 "UPDATE {qualified}
-SET state = 'pending', attempts = 0, due_at = statement_timestamp(), finished_at = NULL
+SET state = 'pending', attempts = 0, due_at = statement_timestamp(), finished_at = NULL, lease = NULL
 WHERE webhook_id = $1 AND state = 'dead'"
             ),
             // $1 retention in seconds.
@@ -176,8 +211,8 @@ pub enum InboxState {
     Pending,
     /// Processed.
     Done,
-    /// Failed every attempt (or refused as not authentic): kept for a
-    /// person to look at, and [`Inbox::retry`] puts it back.
+    /// Failed (or abandoned) every attempt, or refused as not authentic:
+    /// kept for a person to look at, and [`Inbox::retry`] puts it back.
     Dead,
 }
 
@@ -204,8 +239,8 @@ impl fmt::Display for InboxState {
 pub struct InboxEntry {
     /// The delivery as received.
     pub stored: StoredDelivery,
-    /// How many attempts ran to their end (a worker that died mid-attempt
-    /// does not count).
+    /// How many attempts were taken, each counted when a worker took it:
+    /// one in progress, and one that never answered, count too.
     pub attempts: u32,
     /// When the next attempt is due (pending), or was (done, dead).
     pub due_at: OffsetDateTime,
@@ -265,10 +300,19 @@ impl Inbox {
 
     /// The wait after the `failed`-th failed attempt (from 1).
     pub(super) fn backoff_after(&self, failed: u32) -> Duration {
-        let doublings = failed.saturating_sub(1).min(31);
+        let doublings = failed.saturating_sub(1).min(MAX_DOUBLINGS);
         self.first_backoff
             .checked_mul(1_u32 << doublings)
             .map_or(self.max_backoff, |wait| wait.min(self.max_backoff))
+    }
+
+    /// The waits after attempts 1, 2, ... in seconds, for the database to
+    /// pick from when it takes a delivery; the last is the wait after every
+    /// later attempt too.
+    pub(super) fn backoff_schedule(&self) -> Vec<f64> {
+        (1..=MAX_DOUBLINGS + 1)
+            .map(|attempt| self.backoff_after(attempt).as_secs_f64())
+            .collect()
     }
 
     /// The pool.
@@ -319,9 +363,15 @@ impl Inbox {
     /// transaction: `None` if there is none now. Process it (check it
     /// first with [`InboxDelivery::check`]), then call
     /// [`done`](InboxDelivery::done) or [`failed`](InboxDelivery::failed).
-    /// Until then the row is locked: other workers skip it. If the worker
-    /// dies (or drops it), the transaction rolls back and the delivery is
-    /// due again at once, for any worker.
+    /// Until then the row is locked: other workers skip it.
+    ///
+    /// Taking it counts the attempt, committed at once, and puts the
+    /// delivery off by the backoff for that attempt. If the worker dies,
+    /// the handler panics or the delivery is dropped unanswered, the
+    /// transaction rolls back, but the count stays: the delivery is due
+    /// again after that backoff, its `last_error` then says the attempt was
+    /// abandoned, and a delivery taken with all its attempts used is
+    /// recorded dead instead of run again (and the next one is taken).
     ///
     /// # Errors
     /// [`StoreError`] if the database could not answer.
@@ -340,6 +390,13 @@ impl Inbox {
     /// [`next`](Self::next) instead and write through
     /// [`InboxDelivery::connection`]: your changes and "done" commit
     /// together.
+    ///
+    /// A `handler` that panics is not caught: the panic unwinds out of
+    /// `work` (out of your worker task). The attempt counts all the same
+    /// (it was counted when taken, see [`next`](Self::next)), so a
+    /// delivery that always panics is dead after
+    /// [`max_attempts`](Self::max_attempts), backed off in between, and
+    /// never retried at full speed.
     ///
     /// # Errors
     /// [`StoreError`] if the database could not answer. If that happened
@@ -501,7 +558,8 @@ mod tests {
                 .contains(r#"CREATE TABLE IF NOT EXISTS "shop"."inbox" ("#)
         );
         assert!(named.migration().contains(r#"CREATE INDEX IF NOT EXISTS "inbox_due""#));
-        assert!(Inbox::with_table(pool(), "Inbox").is_err());
+        let refused = Inbox::with_table(pool(), "Inbox").unwrap_err().to_string();
+        assert!(refused.starts_with(r#"invalid table name "Inbox": "#), "{refused}");
     }
 
     #[tokio::test]
@@ -510,6 +568,11 @@ mod tests {
         let waits: Vec<u64> = (1..=6).map(|n| inbox.backoff_after(n).as_secs()).collect();
         assert_eq!(waits, [10, 20, 40, 60, 60, 60]);
         assert_eq!(inbox.backoff_after(u32::MAX).as_secs(), 60);
+        let schedule = inbox.backoff_schedule();
+        assert_eq!(schedule[..5], [10.0, 20.0, 40.0, 60.0, 60.0]);
+        assert_eq!(schedule.len(), 32);
+        let endless = Inbox::new(pool()).backoff(Duration::from_secs(1), Duration::MAX);
+        assert_eq!(endless.backoff_schedule().last(), Some(&2_147_483_648.0));
         assert_eq!(Inbox::new(pool()).max_attempts(0).max_attempts, 1);
     }
 }

@@ -21,6 +21,11 @@ use crate::stored::StoredDelivery;
 const HANDLER_SAVEPOINT: &str = "SAVEPOINT yoco_webhooks_handler";
 const ROLLBACK_HANDLER: &str = "ROLLBACK TO SAVEPOINT yoco_webhooks_handler";
 
+/// The `last_error` of a delivery taken again while its last attempt's
+/// lease was still set: that attempt never answered.
+const ABANDONED: &str =
+    "abandoned: the attempt never answered (its worker stopped, its handler panicked, or it was dropped)";
+
 /// A boxed `Send` future. Each database step is boxed in a function of its
 /// own, where the compiler proves it `Send`: inside a caller's generic
 /// future (`Inbox::work` in a spawned task), sqlx's executor over a
@@ -32,10 +37,12 @@ type Step<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + '
 /// [`failed`](Self::failed) or [`refused`](Self::refused).
 ///
 /// Write your changes through [`connection`](Self::connection): they commit
-/// together with "done", or roll back with a failure. Dropped without
-/// either (the worker panicked, or died), the transaction rolls back: the
-/// delivery is due again at once, for any worker, and the attempt does not
-/// count.
+/// together with "done", or roll back with a failure. The attempt was
+/// counted when the delivery was taken, so dropped without an answer (the
+/// handler panicked, or the worker died) it still counts: the transaction
+/// rolls back, the delivery is due again after the inbox's backoff for this
+/// attempt, and the next worker to take it records it abandoned (its
+/// `last_error`), or dead if this was its last attempt.
 ///
 /// ```no_run
 /// use yoco_webhooks::postgres::Inbox;
@@ -64,7 +71,7 @@ type Step<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + '
 pub struct InboxDelivery {
     transaction: Transaction<'static, Postgres>,
     stored: StoredDelivery,
-    attempts: u32,
+    attempt: u32,
     inbox: Inbox,
 }
 
@@ -115,37 +122,60 @@ pub enum Worked<T, E> {
 }
 
 impl InboxDelivery {
-    /// Begins a transaction and takes the oldest due, unlocked delivery.
+    /// Takes the oldest due delivery nobody holds, counting the attempt,
+    /// and locks it in a new transaction.
     pub(super) fn take(inbox: &Inbox) -> Step<'_, Option<Self>> {
         Box::pin(Self::take_now(inbox))
     }
 
     async fn take_now(inbox: &Inbox) -> Result<Option<Self>, StoreError> {
-        let mut transaction = inbox
-            .pool
-            .begin()
-            .await
-            .map_err(|err| store_error("PostgreSQL could not begin a transaction", &err))?;
-        let row = sqlx::query(&inbox.sql.next)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(|err| store_error("PostgreSQL could not take a delivery", &err))?;
-        let Some(row) = row else {
-            // Nothing due: the empty transaction ends with the drop.
-            return Ok(None);
-        };
-        let stored = stored_from(&row)?;
-        let attempts: i32 = column(&row, 5)?;
-        sqlx::query(HANDLER_SAVEPOINT)
-            .execute(&mut *transaction)
-            .await
-            .map_err(|err| store_error("PostgreSQL could not set a savepoint", &err))?;
-        Ok(Some(Self {
-            transaction,
-            stored,
-            attempts: u32::try_from(attempts).unwrap_or(0),
-            inbox: inbox.clone(),
-        }))
+        let schedule = inbox.backoff_schedule();
+        loop {
+            // Committed before the handler runs, so a crash, a panic or a
+            // drop cannot take the count back.
+            let row = sqlx::query(&inbox.sql.take)
+                .bind(i64::from(inbox.max_attempts))
+                .bind(&schedule)
+                .bind(ABANDONED)
+                .fetch_optional(&inbox.pool)
+                .await
+                .map_err(|err| store_error("PostgreSQL could not take a delivery", &err))?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let Some(lease) = column::<Option<String>>(&row, 6)? else {
+                // Every attempt used: dead now, never run again. The next.
+                continue;
+            };
+            let stored = stored_from(&row)?;
+            let attempt: i32 = column(&row, 5)?;
+            let mut transaction = inbox
+                .pool
+                .begin()
+                .await
+                .map_err(|err| store_error("PostgreSQL could not begin a transaction", &err))?;
+            let held = sqlx::query(&inbox.sql.hold)
+                .bind(stored.webhook_id().as_str())
+                .bind(&lease)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(|err| store_error("PostgreSQL could not lock the delivery", &err))?;
+            if held.is_none() {
+                // Another worker took it over before the lock (its wait
+                // after this attempt had passed already): the next.
+                continue;
+            }
+            sqlx::query(HANDLER_SAVEPOINT)
+                .execute(&mut *transaction)
+                .await
+                .map_err(|err| store_error("PostgreSQL could not set a savepoint", &err))?;
+            return Ok(Some(Self {
+                transaction,
+                stored,
+                attempt: u32::try_from(attempt).unwrap_or(0),
+                inbox: inbox.clone(),
+            }));
+        }
     }
 
     /// The delivery as it was stored. Check it with
@@ -154,9 +184,9 @@ impl InboxDelivery {
         &self.stored
     }
 
-    /// This attempt's number, from 1.
+    /// This attempt's number, from 1 (counted when it was taken).
     pub fn attempt(&self) -> u32 {
-        self.attempts.saturating_add(1)
+        self.attempt
     }
 
     /// Checks the stored delivery again with `receiver`
@@ -181,7 +211,8 @@ impl InboxDelivery {
     ///
     /// # Errors
     /// [`StoreError`] if the database could not answer: nothing committed,
-    /// and the delivery is due again.
+    /// and the delivery is due again after the inbox's backoff for this
+    /// attempt (which counts), as if it was dropped.
     pub async fn done(self) -> Result<(), StoreError> {
         let step: Step<'static, ()> = Box::pin(self.done_now());
         step.await
@@ -196,14 +227,15 @@ impl InboxDelivery {
         commit(self.transaction).await
     }
 
-    /// Rolls your changes back, records the failed attempt with `error`
-    /// (for a person to read: no secrets), and commits: the delivery runs
-    /// again after the inbox's backoff, or is dead if that was its last
-    /// attempt.
+    /// Rolls your changes back, records `error` (for a person to read: no
+    /// secrets) on the attempt, and commits: the delivery runs again after
+    /// the inbox's backoff, counted from now, or is dead if that was its
+    /// last attempt.
     ///
     /// # Errors
-    /// [`StoreError`] if the database could not answer: the attempt is not
-    /// counted, and the delivery is due again.
+    /// [`StoreError`] if the database could not answer: the attempt still
+    /// counts (it did when it was taken), and the delivery is due again
+    /// after the backoff counted from then, as if it was dropped.
     pub async fn failed(self, error: &str) -> Result<NextAttempt, StoreError> {
         let step: Step<'static, NextAttempt> = Box::pin(self.failed_now(error.to_owned()));
         step.await

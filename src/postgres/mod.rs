@@ -178,15 +178,28 @@
 //! - Each delivery is checked again before the handler sees it
 //!   ([`Receiver::receive_stored`](crate::Receiver::receive_stored)): a row
 //!   changed in the table is refused, dead at once.
+//! - An attempt counts when a worker takes the delivery: one statement,
+//!   committed before the handler runs, adds one to `attempts`, puts
+//!   `due_at` off by the backoff for this attempt (10 s, doubling, at most
+//!   an hour: [`Inbox::backoff`]) and sets a new `lease`. The worker then
+//!   locks the row in its transaction (if the lease is still its own), and
+//!   other workers skip it while it is held.
 //! - A failed attempt rolls the handler's changes back and records the
-//!   failure in the same transaction: the delivery is due again after a
-//!   backoff (10 s, doubling, at most an hour: [`Inbox::backoff`]); after
-//!   [`Inbox::max_attempts`] attempts (10) it is dead, kept for a person
+//!   failure in the same transaction: the delivery is due again after the
+//!   backoff, counted from the failure. When its last attempt
+//!   ([`Inbox::max_attempts`], 10) fails, it is dead, kept for a person
 //!   ([`Inbox::list`], [`Inbox::retry`], or the command line:
 //!   `yoco-webhooks inbox dead`, `yoco-webhooks inbox retry <id>`).
-//! - A worker that dies mid-attempt holds nothing: its transaction rolls
-//!   back, the lock goes with its connection, and the delivery is due
-//!   again at once for another worker (that attempt is not counted).
+//! - An attempt that never answers (the worker died, the handler panicked,
+//!   or the [`InboxDelivery`] was dropped) holds nothing and counts all the
+//!   same: its transaction rolls back, the lock goes with it, and the
+//!   delivery is due again once its backoff has passed, for any worker.
+//!   The lease it left set tells the next worker the attempt was
+//!   abandoned (`last_error` says so); taken with every attempt used, the
+//!   delivery is recorded dead instead of run again. A poison delivery
+//!   (one that crashes its worker) is dead after `max_attempts`, and never
+//!   retried at full speed. [`Inbox::work`] does not catch a handler's
+//!   panic: it unwinds out of `work`, the attempt counted.
 //! - Done rows stay until [`Inbox::purge_done`] (or `yoco-webhooks inbox
 //!   purge`) deletes them; keep them 28 hours, beyond Yoco's retries, so
 //!   that a late retry is still recognised.
@@ -197,14 +210,18 @@
 //! | `webhook_timestamp`, `webhook_signature`, `body` | `text` | the delivery as received ([`StoredDelivery`](crate::StoredDelivery)) |
 //! | `received_at` | `timestamptz` | when it was received (the receiver's clock) |
 //! | `state` | `text` | `pending`, `done` or `dead` |
-//! | `attempts` | `integer` | attempts that ran to their end |
+//! | `attempts` | `integer` | attempts taken, each counted as a worker took it |
 //! | `due_at` | `timestamptz` | when it is next due (the database's clock) |
 //! | `finished_at` | `timestamptz`, null while pending | when it was done, or given up |
-//! | `last_error` | `text` | the last failed attempt's error |
+//! | `last_error` | `text` | the last failed (or abandoned) attempt's error |
+//! | `lease` | `uuid`, null unless an attempt is out | the taken attempt's token: set when a worker takes the delivery, cleared when it answers |
 //!
 //! [`Inbox::migrate`] creates it (with a partial index on `due_at` of the
 //! pending rows, and one on `finished_at` of the done rows), or copy
-//! [`INBOX_MIGRATION`] into your own migrations.
+//! [`INBOX_MIGRATION`] into your own migrations. On a table created by an
+//! earlier version it adds the `lease` column (`ADD COLUMN IF NOT
+//! EXISTS`); stop the workers of the earlier version first, which counted
+//! an attempt when it ended.
 //!
 //! # Why sqlx
 //!

@@ -7,20 +7,25 @@
 //! [`worker_process`], which works only when the parent sets
 //! `YOCO_TEST_WORKER_URL`: it takes deliveries with `Inbox::next`, checks
 //! each, records it in the table `processed` through the delivery's own
-//! transaction, and commits it done. Told so by its environment it fails
-//! some deliveries, or holds one mid-transaction until it is killed.
+//! transaction, commits it done and says `done <id>`. Told so by its
+//! environment it fails some deliveries, or holds one mid-transaction until
+//! it is killed.
 
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
+use yoco_webhooks::dedup::StoreErrorKind;
 use yoco_webhooks::postgres::sqlx::{self, PgPool};
-use yoco_webhooks::postgres::{Inbox, InboxState};
+use yoco_webhooks::postgres::{Inbox, InboxState, Worked};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
-use yoco_webhooks::{CheckoutFilter, Outcome, Receiver, StoredDelivery, Verifier, WebhookSecret};
+use yoco_webhooks::{
+    CheckoutFilter, Outcome, ReceiveError, Receiver, StoredDelivery, Verifier, VerifyError, WebhookSecret,
+};
 
 use crate::example_receivers::{Running, start};
 use crate::postgres::{PgServer, TestDb, pool};
@@ -238,8 +243,9 @@ fn worker_process() {
                 println!("failed {id} {attempt}");
                 continue;
             }
-            if let Err(err) = taken.done().await {
-                eprintln!("worker {name}: {err}");
+            match taken.done().await {
+                Ok(()) => println!("done {id}"),
+                Err(err) => eprintln!("worker {name}: {err}"),
             }
         }
     });
@@ -292,7 +298,7 @@ async fn five_hundred_deliveries_sent_twice_to_two_receivers_are_processed_once_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_worker_killed_mid_transaction_leaves_its_delivery_to_another_which_processes_it_once() {
+async fn a_worker_finishes_another_delivery_while_one_is_held_and_a_killed_worker_s_attempt_counts() {
     let db = TestDb::new("inbox_killed").await;
     let pool = db.pool().await;
     let inbox = prepare(&pool).await;
@@ -300,22 +306,154 @@ async fn a_worker_killed_mid_transaction_leaves_its_delivery_to_another_which_pr
 
     let mut holder = Worker::start(&db.url, "holder", &[("YOCO_TEST_HOLD", "1")]);
     holder.said("holding hold-1").await;
-    // The holder's insert is not committed, and another worker skips the
-    // locked row rather than waiting for it.
-    let other = Worker::start(&db.url, "other", &[]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // hold-1 is due again (its backoff is 100 ms) and older than next-1, so
+    // a worker that waited on a locked row would wait on it, not reach next-1.
+    eventually("hold-1 due again", || async { due(&pool, "hold-1").await }).await;
+    assert!(inbox.enqueue_new(&stored("next-1")).await.unwrap());
+    let mut other = Worker::start(&db.url, "other", &[]);
+    other.said("done next-1").await;
+    assert_eq!(holder.child.try_wait().unwrap(), None, "the holder still holds hold-1");
     assert_eq!(processed(&pool).await.get("hold-1"), None);
-    assert_eq!(row(&pool, "hold-1").await.0, "pending");
+    assert_eq!(row(&pool, "hold-1").await, ("pending".to_owned(), 1, None));
 
     holder.child.kill().await.unwrap(); // SIGKILL: no rollback of its own
-    eventually("taken over", || async { row(&pool, "hold-1").await.0 == "done" }).await;
+    other.said("done hold-1").await;
     let by: Vec<(String, i32)> = sqlx::query_as("SELECT worker, attempt FROM processed WHERE webhook_id = 'hold-1'")
         .fetch_all(&pool)
         .await
         .unwrap();
-    assert_eq!(by, [("other".to_owned(), 1)], "the killed attempt does not count");
-    assert_eq!(row(&pool, "hold-1").await.1, 1);
-    drop(other);
+    assert_eq!(
+        by,
+        [("other".to_owned(), 2)],
+        "the killed attempt counts, and its insert rolled back"
+    );
+    assert_eq!(row(&pool, "hold-1").await, ("done".to_owned(), 2, None));
+}
+
+/// The `last_error` of a delivery whose last attempt never answered.
+const ABANDONED: &str =
+    "abandoned: the attempt never answered (its worker stopped, its handler panicked, or it was dropped)";
+
+/// An inbox on `pool` giving each delivery two attempts an hour apart: "not
+/// due again yet" is plain without waiting, and [`make_due`] moves time on.
+async fn two_attempts_an_hour_apart(pool: &PgPool) -> Inbox {
+    let hour = Duration::from_secs(60 * 60);
+    prepare(pool).await.max_attempts(2).backoff(hour, hour)
+}
+
+/// Whether delivery `id` is due now.
+async fn due(pool: &PgPool, id: &str) -> bool {
+    sqlx::query_scalar("SELECT due_at <= statement_timestamp() FROM yoco_webhook_inbox WHERE webhook_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Whether delivery `id` waits out its hour's backoff (more than 59 minutes to go).
+async fn backed_off(pool: &PgPool, id: &str) -> bool {
+    sqlx::query_scalar(
+        "SELECT due_at > statement_timestamp() + interval '59 minutes' FROM yoco_webhook_inbox WHERE webhook_id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Makes delivery `id` due now, as if its backoff had passed. The update
+/// waits for the row's lock: until an abandoned attempt's transaction has
+/// rolled back.
+async fn make_due(pool: &PgPool, id: &str) {
+    sqlx::query("UPDATE yoco_webhook_inbox SET due_at = statement_timestamp() WHERE webhook_id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Takes the next delivery with `Inbox::work` and a handler that must not run.
+async fn work_expecting_nothing(inbox: &Inbox) -> Worked<(), String> {
+    inbox
+        .work(&receiver(), |delivery| async move {
+            panic!("{} ran, but nothing was due", delivery.webhook_id)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_panics_counts_as_an_attempt_is_backed_off_and_dead_after_the_last() {
+    let db = TestDb::new("inbox_panics").await;
+    let pool = db.pool().await;
+    let inbox = two_attempts_an_hour_apart(&pool).await;
+    inbox.enqueue_new(&stored("panics-1")).await.unwrap();
+    let runs = Arc::new(AtomicU32::new(0));
+    for attempt in 1..=2 {
+        let (worker_inbox, worker_runs) = (inbox.clone(), Arc::clone(&runs));
+        let worker = tokio::spawn(async move {
+            worker_inbox
+                .work(&receiver(), |_| async move {
+                    worker_runs.fetch_add(1, Ordering::SeqCst);
+                    panic!("the handler's bug");
+                    #[allow(unreachable_code)]
+                    Ok::<(), String>(())
+                })
+                .await
+        });
+        assert!(worker.await.unwrap_err().is_panic());
+        assert_eq!(runs.load(Ordering::SeqCst), attempt);
+        let (state, attempts, _) = row(&pool, "panics-1").await;
+        assert_eq!(
+            (state.as_str(), attempts),
+            ("pending", attempt as i32),
+            "attempt {attempt} counted"
+        );
+        assert!(backed_off(&pool, "panics-1").await, "attempt {attempt} backed off");
+        assert!(matches!(work_expecting_nothing(&inbox).await, Worked::Idle));
+        make_due(&pool, "panics-1").await;
+    }
+    // Both attempts used: the next worker to take it records it dead, and
+    // does not run it a third time.
+    assert!(matches!(work_expecting_nothing(&inbox).await, Worked::Idle));
+    assert_eq!(
+        row(&pool, "panics-1").await,
+        ("dead".to_owned(), 2, Some(ABANDONED.to_owned()))
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_dropped_without_an_answer_counts_as_an_attempt_is_backed_off_and_dead_after_the_last() {
+    let db = TestDb::new("inbox_dropped").await;
+    let pool = db.pool().await;
+    let inbox = two_attempts_an_hour_apart(&pool).await;
+    inbox.enqueue_new(&stored("dropped-1")).await.unwrap();
+    for attempt in 1..=2 {
+        let taken = inbox.next().await.unwrap().expect("dropped-1 is due");
+        assert_eq!(taken.attempt(), attempt);
+        drop(taken);
+        let (state, attempts, _) = row(&pool, "dropped-1").await;
+        assert_eq!(
+            (state.as_str(), attempts),
+            ("pending", attempt as i32),
+            "attempt {attempt} counted"
+        );
+        assert!(backed_off(&pool, "dropped-1").await, "attempt {attempt} backed off");
+        assert!(inbox.next().await.unwrap().is_none(), "not due again at once");
+        make_due(&pool, "dropped-1").await;
+    }
+    assert!(inbox.next().await.unwrap().is_none(), "both attempts used");
+    assert_eq!(
+        row(&pool, "dropped-1").await,
+        ("dead".to_owned(), 2, Some(ABANDONED.to_owned()))
+    );
+    // A person retries it: pending, with its attempts again.
+    assert!(inbox.retry(&"dropped-1".into()).await.unwrap());
+    let taken = inbox.next().await.unwrap().expect("retried");
+    assert_eq!(taken.attempt(), 1);
+    taken.done().await.unwrap();
+    assert_eq!(row(&pool, "dropped-1").await, ("done".to_owned(), 1, None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -381,7 +519,7 @@ async fn failures_are_retried_with_backoff_until_dead_and_a_dead_one_is_retried_
             String::from_utf8_lossy(&kept.stdout),
             "purged 0 done deliveries older than 28 hours\n"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Both finished in earlier statements, so at or before this one's time.
         let purged = cli(&["inbox", "purge", "--older-than-hours", "0"]).await;
         assert_eq!(
             String::from_utf8_lossy(&purged.stdout),
@@ -458,9 +596,11 @@ async fn a_stored_delivery_with_one_byte_changed_is_refused_by_the_worker() {
     let mut worker = Worker::start(&db.url, "w", &[]);
     worker.said("refused tampered-1").await;
     eventually("intact-1 done", || async { row(&pool, "intact-1").await.0 == "done" }).await;
-    let (state, attempts, error) = row(&pool, "tampered-1").await;
-    assert_eq!((state.as_str(), attempts), ("dead", 1));
-    assert!(error.unwrap().contains("not authentic"));
+    let not_authentic = ReceiveError::Verify(VerifyError::SignatureMismatch).to_string();
+    assert_eq!(
+        row(&pool, "tampered-1").await,
+        ("dead".to_owned(), 1, Some(not_authentic))
+    );
     assert_eq!(processed(&pool).await.get("tampered-1"), None);
 }
 
@@ -488,4 +628,41 @@ async fn the_example_receivers_answer_at_once_and_print_from_a_worker_task() {
         .await
         .unwrap();
     assert_eq!(done, 2);
+}
+
+/// The inbox table as the versions before the `lease` column created it.
+const EARLIER_TABLE: &str = r#"CREATE TABLE "yoco_webhook_inbox" (
+    webhook_id        text        PRIMARY KEY,
+    webhook_timestamp text        NOT NULL,
+    webhook_signature text        NOT NULL,
+    body              text        NOT NULL,
+    received_at       timestamptz NOT NULL,
+    state             text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
+    attempts          integer     NOT NULL DEFAULT 0,
+    due_at            timestamptz NOT NULL DEFAULT statement_timestamp(),
+    finished_at       timestamptz,
+    last_error        text
+)"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migration_brings_a_table_of_an_earlier_version_up_to_date_and_runs_again_harmlessly() {
+    let db = TestDb::new("inbox_upgraded").await;
+    let pool = db.pool().await;
+    sqlx::raw_sql(EARLIER_TABLE).execute(&pool).await.unwrap();
+    let inbox = Inbox::new(pool.clone());
+    assert!(inbox.enqueue_new(&stored("earlier-1")).await.unwrap());
+    // Workers of this version before the migration: a mistake to fix, not an outage to wait out.
+    let not_migrated = inbox.next().await.unwrap_err();
+    assert_eq!(not_migrated.kind(), StoreErrorKind::Configuration, "{not_migrated}");
+    assert_eq!(
+        not_migrated.to_string(),
+        "idempotency store misconfigured: PostgreSQL could not take a delivery: column inbox.lease does not exist \
+         (SQLSTATE 42703)"
+    );
+    inbox.migrate().await.unwrap();
+    inbox.migrate().await.unwrap();
+    let taken = inbox.next().await.unwrap().expect("earlier-1 is due");
+    assert_eq!(taken.attempt(), 1);
+    taken.done().await.unwrap();
+    assert_eq!(row(&pool, "earlier-1").await, ("done".to_owned(), 1, None));
 }

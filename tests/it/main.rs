@@ -51,9 +51,12 @@
 //!   database that goes down, completion inside the merchant's transaction.
 //! - `inbox`: the PostgreSQL inbox as processes (feature `postgres`): the
 //!   example receivers answering `queued`, worker processes (this test
-//!   binary run again) draining one inbox exactly once, a worker killed
-//!   mid-transaction, retries and dead deliveries retried from the command
-//!   line, a database restarted mid-run, a stored delivery changed.
+//!   binary run again) draining one inbox exactly once, a worker passing a
+//!   delivery another holds, a worker killed mid-transaction, handlers that
+//!   panic and deliveries dropped (each attempt counted, backed off, dead
+//!   after the last), retries and dead deliveries retried from the command
+//!   line, a database restarted mid-run, a stored delivery changed, a table
+//!   of an earlier version migrated.
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
