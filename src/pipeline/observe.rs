@@ -346,12 +346,18 @@ pub(crate) fn store_call(store: &'static str, operation: &'static str, took: Opt
 pub(crate) const CLAIMED_ID_CHARS: usize = 64;
 
 /// A claimed `webhook-id` fit for a log line: UTF-8 (lossy), without
-/// control characters, at most [`CLAIMED_ID_CHARS`] characters.
+/// control characters (nor the line separators and bidirectional or
+/// invisible formatting that can make a log line read as another), at most
+/// [`CLAIMED_ID_CHARS`] characters.
 #[cfg(feature = "tracing")]
 fn claimed(webhook_id: &[u8]) -> String {
+    let misleading = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
     String::from_utf8_lossy(webhook_id)
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !misleading(c))
         .take(CLAIMED_ID_CHARS)
         .collect()
 }
@@ -454,6 +460,7 @@ mod tests {
         assert_eq!(claimed(&[b'x'; 1000]).len(), CLAIMED_ID_CHARS);
         assert_eq!(claimed("é".repeat(100).as_bytes()).chars().count(), CLAIMED_ID_CHARS);
         assert_eq!(claimed(b"msg_\xff\x00"), "msg_\u{fffd}");
+        assert_eq!(claimed("msg_\u{202E}1\u{2028}2\u{200B}3\u{FEFF}".as_bytes()), "msg_123");
     }
 
     #[test]
