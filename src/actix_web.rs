@@ -45,7 +45,7 @@
 //!
 //! # Body limit
 //!
-//! [`YocoWebhookConfig::body_limit`] (256 KiB by default) bounds what is
+//! [`YocoWebhookConfig::body_limit`] (1 MiB by default) bounds what is
 //! read: the body is read raw, as sent (never decompressed), and refused
 //! with 413 as soon as it passes the limit. actix-web's `web::PayloadConfig`
 //! limits its own `Bytes` and `String` extractors, not this one.
@@ -62,7 +62,9 @@ use ::actix_web::web::Data;
 use ::actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError};
 
 use crate::dedup::Processed;
-use crate::headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::headers::{
+    Headers, Lookup, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+};
 use crate::pipeline::answer::{Answer, TEXT_PLAIN};
 pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
@@ -153,10 +155,16 @@ impl Headers for HeaderMap {
         const ID: HeaderName = HeaderName::from_static(WEBHOOK_ID);
         const TIMESTAMP: HeaderName = HeaderName::from_static(WEBHOOK_TIMESTAMP);
         const SIGNATURE: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
+        const SVIX_ID_NAME: HeaderName = HeaderName::from_static(SVIX_ID);
+        const SVIX_TIMESTAMP_NAME: HeaderName = HeaderName::from_static(SVIX_TIMESTAMP);
+        const SVIX_SIGNATURE_NAME: HeaderName = HeaderName::from_static(SVIX_SIGNATURE);
         let mut values = match name {
             WEBHOOK_ID => self.get_all(ID),
             WEBHOOK_TIMESTAMP => self.get_all(TIMESTAMP),
             WEBHOOK_SIGNATURE => self.get_all(SIGNATURE),
+            SVIX_ID => self.get_all(SVIX_ID_NAME),
+            SVIX_TIMESTAMP => self.get_all(SVIX_TIMESTAMP_NAME),
+            SVIX_SIGNATURE => self.get_all(SVIX_SIGNATURE_NAME),
             other => self.get_all(other),
         };
         match (values.next(), values.next()) {

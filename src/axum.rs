@@ -38,7 +38,7 @@
 //!
 //! # Body limit
 //!
-//! The smaller of [`YocoWebhookConfig::body_limit`] (256 KiB by default) and
+//! The smaller of [`YocoWebhookConfig::body_limit`] (1 MiB by default) and
 //! the route's own `DefaultBodyLimit` (axum's 2 MB when none is set; not
 //! applied after `DefaultBodyLimit::disable()`) bounds what is read.
 

@@ -10,6 +10,69 @@ pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 /// Name of the header carrying the space-separated `v1,<base64>` signatures.
 pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 
+/// Svix's name for [`WEBHOOK_ID`], which its CLI and a default svix-server
+/// send; read where `webhook-id` is absent.
+pub const SVIX_ID: &str = "svix-id";
+/// Svix's name for [`WEBHOOK_TIMESTAMP`]; read where `webhook-timestamp` is absent.
+pub const SVIX_TIMESTAMP: &str = "svix-timestamp";
+/// Svix's name for [`WEBHOOK_SIGNATURE`]; read where `webhook-signature` is absent.
+pub const SVIX_SIGNATURE: &str = "svix-signature";
+
+/// One of the three signed headers, whichever name it is sent under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Id,
+    Timestamp,
+    Signature,
+}
+
+impl Which {
+    /// The Standard Webhooks name (`webhook-id`, ...).
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Which::Id => WEBHOOK_ID,
+            Which::Timestamp => WEBHOOK_TIMESTAMP,
+            Which::Signature => WEBHOOK_SIGNATURE,
+        }
+    }
+
+    /// Svix's name for the same header (`svix-id`, ...).
+    pub(crate) const fn svix_name(self) -> &'static str {
+        match self {
+            Which::Id => SVIX_ID,
+            Which::Timestamp => SVIX_TIMESTAMP,
+            Which::Signature => SVIX_SIGNATURE,
+        }
+    }
+}
+
+/// What [`webhook_header`] found under either name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found<'a> {
+    /// One value, under one name or the same under both.
+    One(&'a [u8]),
+    /// Under neither name.
+    Missing,
+    /// Sent more than once under the name given.
+    Repeated(&'static str),
+    /// Sent under both names with different values: which is meant is
+    /// anyone's guess, so the request is refused.
+    Conflicting,
+}
+
+/// The header `which`, as Svix's libraries read it: the `webhook-*` name,
+/// else the `svix-*` one. Both sent with one value is that value; with
+/// different values, [`Found::Conflicting`].
+pub(crate) fn webhook_header<H: Headers + ?Sized>(headers: &H, which: Which) -> Found<'_> {
+    match (headers.lookup(which.name()), headers.lookup(which.svix_name())) {
+        (Lookup::Repeated, _) => Found::Repeated(which.name()),
+        (_, Lookup::Repeated) => Found::Repeated(which.svix_name()),
+        (Lookup::One(value), Lookup::One(other)) if value != other => Found::Conflicting,
+        (Lookup::One(value), _) | (Lookup::Missing, Lookup::One(value)) => Found::One(value),
+        (Lookup::Missing, Lookup::Missing) => Found::Missing,
+    }
+}
+
 /// What a header lookup found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup<'a> {
@@ -97,10 +160,16 @@ impl Headers for http::HeaderMap {
         static ID: http::HeaderName = http::HeaderName::from_static(WEBHOOK_ID);
         static TIMESTAMP: http::HeaderName = http::HeaderName::from_static(WEBHOOK_TIMESTAMP);
         static SIGNATURE: http::HeaderName = http::HeaderName::from_static(WEBHOOK_SIGNATURE);
+        static SVIX_ID_NAME: http::HeaderName = http::HeaderName::from_static(SVIX_ID);
+        static SVIX_TIMESTAMP_NAME: http::HeaderName = http::HeaderName::from_static(SVIX_TIMESTAMP);
+        static SVIX_SIGNATURE_NAME: http::HeaderName = http::HeaderName::from_static(SVIX_SIGNATURE);
         let values = match name {
             WEBHOOK_ID => self.get_all(&ID),
             WEBHOOK_TIMESTAMP => self.get_all(&TIMESTAMP),
             WEBHOOK_SIGNATURE => self.get_all(&SIGNATURE),
+            SVIX_ID => self.get_all(&SVIX_ID_NAME),
+            SVIX_TIMESTAMP => self.get_all(&SVIX_TIMESTAMP_NAME),
+            SVIX_SIGNATURE => self.get_all(&SVIX_SIGNATURE_NAME),
             other => self.get_all(other),
         };
         let mut values = values.iter();
@@ -136,6 +205,40 @@ mod tests {
         let map: BTreeMap<String, Vec<u8>> = [("Webhook-Timestamp".to_owned(), b"12".to_vec())].into();
         assert_eq!(map.lookup(WEBHOOK_TIMESTAMP), Lookup::One(b"12"));
         assert_eq!((&&map).lookup(WEBHOOK_ID), Lookup::Missing);
+    }
+
+    #[test]
+    fn svix_names_are_read_where_the_standard_ones_are_absent() {
+        let svix = [("Svix-Id", "msg_1"), ("svix-timestamp", "12")];
+        assert_eq!(webhook_header(&svix, Which::Id), Found::One(b"msg_1"));
+        assert_eq!(webhook_header(&svix, Which::Timestamp), Found::One(b"12"));
+        assert_eq!(webhook_header(&svix, Which::Signature), Found::Missing);
+        let standard = [("webhook-id", "msg_1")];
+        assert_eq!(webhook_header(&standard, Which::Id), Found::One(b"msg_1"));
+    }
+
+    #[test]
+    fn both_names_must_agree() {
+        let same = [("webhook-id", "msg_1"), ("svix-id", "msg_1")];
+        assert_eq!(webhook_header(&same, Which::Id), Found::One(b"msg_1"));
+        let different = [("webhook-id", "msg_1"), ("svix-id", "msg_2")];
+        assert_eq!(webhook_header(&different, Which::Id), Found::Conflicting);
+        // Either name repeated is ambiguous, whatever the other holds.
+        let repeated = [("webhook-id", "msg_1"), ("svix-id", "msg_1"), ("SVIX-ID", "msg_1")];
+        assert_eq!(webhook_header(&repeated, Which::Id), Found::Repeated(SVIX_ID));
+        let repeated = [("svix-id", "msg_1"), ("webhook-id", "a"), ("webhook-id", "b")];
+        assert_eq!(webhook_header(&repeated, Which::Id), Found::Repeated(WEBHOOK_ID));
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn header_map_finds_svix_names() {
+        let mut map = http::HeaderMap::new();
+        map.insert("Svix-Signature", http::HeaderValue::from_static("v1,a"));
+        map.insert("svix-timestamp", http::HeaderValue::from_static("12"));
+        assert_eq!(webhook_header(&map, Which::Signature), Found::One(b"v1,a"));
+        assert_eq!(webhook_header(&map, Which::Timestamp), Found::One(b"12"));
+        assert_eq!(webhook_header(&map, Which::Id), Found::Missing);
     }
 
     #[cfg(feature = "http")]

@@ -82,7 +82,7 @@
 //!
 //! Lambda delivers the whole body in the event (at most 6 MB), so the body
 //! is already in memory when the function runs;
-//! [`YocoWebhookConfig::body_limit`] (256 KiB by default) still refuses a
+//! [`YocoWebhookConfig::body_limit`] (1 MiB by default) still refuses a
 //! larger one with 413 before it is verified or parsed.
 //!
 //! # Panics

@@ -107,7 +107,7 @@
 //! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
 //! | `worker` | no | [`worker::handle`](crate::worker), [`worker::extract`](crate::worker) for a Cloudflare Worker (workers-rs 0.8, Rust 1.91) at the runtime's clock; `worker::DurableObjectStore`, deduplication on a Durable Object |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
-//! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
+//! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`BODY_TOO_LARGE_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |
 //! | `redis` | no | [`redis::RedisStore`](crate::redis), deduplication shared by several instances on Redis or Valkey (redis 1.x, tokio) |
 //!
@@ -132,7 +132,7 @@
 //!   live event processed. Each delivery names the secret that verified it.
 //! - No input panics: every malformed header or body is a typed error. The
 //!   crate has no `unsafe` code.
-//! - The adapters read at most the body limit (256 KiB by default) and
+//! - The adapters read at most the body limit (1 MiB by default) and
 //!   refuse more with 413, before or while reading; a deduplication store
 //!   that cannot answer means 503, never 2xx; store errors never show a
 //!   connection URL or its password.
@@ -209,7 +209,9 @@ pub mod testing;
 pub use secret::{SecretError, WebhookSecret};
 pub use verify::{DEFAULT_TOLERANCE, SecretName, Verified, Verifier, VerifierBuilder, VerifyError};
 // Reading headers from any server's types.
-pub use headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+pub use headers::{
+    Headers, Lookup, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+};
 // Yoco's events.
 pub use event::{
     Card, CardScheme, Currency, Event, EventData, Metadata, Mode, OtherEvent, PAYMENT_SUCCEEDED, ParseError,
@@ -231,7 +233,9 @@ pub use pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookCo
 // What the pipeline reports (features `tracing` and `metrics`): the span's
 // and the metrics' names.
 #[cfg(feature = "http")]
-pub use pipeline::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL};
+pub use pipeline::{
+    BODY_TOO_LARGE_TOTAL, DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL,
+};
 // Any server built on the `http` types: the whole protocol for one request.
 #[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
 pub use handle::handle_request;

@@ -44,7 +44,7 @@
 //!
 //! # Body limit
 //!
-//! [`YocoWebhookConfig::body_limit`] (256 KiB by default) bounds what is
+//! [`YocoWebhookConfig::body_limit`] (1 MiB by default) bounds what is
 //! read: the body is read as sent and refused with 413 as soon as it passes
 //! the limit.
 

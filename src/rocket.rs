@@ -51,7 +51,7 @@
 //!
 //! # Body limit
 //!
-//! The smaller of [`YocoWebhookConfig::body_limit`] (256 KiB by default) and
+//! The smaller of [`YocoWebhookConfig::body_limit`] (1 MiB by default) and
 //! Rocket's own limit named [`LIMIT_NAME`] (`yoco-webhook`, e.g.
 //! `ROCKET_LIMITS={yoco-webhook="64 KiB"}`; none by default) bounds what is
 //! read, before reading when `content-length` says so.

@@ -334,6 +334,39 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_received_under_svix_names_is_stored_and_checks_out_again() {
+        let body = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
+        let signed = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_at_unix(
+            "msg_svix",
+            SIGNED_AT.unix_timestamp(),
+            &body,
+        );
+        let svix = [
+            ("svix-id", signed.webhook_id.as_str()),
+            ("svix-timestamp", &signed.webhook_timestamp),
+            ("svix-signature", &signed.webhook_signature),
+        ];
+        let now = datetime!(2024-06-15 15:51:58 UTC);
+        let Ok(Outcome::Process(delivery)) = receiver().receive_at(&svix, &body, now) else {
+            panic!("not received under Svix's names")
+        };
+        let stored = delivery.to_stored();
+        // Kept under the standard names, with the values as sent.
+        assert_eq!(
+            stored.headers(),
+            [
+                ("webhook-id", "msg_svix"),
+                ("webhook-timestamp", signed.webhook_timestamp.as_str()),
+                ("webhook-signature", signed.webhook_signature.as_str()),
+            ]
+        );
+        match recheck(&stored).unwrap() {
+            Outcome::Process(again) => assert_eq!(again.webhook_id.as_str(), "msg_svix"),
+            Outcome::Ignore(ignored) => panic!("{ignored:?}"),
+        }
+    }
+
+    #[test]
     fn a_stored_delivery_checks_out_again_as_the_same_delivery_long_after() {
         let delivery = received();
         let json = serde_json::to_string(&delivery.to_stored()).unwrap();

@@ -7,9 +7,9 @@ use yoco_webhooks::YocoWebhookConfig;
 
 /// `config` deduplicating where the environment says: `YOCO_REDIS_URL` for
 /// Redis (feature `redis`), `YOCO_DATABASE_URL` for PostgreSQL (feature
-/// `postgres`), else in memory. The store is connected (and, for
-/// PostgreSQL, its table created); the error names the variable, never its
-/// value.
+/// `postgres`), else in memory, which it says on stderr. The store is
+/// connected (and, for PostgreSQL, its table created); the error names the
+/// variable, never its value.
 pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<YocoWebhookConfig, String> {
     match non_empty_var("YOCO_INBOX").as_deref() {
         None => {}
@@ -26,8 +26,15 @@ pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<Yoc
     if let Some(url) = non_empty_var("YOCO_DATABASE_URL") {
         return postgres(config, &url).await;
     }
+    eprintln!("{IN_MEMORY_WARNING}");
     Ok(config)
 }
+
+/// What a receiver says at start-up when it deduplicates in its own memory.
+pub(crate) const IN_MEMORY_WARNING: &str = "warning: deduplication is in this process's memory: a restart \
+     forgets what was processed, so a retry that spans a deploy (or reaches another instance) is processed \
+     again; set YOCO_REDIS_URL (Redis, feature `redis`) or YOCO_DATABASE_URL (PostgreSQL, feature `postgres`) \
+     to share a store";
 
 #[cfg(feature = "redis")]
 async fn redis(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {

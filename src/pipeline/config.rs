@@ -12,12 +12,15 @@ use super::rejection::YocoRejection;
 use super::store::{AnyDeduplicator, erase};
 use super::webhook::YocoWebhook;
 use crate::dedup::{Deduplicator, IdempotencyStore};
-use crate::headers::{Headers, Lookup, WEBHOOK_ID};
+use crate::headers::{Found, Headers, Lookup, SVIX_ID, WEBHOOK_ID, Which, webhook_header};
 use crate::queue::DeliveryQueue;
 use crate::receive::{Delivery, Outcome, Receiver};
 
-/// The largest body read by default: Yoco's events are a few kilobytes.
-pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+/// The largest body read by default, 1 MiB. Yoco's events are a few
+/// kilobytes, but the sender (Svix) accepts payloads up to about 350 KB:
+/// a body over the limit is answered 413 on every retry and never
+/// processed. A body is read once, and never past the limit.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How webhooks are received: the [`Receiver`], the body limit and the
 /// deduplication store, whatever the server. On axum put it in your state
@@ -211,10 +214,8 @@ impl YocoWebhookConfig {
         Read: Future<Output = Result<Bytes, YocoRejection>>,
     {
         let mut observation = Observation::start();
-        match self
-            .steps(self.body_limit.min(server_limit), clock, method, headers, read)
-            .await
-        {
+        let limit = self.body_limit.min(server_limit);
+        match self.steps(limit, clock, method, headers, read).await {
             Ok((delivery, body)) => {
                 observation.received(&delivery);
                 match &self.queue {
@@ -227,9 +228,27 @@ impl YocoWebhookConfig {
                 }
             }
             Err(rejection) => {
-                // Verified, so its `webhook-id` is authentic and worth a log.
-                if let (YocoRejection::NotAnEvent(_), Lookup::One(id)) = (&rejection, headers.lookup(WEBHOOK_ID)) {
-                    observation.authentic_id(id);
+                match &rejection {
+                    // Verified, so its `webhook-id` is authentic and worth a log.
+                    YocoRejection::NotAnEvent(_) => {
+                        if let Found::One(id) = webhook_header(headers, Which::Id) {
+                            observation.authentic_id(id);
+                        }
+                    }
+                    // Not verified: the id it claims, apart, so that the
+                    // refusal can be found in the sender's attempt log.
+                    YocoRejection::NotAuthentic(_)
+                    | YocoRejection::BodyTooLarge
+                    | YocoRejection::BodyUnreadable(_)
+                    | YocoRejection::MethodNotAllowed => {
+                        if let Some(id) = claimed_id(headers) {
+                            observation.claimed_id(id);
+                        }
+                    }
+                    _ => {}
+                }
+                if let YocoRejection::BodyTooLarge = rejection {
+                    observation.over_limit(limit);
                 }
                 observation.refused(&rejection);
                 Err(rejection)
@@ -278,6 +297,17 @@ async fn enqueue(queue: &AnyQueue, delivery: Delivery) -> YocoRejection {
         Ok(()) => YocoRejection::Queued(delivery.webhook_id),
         Err(err) => YocoRejection::QueueUnavailable(err),
     }
+}
+
+/// The `webhook-id` (else the `svix-id`) a request claims, before (or
+/// without) verification.
+fn claimed_id<H: Headers + ?Sized>(headers: &H) -> Option<&[u8]> {
+    [WEBHOOK_ID, SVIX_ID]
+        .into_iter()
+        .find_map(|name| match headers.lookup(name) {
+            Lookup::One(id) => Some(id),
+            Lookup::Missing | Lookup::Repeated => None,
+        })
 }
 
 /// Whether a declared `content-length` is over `limit`; one that does not

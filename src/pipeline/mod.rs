@@ -31,6 +31,8 @@ mod store;
 mod webhook;
 
 pub use config::{DEFAULT_BODY_LIMIT, YocoWebhookConfig};
-pub use observe::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL};
+pub use observe::{
+    BODY_TOO_LARGE_TOTAL, DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL,
+};
 pub use rejection::YocoRejection;
 pub use webhook::YocoWebhook;

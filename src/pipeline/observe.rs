@@ -27,6 +27,11 @@ pub const DELIVERY_SPAN: &str = "yoco_webhooks.delivery";
 /// The counter of deliveries, labelled `outcome`, `reason`, `event_type`
 /// and `mode`.
 pub const DELIVERIES_TOTAL: &str = "yoco_webhooks_deliveries_total";
+/// The counter of bodies refused for their size (413), without labels. Each
+/// is an event lost: the sender's retries are as large, and are refused
+/// the same way, so alert on any. Counted in [`DELIVERIES_TOTAL`] too
+/// (reason `body_too_large`).
+pub const BODY_TOO_LARGE_TOTAL: &str = "yoco_webhooks_body_too_large_total";
 /// The counter of deliveries verified, labelled `secret`: the name of the
 /// secret that verified (see `VerifierBuilder::named`), to see when a
 /// previous secret stopped being used.
@@ -57,6 +62,7 @@ impl Observation {
                 target: TARGET,
                 "yoco_webhooks.delivery",
                 webhook_id = tracing::field::Empty,
+                claimed_webhook_id = tracing::field::Empty,
                 event_id = tracing::field::Empty,
                 event_type = tracing::field::Empty,
                 mode = tracing::field::Empty,
@@ -67,6 +73,7 @@ impl Observation {
                 status = tracing::field::Empty,
                 store_ms = tracing::field::Empty,
                 handler_ms = tracing::field::Empty,
+                body_limit = tracing::field::Empty,
             ),
             event_type: "unknown",
             mode: "none",
@@ -134,7 +141,28 @@ impl Observation {
         let _ = webhook_id;
     }
 
-    /// Answered without the handler: ignored (debug) or rejected (warn).
+    /// The `webhook-id` a refused request claims, unverified: in its own
+    /// field (never `webhook_id`, never a metric's label), at most
+    /// [`CLAIMED_ID_CHARS`] characters, without control characters.
+    pub(crate) fn claimed_id(&self, webhook_id: &[u8]) {
+        #[cfg(feature = "tracing")]
+        self.span.record("claimed_webhook_id", claimed(webhook_id).as_str());
+        #[cfg(not(feature = "tracing"))]
+        let _ = webhook_id;
+    }
+
+    /// The body was over `limit` bytes: counted apart, since the event is lost.
+    pub(crate) fn over_limit(&self, limit: usize) {
+        #[cfg(feature = "tracing")]
+        self.span.record("body_limit", limit);
+        #[cfg(feature = "metrics")]
+        metrics::counter!(BODY_TOO_LARGE_TOTAL).increment(1);
+        #[cfg(not(feature = "tracing"))]
+        let _ = limit;
+    }
+
+    /// Answered without the handler: ignored (debug), rejected (warn), or
+    /// too large to be processed ever (error).
     pub(crate) fn refused(mut self, rejection: &YocoRejection) {
         let reason = rejection.reason();
         let outcome = match rejection {
@@ -174,6 +202,11 @@ impl Observation {
             YocoRejection::QueueUnavailable(err) => {
                 tracing::error!(target: TARGET, "answered 503, Yoco retries: {err}")
             }
+            YocoRejection::BodyTooLarge => tracing::error!(
+                target: TARGET,
+                "body over the limit: answered 413, as every retry will be, so the event is lost; \
+                 raise the body limit (`YocoWebhookConfig::body_limit`, or the server's own)"
+            ),
             // Not the parser's message: it may quote the body.
             _ => tracing::warn!(target: TARGET, "request refused: {}", rejection.body_text()),
         });
@@ -307,6 +340,28 @@ pub(crate) fn store_call(store: &'static str, operation: &'static str, took: Opt
     let _ = (store, operation, took);
 }
 
+/// How much of a claimed, unverified `webhook-id` a log keeps: real ids are
+/// about 30 characters.
+#[cfg(feature = "tracing")]
+pub(crate) const CLAIMED_ID_CHARS: usize = 64;
+
+/// A claimed `webhook-id` fit for a log line: UTF-8 (lossy), without
+/// control characters (nor the line separators and bidirectional or
+/// invisible formatting that can make a log line read as another), at most
+/// [`CLAIMED_ID_CHARS`] characters.
+#[cfg(feature = "tracing")]
+fn claimed(webhook_id: &[u8]) -> String {
+    let misleading = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    String::from_utf8_lossy(webhook_id)
+        .chars()
+        .filter(|&c| !misleading(c))
+        .take(CLAIMED_ID_CHARS)
+        .collect()
+}
+
 /// Known event types as themselves, any other as `other`: a bounded label.
 fn event_type_label(event_type: &str) -> &'static str {
     match event_type {
@@ -393,6 +448,20 @@ impl IdempotencyStore for TimedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn a_claimed_id_is_capped_and_loses_its_control_characters() {
+        assert_eq!(claimed(b"msg_2fKx9bQzR4TnWc8Lp1Vd"), "msg_2fKx9bQzR4TnWc8Lp1Vd");
+        assert_eq!(
+            claimed(b"msg_1\r\nINFO forged line\x1b[31m"),
+            "msg_1INFO forged line[31m"
+        );
+        assert_eq!(claimed(&[b'x'; 1000]).len(), CLAIMED_ID_CHARS);
+        assert_eq!(claimed("é".repeat(100).as_bytes()).chars().count(), CLAIMED_ID_CHARS);
+        assert_eq!(claimed(b"msg_\xff\x00"), "msg_\u{fffd}");
+        assert_eq!(claimed("msg_\u{202E}1\u{2028}2\u{200B}3\u{FEFF}".as_bytes()), "msg_123");
+    }
 
     #[test]
     fn the_span_wraps_a_future_without_keeping_it_twice() {

@@ -86,6 +86,7 @@ impl YocoRejection {
             YocoRejection::NotAuthentic(cause) => match cause {
                 VerifyError::MissingHeader { .. } => "missing_header",
                 VerifyError::RepeatedHeader { .. } => "repeated_header",
+                VerifyError::ConflictingHeaders { .. } => "conflicting_headers",
                 VerifyError::InvalidHeader { .. } => "invalid_header",
                 VerifyError::StaleTimestamp => "stale_timestamp",
                 VerifyError::FutureTimestamp => "future_timestamp",

@@ -14,7 +14,7 @@ pub const DEFAULT_API_BASE: &str = "https://payments.yoco.com/api";
 /// The most webhooks Yoco allows on one account.
 pub const MAX_WEBHOOKS: usize = 5;
 
-/// How much of an unreadable answer an error quotes.
+/// How much of Yoco's message an error quotes.
 const EXCERPT_CHARS: usize = 120;
 
 #[derive(Deserialize)]
@@ -175,7 +175,7 @@ impl RegistrationApi {
     /// # Errors
     /// [`Error`] for an error status or an unreadable answer.
     pub fn read_register_response(&self, response: http::Response<Vec<u8>>) -> Result<Registered, Error> {
-        let answer: RegisterAnswer = self.read_json(response, Body::Secret)?;
+        let answer: RegisterAnswer = self.read_json(response, Answering::Registration)?;
         Ok(Registered {
             webhook: answer.webhook,
             secret: answer.secret,
@@ -188,7 +188,7 @@ impl RegistrationApi {
     /// [`Error`] for an error status or an answer without a `subscriptions`
     /// list.
     pub fn read_list_response(&self, response: http::Response<Vec<u8>>) -> Result<Vec<Subscription>, Error> {
-        self.read_json::<ListAnswer>(response, Body::Quotable)
+        self.read_json::<ListAnswer>(response, Answering::Other)
             .map(|answer| answer.subscriptions)
     }
 
@@ -198,33 +198,35 @@ impl RegistrationApi {
     /// # Errors
     /// [`Error`] for an error status.
     pub fn read_delete_response(&self, response: http::Response<Vec<u8>>) -> Result<(), Error> {
-        self.check_status(&response, Body::Quotable)
+        self.check_status(&response)
     }
 
     fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         response: http::Response<Vec<u8>>,
-        body: Body,
+        answering: Answering,
     ) -> Result<T, Error> {
-        self.check_status(&response, body)?;
-        // serde's own message is dropped: it may quote a value (the secret).
+        self.check_status(&response)?;
+        // serde's own message is dropped: it may quote a value (the secret,
+        // a webhook's URL). Whether the body is JSON at all says what is wrong.
         serde_json::from_slice(response.body()).map_err(|_| Error::InvalidResponse {
             status: response.status().as_u16(),
-            excerpt: match body {
-                Body::Quotable => Some(self.quote(&String::from_utf8_lossy(response.body()))),
-                Body::Secret => None,
+            problem: match serde_json::from_slice::<serde::de::IgnoredAny>(response.body()) {
+                Ok(_) => "the body is JSON, but not of the documented shape",
+                Err(_) => "the body is not JSON",
             },
+            registration: matches!(answering, Answering::Registration),
         })
     }
 
     /// Turns an error status into the matching error, with Yoco's message.
-    fn check_status(&self, response: &http::Response<Vec<u8>>, body: Body) -> Result<(), Error> {
+    fn check_status(&self, response: &http::Response<Vec<u8>>) -> Result<(), Error> {
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
         let code = status.as_u16();
-        let message = self.message_of(response.body(), body);
+        let message = self.message_of(response.body());
         Err(match code {
             401 | 403 => Error::Unauthorized { status: code, message },
             400 | 409 | 422 if mentions_limit(&message) => Error::LimitReached {
@@ -237,18 +239,17 @@ impl RegistrationApi {
     }
 
     /// Yoco's human message: `message`, `description`, `error` or
-    /// `errors[0]`, else an excerpt of the body if it may be quoted.
-    fn message_of(&self, body: &[u8], quoting: Body) -> String {
+    /// `errors[0]`, short and redacted; never the body itself.
+    fn message_of(&self, body: &[u8]) -> String {
         let found = serde_json::from_slice::<Value>(body).ok().and_then(|json| {
             ["message", "description", "error"]
                 .iter()
                 .find_map(|key| json.get(key).and_then(text_of))
                 .or_else(|| json.get("errors").and_then(|errors| errors.get(0)).and_then(text_of))
         });
-        match (found, quoting) {
-            (Some(message), _) => self.quote(&message),
-            (None, Body::Quotable) => self.quote(&String::from_utf8_lossy(body)),
-            (None, Body::Secret) => "no message (the answer is not quoted: it may hold the webhook secret)".to_owned(),
+        match found {
+            Some(message) => self.quote(&message),
+            None => format!("no message in the answer ({} bytes, not quoted)", body.len()),
         }
     }
 
@@ -274,14 +275,13 @@ impl RegistrationApi {
     }
 }
 
-/// Whether an answer's body may be quoted in an error.
+/// What an answer answers: a registration's holds the new webhook's
+/// secret, so an unreadable one may mean a webhook registered with its
+/// secret lost.
 #[derive(Clone, Copy)]
-enum Body {
-    /// A list or delete answer, or an error: quoted, redacted.
-    Quotable,
-    /// A registration's answer, which holds the new webhook's secret: never
-    /// quoted.
-    Secret,
+enum Answering {
+    Registration,
+    Other,
 }
 
 /// What starts a secret: a webhook secret or an API key, in any casing.
@@ -473,7 +473,11 @@ mod tests {
             (400, r#"{"description":"url is invalid"}"#, "url is invalid"),
             (400, r#"{"errors":[{"message":"name required"}]}"#, "name required"),
             (400, r#"{"errors":["bad url"]}"#, "bad url"),
-            (500, "<html><body>oops</body></html>", "<html><body>oops</body></html>"),
+            (
+                500,
+                "<html><body>oops</body></html>",
+                "no message in the answer (30 bytes, not quoted)",
+            ),
             (
                 403,
                 &format!(r#"{{"error":"key {KEY} revoked"}}"#),
@@ -500,6 +504,41 @@ mod tests {
         let long = "x".repeat(1000);
         let err = api().read_list_response(answer(502, &long)).unwrap_err().to_string();
         assert!(err.len() < 300, "{err}");
+    }
+
+    #[test]
+    fn no_error_quotes_an_answers_body() {
+        // A list of webhooks holds their URLs, which may hold a password.
+        let url = "https://shop:hunter22@example.com/hooks?token=t0k3n";
+        let bodies = [
+            (200, format!(r#"{{"subscriptions":[{{"id":"sub_1","url":"{url}"}}]"#)),
+            (200, format!(r#"{{"subscriptions":[{{"id":7,"url":"{url}"}}]}}"#)),
+            (200, format!(r#"{{"subscriptions":"{url}"}}"#)),
+            (502, format!("<html>{url}</html>")),
+            (404, format!(r#"{{"unexpected":"{url}"}}"#)),
+        ];
+        for (status, body) in &bodies {
+            let err = api().read_list_response(answer(*status, body)).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            for piece in ["hunter22", "t0k3n", "sub_1", "example.com"] {
+                assert!(!shown.contains(piece), "{piece} quoted: {shown}");
+            }
+        }
+        assert_eq!(
+            api().read_list_response(answer(200, "{")).unwrap_err(),
+            Error::InvalidResponse {
+                status: 200,
+                problem: "the body is not JSON",
+                registration: false
+            }
+        );
+        let err = api()
+            .read_list_response(answer(200, r#"{"subscriptions":"x"}"#))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unexpected answer from Yoco (HTTP 200): the body is JSON, but not of the documented shape"
+        );
     }
 
     /// Fails if any six characters in a row of the secret's payload show.

@@ -6,8 +6,10 @@
 use std::time::Duration;
 
 /// Why a request was not built or an answer not accepted. Never carries the
-/// API key or a webhook secret, and never quotes an answer to a
-/// registration (it holds the new webhook's secret).
+/// API key or a webhook secret, and never quotes an answer's body: an
+/// answer to a registration holds the new webhook's secret, a list of
+/// webhooks their URLs (which may hold a token or a password). Only the
+/// human message of an error answer is quoted, short and redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -79,29 +81,31 @@ pub enum Error {
     Status {
         /// The HTTP status.
         status: u16,
-        /// Yoco's message, or an excerpt of the body (never for a
-        /// registration).
+        /// Yoco's message, or that the answer had none (its body is never
+        /// quoted).
         message: String,
     },
     /// A success status with a body that is not what the API documents.
-    #[error("unexpected answer from Yoco (HTTP {status}){}", excerpt_note(.excerpt))]
+    /// The body is not quoted: it may hold a secret or a webhook's URL.
+    #[error(
+        "unexpected answer from Yoco (HTTP {status}): {problem}{}",
+        if *.registration { REGISTRATION_NOTE } else { "" }
+    )]
     InvalidResponse {
         /// The HTTP status.
         status: u16,
-        /// The start of the body, redacted; `None` for the answer to a
-        /// registration, which is never quoted.
-        excerpt: Option<String>,
+        /// What is wrong with the body: `the body is not JSON`, `the body is
+        /// JSON, but not of the documented shape`.
+        problem: &'static str,
+        /// Whether it answered a registration: the webhook may then be
+        /// registered with its secret lost.
+        registration: bool,
     },
 }
 
-fn excerpt_note(excerpt: &Option<String>) -> String {
-    match excerpt {
-        Some(excerpt) => format!(": {excerpt}"),
-        None => " to a registration, not quoted as it may hold the new webhook's secret; the webhook may be \
-                  registered with its secret lost: list the webhooks, delete it and register again"
-            .to_owned(),
-    }
-}
+/// What an unreadable answer to a registration means for the merchant.
+const REGISTRATION_NOTE: &str = "; it answered a registration, so the webhook may be registered with its secret \
+                                 lost: list the webhooks, delete it and register again";
 
 /// Why a call through [`Client`](super::Client) failed: the API's own
 /// [`Error`], or the transport. Transport errors keep reqwest's error as

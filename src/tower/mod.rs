@@ -61,13 +61,14 @@
 //! - The inner service receives a `Request<Full<Bytes>>`: the body has been
 //!   read to check its signature, and is handed on as the same raw bytes.
 //!   An axum `Route` or `Router` accepts it as it is.
-//! - The layer reads at most the body limit (256 KiB by default); keep it
+//! - The layer reads at most the body limit (1 MiB by default); keep it
 //!   behind your server's own limits on headers, connections and time
 //!   (a slow client holds a request open while its body arrives).
-//! - It marks `webhook-signature` sensitive for everything inside it. A
-//!   tracing layer outside it sees the request first: put tower-http's
-//!   `SetSensitiveRequestHeadersLayer` (with
-//!   [`WEBHOOK_SIGNATURE`](crate::WEBHOOK_SIGNATURE)) outside your tracing.
+//! - It marks `webhook-signature` (and Svix's `svix-signature`) sensitive
+//!   for everything inside it. A tracing layer outside it sees the request
+//!   first: put tower-http's `SetSensitiveRequestHeadersLayer` (with
+//!   [`WEBHOOK_SIGNATURE`](crate::WEBHOOK_SIGNATURE) and
+//!   [`SVIX_SIGNATURE`](crate::SVIX_SIGNATURE)) outside your tracing.
 //! - `poll_ready` is the inner service's; the ready service is kept for the
 //!   request (tower's `std::mem::replace` pattern) and called once the body
 //!   is read and the delivery claimed, or dropped unused when the layer

@@ -13,12 +13,16 @@ use super::body::YocoResponseBody;
 use super::future::ResponseFuture;
 use super::layer::YocoWebhookLayer;
 use crate::dedup::Processed;
-use crate::headers::WEBHOOK_SIGNATURE;
+use crate::headers::{SVIX_SIGNATURE, WEBHOOK_SIGNATURE};
 use crate::pipeline::answer::Answer;
 use crate::pipeline::body::read_limited;
 
-/// The signature header, checked to be a valid name when compiling.
-const SIGNATURE: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
+/// The signature header under either name, checked to be valid names when
+/// compiling.
+const SIGNATURES: [HeaderName; 2] = [
+    HeaderName::from_static(WEBHOOK_SIGNATURE),
+    HeaderName::from_static(SVIX_SIGNATURE),
+];
 
 /// A service that receives Yoco deliveries for `Inner`; made by
 /// [`YocoWebhookLayer`]. See [the module docs](super).
@@ -134,12 +138,14 @@ fn answer<B>(answer: Answer) -> Response<YocoResponseBody<B>> {
     answer.to_response().map(YocoResponseBody::answer)
 }
 
-/// Marks every `webhook-signature` value sensitive, so that the inner
-/// service's logging and tracing layers do not print it.
+/// Marks every `webhook-signature` and `svix-signature` value sensitive, so
+/// that the inner service's logging and tracing layers do not print it.
 fn mark_sensitive(headers: &mut HeaderMap) {
-    if let Entry::Occupied(mut entry) = headers.entry(SIGNATURE) {
-        for value in entry.iter_mut() {
-            value.set_sensitive(true);
+    for name in SIGNATURES {
+        if let Entry::Occupied(mut entry) = headers.entry(name) {
+            for value in entry.iter_mut() {
+                value.set_sensitive(true);
+            }
         }
     }
 }

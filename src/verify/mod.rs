@@ -13,7 +13,7 @@ use subtle::{Choice, ConditionallySelectable as _};
 use time::OffsetDateTime;
 
 use crate::event::Mode;
-use crate::headers::{Headers, Lookup, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::headers::{Found, Headers, WEBHOOK_ID, WEBHOOK_TIMESTAMP, Which, webhook_header};
 use crate::secret::WebhookSecret;
 use crate::signature;
 
@@ -110,9 +110,9 @@ impl Verifier {
         body: &'a [u8],
         now: i64,
     ) -> Result<Verified<'a>, VerifyError> {
-        let id = required(headers, WEBHOOK_ID)?;
-        let timestamp_header = required(headers, WEBHOOK_TIMESTAMP)?;
-        let signature_header = required(headers, WEBHOOK_SIGNATURE)?;
+        let id = required(headers, Which::Id)?;
+        let timestamp_header = required(headers, Which::Timestamp)?;
+        let signature_header = required(headers, Which::Signature)?;
 
         let webhook_id =
             std::str::from_utf8(id)
@@ -250,12 +250,16 @@ impl fmt::Debug for Verifier {
     }
 }
 
-/// The one value of a required header.
-fn required<'a, H: Headers + ?Sized>(headers: &'a H, name: &'static str) -> Result<&'a [u8], VerifyError> {
-    match headers.lookup(name) {
-        Lookup::One(value) => Ok(value),
-        Lookup::Missing => Err(VerifyError::MissingHeader { name }),
-        Lookup::Repeated => Err(VerifyError::RepeatedHeader { name }),
+/// The one value of a required header, under its `webhook-*` or `svix-*` name.
+fn required<H: Headers + ?Sized>(headers: &H, which: Which) -> Result<&[u8], VerifyError> {
+    match webhook_header(headers, which) {
+        Found::One(value) => Ok(value),
+        Found::Missing => Err(VerifyError::MissingHeader { name: which.name() }),
+        Found::Repeated(name) => Err(VerifyError::RepeatedHeader { name }),
+        Found::Conflicting => Err(VerifyError::ConflictingHeaders {
+            name: which.name(),
+            svix_name: which.svix_name(),
+        }),
     }
 }
 
@@ -387,6 +391,15 @@ pub enum VerifyError {
         /// The header's name.
         name: &'static str,
     },
+    /// A header is sent under both its Standard Webhooks name and Svix's
+    /// (`webhook-id` and `svix-id`, ...) with different values.
+    #[error("`{name}` and `{svix_name}` headers are both sent and differ")]
+    ConflictingHeaders {
+        /// The Standard Webhooks name (`webhook-id`, ...).
+        name: &'static str,
+        /// Svix's name for the same header (`svix-id`, ...).
+        svix_name: &'static str,
+    },
     /// A header's value is malformed.
     #[error("`{name}` header {reason}")]
     InvalidHeader {
@@ -453,6 +466,7 @@ impl VerifyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::headers::WEBHOOK_SIGNATURE;
     use time::macros::datetime;
 
     const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";

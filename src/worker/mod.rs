@@ -65,7 +65,7 @@
 //! A Worker is `wasm32-unknown-unknown`, which has no system clock: the
 //! timestamp is checked against the runtime's (`Date.now()`). The body is
 //! read as a stream and refused with 413 as soon as it passes
-//! [`YocoWebhookConfig::body_limit`] (256 KiB by default), or before when
+//! [`YocoWebhookConfig::body_limit`] (1 MiB by default), or before when
 //! `content-length` says so.
 //!
 //! The runtime joins a repeated header's values with `, ` (the Fetch
@@ -102,7 +102,7 @@ use futures_util::StreamExt as _;
 use worker::{Request, Response};
 
 use crate::dedup::Processed;
-use crate::headers::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::headers::{SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::pipeline::answer::{Answer, TEXT_PLAIN};
 use crate::receive::Delivery;
 
@@ -147,13 +147,23 @@ fn runtime_now() -> i64 {
     i64::try_from(worker::Date::now().as_millis() / 1000).unwrap_or(i64::MAX)
 }
 
-/// The headers the pipeline reads, as name and value pairs. The runtime
-/// gives a repeated header as one value joined with `, `; for the three
+/// The headers the pipeline reads, as name and value pairs: the three
+/// webhook headers under their Standard Webhooks and their Svix names. The
+/// runtime gives a repeated header as one value joined with `, `; for the
 /// webhook headers, which never hold `, `, the parts come back as repeated
 /// entries, so that the pipeline refuses them as on every other server.
 fn webhook_headers(headers: &worker::Headers) -> Vec<(&'static str, String)> {
+    const READ: [&str; 7] = [
+        "content-length",
+        WEBHOOK_ID,
+        WEBHOOK_TIMESTAMP,
+        WEBHOOK_SIGNATURE,
+        SVIX_ID,
+        SVIX_TIMESTAMP,
+        SVIX_SIGNATURE,
+    ];
     let mut pairs = Vec::with_capacity(4);
-    for name in ["content-length", WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE] {
+    for name in READ {
         // `get` fails only on a name that is not a header name: these are.
         let Ok(Some(value)) = headers.get(name) else {
             continue;

@@ -291,8 +291,19 @@ case("missing webhook-id", "MissingHeader", header="webhook-id", hdrs=headers()[
 case("missing webhook-timestamp", "MissingHeader", header="webhook-timestamp",
      hdrs=[headers()[0], headers()[2]])
 case("missing webhook-signature", "MissingHeader", header="webhook-signature", hdrs=headers()[:2])
-case("svix-prefixed names are not the standard headers", "MissingHeader", header="webhook-id",
-     hdrs=[["svix-id", ID], ["svix-timestamp", str(TS)], ["svix-signature", GOOD]])
+# Svix's names (its CLI's and a default svix-server's), read where the
+# standard ones are absent, as Svix's libraries read them.
+SVIX = [["svix-id", ID], ["svix-timestamp", str(TS)], ["Svix-Signature", GOOD]]
+case("svix names where the standard ones are absent", "ok", hdrs=SVIX)
+case("svix and standard names mixed", "ok", hdrs=[headers()[0], SVIX[1], headers()[2]])
+case("svix and standard names both sent with the same values", "ok", hdrs=headers() + SVIX)
+case("svix-id differing from webhook-id", "ConflictingHeaders", header="webhook-id",
+     hdrs=headers() + [["svix-id", "msg_other"]])
+case("svix-timestamp differing from webhook-timestamp", "ConflictingHeaders", header="webhook-timestamp",
+     hdrs=headers() + [["svix-timestamp", str(TS + 1)]])
+case("svix-signature differing from webhook-signature, each a valid entry", "ConflictingHeaders",
+     header="webhook-signature", hdrs=headers() + [["svix-signature", WRONG]])
+case("svix-id sent twice", "RepeatedHeader", header="svix-id", hdrs=SVIX + [["SVIX-ID", ID]])
 case("webhook-id sent twice with the same value", "RepeatedHeader", header="webhook-id",
      hdrs=headers() + [["webhook-id", ID]])
 case("webhook-timestamp sent twice in different case", "RepeatedHeader", header="webhook-timestamp",

@@ -148,6 +148,18 @@ macro_rules! adapter_suite {
         }
 
         #[tokio::test]
+        async fn an_event_as_large_as_the_sender_accepts_is_processed_within_the_default_limit() {
+            let (address, recorder) = $serve(yoco_webhooks::DEFAULT_BODY_LIMIT).await;
+            crate::adapters::an_event_as_large_as_the_sender_accepts_is_processed(address, recorder).await;
+        }
+
+        #[tokio::test]
+        async fn svix_header_names_are_accepted_and_conflicting_ones_refused() {
+            let (address, recorder) = $serve(256 * 1024).await;
+            crate::adapters::svix_header_names_are_accepted_and_conflicting_ones_refused(address, recorder).await;
+        }
+
+        #[tokio::test]
         async fn oversized_and_aborted_bodies_are_refused_while_reading() {
             let limit = 4 * 1024;
             let (address, recorder) = $serve(limit).await;
@@ -287,6 +299,120 @@ pub(crate) async fn refuses_forgeries_and_what_is_not_an_event(address: SocketAd
         post_signed(address, &signed("msg_5", &not_an_event), not_an_event).await,
         (400, "not a Yoco event".into())
     );
+}
+
+/// The largest payload the sender (svix-server) accepts, about 350 KB.
+pub(crate) const SENDERS_LARGEST: usize = 350 * 1000;
+
+/// Our delivery of [`SENDERS_LARGEST`] bytes, its metadata padded.
+pub(crate) fn as_large_as_the_sender_accepts() -> Vec<u8> {
+    let small = ours().len();
+    let body = SampleEvent::payment_succeeded()
+        .checkout_id("ch_mine")
+        .metadata("notes", "x".repeat(SENDERS_LARGEST - small - r#","notes":"""#.len()))
+        .to_json();
+    assert!(body.len().abs_diff(SENDERS_LARGEST) < 64, "{}", body.len());
+    body
+}
+
+/// An event as large as the sender accepts is processed (a smaller limit
+/// would answer 413 to every retry, and the event would be lost).
+pub(crate) async fn an_event_as_large_as_the_sender_accepts_is_processed(address: SocketAddr, recorder: Recorder) {
+    let big = as_large_as_the_sender_accepts();
+    assert_eq!(
+        post_signed(address, &signed("msg_big", &big), big).await,
+        (200, "processed".into())
+    );
+    assert_eq!(recorder.processed(), vec!["msg_big".to_owned()]);
+}
+
+/// The three signed values, as the `standardwebhooks` crate (Svix's
+/// scheme) signs them: id, timestamp and signature.
+pub(crate) struct SignedByTheirs {
+    id: String,
+    timestamp: String,
+    signature: String,
+}
+
+impl SignedByTheirs {
+    /// Our delivery `id`, signed now by `standardwebhooks`.
+    pub(crate) fn now(id: &str) -> Self {
+        let theirs = standardwebhooks::Webhook::new(TEST_SECRET).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let timestamp = i64::try_from(now).unwrap();
+        Self {
+            id: id.to_owned(),
+            timestamp: timestamp.to_string(),
+            signature: theirs.sign(id, timestamp, &ours()).unwrap(),
+        }
+    }
+
+    /// The headers under `prefix` (`svix` or `webhook`): `{prefix}-id`, ...
+    pub(crate) fn named(&self, prefix: &str) -> [(String, &str); 3] {
+        [
+            (format!("{prefix}-id"), &self.id),
+            (format!("{prefix}-timestamp"), &self.timestamp),
+            (format!("{prefix}-signature"), &self.signature),
+        ]
+    }
+}
+
+/// Posts our delivery with `headers`.
+pub(crate) async fn post_ours_with(address: SocketAddr, headers: &[(String, &str)]) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{address}/webhooks/yoco"))
+        .body(ours());
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Signed by the `standardwebhooks` crate, sent as Svix's CLI and a
+/// default svix-server send it, under the `svix-*` names: processed. Both
+/// names of each header with one value: accepted; with two: 401.
+pub(crate) async fn svix_header_names_are_accepted_and_conflicting_ones_refused(
+    address: SocketAddr,
+    recorder: Recorder,
+) {
+    let svix = SignedByTheirs::now("msg_svix");
+    assert_eq!(
+        post_ours_with(address, &svix.named("svix")).await,
+        (200, "processed".into())
+    );
+    // Its retry, under the standard names: the same delivery.
+    assert_eq!(
+        post_ours_with(address, &SignedByTheirs::now("msg_svix").named("webhook")).await,
+        (200, "duplicate".into())
+    );
+
+    let both = SignedByTheirs::now("msg_both");
+    let mut headers = both.named("svix").to_vec();
+    headers.extend(both.named("webhook"));
+    assert_eq!(
+        post_ours_with(address, &headers).await,
+        (200, "processed".into()),
+        "both names with the same values"
+    );
+
+    // Each header's Svix name disagreeing with the standard one, the
+    // delivery signed for the standard values: refused.
+    let good = SignedByTheirs::now("msg_conflict");
+    let other = SignedByTheirs::now("msg_other");
+    for (name, value) in [
+        ("svix-id", "msg_other"),
+        ("svix-timestamp", "1"),
+        ("svix-signature", other.signature.as_str()),
+    ] {
+        let mut headers = good.named("webhook").to_vec();
+        headers.push((name.to_owned(), value));
+        assert_eq!(post_ours_with(address, &headers).await.0, 401, "{name} disagreeing");
+    }
+    assert_eq!(recorder.processed(), vec!["msg_svix".to_owned(), "msg_both".to_owned()]);
 }
 
 pub(crate) async fn a_failed_handler_is_retried_and_concurrent_duplicates_run_once(

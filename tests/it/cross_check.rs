@@ -268,3 +268,56 @@ fn several_signatures_and_rotating_secrets_interoperate() {
     map.insert("webhook-signature", HeaderValue::from_str(&combined).unwrap());
     assert!(Webhook::new(old).unwrap().verify(body, &map).is_ok());
 }
+
+/// Signed by `standardwebhooks`, sent under Svix's header names: verified,
+/// as Svix's libraries verify it. Both names sent: accepted when they agree;
+/// when one disagrees, refused with an error that names the two headers and
+/// quotes neither value.
+#[test]
+fn svix_header_names_verify_and_disagreeing_names_are_refused() {
+    let theirs = Webhook::new(TEST_SECRET).unwrap();
+    let body = DOCUMENTED_SAMPLE.as_bytes();
+    let signature = theirs.sign(IDS[0], SIGNED_AT, body).unwrap();
+    let timestamp = SIGNED_AT.to_string();
+    let ours = verifier(TEST_SECRET);
+    let at = unix(SIGNED_AT);
+
+    let svix = [
+        ("svix-id", IDS[0]),
+        ("svix-timestamp", timestamp.as_str()),
+        ("svix-signature", signature.as_str()),
+    ];
+    let verified = ours.verify_at(&svix, body, at).unwrap();
+    assert_eq!(verified.webhook_id(), IDS[0]);
+    // Through an `http::HeaderMap` too, whatever the case of the names.
+    let mut map = HeaderMap::new();
+    for (name, value) in svix {
+        map.insert(
+            http::HeaderName::from_bytes(name.to_uppercase().as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    assert_eq!(verdict(&ours, &map, body, at), Ok(()));
+
+    let mut both = header_map(IDS[0], &timestamp, &signature);
+    both.extend(map.clone());
+    assert_eq!(verdict(&ours, &both, body, at), Ok(()), "both names, one value each");
+
+    let other_signature = theirs.sign(IDS[1], SIGNED_AT, body).unwrap();
+    let later = (SIGNED_AT + 1).to_string();
+    for (name, svix_name, value) in [
+        ("webhook-id", "svix-id", IDS[1]),
+        ("webhook-timestamp", "svix-timestamp", later.as_str()),
+        ("webhook-signature", "svix-signature", other_signature.as_str()),
+    ] {
+        let mut disagreeing = header_map(IDS[0], &timestamp, &signature);
+        disagreeing.insert(svix_name, HeaderValue::from_str(value).unwrap());
+        let err = verdict(&ours, &disagreeing, body, at).unwrap_err();
+        assert_eq!(err, VerifyError::ConflictingHeaders { name, svix_name });
+        let shown = err.to_string();
+        assert!(shown.contains(name) && shown.contains(svix_name), "{shown}");
+        for value in [IDS[0], IDS[1], &timestamp, &later, &signature, &other_signature] {
+            assert!(!shown.contains(value), "{shown} quotes {value}");
+        }
+    }
+}

@@ -179,6 +179,25 @@ async fn without_a_checkout_list_everything_authentic_is_processed(name: &str) {
     );
 }
 
+/// What a receiver deduplicating in memory says on stderr at start-up.
+const IN_MEMORY: &str = "deduplication is in this process's memory";
+
+async fn says_at_start_up_that_deduplication_is_in_memory(name: &str) {
+    let receiver = start(name, &[]).await;
+    // Said before it listens, so it is in what `start` read already.
+    let logged = receiver.logged.lock().unwrap().clone();
+    let line = logged
+        .lines()
+        .find(|line| line.contains(IN_MEMORY))
+        .unwrap_or_else(|| panic!("no word of in-memory deduplication:\n{logged}"));
+    assert!(line.starts_with("warning:"), "{line}");
+    assert!(line.contains("a restart forgets"), "{line}");
+    assert!(
+        line.contains("YOCO_REDIS_URL") && line.contains("YOCO_DATABASE_URL"),
+        "{line}"
+    );
+}
+
 async fn a_missing_or_invalid_secret_exits_with_status_2(name: &str) {
     let output = example(name).output().await.unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -316,7 +335,10 @@ pub(crate) async fn two_processes_print_each_delivery_once(examples: [&str; 2], 
     const DELIVERIES: usize = 20;
     let mut receivers = Vec::new();
     for name in examples {
-        receivers.push(start(name, &[store]).await);
+        let receiver = start(name, &[store]).await;
+        let logged = receiver.logged.lock().unwrap().clone();
+        assert!(!logged.contains(IN_MEMORY), "{name} on {}:\n{logged}", store.0);
+        receivers.push(receiver);
     }
 
     let mut posts = tokio::task::JoinSet::new();
@@ -391,6 +413,11 @@ macro_rules! contract {
             #[tokio::test]
             async fn a_missing_or_invalid_secret_exits_with_status_2() {
                 super::a_missing_or_invalid_secret_exits_with_status_2($name).await;
+            }
+
+            #[tokio::test]
+            async fn says_at_start_up_that_deduplication_is_in_memory() {
+                super::says_at_start_up_that_deduplication_is_in_memory($name).await;
             }
         }
     };

@@ -127,6 +127,15 @@ impl Captured {
     }
 }
 
+/// A runtime serving and sending on this thread, under its subscriber and
+/// metrics recorder.
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn row(id: &str, outcome: &str, reason: &str, status: u16) -> (String, String, String, String) {
     (id.to_owned(), outcome.to_owned(), reason.to_owned(), status.to_string())
 }
@@ -138,10 +147,7 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
     let _subscriber = tracing::subscriber::set_default(subscriber);
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
 
     metrics::with_local_recorder(&recorder, || {
         runtime.block_on(async {
@@ -257,6 +263,7 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
     let mut deliveries = BTreeMap::new();
     let mut histograms = BTreeMap::new();
     let mut verified = BTreeMap::new();
+    let mut too_large = 0;
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         let labels: BTreeMap<String, String> = key
             .key()
@@ -279,6 +286,7 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
             (VERIFIED_TOTAL, DebugValue::Counter(count)) => {
                 *verified.entry(labels["secret"].clone()).or_insert(0) += count;
             }
+            (yoco_webhooks::BODY_TOO_LARGE_TOTAL, DebugValue::Counter(count)) => too_large += count,
             (name @ (HANDLER_SECONDS | STORE_SECONDS), DebugValue::Histogram(values)) => {
                 *histograms.entry((name.to_owned(), labels)).or_insert(0) += values.len();
             }
@@ -303,6 +311,7 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
     assert_eq!(count("rejected", "signature_mismatch", "unknown", "none"), 1);
     assert_eq!(count("rejected", "not_an_event", "unknown", "none"), 1);
     assert_eq!(count("rejected", "body_too_large", "unknown", "none"), 2);
+    assert_eq!(too_large, 2, "each 413 counted apart");
     assert_eq!(count("handler_failed", "none", "payment.succeeded", "live"), 1);
     assert_eq!(count("rejected", "mode_mismatch", "unknown", "none"), 1);
     let all: u64 = deliveries.values().sum();
@@ -360,10 +369,7 @@ fn in_progress_and_store_unavailable_are_reported() {
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     let secret = WebhookSecret::parse(TEST_SECRET).unwrap();
     let receiver = || Receiver::new(Verifier::new(secret.clone()), CheckoutFilter::any());
     let request = |id: &str| {
@@ -413,4 +419,111 @@ fn in_progress_and_store_unavailable_are_reported() {
         outcomes,
         BTreeMap::from([("in_progress".to_owned(), 1), ("store_unavailable".to_owned(), 1)])
     );
+}
+
+/// What a `tracing_subscriber::fmt` subscriber writes, as an operator reads it.
+#[derive(Clone, Default)]
+struct Written(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Written {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Written {
+    /// The line logged at `level` whose text has `needle`.
+    fn line(&self, level: &str, needle: &str) -> String {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .find(|line| line.contains(level) && line.contains(needle))
+            .unwrap_or_else(|| panic!("no {level} line with {needle:?} in:\n{text}"))
+            .to_owned()
+    }
+}
+
+/// A 401 and a 413 are logged with the `webhook-id` the request claims, in
+/// a field of its own that says it is unverified (never `webhook_id`, never
+/// a metric's label), capped and without control characters; a 413 at
+/// `error`, with the limit, and counted apart: the event is lost.
+#[test]
+fn refusals_carry_the_claimed_id_apart_and_a_413_is_an_error() {
+    let written = Written::default();
+    let writer = written.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = current_thread_runtime();
+    let secret = WebhookSecret::parse(TEST_SECRET).unwrap();
+    let config =
+        YocoWebhookConfig::new(Receiver::new(Verifier::new(secret.clone()), CheckoutFilter::any())).body_limit(1024);
+    let post = |headers: &[(&'static str, &str)], body: Vec<u8>| {
+        let mut request = Request::post("/webhooks/yoco").body(body).unwrap();
+        for (name, value) in headers {
+            let value = yoco_webhooks::http::HeaderValue::from_bytes(value.as_bytes()).unwrap();
+            request.headers_mut().append(*name, value);
+        }
+        handle_request(&config, request, |_| async { Ok::<(), ()>(()) })
+    };
+    let body = SampleEvent::payment_succeeded().to_json();
+    let signed = Signer::new(secret).sign_now("msg_ok", &body);
+    let long = format!("msg_{}", "L".repeat(100));
+
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            // A forged request claiming an id with a tab in it: 401.
+            let forged = [
+                ("webhook-id", "msg_forged\tid"),
+                ("webhook-timestamp", signed.webhook_timestamp.as_str()),
+                ("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ];
+            assert_eq!(post(&forged, body.clone()).await.status(), 401);
+            // Under Svix's name, and 100 characters long: 401.
+            let unsigned = [("svix-id", long.as_str())];
+            assert_eq!(post(&unsigned, body.clone()).await.status(), 401);
+            // A body over the limit: 413.
+            let big = SampleEvent::payment_succeeded()
+                .metadata("notes", "x".repeat(2048))
+                .to_json();
+            let headers = [("webhook-id", "msg_big"), ("content-length", "4096")];
+            assert_eq!(post(&headers, big).await.status(), 413);
+        });
+    });
+
+    let forged = written.line("WARN", "signature_mismatch");
+    assert!(forged.contains(r#"claimed_webhook_id="msg_forgedid""#), "{forged}");
+    let unsigned = written.line("WARN", "missing_header");
+    let capped = format!(r#"claimed_webhook_id="{}""#, &long[..64]);
+    assert!(unsigned.contains(&capped), "{unsigned}");
+    let too_large = written.line("ERROR", "body_too_large");
+    assert!(too_large.contains(r#"claimed_webhook_id="msg_big""#), "{too_large}");
+    assert!(too_large.contains("body_limit=1024"), "{too_large}");
+    assert!(too_large.contains("the event is lost"), "{too_large}");
+    for line in [&forged, &unsigned, &too_large] {
+        // Only as claimed: never in the field of an authentic id.
+        assert!(
+            !line.contains("{webhook_id=") && !line.contains(" webhook_id="),
+            "{line}"
+        );
+    }
+
+    let mut too_large_counted = 0;
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        for label in key.key().labels() {
+            assert!(!label.value().contains("msg_"), "{key:?}");
+        }
+        if let (yoco_webhooks::BODY_TOO_LARGE_TOTAL, DebugValue::Counter(count)) = (key.key().name(), value) {
+            too_large_counted += count;
+        }
+    }
+    assert_eq!(too_large_counted, 1);
 }

@@ -23,7 +23,8 @@ use yoco_webhooks::tower::{YocoWebhookConfig, YocoWebhookLayer};
 use crate::adapters::{Recorder, adapter_suite, ours, post_signed, receiver, signed};
 
 /// The inner service's view of each call: the `webhook-id`, the body as
-/// received, and whether `webhook-signature` was marked sensitive.
+/// received, and whether `webhook-signature` and `svix-signature` were
+/// marked sensitive.
 #[derive(Clone, Default)]
 struct Probe {
     recorder: Recorder,
@@ -37,10 +38,9 @@ impl Probe {
         let Some(delivery) = delivery else {
             return (StatusCode::INTERNAL_SERVER_ERROR, "no delivery");
         };
-        let sensitive = headers
-            .get_all("webhook-signature")
+        let sensitive = ["webhook-signature", "svix-signature"]
             .iter()
-            .all(http::HeaderValue::is_sensitive);
+            .all(|name| headers.get_all(*name).iter().all(http::HeaderValue::is_sensitive));
         self.seen
             .lock()
             .unwrap()
@@ -164,9 +164,20 @@ async fn hands_on_the_raw_body_with_the_signature_marked_sensitive_and_refuses_o
         assert_eq!(response.status(), 405, "{server:?}");
         assert_eq!(response.headers()["allow"], "POST", "{server:?}");
 
+        // Under Svix's names: its signature is marked sensitive too.
+        let svix = crate::adapters::SignedByTheirs::now("msg_3");
+        assert_eq!(
+            crate::adapters::post_ours_with(address, &svix.named("svix")).await,
+            (200, "processed".into()),
+            "{server:?}"
+        );
+
         assert_eq!(
             *probe.seen.lock().unwrap(),
-            [("msg_1".to_owned(), Bytes::from(spaced), true)],
+            [
+                ("msg_1".to_owned(), Bytes::from(spaced), true),
+                ("msg_3".to_owned(), Bytes::from(ours()), true)
+            ],
             "{server:?}"
         );
     }

@@ -16,7 +16,7 @@
 //!   when set, only those checkouts are processed, others acknowledged and
 //!   skipped.
 //! - `YOCO_BODY_LIMIT` (a var, optional): the largest body accepted, in
-//!   bytes (default 256 KiB); larger ones are refused with 413 while read.
+//!   bytes (default 1 MiB); larger ones are refused with 413 while read.
 //! - `YOCO_DEDUP` (a Durable Object binding, class `YocoDedup`): where each
 //!   delivery is claimed, so that it is processed once across every
 //!   instance of the Worker.
