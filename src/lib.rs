@@ -132,6 +132,12 @@
 //!   live event processed. Each delivery names the secret that verified it.
 //! - No input panics: every malformed header or body is a typed error. The
 //!   crate has no `unsafe` code.
+//! - Whose event a body is (its `id`, `type`, `payload.mode` and
+//!   `payload.metadata.checkoutId`) is decided once, by one reader that
+//!   reads them as `serde_json::Value` does, for every later step; a body
+//!   that ordinary JSON readers refuse is never acknowledged as another's
+//!   (see [`Receiver::receive_at`] for what is processed, ignored or
+//!   refused). No error quotes a value from the body ([`ParseProblem`]).
 //! - The adapters read at most the body limit (1 MiB by default) and
 //!   refuse more with 413, before or while reading; a deduplication store
 //!   that cannot answer means 503, never 2xx; store errors never show a
