@@ -3,7 +3,7 @@
 //! the same bytes and a constant-time compare, with nothing parsed).
 //!
 //! Receiving (verify, parse, filter) is measured for a processed event, for
-//! a foreign one (the fast path), and against the floor plus a plain owned
+//! a foreign one (answered from the one reader), and against the floor plus a plain owned
 //! `serde_json` parse into equivalent types (`receive/464B/owned_parse`),
 //! the floor plus the same parse borrowed, without an allocation
 //! (`receive/464B/borrowed_parse`), and the floor plus `serde_json`'s

@@ -285,7 +285,7 @@ mod tests {
     }
 
     /// A body of type `event_type` whose payload is `payload`, with `type`
-    /// before `payload` (one pass) or after it (two passes).
+    /// before `payload` (as Yoco sends it) or after it.
     fn body(event_type: &str, payload: &str, type_first: bool) -> String {
         let (id, date) = (r#""id":"evt_d""#, r#""createdDate":"2024-06-16T10:00:00Z""#);
         let (event_type, payload) = (format!(r#""type":"{event_type}""#), format!(r#""payload":{payload}"#));

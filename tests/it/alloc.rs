@@ -245,7 +245,7 @@ fn a_foreign_delivery_allocates_nothing() {
     ] {
         for (count, outcome) in receive_allocations(filter.clone()) {
             assert!(matches!(outcome, Outcome::Ignore(_)), "{filter:?}: {outcome:?}");
-            assert_eq!(count, 0, "{filter:?}: the fast path allocated");
+            assert_eq!(count, 0, "{filter:?}: deciding it is not ours allocated");
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Repeated keys. Every path of the parser (one pass, two passes, the
-//! summary the filter reads of a malformed payload, unknown event types)
-//! takes a repeated key's last value, as `serde_json::Value` does, so that
+//! Repeated keys. The one reader, the typed payload (read again from a
+//! `Value` when serde's derive refuses a repeated field) and unknown event
+//! types take a repeated key's last value, as `serde_json::Value` does, so that
 //! the filter, the typed event and a handler that reads the raw body again
 //! with `serde_json` never disagree. A `checkoutId` or `mode` whose last value
 //! is not a string is absent.
