@@ -3,6 +3,7 @@
 use time::OffsetDateTime;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::event::{Event, Mode, ParseError, checkout_hint, event_type_name, glance, parse_checked};
 use crate::filter::{CheckoutFilter, IgnoreReason};
@@ -162,6 +163,7 @@ impl Receiver {
                     verified.timestamp_header(),
                     verified.signature_header(),
                     now,
+                    Arc::clone(verified.receipt_key()),
                 ),
             })),
             Some(reason) => Ok(Outcome::Ignore(Ignored {

@@ -35,6 +35,7 @@ pub const INBOX_MIGRATION: &str = r#"CREATE TABLE IF NOT EXISTS "yoco_webhook_in
     webhook_signature text        NOT NULL,
     body              text        NOT NULL,
     received_at       timestamptz NOT NULL,
+    receipt           text        NOT NULL,
     state             text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
     attempts          integer     NOT NULL DEFAULT 0,
     due_at            timestamptz NOT NULL DEFAULT statement_timestamp(),
@@ -73,6 +74,7 @@ impl InboxStatements {
     webhook_signature text        NOT NULL,
     body              text        NOT NULL,
     received_at       timestamptz NOT NULL,
+    receipt           text        NOT NULL,
     state             text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
     attempts          integer     NOT NULL DEFAULT 0,
     due_at            timestamptz NOT NULL DEFAULT statement_timestamp(),
@@ -86,17 +88,17 @@ CREATE INDEX IF NOT EXISTS {done}
 "
             ),
             // $1 id, $2 timestamp header, $3 signature header, $4 body, $5
-            // received at (Unix seconds). A repeated id changes nothing.
+            // received at (Unix seconds), $6 receipt. A repeated id changes nothing.
             enqueue: format!(
-                "INSERT INTO {qualified} (webhook_id, webhook_timestamp, webhook_signature, body, received_at)
-VALUES ($1, $2, $3, $4, to_timestamp($5))
+                "INSERT INTO {qualified} (webhook_id, webhook_timestamp, webhook_signature, body, received_at, receipt)
+VALUES ($1, $2, $3, $4, to_timestamp($5), $6)
 ON CONFLICT (webhook_id) DO NOTHING"
             ),
             // The oldest due delivery nobody else holds, locked until the
             // worker's transaction ends.
             next: format!(
                 "SELECT webhook_id, webhook_timestamp, webhook_signature, body,
-       extract(epoch FROM received_at)::bigint, attempts
+       extract(epoch FROM received_at)::bigint, attempts, receipt
 FROM {qualified}
 WHERE state = 'pending' AND due_at <= statement_timestamp()
 ORDER BY due_at
@@ -130,7 +132,7 @@ WHERE webhook_id = $1"
             list: format!(
                 "SELECT webhook_id, webhook_timestamp, webhook_signature, body,
        extract(epoch FROM received_at)::bigint, attempts,
-       extract(epoch FROM due_at)::float8, extract(epoch FROM finished_at)::float8, last_error
+       extract(epoch FROM due_at)::float8, extract(epoch FROM finished_at)::float8, last_error, receipt
 FROM {qualified}
 WHERE state = $1
 ORDER BY due_at, webhook_id
@@ -309,6 +311,7 @@ impl Inbox {
             .bind(delivery.webhook_signature())
             .bind(delivery.body())
             .bind(delivery.received_at().unix_timestamp())
+            .bind(delivery.receipt())
             .execute(&self.pool)
             .await
             .map_err(|err| store_error("PostgreSQL could not queue the delivery", &err))?;
@@ -446,18 +449,21 @@ impl fmt::Debug for Inbox {
     }
 }
 
-/// The delivery in the first columns of `row`: id, timestamp, signature,
-/// body, received at (Unix seconds).
+/// The delivery in the first columns of `row` (id, timestamp, signature,
+/// body, received at in Unix seconds) and its `receipt` column.
 pub(super) fn stored_from(row: &PgRow) -> Result<StoredDelivery, StoreError> {
     let id: String = column(row, 0)?;
     let received_at = OffsetDateTime::from_unix_timestamp(column(row, 4)?)
         .map_err(|_| StoreError::new("PostgreSQL answered a time out of range"))?;
+    let receipt: String = sqlx::Row::try_get(row, "receipt")
+        .map_err(|err| store_error("PostgreSQL answered in an unexpected shape", &err))?;
     Ok(StoredDelivery::new(
         WebhookId::new(id),
         column::<String>(row, 1)?,
         column::<String>(row, 2)?,
         column::<String>(row, 3)?,
         received_at,
+        receipt,
     ))
 }
 

@@ -177,7 +177,8 @@
 //!
 //! - Each delivery is checked again before the handler sees it
 //!   ([`Receiver::receive_stored`](crate::Receiver::receive_stored)): a row
-//!   changed in the table is refused, dead at once.
+//!   changed in the table (its `received_at` included: its `receipt`
+//!   vouches for it) is refused, dead at once.
 //! - A failed attempt rolls the handler's changes back and records the
 //!   failure in the same transaction: the delivery is due again after a
 //!   backoff (10 s, doubling, at most an hour: [`Inbox::backoff`]); after
@@ -196,6 +197,7 @@
 //! | `webhook_id` | `text` primary key | the `webhook-id` |
 //! | `webhook_timestamp`, `webhook_signature`, `body` | `text` | the delivery as received ([`StoredDelivery`](crate::StoredDelivery)) |
 //! | `received_at` | `timestamptz` | when it was received (the receiver's clock) |
+//! | `receipt` | `text` | the receiver's MAC binding `received_at` to the delivery ([`StoredDelivery::receipt`](crate::StoredDelivery::receipt)) |
 //! | `state` | `text` | `pending`, `done` or `dead` |
 //! | `attempts` | `integer` | attempts that ran to their end |
 //! | `due_at` | `timestamptz` | when it is next due (the database's clock) |
