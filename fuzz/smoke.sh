@@ -12,7 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 seconds="${SMOKE_SECONDS:-20}"
-targets=(signature_header verify event_parse fast_path)
+targets=(signature_header verify event_parse fast_path secret_parse stored_delivery body_limit lambda_event)
 
 cargo +nightly fuzz build -a
 

@@ -159,6 +159,11 @@ impl fmt::Debug for Raw {
 /// of its body or headers, nor make a delivery of their own. Whoever holds
 /// the secret can do everything, as they can sign events.
 ///
+/// So `received_at` can be trusted: a delivery received longer ago than
+/// the worker remembers `webhook-id`s (a purged inbox row, an expired
+/// deduplication entry) may be a replay of one already processed; refuse
+/// such old deliveries, or remember ids as long as deliveries may wait.
+///
 /// A delivery is checked with the secret that verifies its signature: check
 /// it with a receiver that still holds the secret it was received with (a
 /// delivery stored, then checked by a receiver with another secret that
