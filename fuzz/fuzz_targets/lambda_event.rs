@@ -16,7 +16,8 @@
 //! | 5 | (v2) `webhook-id` sent twice: joined with a comma |
 //! | 6 | one byte of the body changed after signing |
 //!
-//! Properties: never panics; any event answers one of 200, 400, 401, 405
+//! Properties: never panics (but in `lambda_http`'s own decoding, before
+//! `handle`, which the runtime catches: see `decoded`); any event answers one of 200, 400, 401, 405
 //! or 413 (the handler succeeds and the store is in memory, so nothing
 //! else); the handler runs only on a 200; a made event answers 405 for a
 //! `GET`, else 401 when unsigned, repeated or changed, else 200 with the
@@ -32,6 +33,7 @@ use std::task::{Context, Poll, Waker};
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
+use yoco_webhooks::lambda::lambda_http::Request;
 use yoco_webhooks::lambda::lambda_http::request::from_str;
 use yoco_webhooks::lambda::{YocoWebhookConfig, handle};
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, Signer};
@@ -61,9 +63,24 @@ fn now_or_never<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// The request `lambda_http` decodes from the event, as the runtime does.
+/// `lambda_http` (and `aws_lambda_events` under it) panic on some events:
+/// a body marked `isBase64Encoded` that is not base64 (documented), a
+/// `domainName` or `host` that makes no URL (an `unwrap`). That is the
+/// runtime's decoding, before `handle`; `lambda_runtime`'s panic layer
+/// catches it and fails the invocation. Caught here as there: such events
+/// are left out, and a panic anywhere else still ends the run.
+fn decoded(event: &str) -> Option<Request> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let decoded = std::panic::catch_unwind(|| from_str(event));
+    std::panic::set_hook(hook);
+    decoded.ok()?.ok()
+}
+
 /// The status, and the body the handler was given, if it ran.
 fn handled(event: &str) -> Option<(u16, Option<Vec<u8>>)> {
-    let request = from_str(event).ok()?;
+    let request = decoded(event)?;
     let seen = RefCell::new(None);
     let response = now_or_never(handle(&config(), request, |delivery| {
         *seen.borrow_mut() = Some(delivery.body().to_vec());

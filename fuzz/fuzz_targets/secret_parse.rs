@@ -9,8 +9,8 @@
 //! - a parsed secret signs as HMAC-SHA256 under the independently decoded
 //!   key (checked through `testing::Signer`), and as `from_key_bytes` of
 //!   that key and as the same text parsed through `FromStr`;
-//! - it prints as `WebhookSecret([redacted])`, and no error message holds
-//!   any of the text after `whsec_`.
+//! - it prints as `WebhookSecret([redacted])`, and each error's message is
+//!   the fixed text of its kind, so none holds any of the input.
 #![no_main]
 
 mod common;
@@ -85,14 +85,8 @@ fuzz_target!(|data: &[u8]| {
         }
         (Err(err), Err(want)) => {
             assert_eq!(err, want, "{text:?}");
-            let message = err.to_string();
-            if let Some(encoded) = text.trim_ascii().strip_prefix("whsec_") {
-                // Any part of the secret long enough to mean something.
-                if encoded.len() >= 4 {
-                    assert!(!message.contains(encoded), "{message}");
-                }
-            }
-            assert_eq!(message, want.to_string(), "messages are fixed texts");
+            // A fixed text per error: nothing of the input can be in it.
+            assert_eq!(err.to_string(), want.to_string());
         }
         (parsed, want) => panic!("{text:?}: parsed {parsed:?}, expected {want:?}"),
     }
