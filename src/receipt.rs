@@ -113,6 +113,17 @@ mod tests {
     }
 
     #[test]
+    fn a_receipt_is_the_documented_mac() {
+        // Computed with Python's hmac: HMAC-SHA256(HMAC-SHA256(key,
+        // "yoco-webhooks receipt v1"), be64(5) "msg_1" be64(10)
+        // "1718466716" be64(1718466718)).
+        assert_eq!(
+            key(SECRET).receipt("msg_1", "1718466716", 1_718_466_718),
+            "Q/hAVWfF5auOwQjeDqPUBKDWN14t1p3dO6InOY4iGvs="
+        );
+    }
+
+    #[test]
     fn a_receipt_verifies_only_its_own_id_timestamp_time_and_key() {
         let key = key(SECRET);
         let receipt = key.receipt("msg_1", "1718466716", 1_718_466_718);

@@ -29,10 +29,10 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
+use axum::extract::{FromRequest as _, Request};
 use bytes::Bytes;
 use http_body::Frame;
 use libfuzzer_sys::fuzz_target;
-use axum::extract::{FromRequest as _, Request};
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, Signer};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, YocoRejection, YocoWebhook, YocoWebhookConfig};
 

@@ -39,9 +39,7 @@ fn expected(text: &str) -> Result<Vec<u8>, SecretError> {
     if encoded.is_empty() {
         return Err(SecretError::Empty);
     }
-    let key = EITHER_PADDING
-        .decode(encoded)
-        .map_err(|_| SecretError::InvalidBase64)?;
+    let key = EITHER_PADDING.decode(encoded).map_err(|_| SecretError::InvalidBase64)?;
     if key.is_empty() {
         return Err(SecretError::Empty);
     }

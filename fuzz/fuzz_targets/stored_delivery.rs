@@ -38,7 +38,9 @@ use libfuzzer_sys::fuzz_target;
 use sha2::Sha256;
 use time::OffsetDateTime;
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, Signer, TEST_SECRET};
-use yoco_webhooks::{CheckoutFilter, Outcome, ReceiveError, Receiver, StoredDelivery, Verifier, VerifyError, WebhookId};
+use yoco_webhooks::{
+    CheckoutFilter, Outcome, ReceiveError, Receiver, StoredDelivery, Verifier, VerifyError, WebhookId,
+};
 
 const OTHER_KEY: &[u8] = b"another receiver's secret";
 const CHANGE_RECEIPT: u8 = 1 << 0;
@@ -52,7 +54,9 @@ fn receiver() -> &'static Receiver {
 
 fn test_key() -> Vec<u8> {
     let encoded = TEST_SECRET.strip_prefix("whsec_").expect("prefix");
-    base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64")
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64")
 }
 
 /// The receipt, computed without the crate.
@@ -82,7 +86,12 @@ fn check(stored: &StoredDelivery) -> Result<Outcome, ReceiveError> {
     let result = receiver().receive_stored(stored);
     if result.is_ok() {
         let received_at = stored.received_at().unix_timestamp();
-        let expected = receipt(&test_key(), stored.webhook_id().as_str(), stored.webhook_timestamp(), received_at);
+        let expected = receipt(
+            &test_key(),
+            stored.webhook_id().as_str(),
+            stored.webhook_timestamp(),
+            received_at,
+        );
         assert_eq!(stored.receipt(), expected, "accepted only with the receipt made for it");
     }
     if let Ok(Outcome::Process(delivery)) = &result {
@@ -96,7 +105,10 @@ fn check(stored: &StoredDelivery) -> Result<Outcome, ReceiveError> {
         );
         let restored = delivery.to_stored();
         assert_eq!(restored, whole_seconds);
-        assert_eq!(serde_json::to_string(&restored).unwrap(), serde_json::to_string(&whole_seconds).unwrap());
+        assert_eq!(
+            serde_json::to_string(&restored).unwrap(),
+            serde_json::to_string(&whole_seconds).unwrap()
+        );
     }
     result
 }
@@ -107,7 +119,11 @@ fn made(data: &[u8]) {
     };
     let received_after = i64::from(i16::from_be_bytes([*a, *b]));
     let moved = i64::from(*moved as i8);
-    let body: &[u8] = if flags & OWN_BODY != 0 { rest } else { DOCUMENTED_SAMPLE.as_bytes() };
+    let body: &[u8] = if flags & OWN_BODY != 0 {
+        rest
+    } else {
+        DOCUMENTED_SAMPLE.as_bytes()
+    };
     let Ok(body) = std::str::from_utf8(body) else {
         return;
     };
@@ -115,7 +131,11 @@ fn made(data: &[u8]) {
     let received_at = signed_at + received_after;
     let id = "msg_2hVbEBdDNyrZBrVQmDmLUSxyfFe";
     let headers = Signer::new(common::secret()).sign_at_unix(id, signed_at, body.as_bytes());
-    let key = if flags & OTHER_SECRET != 0 { OTHER_KEY.to_vec() } else { test_key() };
+    let key = if flags & OTHER_SECRET != 0 {
+        OTHER_KEY.to_vec()
+    } else {
+        test_key()
+    };
     let mut made_receipt = receipt(&key, id, &headers.webhook_timestamp, received_at).into_bytes();
     let changed = flags & CHANGE_RECEIPT != 0;
     if changed {
@@ -135,13 +155,22 @@ fn made(data: &[u8]) {
     let tolerance = common::TOLERANCE_SECS;
     match result {
         _ if checked_at - signed_at > tolerance => {
-            assert!(matches!(result, Err(ReceiveError::Verify(VerifyError::StaleTimestamp))), "{result:?}")
+            assert!(
+                matches!(result, Err(ReceiveError::Verify(VerifyError::StaleTimestamp))),
+                "{result:?}"
+            )
         }
         _ if signed_at - checked_at > tolerance => {
-            assert!(matches!(result, Err(ReceiveError::Verify(VerifyError::FutureTimestamp))), "{result:?}")
+            assert!(
+                matches!(result, Err(ReceiveError::Verify(VerifyError::FutureTimestamp))),
+                "{result:?}"
+            )
         }
         _ if moved != 0 || changed || flags & OTHER_SECRET != 0 => {
-            assert!(matches!(result, Err(ReceiveError::Verify(VerifyError::ReceiptMismatch))), "{result:?}")
+            assert!(
+                matches!(result, Err(ReceiveError::Verify(VerifyError::ReceiptMismatch))),
+                "{result:?}"
+            )
         }
         Err(ReceiveError::Verify(err)) => panic!("authentic, on time and with its receipt, yet {err:?}"),
         _ => {}
