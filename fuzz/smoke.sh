@@ -12,7 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 seconds="${SMOKE_SECONDS:-20}"
-targets=(signature_header verify one_reader)
+targets=(signature_header verify one_reader secret_parse stored_delivery body_limit lambda_event)
 
 cargo +nightly fuzz build -a
 

@@ -130,6 +130,10 @@
 //! - A secret bound to a mode ([`VerifierBuilder::for_mode`]) vouches only
 //!   for events of that mode: a test registration's secret cannot make a
 //!   live event processed. Each delivery names the secret that verified it.
+//! - A stored delivery's time of receipt is bound to it by a receipt (a
+//!   MAC under a key derived from the secret that verified it), so whoever
+//!   can write a queue, but lacks the secret, cannot make an old delivery
+//!   look fresh ([`StoredDelivery`]).
 //! - No input panics: every malformed header or body is a typed error. The
 //!   crate has no `unsafe` code.
 //! - Whose event a body is (its `id`, `type`, `payload.mode` and
@@ -186,6 +190,7 @@ pub mod poem;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod queue;
+mod receipt;
 mod receive;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -3,6 +3,7 @@
 use time::OffsetDateTime;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::event::{Event, Mode, ParseError, build, event_type_name, read};
 use crate::filter::{CheckoutFilter, IgnoreReason};
@@ -145,6 +146,7 @@ impl Receiver {
                 verified.timestamp_header(),
                 verified.signature_header(),
                 now,
+                Arc::clone(verified.receipt_key()),
             ),
         }))
     }

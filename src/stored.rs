@@ -3,17 +3,21 @@
 //! receiver's check of a stored delivery before a worker acts on it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::headers::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::ids::WebhookId;
+use crate::receipt::ReceiptKey;
 use crate::receive::{Delivery, Outcome, ReceiveError, Receiver};
+use crate::verify::VerifyError;
 
 /// What a delivery was received as: the body and the timestamp and
 /// signature headers, in one allocation (the delivery's only one besides
-/// its event's masked card number), and when.
+/// its event's masked card number), and when, with the key to vouch for
+/// when (its receipt is made only if it is stored).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Raw {
     /// The body, then the timestamp header, then the signature header.
@@ -22,6 +26,9 @@ pub(crate) struct Raw {
     timestamp_end: usize,
     /// Unix seconds: the `now` the delivery was verified against.
     received_at: i64,
+    /// The receipt key of the secret that verified it: shared, so keeping
+    /// it costs the hot path a reference count, not a MAC.
+    receipt_key: Arc<ReceiptKey>,
 }
 
 impl Raw {
@@ -31,7 +38,14 @@ impl Raw {
     /// is ASCII digits; a signature header that is not UTF-8 (no signature
     /// contains such bytes, so it verified on an ASCII entry) keeps its
     /// entries with the other bytes replaced, which verifies the same.
-    pub(crate) fn new(body: &[u8], text: Option<&str>, timestamp: &[u8], signature: &[u8], received_at: i64) -> Self {
+    pub(crate) fn new(
+        body: &[u8],
+        text: Option<&str>,
+        timestamp: &[u8],
+        signature: &[u8],
+        received_at: i64,
+        receipt_key: Arc<ReceiptKey>,
+    ) -> Self {
         let mut raw = String::with_capacity(
             body.len()
                 .saturating_add(timestamp.len())
@@ -50,6 +64,7 @@ impl Raw {
             body_end,
             timestamp_end,
             received_at,
+            receipt_key,
         }
     }
 
@@ -101,7 +116,7 @@ impl fmt::Debug for Raw {
 /// # The format
 ///
 /// With serde (JSON here; any format works), a stored delivery is one
-/// object of five fields, all required:
+/// object of six fields, all required:
 ///
 /// | field | JSON type | value |
 /// |---|---|---|
@@ -110,9 +125,10 @@ impl fmt::Debug for Raw {
 /// | `webhook_signature` | string | the `webhook-signature` header, as sent |
 /// | `received_at` | string | when it was received, RFC 3339 (`2024-06-15T15:51:56Z`) |
 /// | `body` | string | the raw body, as sent |
+/// | `receipt` | string | the receiver's MAC binding `received_at` to the delivery, standard base64 |
 ///
 /// ```json
-/// {"webhook_id":"msg_1","webhook_timestamp":"1718466716","webhook_signature":"v1,K5o...=","received_at":"2024-06-15T15:51:56Z","body":"{\"id\":\"evt_1\",...}"}
+/// {"webhook_id":"msg_1","webhook_timestamp":"1718466716","webhook_signature":"v1,K5o...=","received_at":"2024-06-15T15:51:56Z","body":"{\"id\":\"evt_1\",...}","receipt":"Qx0...="}
 /// ```
 ///
 /// The format is stable: fields may be added in later versions, but only
@@ -123,6 +139,35 @@ impl fmt::Debug for Raw {
 /// header, makes [`Receiver::receive_stored`] refuse the delivery. It holds
 /// what the customer paid with as Yoco describes it (a masked card number);
 /// keep stored deliveries where you keep orders.
+///
+/// # The receipt, and what a queue writer can do
+///
+/// The signature vouches for the headers and the body, but not for
+/// `received_at`, which the timestamp is checked against. So the receiver
+/// vouches for it: `receipt` is HMAC-SHA256 over the `webhook-id`, the
+/// `webhook-timestamp` header and `received_at` (in Unix seconds), under a
+/// key derived from the secret that verified the delivery (HMAC of
+/// `yoco-webhooks receipt v1` under that secret), and
+/// [`Receiver::receive_stored`] refuses a delivery whose receipt differs
+/// ([`VerifyError::ReceiptMismatch`], 401), comparing in constant time.
+///
+/// Whoever can write the queue, but does not hold the webhook's secret,
+/// **can** replay a stored delivery as it is (as often as they like: keep
+/// deduplicating by `webhook-id` in the worker), drop it, delay it and
+/// reorder it. They **cannot** move its time of receipt (even by a second,
+/// even within the tolerance of its signed timestamp), nor change one byte
+/// of its body or headers, nor make a delivery of their own. Whoever holds
+/// the secret can do everything, as they can sign events.
+///
+/// So `received_at` can be trusted: a delivery received longer ago than
+/// the worker remembers `webhook-id`s (a purged inbox row, an expired
+/// deduplication entry) may be a replay of one already processed; refuse
+/// such old deliveries, or remember ids as long as deliveries may wait.
+///
+/// A delivery is checked with the secret that verifies its signature: check
+/// it with a receiver that still holds the secret it was received with (a
+/// delivery stored, then checked by a receiver with another secret that
+/// also verifies its signature, is refused).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredDelivery {
     webhook_id: WebhookId,
@@ -131,16 +176,19 @@ pub struct StoredDelivery {
     #[serde(with = "time::serde::rfc3339")]
     received_at: OffsetDateTime,
     body: String,
+    receipt: String,
 }
 
 impl StoredDelivery {
-    /// A stored delivery from its parts, as your storage kept them.
+    /// A stored delivery from its parts, as your storage kept them (the
+    /// `receipt` as [`receipt`](Self::receipt) gave it).
     pub fn new(
         webhook_id: WebhookId,
         webhook_timestamp: impl Into<String>,
         webhook_signature: impl Into<String>,
         body: impl Into<String>,
         received_at: OffsetDateTime,
+        receipt: impl Into<String>,
     ) -> Self {
         Self {
             webhook_id,
@@ -148,6 +196,7 @@ impl StoredDelivery {
             webhook_signature: webhook_signature.into(),
             received_at,
             body: body.into(),
+            receipt: receipt.into(),
         }
     }
 
@@ -176,6 +225,12 @@ impl StoredDelivery {
         self.received_at
     }
 
+    /// The receiver's MAC binding [`received_at`](Self::received_at) to
+    /// the delivery (see [the receipt](Self#the-receipt-and-what-a-queue-writer-can-do)).
+    pub fn receipt(&self) -> &str {
+        &self.receipt
+    }
+
     /// The three webhook headers, as `(name, value)` pairs (a [`Headers`](crate::Headers)).
     pub fn headers(&self) -> [(&'static str, &str); 3] {
         [
@@ -186,7 +241,8 @@ impl StoredDelivery {
     }
 }
 
-/// The ids and the time; the signature and the body are left out of logs.
+/// The ids and the time; the signature, the body and the receipt are left
+/// out of logs.
 impl fmt::Debug for StoredDelivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoredDelivery")
@@ -201,13 +257,22 @@ impl fmt::Debug for StoredDelivery {
 impl Delivery {
     /// The delivery as received, to store and check again later
     /// ([`Receiver::receive_stored`]).
+    ///
+    /// Its receipt is made here, not when the delivery was received:
+    /// deliveries that are never stored cost no MAC.
     pub fn to_stored(&self) -> StoredDelivery {
+        let received_at = self.raw.received_at();
         StoredDelivery {
             webhook_id: self.webhook_id.clone(),
             webhook_timestamp: self.raw.timestamp().to_owned(),
             webhook_signature: self.raw.signature().to_owned(),
-            received_at: self.raw.received_at(),
+            received_at,
             body: self.raw.body().to_owned(),
+            receipt: self.raw.receipt_key.receipt(
+                self.webhook_id.as_str(),
+                self.raw.timestamp(),
+                received_at.unix_timestamp(),
+            ),
         }
     }
 }
@@ -222,10 +287,11 @@ impl Receiver {
     /// Checks a stored delivery again, as this receiver checked it when it
     /// arrived: the signature with this receiver's secrets, the timestamp
     /// against the time it was received (not now: a delivery kept for a
-    /// day is still on time), then the event and the filter. A worker
-    /// calls this before acting on a delivery taken from a queue: one
-    /// changed byte anywhere, or a receipt time moved beyond the
-    /// tolerance, and it is refused.
+    /// day is still on time), the receipt that vouches for that time, then
+    /// the event and the filter. A worker calls this before acting on a
+    /// delivery taken from a queue: one changed byte anywhere, or a
+    /// receipt time moved at all, and it is refused (see [what a queue
+    /// writer can do](StoredDelivery#the-receipt-and-what-a-queue-writer-can-do)).
     ///
     /// The [`Delivery`] it gives is the one the request gave (its
     /// [`received_at`](Delivery::received_at) the stored one).
@@ -255,9 +321,26 @@ impl Receiver {
     /// # Errors
     /// As [`Receiver::receive_at`]: 401 if it is not authentic (tampered,
     /// or signed by none of this receiver's secrets), 400 if it is not an
-    /// event.
+    /// event; 401 [`VerifyError::ReceiptMismatch`] if its receipt is not
+    /// the one made for it under the secret that verified it here.
     pub fn receive_stored(&self, stored: &StoredDelivery) -> Result<Outcome, ReceiveError> {
-        self.receive_at(&stored.headers(), stored.body.as_bytes(), stored.received_at)
+        let headers = stored.headers();
+        let received_at = stored.received_at.unix_timestamp();
+        // The signature first (a changed byte is a mismatch of it), then
+        // the receipt under the key of the secret that verified it; the
+        // signature is checked again below, off the hot path.
+        let verified = self
+            .verifier()
+            .verify_at_unix(&headers, stored.body.as_bytes(), received_at)?;
+        if !verified.receipt_key().verifies(
+            &stored.receipt,
+            stored.webhook_id.as_str(),
+            &stored.webhook_timestamp,
+            received_at,
+        ) {
+            return Err(VerifyError::ReceiptMismatch.into());
+        }
+        self.receive_at(&headers, stored.body.as_bytes(), stored.received_at)
     }
 }
 
@@ -281,9 +364,14 @@ mod tests {
     }
 
     fn received() -> Delivery {
+        received_as("msg_1")
+    }
+
+    /// Delivery `webhook_id`, signed at [`SIGNED_AT`], received 2 s later.
+    fn received_as(webhook_id: &str) -> Delivery {
         let body = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
         let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_at_unix(
-            "msg_1",
+            webhook_id,
             SIGNED_AT.unix_timestamp(),
             &body,
         );
@@ -298,6 +386,10 @@ mod tests {
         receiver().receive_stored(stored)
     }
 
+    fn receipt_key() -> Arc<ReceiptKey> {
+        Arc::new(ReceiptKey::derive(&WebhookSecret::parse(TEST_SECRET).unwrap()))
+    }
+
     #[test]
     fn raw_parts_keep_text_as_is_and_replace_only_odd_bytes() {
         let raw = Raw::new(
@@ -306,11 +398,12 @@ mod tests {
             b"1718466716",
             b"v1,abc= v1,\xff\xfe",
             7,
+            receipt_key(),
         );
         assert_eq!(raw.body(), "{\"a\":\"é\"}");
         assert_eq!(raw.timestamp(), "1718466716");
         assert_eq!(raw.signature(), "v1,abc= v1,\u{fffd}\u{fffd}");
-        let raw = Raw::new(b"{}", Some("{}"), b"1", b"v1,", 7);
+        let raw = Raw::new(b"{}", Some("{}"), b"1", b"v1,", 7, receipt_key());
         assert_eq!((raw.body(), raw.timestamp(), raw.signature()), ("{}", "1", "v1,"));
         let mut text = String::new();
         push_text(&mut text, b"ok");
@@ -378,6 +471,7 @@ mod tests {
             json.contains(r#""received_at":"2024-06-15T15:51:58Z","body":"{\"id\":"#),
             "{json}"
         );
+        assert!(json.contains(r#"}}","receipt":""#), "{json}");
         let stored: StoredDelivery = serde_json::from_str(&json).unwrap();
         assert_eq!(stored, delivery.to_stored());
         assert_eq!(recheck(&stored).unwrap(), Outcome::Process(delivery));
@@ -395,6 +489,7 @@ mod tests {
             "webhook_signature",
             "received_at",
             "body",
+            "receipt",
         ] {
             let mut less = json.clone();
             less.as_object_mut().unwrap().remove(field);
@@ -466,6 +561,82 @@ mod tests {
     }
 
     #[test]
+    fn a_receipt_time_moved_even_within_the_tolerance_is_refused() {
+        let stored = received().to_stored();
+        assert!(matches!(recheck(&stored), Ok(Outcome::Process(_))));
+        // The signed timestamp is 15:51:56, received 15:51:58: every one
+        // of these is within the tolerance of the signed timestamp.
+        for moved in [
+            datetime!(2024-06-15 15:51:57 UTC),
+            datetime!(2024-06-15 15:51:59 UTC),
+            datetime!(2024-06-15 15:51:56 UTC),
+            datetime!(2024-06-15 15:54:56 UTC),
+            datetime!(2024-06-15 15:48:56 UTC),
+        ] {
+            let moved = StoredDelivery {
+                received_at: moved,
+                ..stored.clone()
+            };
+            assert!(
+                matches!(recheck(&moved), Err(ReceiveError::Verify(VerifyError::ReceiptMismatch))),
+                "{moved:?}"
+            );
+        }
+        // A sub-second change is no move: times are checked in whole seconds.
+        let same_second = StoredDelivery {
+            received_at: stored.received_at + time::Duration::milliseconds(500),
+            ..stored.clone()
+        };
+        assert!(matches!(recheck(&same_second), Ok(Outcome::Process(_))));
+        // Nor can a receipt be left out, or borrowed from another delivery.
+        for receipt in [String::new(), "A".repeat(44), received_as("msg_2").to_stored().receipt] {
+            let forged = StoredDelivery {
+                receipt,
+                ..stored.clone()
+            };
+            let err = recheck(&forged).unwrap_err();
+            assert!(
+                matches!(err, ReceiveError::Verify(VerifyError::ReceiptMismatch)),
+                "{err:?}"
+            );
+            assert_eq!(err.status(), 401);
+        }
+    }
+
+    #[test]
+    fn a_receipt_made_under_another_secret_is_refused() {
+        // Signed under two secrets at once: each receiver verifies it, with
+        // its own secret, and makes its receipt with that secret's key.
+        let mine = WebhookSecret::parse(TEST_SECRET).unwrap();
+        let theirs = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let body = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
+        let at = SIGNED_AT.unix_timestamp();
+        let mut headers = Signer::new(mine).sign_at_unix("msg_1", at, &body);
+        let their_headers = Signer::new(theirs.clone()).sign_at_unix("msg_1", at, &body);
+        headers.webhook_signature = format!("{} {}", headers.webhook_signature, their_headers.webhook_signature);
+        let now = datetime!(2024-06-15 15:51:58 UTC);
+        let their_receiver = Receiver::new(Verifier::new(theirs), CheckoutFilter::any());
+        let Ok(Outcome::Process(theirs)) = their_receiver.receive_at(&headers, &body, now) else {
+            panic!("their receiver verifies it");
+        };
+        let stored_by_them = theirs.to_stored();
+        assert!(matches!(
+            their_receiver.receive_stored(&stored_by_them),
+            Ok(Outcome::Process(_))
+        ));
+        assert!(matches!(
+            recheck(&stored_by_them),
+            Err(ReceiveError::Verify(VerifyError::ReceiptMismatch))
+        ));
+        // Stored by this receiver, it checks out here.
+        let Ok(Outcome::Process(mine)) = receiver().receive_at(&headers, &body, now) else {
+            panic!("this receiver verifies it");
+        };
+        assert_ne!(mine, theirs, "deliveries that would store different receipts differ");
+        assert!(matches!(recheck(&mine.to_stored()), Ok(Outcome::Process(_))));
+    }
+
+    #[test]
     fn another_receivers_secrets_or_filter_decide_as_they_would_have() {
         let stored = received().to_stored();
         let other_secret = Receiver::new(
@@ -485,6 +656,9 @@ mod tests {
         let stored = received().to_stored();
         let shown = format!("{stored:?}");
         assert!(!shown.contains(stored.webhook_signature()), "{shown}");
+        assert!(!shown.contains(stored.receipt()), "{shown}");
+        let delivery = format!("{:?}", received());
+        assert!(!delivery.contains("receipt"), "{delivery}");
         assert!(!shown.contains("p_"), "{shown}");
     }
 }

@@ -109,3 +109,99 @@ for name, body in {
     "generated_odd": bytes([0, 3, 3, 3, 0, 3, 0, 0, 0, 2, 1, 1, 1, 7, 0, 2, 2, 2, 1, 1]),
 }.items():
     write("one_reader", name, body)
+
+# secret_parse: secrets, well formed or not.
+for name, text in {
+    "test_secret": TEST_SECRET.encode(),
+    "unpadded": TEST_SECRET.rstrip("=").encode(),
+    "spaced": b"  " + TEST_SECRET.encode() + b"\r\n",
+    "blank": b" \t\n",
+    "prefix_only": b"whsec_",
+    "api_key": b"sk_test_960bfde0VBrLlpK098e4ffeb53e1",
+    "bad_base64": b"whsec_c2VjcmV0!",
+    "bad_padding": b"whsec_a===",
+    "decodes_to_nothing": b"whsec_==",
+    "trailing_bits": b"whsec_dGVzdB==",
+}.items():
+    write("secret_parse", name, text)
+
+
+# stored_delivery: stored JSON (a nonzero byte first), or a delivery made
+# from choices (a 0 byte; see fuzz_targets/stored_delivery.rs).
+def receipt(key, id_, ts, received_at):
+    receipt_key = hmac.new(key, b"yoco-webhooks receipt v1", hashlib.sha256).digest()
+    message = (len(id_).to_bytes(8, "big") + id_ + len(ts).to_bytes(8, "big") + ts
+               + received_at.to_bytes(8, "big", signed=True))
+    return base64.b64encode(hmac.new(receipt_key, message, hashlib.sha256).digest())
+
+
+def stored_json(received_at, moved=0, receipt_of=None):
+    import datetime
+    import json
+    ts = str(NOW).encode()
+    at = datetime.datetime.fromtimestamp(received_at + moved, datetime.timezone.utc)
+    return b"\x01" + json.dumps({
+        "webhook_id": ID.decode(),
+        "webhook_timestamp": ts.decode(),
+        "webhook_signature": entry(ID, ts, DOCUMENTED_SAMPLE).decode(),
+        "received_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "body": DOCUMENTED_SAMPLE.decode(),
+        "receipt": (receipt_of or receipt(KEY, ID, ts, received_at)).decode(),
+    }, separators=(",", ":")).encode()
+
+
+def made(after, moved, flags, position=0, body=b""):
+    return bytes([0]) + after.to_bytes(2, "big", signed=True) + moved.to_bytes(1, "big", signed=True) + bytes([flags, position]) + body
+
+
+for name, seed in {
+    "json_as_stored": stored_json(NOW + 2),
+    "json_moved_a_second": stored_json(NOW + 2, moved=1),
+    "json_stale": stored_json(NOW + 400),
+    "json_no_receipt": stored_json(NOW + 2, receipt_of=b""),
+    "json_not_a_delivery": b"\x01{\"webhook_id\":1}",
+    "made_as_stored": made(2, 0, 0),
+    "made_moved_within_tolerance": made(2, 100, 0),
+    "made_moved_out_of_tolerance": made(170, 20, 0),
+    "made_future": made(-200, 0, 0),
+    "made_receipt_changed": made(2, 0, 1, 43),
+    "made_other_secret": made(2, 0, 2),
+    "made_own_body": made(2, 0, 4, 0, b'{"id":"evt_1","type":"payment.succeeded"}'),
+}.items():
+    write("stored_delivery", name, seed)
+
+
+# body_limit: u16 limit, spaces after the sample, flags, lie, frame lengths
+# (see fuzz_targets/body_limit.rs). The sample is 464 bytes.
+def limited(limit, spaces, flags, lie=0, cuts=b""):
+    return limit.to_bytes(2, "big") + bytes([spaces, flags, lie]) + cuts
+
+
+for name, seed in {
+    "within_one_frame": limited(464, 0, 0),
+    "one_over": limited(464, 1, 0),
+    "cut_in_frames": limited(4096, 10, 0, 0, bytes([1, 100, 7, 0, 255])),
+    "cut_over_the_limit": limited(500, 40, 0, 0, bytes([200, 200])),
+    "declared": limited(464, 0, 1),
+    "declared_less_over": limited(470, 20, 3, 10, bytes([5])),
+    "declared_more_over": limited(470, 0, 5, 10),
+    "trailers_and_empty_frames": limited(1000, 3, 8 | 32, 0, bytes([50, 50, 50])),
+    "fails_within": limited(1000, 0, 16, 0, bytes([100])),
+    "fails_over": limited(400, 0, 16, 0, bytes([100, 100])),
+}.items():
+    write("body_limit", name, seed)
+
+
+# lambda_event: event JSON (a nonzero byte first), or an event made from
+# choices (a 0 byte, flags, spaces; see fuzz_targets/lambda_event.rs).
+for name, seed in {
+    "made_rest": bytes([0, 0, 0]),
+    "made_http_api_base64": bytes([0, 3, 5]),
+    "made_get": bytes([0, 4, 0]),
+    "made_unsigned_upper_case": bytes([0, 8 | 16, 0]),
+    "made_repeated_id": bytes([0, 1 | 32, 0]),
+    "made_changed": bytes([0, 2 | 64, 1]),
+    "raw_http_api": b"\x01" + b'{"version":"2.0","routeKey":"$default","rawPath":"/","rawQueryString":"a=1","headers":{"webhook-id":"msg_1"},"requestContext":{"accountId":"1","apiId":"a","domainName":"a.lambda-url.af-south-1.on.aws","domainPrefix":"a","requestId":"id","routeKey":"$default","stage":"$default","time":"01/Dec/2026:12:00:00 +0000","timeEpoch":0,"http":{"method":"POST","path":"/","protocol":"HTTP/1.1","sourceIp":"192.0.2.1","userAgent":"x"}},"body":"e30=","isBase64Encoded":true}',
+    "raw_not_an_event": b"\x01{}",
+}.items():
+    write("lambda_event", name, seed)

@@ -94,6 +94,7 @@ impl YocoRejection {
                 VerifyError::MalformedSignature => "malformed_signature",
                 VerifyError::SignatureMismatch => "signature_mismatch",
                 VerifyError::ModeMismatch { .. } => "mode_mismatch",
+                VerifyError::ReceiptMismatch => "receipt_mismatch",
             },
             YocoRejection::NotAnEvent(_) => "not_an_event",
             YocoRejection::Ignored(ignored) => match ignored.reason {

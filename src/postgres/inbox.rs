@@ -39,6 +39,7 @@ pub const INBOX_MIGRATION: &str = r#"CREATE TABLE IF NOT EXISTS "yoco_webhook_in
     webhook_signature text        NOT NULL,
     body              text        NOT NULL,
     received_at       timestamptz NOT NULL,
+    receipt           text        NOT NULL,
     state             text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
     attempts          integer     NOT NULL DEFAULT 0,
     due_at            timestamptz NOT NULL DEFAULT statement_timestamp(),
@@ -80,6 +81,7 @@ impl InboxStatements {
     webhook_signature text        NOT NULL,
     body              text        NOT NULL,
     received_at       timestamptz NOT NULL,
+    receipt           text        NOT NULL,
     state             text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
     attempts          integer     NOT NULL DEFAULT 0,
     due_at            timestamptz NOT NULL DEFAULT statement_timestamp(),
@@ -95,10 +97,10 @@ CREATE INDEX IF NOT EXISTS {done}
 "
             ),
             // $1 id, $2 timestamp header, $3 signature header, $4 body, $5
-            // received at (Unix seconds). A repeated id changes nothing.
+            // received at (Unix seconds), $6 receipt. A repeated id changes nothing.
             enqueue: format!(
-                "INSERT INTO {qualified} (webhook_id, webhook_timestamp, webhook_signature, body, received_at)
-VALUES ($1, $2, $3, $4, to_timestamp($5))
+                "INSERT INTO {qualified} (webhook_id, webhook_timestamp, webhook_signature, body, received_at, receipt)
+VALUES ($1, $2, $3, $4, to_timestamp($5), $6)
 ON CONFLICT (webhook_id) DO NOTHING"
             ),
             // $1 attempts allowed, $2 the waits after attempts 1, 2, ... (the
@@ -128,7 +130,7 @@ SET attempts = CASE WHEN inbox.attempts >= $1 THEN inbox.attempts ELSE inbox.att
 FROM due
 WHERE inbox.webhook_id = due.webhook_id
 RETURNING inbox.webhook_id, inbox.webhook_timestamp, inbox.webhook_signature, inbox.body,
-    extract(epoch FROM inbox.received_at)::bigint, inbox.attempts, inbox.lease::text"
+    extract(epoch FROM inbox.received_at)::bigint, inbox.attempts, inbox.lease::text, inbox.receipt"
             ),
             // $1 id, $2 lease. Locks the taken delivery until the worker's
             // transaction ends, unless another worker took it over meanwhile
@@ -165,7 +167,7 @@ WHERE webhook_id = $1"
             list: format!(
                 "SELECT webhook_id, webhook_timestamp, webhook_signature, body,
        extract(epoch FROM received_at)::bigint, attempts,
-       extract(epoch FROM due_at)::float8, extract(epoch FROM finished_at)::float8, last_error
+       extract(epoch FROM due_at)::float8, extract(epoch FROM finished_at)::float8, last_error, receipt
 FROM {qualified}
 WHERE state = $1
 ORDER BY due_at, webhook_id
@@ -353,6 +355,7 @@ impl Inbox {
             .bind(delivery.webhook_signature())
             .bind(delivery.body())
             .bind(delivery.received_at().unix_timestamp())
+            .bind(delivery.receipt())
             .execute(&self.pool)
             .await
             .map_err(|err| store_error("PostgreSQL could not queue the delivery", &err))?;
@@ -503,18 +506,21 @@ impl fmt::Debug for Inbox {
     }
 }
 
-/// The delivery in the first columns of `row`: id, timestamp, signature,
-/// body, received at (Unix seconds).
+/// The delivery in the first columns of `row` (id, timestamp, signature,
+/// body, received at in Unix seconds) and its `receipt` column.
 pub(super) fn stored_from(row: &PgRow) -> Result<StoredDelivery, StoreError> {
     let id: String = column(row, 0)?;
     let received_at = OffsetDateTime::from_unix_timestamp(column(row, 4)?)
         .map_err(|_| StoreError::new("PostgreSQL answered a time out of range"))?;
+    let receipt: String = sqlx::Row::try_get(row, "receipt")
+        .map_err(|err| store_error("PostgreSQL answered in an unexpected shape", &err))?;
     Ok(StoredDelivery::new(
         WebhookId::new(id),
         column::<String>(row, 1)?,
         column::<String>(row, 2)?,
         column::<String>(row, 3)?,
         received_at,
+        receipt,
     ))
 }
 

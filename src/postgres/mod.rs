@@ -177,7 +177,8 @@
 //!
 //! - Each delivery is checked again before the handler sees it
 //!   ([`Receiver::receive_stored`](crate::Receiver::receive_stored)): a row
-//!   changed in the table is refused, dead at once.
+//!   changed in the table (its `received_at` included: its `receipt`
+//!   vouches for it) is refused, dead at once.
 //! - An attempt counts when a worker takes the delivery: one statement,
 //!   committed before the handler runs, adds one to `attempts`, puts
 //!   `due_at` off by the backoff for this attempt (10 s, doubling, at most
@@ -209,6 +210,7 @@
 //! | `webhook_id` | `text` primary key | the `webhook-id` |
 //! | `webhook_timestamp`, `webhook_signature`, `body` | `text` | the delivery as received ([`StoredDelivery`](crate::StoredDelivery)) |
 //! | `received_at` | `timestamptz` | when it was received (the receiver's clock) |
+//! | `receipt` | `text` | the receiver's MAC binding `received_at` to the delivery ([`StoredDelivery::receipt`](crate::StoredDelivery::receipt)) |
 //! | `state` | `text` | `pending`, `done` or `dead` |
 //! | `attempts` | `integer` | attempts taken, each counted as a worker took it |
 //! | `due_at` | `timestamptz` | when it is next due (the database's clock) |

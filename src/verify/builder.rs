@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{DEFAULT_TOLERANCE, Verifier};
 use crate::event::Mode;
+use crate::receipt::ReceiptKey;
 use crate::secret::WebhookSecret;
 
 /// One secret the verifier accepts, with its label.
@@ -23,17 +24,21 @@ pub(super) struct Accepted {
 pub(super) struct Binding {
     pub(super) name: SecretName,
     pub(super) mode: Option<Mode>,
+    /// Derived once from the secret; each delivery it verifies holds it
+    /// to make its receipt when stored.
+    pub(super) receipt_key: Arc<ReceiptKey>,
 }
 
 impl Accepted {
     /// `secret`, named by its position (1-based) until named otherwise.
     fn new(secret: WebhookSecret, position: usize, mode: Option<Mode>) -> Self {
         Self {
-            secret,
             binding: Arc::new(Binding {
                 name: SecretName::from(format!("secret-{position}")),
                 mode,
+                receipt_key: Arc::new(ReceiptKey::derive(&secret)),
             }),
+            secret,
         }
     }
 
@@ -41,6 +46,7 @@ impl Accepted {
         self.binding = Arc::new(Binding {
             name,
             mode: self.binding.mode.clone(),
+            receipt_key: Arc::clone(&self.binding.receipt_key),
         });
     }
 
@@ -48,6 +54,7 @@ impl Accepted {
         self.binding = Arc::new(Binding {
             name: self.binding.name.clone(),
             mode: Some(mode),
+            receipt_key: Arc::clone(&self.binding.receipt_key),
         });
     }
 }

@@ -7,6 +7,7 @@
 mod builder;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use subtle::{Choice, ConditionallySelectable as _};
@@ -14,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::event::Mode;
 use crate::headers::{Found, Headers, WEBHOOK_ID, WEBHOOK_TIMESTAMP, Which, webhook_header};
+use crate::receipt::ReceiptKey;
 use crate::secret::WebhookSecret;
 use crate::signature;
 
@@ -371,6 +373,11 @@ impl<'a> Verified<'a> {
             }),
         }
     }
+
+    /// The receipt key of the secret that verified the request.
+    pub(crate) fn receipt_key(&self) -> &Arc<ReceiptKey> {
+        &self.secret.receipt_key
+    }
 }
 
 /// Why a request failed verification. Every variant means "not authentic"
@@ -427,6 +434,12 @@ pub enum VerifyError {
     /// No `v1` signature matches any configured secret.
     #[error("no `v1` signature matches")]
     SignatureMismatch,
+    /// A stored delivery's `receipt` is not the one its receiver made for
+    /// it: its time of receipt was moved, or it was stored by a receiver
+    /// whose secret differs from the one that verified it here (see
+    /// [`StoredDelivery`](crate::StoredDelivery)).
+    #[error("stored delivery's `receipt` does not match its `received_at` (moved, or stored under another secret)")]
+    ReceiptMismatch,
     /// The signature matches a secret bound to a mode (see
     /// [`VerifierBuilder::for_mode`]), but the event's `payload.mode` is
     /// another, or absent: the holder of a test secret cannot vouch for a

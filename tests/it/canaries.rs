@@ -17,8 +17,7 @@ use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 use yoco_webhooks::http::Request;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{
-    CheckoutFilter, Event, Mode, Receiver, StoredDelivery, Verifier, WebhookId, WebhookSecret, YocoWebhookConfig,
-    handle_request,
+    CheckoutFilter, Event, Mode, Receiver, StoredDelivery, Verifier, WebhookSecret, YocoWebhookConfig, handle_request,
 };
 
 const EMAIL: &str = "zoe.canary@example.com";
@@ -216,16 +215,17 @@ fn no_value_of_a_body_reaches_an_error_a_log_or_a_metric() {
             // A stored delivery whose body was changed.
             let body = SampleEvent::payment_succeeded().checkout_id("ch_ours").to_json();
             let headers = signer.sign_at_unix("msg_stored", NOW, &body);
+            let Ok(yoco_webhooks::Outcome::Process(delivery)) =
+                receivers[0].receive_at(&headers, &body, crate::unix(NOW))
+            else {
+                panic!("the sample is ours")
+            };
+            let mut json = serde_json::to_value(delivery.to_stored()).unwrap();
             let tampered = String::from_utf8(body)
                 .unwrap()
                 .replacen("900", &format!("9,\"x\":\"{EMAIL}\""), 1);
-            let stored = StoredDelivery::new(
-                WebhookId::new("msg_stored"),
-                headers.webhook_timestamp.clone(),
-                headers.webhook_signature.clone(),
-                tampered,
-                crate::unix(NOW),
-            );
+            json["body"] = tampered.into();
+            let stored: StoredDelivery = serde_json::from_value(json).unwrap();
             let error = receivers[0].receive_stored(&stored).unwrap_err();
             assert_no_canary(
                 "a changed stored delivery",

@@ -605,6 +605,42 @@ async fn a_stored_delivery_with_one_byte_changed_is_refused_by_the_worker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stored_delivery_whose_time_of_receipt_was_moved_is_refused() {
+    let db = TestDb::new("inbox_moved").await;
+    let pool = db.pool().await;
+    let inbox = prepare(&pool).await;
+    let intact = stored("intact-2");
+    for delivery in [stored("moved-1"), intact.clone()] {
+        inbox.enqueue_new(&delivery).await.unwrap();
+    }
+    // One second later, well within the tolerance of its signed timestamp:
+    // as a queue writer would make an old delivery look fresh.
+    sqlx::query(
+        "UPDATE yoco_webhook_inbox SET received_at = received_at + interval '1 second', due_at = due_at - interval '1 hour' \
+         WHERE webhook_id = 'moved-1'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let moved = inbox.next().await.unwrap().expect("moved-1 is due first");
+    assert_eq!(moved.stored().webhook_id().as_str(), "moved-1");
+    let err = moved.check(&receiver()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            yoco_webhooks::ReceiveError::Verify(yoco_webhooks::VerifyError::ReceiptMismatch)
+        ),
+        "{err:?}"
+    );
+    moved.refused(&err.to_string()).await.unwrap();
+    // The receipt made the round trip through its column.
+    let taken = inbox.next().await.unwrap().expect("intact-2 is due");
+    assert_eq!(taken.stored(), &intact);
+    assert!(matches!(taken.check(&receiver()), Ok(Outcome::Process(_))));
+    taken.done().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_example_receivers_answer_at_once_and_print_from_a_worker_task() {
     let db = TestDb::new("inbox_examples").await;
     let env = [("YOCO_INBOX", "postgres"), ("YOCO_DATABASE_URL", db.url.as_str())];
