@@ -55,7 +55,10 @@
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
-//! - `servers`: starts and stops real server binaries for those tests.
+//! - `servers`: starts every server those tests need (PostgreSQL, Redis,
+//!   Valkey, the Lambda emulator, workerd) one way: on a port chosen as it
+//!   starts, tried again on a new port, ready when it says so, its log in
+//!   the failure, stopped with the run.
 //! - [`observe`]: the span and the metrics of every case of the adapter
 //!   suite, and nothing secret in them (features `tracing`, `metrics`).
 //! - [`readme`]: the README's shell recipe for signing a request by hand,
@@ -111,7 +114,7 @@ mod registration;
 #[cfg(feature = "rocket")]
 mod rocket;
 mod send_event;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "lambda", feature = "worker"))]
 mod servers;
 #[cfg(feature = "tower")]
 mod tower;

@@ -25,7 +25,7 @@ use yoco_webhooks::testing::{SampleEvent, Signer, StoreCheck, TEST_SECRET, check
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
 
 use crate::conformance::passed;
-use crate::servers::{Server, ServerSpec};
+use crate::servers::{Ready, Server, ServerSpec};
 
 /// A `redis-server` (or `valkey-server`) of our own, forgotten when it
 /// stops.
@@ -63,35 +63,39 @@ impl Redis {
             Kind::Redis => ("redis-server", &[][..], "apt-get install -y redis-server"),
             Kind::Valkey => ("valkey-server", &[VALKEY_DIR][..], "scripts/install-valkey"),
         };
-        let server = Server::start(ServerSpec {
-            binary,
-            dirs,
-            install,
-            args: Box::new(move |port| {
-                let mut args: Vec<String> = [
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                    "--logfile",
-                    "",
-                    "--dir",
-                    &std::env::temp_dir().display().to_string(),
-                ]
-                .map(String::from)
-                .to_vec();
-                if let Some(password) = password {
-                    args.extend(["--requirepass".to_owned(), password.to_owned()]);
-                }
-                args
-            }),
-        });
+        let args = move |port: u16| {
+            let mut args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+                "--dir",
+                &std::env::temp_dir().display().to_string(),
+            ]
+            .map(String::from)
+            .to_vec();
+            if let Some(password) = password {
+                args.extend(["--requirepass".to_owned(), password.to_owned()]);
+            }
+            args
+        };
+        // Stopped as a crash would stop it: the tests of an outage want that.
+        let spec = dirs
+            .iter()
+            .fold(
+                ServerSpec::new(binary, install, args, Ready::Line("Ready to accept connections")),
+                |spec, dir| spec.in_dir(*dir),
+            )
+            .stopped_with("KILL");
+        let server = Server::start(spec);
         Redis { server, kind, password }
     }
 
