@@ -22,8 +22,8 @@ use yoco_webhooks::{CheckoutFilter, Delivery, Receiver, Verifier, WebhookSecret}
 pub(crate) struct Recorder {
     processed: Arc<Mutex<Vec<String>>>,
     fail_next: Arc<AtomicUsize>,
-    /// While set, the handler waits for it to open before it records.
-    held: Arc<Mutex<Option<Held>>>,
+    /// Holds the handler on demand.
+    holder: Holder,
     /// For a server in another process: its printed lines and a sentinel.
     printed: Option<Arc<Printed>>,
     /// The server runs one request at a time (one Lambda function under the
@@ -91,11 +91,7 @@ impl Recorder {
     /// [`handle`](Self::handle) for a delivery known by its `webhook-id`
     /// only: one processed in another process.
     pub(crate) async fn record(&self, webhook_id: &str) -> Result<(), &'static str> {
-        let held = self.held.lock().unwrap().clone();
-        if let Some(mut held) = held {
-            held.arrived.notify_one();
-            let _ = held.open.wait_for(|open| *open).await;
-        }
+        self.holder.wait_if_held().await;
         if self
             .fail_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -110,17 +106,7 @@ impl Recorder {
     /// Holds every delivery that reaches the handler from now until the
     /// returned guard opens (or is dropped).
     pub(crate) fn hold(&self) -> Gate {
-        let (open, opened) = tokio::sync::watch::channel(false);
-        let arrived = Arc::new(tokio::sync::Notify::new());
-        *self.held.lock().unwrap() = Some(Held {
-            arrived: Arc::clone(&arrived),
-            open: opened,
-        });
-        Gate {
-            arrived,
-            open,
-            held: Arc::clone(&self.held),
-        }
+        self.holder.hold()
     }
 
     /// Whether [`hold`](Self::hold) can hold its handler without holding
@@ -165,7 +151,43 @@ impl Recorder {
     }
 }
 
-/// Holds the handler of a [`Recorder`] until [`open`](Self::open).
+/// A handler's brake: while a [`Gate`] is shut, a handler that calls
+/// [`wait_if_held`](Self::wait_if_held) says it arrived and waits, so that
+/// a test can make requests overlap for certain.
+#[derive(Clone, Default)]
+pub(crate) struct Holder {
+    /// While set, the handler waits for it to open.
+    held: Arc<Mutex<Option<Held>>>,
+}
+
+impl Holder {
+    /// Holds every handler that arrives from now until the returned gate
+    /// opens (or is dropped).
+    pub(crate) fn hold(&self) -> Gate {
+        let (open, opened) = tokio::sync::watch::channel(false);
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        *self.held.lock().unwrap() = Some(Held {
+            arrived: Arc::clone(&arrived),
+            open: opened,
+        });
+        Gate {
+            arrived,
+            open,
+            held: Arc::clone(&self.held),
+        }
+    }
+
+    /// In a handler: waits while held.
+    pub(crate) async fn wait_if_held(&self) {
+        let held = self.held.lock().unwrap().clone();
+        if let Some(mut held) = held {
+            held.arrived.notify_one();
+            let _ = held.open.wait_for(|open| *open).await;
+        }
+    }
+}
+
+/// Holds the handlers of a [`Holder`] until [`open`](Self::open).
 pub(crate) struct Gate {
     arrived: Arc<tokio::sync::Notify>,
     open: tokio::sync::watch::Sender<bool>,

@@ -26,6 +26,7 @@ use yoco_webhooks::postgres::{MIGRATION, PostgresStore};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET, check_store};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
 
+use crate::adapters::Holder;
 use crate::conformance::passed;
 use crate::servers::{Ready, Server, ServerSpec, Shared, free_port};
 
@@ -33,8 +34,10 @@ use crate::servers::{Ready, Server, ServerSpec, Shared, free_port};
 /// answered (503) well within it.
 const YOCO_WAITS: Duration = Duration::from_secs(15);
 /// The pools' `acquire_timeout`: how long a request waits for a database
-/// that does not answer before the store gives up.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// that does not answer before the store gives up. Well within Yoco's wait,
+/// and long enough that a loaded machine's slow connection is not taken
+/// for an outage.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(8);
 
 // ---------------------------------------------------------------------------
 // The server.
@@ -261,6 +264,8 @@ struct App {
     pool: PgPool,
     processed: Arc<Mutex<Vec<String>>>,
     fail_next: Arc<AtomicUsize>,
+    /// Holds `/record`'s handler on demand.
+    holder: Holder,
 }
 
 impl FromRef<App> for YocoWebhookConfig {
@@ -286,12 +291,11 @@ impl App {
     }
 }
 
-/// Records the delivery in memory, after a pause long enough for concurrent
-/// duplicates to overlap.
+/// Records the delivery in memory (once let go, when held).
 async fn record(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), &'static str> {
     webhook
         .process(|delivery| async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            app.holder.wait_if_held().await;
             if app.should_fail() {
                 return Err("handler failed");
             }
@@ -334,6 +338,7 @@ async fn serve(store: PostgresStore, lease: Duration) -> (SocketAddr, App) {
         store,
         processed: Arc::default(),
         fail_next: Arc::default(),
+        holder: Holder::default(),
     };
     let router = Router::new()
         .route("/record", post(record))
@@ -474,25 +479,23 @@ async fn two_instances_on_one_database_process_a_delivery_once() {
     let (first, first_app) = serve(db.store().await, DEFAULT_LEASE).await;
     let (second, second_app) = serve(db.store().await, DEFAULT_LEASE).await;
 
+    // The first instance holds the delivery in its handler while both are
+    // asked for it again: each answers 409 (Yoco retries later).
+    let gate = first_app.holder.hold();
+    let held = tokio::spawn(async move { deliver(first, "/record", "msg_1").await });
+    gate.arrived().await;
     let attempts: Vec<_> = (0..12)
         .map(|n| {
             let address = if n % 2 == 0 { first } else { second };
-            tokio::spawn(async move { deliver(address, "/record", "msg_1").await.0 })
+            tokio::spawn(async move { deliver(address, "/record", "msg_1").await })
         })
         .collect();
-    let mut statuses = Vec::new();
     for attempt in attempts {
-        statuses.push(attempt.await.unwrap());
+        assert_eq!(attempt.await.unwrap(), (409, "in progress".into()));
     }
-    assert!(
-        statuses.iter().all(|status| [200, 409].contains(status)),
-        "{statuses:?}"
-    );
-    assert_eq!(
-        first_app.processed("msg_1") + second_app.processed("msg_1"),
-        1,
-        "{statuses:?}"
-    );
+    gate.open();
+    assert_eq!(held.await.unwrap(), (200, "processed".into()));
+    assert_eq!(first_app.processed("msg_1") + second_app.processed("msg_1"), 1);
     assert_eq!(deliver(first, "/record", "msg_1").await, (200, "duplicate".into()));
     assert_eq!(deliver(second, "/record", "msg_1").await, (200, "duplicate".into()));
 }
@@ -624,7 +627,16 @@ async fn an_id_the_database_cannot_store_is_an_error_not_a_guess() {
     let db = TestDb::new("hostile_ids").await;
     let store = db.store().await;
     let answer = store.claim(&WebhookId::new("msg_\0nul"), DEFAULT_LEASE).await;
-    assert!(answer.is_err(), "{answer:?}");
+    let err = answer.unwrap_err();
+    // Not a mistake in the configuration (the `Configuration` kind): only
+    // those SQLSTATEs are; the rest is the database's answer of the moment.
+    assert_eq!(err.kind(), Unavailable, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("idempotency store unavailable: PostgreSQL could not claim the delivery: ")
+            && err.to_string().ends_with("(SQLSTATE 22021)"),
+        "the cause, by its SQLSTATE: {err}"
+    );
     assert!(matches!(
         store.claim(&WebhookId::new("msg_ok"), DEFAULT_LEASE).await,
         Ok(Claim::Acquired(_))
