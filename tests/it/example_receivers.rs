@@ -259,12 +259,17 @@ async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret(name: &str) {
         "{metrics}"
     );
 
-    // Logs: a line per delivery on stderr, and nothing secret in them.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Logs: a line per delivery on stderr (written before the answer, read
+    // by another task: waited for), and nothing secret in them.
+    let expected = ["delivery processed", "foreign_checkout", "stale_timestamp"];
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while !expected.iter().all(|line| receiver.logged.lock().unwrap().contains(line)) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     let logged = receiver.logged.lock().unwrap().clone();
-    assert!(logged.contains("delivery processed"), "{logged}");
-    assert!(logged.contains("foreign_checkout"), "{logged}");
-    assert!(logged.contains("stale_timestamp"), "{logged}");
+    assert!(waited.is_ok(), "{expected:?} not all logged:\n{logged}");
     for leak in [TEST_SECRET, TEST_SECRET.trim_start_matches("whsec_"), "v1,", "{\""] {
         assert!(!logged.contains(leak), "{leak:?} logged:\n{logged}");
     }

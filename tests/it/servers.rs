@@ -207,7 +207,11 @@ impl Server {
             }
         }
         let failures = failures.join("\n");
+        // All it logged is in the message.
         let _ = std::fs::remove_file(&server.log);
+        if let Some(dir) = &server.spec.leftovers {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         panic!("{} did not start, twice:\n{failures}", server.path.display());
     }
 
@@ -336,7 +340,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
-        if std::thread::panicking() {
+        if std::thread::panicking() && self.log.exists() {
             eprintln!("{}'s log is kept in {}", self.spec.binary, self.log.display());
         } else {
             let _ = std::fs::remove_file(&self.log);
