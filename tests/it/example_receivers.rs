@@ -263,7 +263,10 @@ async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret(name: &str) {
     // by another task: waited for), and nothing secret in them.
     let expected = ["delivery processed", "foreign_checkout", "stale_timestamp"];
     let waited = tokio::time::timeout(Duration::from_secs(60), async {
-        while !expected.iter().all(|line| receiver.logged.lock().unwrap().contains(line)) {
+        while !expected
+            .iter()
+            .all(|line| receiver.logged.lock().unwrap().contains(line))
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })

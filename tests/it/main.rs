@@ -69,8 +69,12 @@
 //! - [`memory_size`]: the bytes a full `MemoryStore` holds per remembered
 //!   delivery, counted by the same allocator.
 //!
-//! No test depends on timing; the few that use the system clock sign "now"
-//! and verify within the default tolerance of minutes.
+//! No test depends on timing: they wait for events (a server's own ready
+//! line, a sentinel delivery's printed line, a held handler's arrival, a
+//! key gone), and their deadlines only bound a failure; concurrent requests
+//! overlap because a handler is held, not because it is slow. The few that
+//! use the system clock sign "now" and verify within the default tolerance
+//! of minutes; the few that let a lease run out wait at least that long.
 
 // Tests assert by unwrapping and indexing; the crate's lints against that are
 // for library code.

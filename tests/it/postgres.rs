@@ -122,7 +122,7 @@ impl PgServer {
         )
         .in_dir(&bin)
         .stopped_with("INT")
-        .as_user(user)
+        .run_by(user)
         .leaving(&dir);
         let server = Server::start(spec);
         Self {

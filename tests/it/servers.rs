@@ -120,7 +120,8 @@ impl ServerSpec {
         self
     }
 
-    pub(crate) fn as_user(mut self, user: Option<&'static str>) -> Self {
+    /// Runs it as `user` (`runuser`), when given.
+    pub(crate) fn run_by(mut self, user: Option<&'static str>) -> Self {
         self.user = user;
         self
     }
