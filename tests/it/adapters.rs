@@ -14,28 +14,64 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use yoco_webhooks::testing::{SampleEvent, SignedHeaders, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, Delivery, Receiver, Verifier, WebhookSecret};
 
-/// The merchant's handler, shared with the test: records what it processed
-/// and fails on demand. For a server in another process (a Worker in
-/// `workerd`), it records what the server printed instead, and cannot fail.
+/// The merchant's handler, shared with the test: records what it processed,
+/// fails on demand, and holds a delivery on demand. For a server in another
+/// process (a Worker in `workerd`), it records what the server printed
+/// instead, and can neither fail nor hold.
 #[derive(Clone, Default)]
 pub(crate) struct Recorder {
     processed: Arc<Mutex<Vec<String>>>,
     fail_next: Arc<AtomicUsize>,
-    /// For a server in another process: how long its output must be quiet
-    /// before what it printed is taken as complete.
-    settle: Option<Duration>,
+    /// Holds the handler on demand.
+    holder: Holder,
+    /// For a server in another process: its printed lines and a sentinel.
+    printed: Option<Arc<Printed>>,
+    /// The server runs one request at a time (one Lambda function under the
+    /// emulator): a held handler would hold every other request too.
+    one_at_a_time: bool,
     /// That server, stopped when the last clone is dropped.
     server: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
+/// A held handler: told when a delivery reaches it, it waits for `open`.
+#[derive(Clone)]
+struct Held {
+    arrived: Arc<tokio::sync::Notify>,
+    open: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The JSON lines a server in another process prints, one per delivery it
+/// processed (with its `webhook_id`), and a way to make it print one more.
+pub(crate) struct Printed {
+    lines: Mutex<std::sync::mpsc::Receiver<String>>,
+    /// Delivers a sentinel with the given `webhook-id`, which the server
+    /// processes (and prints) after every delivery answered before it.
+    sentinel: Box<dyn Fn(&str) + Send + Sync>,
+}
+
 impl Recorder {
-    /// A recorder of what a server in another process printed, fed by
-    /// [`record_printed`](Self::record_printed): lines printed before the answer may reach
-    /// the test after it, so [`processed`](Self::processed) waits until
-    /// `settle` passes without a new one.
-    pub(crate) fn out_of_process(settle: Duration) -> Self {
+    /// A recorder of what a server in another process printed (`lines`):
+    /// lines printed before an answer may reach the test after it, so
+    /// [`processed`](Self::processed) sends a `sentinel` delivery and reads
+    /// up to its line.
+    pub(crate) fn out_of_process(
+        lines: std::sync::mpsc::Receiver<String>,
+        sentinel: impl Fn(&str) + Send + Sync + 'static,
+    ) -> Self {
         Self {
-            settle: Some(settle),
+            printed: Some(Arc::new(Printed {
+                lines: Mutex::new(lines),
+                sentinel: Box::new(sentinel),
+            })),
+            ..Self::default()
+        }
+    }
+
+    /// A recorder for a server that runs one request at a time, whose
+    /// handler therefore must not be held.
+    pub(crate) fn one_at_a_time() -> Self {
+        Self {
+            one_at_a_time: true,
             ..Self::default()
         }
     }
@@ -47,14 +83,7 @@ impl Recorder {
         self
     }
 
-    /// Records a delivery the server in another process says it printed
-    /// as processed.
-    pub(crate) fn record_printed(&self, webhook_id: String) {
-        self.processed.lock().unwrap().push(webhook_id);
-    }
-
-    /// Processes `delivery`, slowly enough for concurrent duplicates to
-    /// overlap; fails instead when asked to.
+    /// Processes `delivery`; fails instead when asked to.
     pub(crate) async fn handle(&self, delivery: Delivery) -> Result<(), &'static str> {
         self.record(delivery.webhook_id.as_str()).await
     }
@@ -62,7 +91,7 @@ impl Recorder {
     /// [`handle`](Self::handle) for a delivery known by its `webhook-id`
     /// only: one processed in another process.
     pub(crate) async fn record(&self, webhook_id: &str) -> Result<(), &'static str> {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.holder.wait_if_held().await;
         if self
             .fail_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -74,18 +103,39 @@ impl Recorder {
         Ok(())
     }
 
+    /// Holds every delivery that reaches the handler from now until the
+    /// returned guard opens (or is dropped).
+    pub(crate) fn hold(&self) -> Gate {
+        self.holder.hold()
+    }
+
+    /// Whether [`hold`](Self::hold) can hold its handler without holding
+    /// the server: not in another process, nor one at a time.
+    pub(crate) fn can_hold(&self) -> bool {
+        self.printed.is_none() && !self.one_at_a_time
+    }
+
     /// The `webhook-id`s processed, in order.
     pub(crate) fn processed(&self) -> Vec<String> {
-        if let Some(settle) = self.settle {
-            // The lines come from a reader thread, not this runtime.
-            let mut seen = self.processed.lock().unwrap().len();
+        if let Some(printed) = &self.printed {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let sentinel = format!("msg_sentinel_{}", NEXT.fetch_add(1, Ordering::SeqCst));
+            (printed.sentinel)(&sentinel);
+            // In the test's own thread, so that a bad line fails the test.
+            let lines = printed.lines.lock().unwrap();
             loop {
-                std::thread::sleep(settle);
-                let now = self.processed.lock().unwrap().len();
-                if now == seen {
+                let line = lines
+                    .recv_timeout(Duration::from_secs(60))
+                    .unwrap_or_else(|err| panic!("the server did not print the sentinel {sentinel}: {err}"));
+                let printed: serde_json::Value =
+                    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not a JSON line: {line}"));
+                let webhook_id = printed["webhook_id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a line without a webhook_id: {line}"));
+                if webhook_id == sentinel {
                     break;
                 }
-                seen = now;
+                self.processed.lock().unwrap().push(webhook_id.to_owned());
             }
         }
         self.processed.lock().unwrap().clone()
@@ -94,10 +144,72 @@ impl Recorder {
     /// Makes the next `count` deliveries fail.
     pub(crate) fn fail_next(&self, count: usize) {
         assert!(
-            self.settle.is_none(),
+            self.printed.is_none(),
             "a server in another process cannot be made to fail"
         );
         self.fail_next.store(count, Ordering::SeqCst);
+    }
+}
+
+/// A handler's brake: while a [`Gate`] is shut, a handler that calls
+/// [`wait_if_held`](Self::wait_if_held) says it arrived and waits, so that
+/// a test can make requests overlap for certain.
+#[derive(Clone, Default)]
+pub(crate) struct Holder {
+    /// While set, the handler waits for it to open.
+    held: Arc<Mutex<Option<Held>>>,
+}
+
+impl Holder {
+    /// Holds every handler that arrives from now until the returned gate
+    /// opens (or is dropped).
+    pub(crate) fn hold(&self) -> Gate {
+        let (open, opened) = tokio::sync::watch::channel(false);
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        *self.held.lock().unwrap() = Some(Held {
+            arrived: Arc::clone(&arrived),
+            open: opened,
+        });
+        Gate {
+            arrived,
+            open,
+            held: Arc::clone(&self.held),
+        }
+    }
+
+    /// In a handler: waits while held.
+    pub(crate) async fn wait_if_held(&self) {
+        let held = self.held.lock().unwrap().clone();
+        if let Some(mut held) = held {
+            held.arrived.notify_one();
+            let _ = held.open.wait_for(|open| *open).await;
+        }
+    }
+}
+
+/// Holds the handlers of a [`Holder`] until [`open`](Self::open).
+pub(crate) struct Gate {
+    arrived: Arc<tokio::sync::Notify>,
+    open: tokio::sync::watch::Sender<bool>,
+    held: Arc<Mutex<Option<Held>>>,
+}
+
+impl Gate {
+    /// Waits until a delivery reaches the held handler.
+    pub(crate) async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+
+    /// Lets every held delivery, and the next ones, go on.
+    pub(crate) fn open(&self) {
+        *self.held.lock().unwrap() = None;
+        let _ = self.open.send(true);
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.open();
     }
 }
 
@@ -431,22 +543,46 @@ pub(crate) async fn a_failed_handler_is_retried_and_concurrent_duplicates_run_on
     concurrent_duplicates_run_once(address, recorder).await;
 }
 
-/// Ten attempts at one delivery at once: each answered 200 or 409, and the
-/// handler runs once.
+/// Ten attempts at one delivery at once. With the first held in the
+/// handler until the nine others are answered, they overlap for certain,
+/// and each is answered 409 (in progress: Yoco retries it); then the
+/// first is answered 200, and the handler ran once. (A server in another
+/// process, or one that runs one request at a time, whose handler cannot
+/// be held, is held to the once only.)
 pub(crate) async fn concurrent_duplicates_run_once(address: SocketAddr, recorder: Recorder) {
     let before = recorder.processed().len();
-    let attempts = (0..10).map(|_| {
+    if !recorder.can_hold() {
+        let attempts = (0..10).map(|_| {
+            let headers = signed("msg_2", &ours());
+            tokio::spawn(async move { post_signed(address, &headers, ours()).await.0 })
+        });
+        let mut statuses = Vec::new();
+        for attempt in attempts {
+            statuses.push(attempt.await.unwrap());
+        }
+        assert!(
+            statuses.iter().all(|status| [200, 409].contains(status)),
+            "{statuses:?}"
+        );
+    } else {
+        let gate = recorder.hold();
         let headers = signed("msg_2", &ours());
-        tokio::spawn(async move { post_signed(address, &headers, ours()).await.0 })
-    });
-    let mut statuses = Vec::new();
-    for attempt in attempts {
-        statuses.push(attempt.await.unwrap());
+        let first = tokio::spawn(async move { post_signed(address, &headers, ours()).await });
+        gate.arrived().await;
+        let duplicates = (0..9).map(|_| {
+            let headers = signed("msg_2", &ours());
+            tokio::spawn(async move { post_signed(address, &headers, ours()).await })
+        });
+        for duplicate in duplicates {
+            assert_eq!(
+                duplicate.await.unwrap(),
+                (409, "in progress".into()),
+                "a duplicate while the first is in the handler"
+            );
+        }
+        gate.open();
+        assert_eq!(first.await.unwrap(), (200, "processed".into()));
     }
-    assert!(
-        statuses.iter().all(|status| [200, 409].contains(status)),
-        "{statuses:?}"
-    );
     let processed = recorder.processed();
     assert_eq!(processed.iter().filter(|id| *id == "msg_2").count(), 1, "{processed:?}");
     assert_eq!(processed.len(), before + 1);

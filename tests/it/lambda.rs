@@ -37,49 +37,57 @@ use crate::adapters::{
     Recorder, an_aborted_upload_is_not_processed, chunked_head, ours, over_the_limit, post_signed, raw_status,
     receiver, refuses_forgeries_and_what_is_not_an_event, signed,
 };
+use crate::servers::{Ready, Server, ServerSpec, http_answers};
 
 /// What to install when the emulator cannot start.
 const INSTALL: &str = "install the Lambda emulator with `pip install cargo-lambda` \
                        (scripts/test does it), so that `cargo lambda watch` runs";
 
-/// `cargo lambda watch --only-lambda-apis` on a free loopback port, killed
-/// when dropped.
+/// `cargo lambda watch --only-lambda-apis` on a loopback port, stopped when
+/// dropped.
 pub(crate) struct Emulator {
-    _child: Child,
+    _server: Server,
     address: SocketAddr,
 }
 
 impl Emulator {
-    /// Starts the emulator and waits until it accepts connections; fails
-    /// with what to install when it cannot start.
+    /// Starts the emulator (by [`crate::servers`]) and waits until its
+    /// Runtime API answers; fails with what to install when it cannot start.
     pub(crate) async fn start() -> Self {
-        let port = free_port();
-        let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        command
-            .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1"])
-            .args(["--invoke-port", &port.to_string(), "--timeout", "30"])
-            // It reads the project's metadata, though it builds nothing.
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot run cargo: {err}; {INSTALL}"));
-        let logged = drain(child.stderr.take().unwrap());
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        for _ in 0..600 {
-            if let Some(status) = child.try_wait().unwrap() {
-                let logged = logged.lock().unwrap();
-                panic!("the Lambda emulator exited ({status}): {INSTALL}\n{logged}");
-            }
-            if tokio::net::TcpStream::connect(address).await.is_ok() {
-                return Self { _child: child, address };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        // `cargo lambda` is `cargo-lambda lambda`: run directly, so that
+        // stopping it stops the emulator, not a `cargo` in front of it.
+        let spec = ServerSpec::new(
+            "cargo-lambda",
+            INSTALL,
+            |port| {
+                ["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1"]
+                    .map(String::from)
+                    .into_iter()
+                    .chain([
+                        "--invoke-port".into(),
+                        port.to_string(),
+                        "--timeout".into(),
+                        "30".into(),
+                    ])
+                    .collect()
+            },
+            // A route of the Runtime API that answers at once (GET is not
+            // its method): the emulator is serving.
+            Ready::Answers(Box::new(|address| {
+                http_answers(
+                    address,
+                    "/.rt/2018-06-01/runtime/invocation/readiness-probe/error",
+                    Some(405),
+                )
+            })),
+        )
+        // It reads the project's metadata, though it builds nothing.
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        let server = tokio::task::spawn_blocking(move || Server::start(spec)).await.unwrap();
+        Self {
+            address: server.address(),
+            _server: server,
         }
-        panic!("the Lambda emulator did not listen within 30 s: {INSTALL}");
     }
 
     /// The environment a function needs to poll this emulator, as Lambda
@@ -138,15 +146,6 @@ impl Emulator {
         };
         (answer["statusCode"].as_u64().unwrap() as u16, body)
     }
-}
-
-/// A free loopback port (the emulator takes a port, not a listener).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Reads `stream` to its end in the background, keeping what it said.
@@ -210,7 +209,8 @@ async fn serve_recorder(recorder: Recorder) -> SocketAddr {
 /// The emulator, with [`suite_function`] polling it; the emulator's
 /// address (function URLs at its root) and the recorder.
 async fn start_suite_function(limit: usize) -> (Emulator, Recorder) {
-    let recorder = Recorder::default();
+    // One function polls the emulator: one invocation at a time.
+    let recorder = Recorder::one_at_a_time();
     let recorder_address = serve_recorder(recorder.clone()).await;
     let emulator = Emulator::start().await;
     let mut function = Command::new(std::env::current_exe().unwrap())

@@ -60,7 +60,10 @@
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
-//! - `servers`: starts and stops real server binaries for those tests.
+//! - `servers`: starts every server those tests need (PostgreSQL, Redis,
+//!   Valkey, the Lambda emulator, workerd) one way: on a port chosen as it
+//!   starts, tried again on a new port, ready when it says so, its log in
+//!   the failure, stopped with the run.
 //! - [`observe`]: the span and the metrics of every case of the adapter
 //!   suite, and nothing secret in them (features `tracing`, `metrics`).
 //! - [`readme`]: the README's shell recipe for signing a request by hand,
@@ -71,8 +74,12 @@
 //! - [`memory_size`]: the bytes a full `MemoryStore` holds per remembered
 //!   delivery, counted by the same allocator.
 //!
-//! No test depends on timing; the few that use the system clock sign "now"
-//! and verify within the default tolerance of minutes.
+//! No test depends on timing: they wait for events (a server's own ready
+//! line, a sentinel delivery's printed line, a held handler's arrival, a
+//! key gone), and their deadlines only bound a failure; concurrent requests
+//! overlap because a handler is held, not because it is slow. The few that
+//! use the system clock sign "now" and verify within the default tolerance
+//! of minutes; the few that let a lease run out wait at least that long.
 
 // Tests assert by unwrapping and indexing; the crate's lints against that are
 // for library code.
@@ -118,7 +125,7 @@ mod registration;
 #[cfg(feature = "rocket")]
 mod rocket;
 mod send_event;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "lambda", feature = "worker"))]
 mod servers;
 #[cfg(feature = "tower")]
 mod tower;

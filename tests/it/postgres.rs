@@ -1,17 +1,17 @@
 //! [`PostgresStore`] against a real PostgreSQL server, started here from the
 //! Debian binaries (`apt-get install -y postgresql`) in a temporary
-//! directory on a free loopback port, and stopped when the test is done.
+//! directory on a loopback port, by [`crate::servers`].
 //! As root (as in CI) the server runs as the `postgres` user, since
 //! PostgreSQL refuses to run as root.
 //!
-//! Most tests share one server, each in a database of its own; the test
-//! that stops and restarts the server has its own.
+//! Most tests share one server, kept for the whole run, each in a database
+//! of its own; the tests that stop and restart a server have their own.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,34 +26,38 @@ use yoco_webhooks::postgres::{MIGRATION, PostgresStore};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET, check_store};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
 
+use crate::adapters::Holder;
 use crate::conformance::passed;
+use crate::servers::{Ready, Server, ServerSpec, Shared, free_port};
 
 /// How long Yoco waits for an answer: a database that is down must be
 /// answered (503) well within it.
 const YOCO_WAITS: Duration = Duration::from_secs(15);
 /// The pools' `acquire_timeout`: how long a request waits for a database
-/// that does not answer before the store gives up.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// that does not answer before the store gives up. Well within Yoco's wait,
+/// and long enough that a loaded machine's slow connection is not taken
+/// for an outage.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(8);
 
 // ---------------------------------------------------------------------------
 // The server.
 
-/// A PostgreSQL server of our own, in a temporary directory, on a free
-/// loopback port; stopped and deleted on drop.
+/// A PostgreSQL server of our own, in a temporary directory, on a loopback
+/// port chosen as it starts (see [`crate::servers`]); stopped and deleted
+/// on drop.
 pub(crate) struct PgServer {
-    bin: PathBuf,
+    server: Mutex<Server>,
     dir: PathBuf,
     pub(crate) port: u16,
-    as_postgres_user: bool,
 }
 
 impl PgServer {
     /// Creates a cluster and starts it; panics, saying what to install, if
-    /// PostgreSQL is missing.
+    /// PostgreSQL is missing, and with the server's log if it does not start.
     pub(crate) fn start() -> Self {
         let bin = server_binaries();
-        let as_postgres_user = running_as_root();
-        if as_postgres_user {
+        let user = running_as_root().then_some("postgres");
+        if user.is_some() {
             assert!(
                 Command::new("id")
                     .args(["-u", "postgres"])
@@ -73,82 +77,89 @@ impl PgServer {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir(&dir).unwrap();
-        let server = Self {
-            bin,
-            dir,
-            port: free_port(),
-            as_postgres_user,
-        };
-        if as_postgres_user {
-            run(Command::new("chown").arg("postgres").arg(&server.dir));
+        if user.is_some() {
+            run(Command::new("chown").arg("postgres").arg(&dir));
         }
-        run(server
-            .command("initdb")
+        let data = dir.join("data");
+        let mut initdb = match user {
+            Some(user) => {
+                let mut command = Command::new("runuser");
+                command.args(["-u", user, "--"]).arg(bin.join("initdb"));
+                command
+            }
+            None => Command::new(bin.join("initdb")),
+        };
+        run(initdb
             .arg("-D")
-            .arg(server.data())
+            .arg(&data)
             .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"])
             .args(["--no-sync", "--no-instructions"]));
-        server.start_again();
-        server
+        let socket_dir = dir.display().to_string();
+        // In the foreground, as the supervisor wants it; SIGINT is pg_ctl's
+        // `-m fast` stop: every connection closed, the server down.
+        let spec = ServerSpec::new(
+            "postgres",
+            "apt-get install -y postgresql",
+            move |port| {
+                let mut args = vec![
+                    "-D".to_owned(),
+                    data.display().to_string(),
+                    "-p".to_owned(),
+                    port.to_string(),
+                ];
+                for (flag, value) in [
+                    ("-h", "127.0.0.1"),
+                    ("-k", socket_dir.as_str()),
+                    ("-c", "fsync=off"),
+                    ("-c", "full_page_writes=off"),
+                    ("-c", "synchronous_commit=off"),
+                ] {
+                    args.extend([flag.to_owned(), value.to_owned()]);
+                }
+                args
+            },
+            Ready::Line("database system is ready to accept connections"),
+        )
+        .in_dir(&bin)
+        .stopped_with("INT")
+        .run_by(user)
+        .leaving(&dir);
+        let server = Server::start(spec);
+        Self {
+            port: server.port(),
+            server: Mutex::new(server),
+            dir,
+        }
     }
 
-    /// Starts the server on its port and data directory, and waits until it
-    /// accepts connections.
+    /// Starts the server again on its port and data directory, and waits
+    /// until it says it is ready.
     pub(crate) fn start_again(&self) {
-        let options = format!(
-            "-p {} -h 127.0.0.1 -k {} -c fsync=off -c full_page_writes=off -c synchronous_commit=off",
-            self.port,
-            self.dir.display()
-        );
-        run(self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .arg("-l")
-            .arg(self.dir.join("server.log"))
-            .args(["-w", "-t", "60", "-o", &options, "start"]));
+        self.server().restart();
     }
 
     /// Stops the server (closing every connection) and waits until it is down.
     pub(crate) fn stop(&self) {
-        run(self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-w", "-t", "60", "-m", "fast", "stop"]));
+        self.server().stop();
     }
 
     pub(crate) fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
-    fn data(&self) -> PathBuf {
-        self.dir.join("data")
-    }
-
-    /// A command for one of the server's binaries, as the `postgres` user
-    /// when we are root.
-    fn command(&self, program: &str) -> Command {
-        let program = self.bin.join(program);
-        if self.as_postgres_user {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
+    fn server(&self) -> std::sync::MutexGuard<'_, Server> {
+        self.server.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-w", "-m", "immediate", "stop"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.server().stop();
+        if std::thread::panicking() {
+            eprintln!("PostgreSQL's directory, with its log, is kept: {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -162,13 +173,13 @@ fn server_binaries() -> PathBuf {
         .filter_map(|entry| {
             let version: u32 = entry.file_name().to_str()?.parse().ok()?;
             let bin = entry.path().join("bin");
-            (bin.join("initdb").exists() && bin.join("pg_ctl").exists()).then_some((version, bin))
+            (bin.join("initdb").exists() && bin.join("postgres").exists()).then_some((version, bin))
         })
         .max();
     match newest {
         Some((_, bin)) => bin,
         None => panic!(
-            "the PostgreSQL tests need a PostgreSQL server in {}/<version>/bin (initdb, pg_ctl, postgres): \
+            "the PostgreSQL tests need a PostgreSQL server in {}/<version>/bin (initdb, postgres): \
              apt-get install -y postgresql",
             root.display()
         ),
@@ -178,14 +189,6 @@ fn server_binaries() -> PathBuf {
 fn running_as_root() -> bool {
     let uid = Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&uid.stdout).trim() == "0"
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn run(command: &mut Command) {
@@ -198,22 +201,17 @@ fn run(command: &mut Command) {
     );
 }
 
-/// The server most tests share; started by the first, stopped after the last.
-pub(crate) fn shared_server() -> Arc<PgServer> {
-    static SHARED: Mutex<Weak<PgServer>> = Mutex::new(Weak::new());
-    let mut shared = SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(server) = shared.upgrade() {
-        return server;
-    }
-    let server = Arc::new(PgServer::start());
-    *shared = Arc::downgrade(&server);
-    server
+/// The server most tests share, each in a database of its own: started by
+/// the first, kept for the whole run.
+pub(crate) fn shared_server() -> &'static PgServer {
+    static SHARED: Shared<PgServer> = Shared::new();
+    SHARED.get(PgServer::start)
 }
 
 /// A database of its own on the shared server, keeping the server up while
 /// the test runs.
 pub(crate) struct TestDb {
-    _server: Arc<PgServer>,
+    _server: &'static PgServer,
     pub(crate) url: String,
 }
 
@@ -266,6 +264,8 @@ struct App {
     pool: PgPool,
     processed: Arc<Mutex<Vec<String>>>,
     fail_next: Arc<AtomicUsize>,
+    /// Holds `/record`'s handler on demand.
+    holder: Holder,
 }
 
 impl FromRef<App> for YocoWebhookConfig {
@@ -291,12 +291,11 @@ impl App {
     }
 }
 
-/// Records the delivery in memory, after a pause long enough for concurrent
-/// duplicates to overlap.
+/// Records the delivery in memory (once let go, when held).
 async fn record(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), &'static str> {
     webhook
         .process(|delivery| async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            app.holder.wait_if_held().await;
             if app.should_fail() {
                 return Err("handler failed");
             }
@@ -339,6 +338,7 @@ async fn serve(store: PostgresStore, lease: Duration) -> (SocketAddr, App) {
         store,
         processed: Arc::default(),
         fail_next: Arc::default(),
+        holder: Holder::default(),
     };
     let router = Router::new()
         .route("/record", post(record))
@@ -479,25 +479,23 @@ async fn two_instances_on_one_database_process_a_delivery_once() {
     let (first, first_app) = serve(db.store().await, DEFAULT_LEASE).await;
     let (second, second_app) = serve(db.store().await, DEFAULT_LEASE).await;
 
+    // The first instance holds the delivery in its handler while both are
+    // asked for it again: each answers 409 (Yoco retries later).
+    let gate = first_app.holder.hold();
+    let held = tokio::spawn(async move { deliver(first, "/record", "msg_1").await });
+    gate.arrived().await;
     let attempts: Vec<_> = (0..12)
         .map(|n| {
             let address = if n % 2 == 0 { first } else { second };
-            tokio::spawn(async move { deliver(address, "/record", "msg_1").await.0 })
+            tokio::spawn(async move { deliver(address, "/record", "msg_1").await })
         })
         .collect();
-    let mut statuses = Vec::new();
     for attempt in attempts {
-        statuses.push(attempt.await.unwrap());
+        assert_eq!(attempt.await.unwrap(), (409, "in progress".into()));
     }
-    assert!(
-        statuses.iter().all(|status| [200, 409].contains(status)),
-        "{statuses:?}"
-    );
-    assert_eq!(
-        first_app.processed("msg_1") + second_app.processed("msg_1"),
-        1,
-        "{statuses:?}"
-    );
+    gate.open();
+    assert_eq!(held.await.unwrap(), (200, "processed".into()));
+    assert_eq!(first_app.processed("msg_1") + second_app.processed("msg_1"), 1);
     assert_eq!(deliver(first, "/record", "msg_1").await, (200, "duplicate".into()));
     assert_eq!(deliver(second, "/record", "msg_1").await, (200, "duplicate".into()));
 }
@@ -629,7 +627,16 @@ async fn an_id_the_database_cannot_store_is_an_error_not_a_guess() {
     let db = TestDb::new("hostile_ids").await;
     let store = db.store().await;
     let answer = store.claim(&WebhookId::new("msg_\0nul"), DEFAULT_LEASE).await;
-    assert!(answer.is_err(), "{answer:?}");
+    let err = answer.unwrap_err();
+    // Not a mistake in the configuration (the `Configuration` kind): only
+    // those SQLSTATEs are; the rest is the database's answer of the moment.
+    assert_eq!(err.kind(), Unavailable, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("idempotency store unavailable: PostgreSQL could not claim the delivery: ")
+            && err.to_string().ends_with("(SQLSTATE 22021)"),
+        "the cause, by its SQLSTATE: {err}"
+    );
     assert!(matches!(
         store.claim(&WebhookId::new("msg_ok"), DEFAULT_LEASE).await,
         Ok(Claim::Acquired(_))

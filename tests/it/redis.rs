@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::redis::AsyncCommands as _;
@@ -24,8 +23,9 @@ use yoco_webhooks::redis::{CompleteWith, DEFAULT_KEY_PREFIX, RedisStore, RedisSt
 use yoco_webhooks::testing::{SampleEvent, Signer, StoreCheck, TEST_SECRET, check_store};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
 
+use crate::adapters::Recorder;
 use crate::conformance::passed;
-use crate::servers::{Server, ServerSpec};
+use crate::servers::{Ready, Server, ServerSpec};
 
 /// A `redis-server` (or `valkey-server`) of our own, forgotten when it
 /// stops.
@@ -63,35 +63,39 @@ impl Redis {
             Kind::Redis => ("redis-server", &[][..], "apt-get install -y redis-server"),
             Kind::Valkey => ("valkey-server", &[VALKEY_DIR][..], "scripts/install-valkey"),
         };
-        let server = Server::start(ServerSpec {
-            binary,
-            dirs,
-            install,
-            args: Box::new(move |port| {
-                let mut args: Vec<String> = [
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                    "--logfile",
-                    "",
-                    "--dir",
-                    &std::env::temp_dir().display().to_string(),
-                ]
-                .map(String::from)
-                .to_vec();
-                if let Some(password) = password {
-                    args.extend(["--requirepass".to_owned(), password.to_owned()]);
-                }
-                args
-            }),
-        });
+        let args = move |port: u16| {
+            let mut args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+                "--dir",
+                &std::env::temp_dir().display().to_string(),
+            ]
+            .map(String::from)
+            .to_vec();
+            if let Some(password) = password {
+                args.extend(["--requirepass".to_owned(), password.to_owned()]);
+            }
+            args
+        };
+        // Stopped as a crash would stop it: the tests of an outage want that.
+        let spec = dirs
+            .iter()
+            .fold(
+                ServerSpec::new(binary, install, args, Ready::Line("Ready to accept connections")),
+                |spec, dir| spec.in_dir(*dir),
+            )
+            .stopped_with("KILL");
+        let server = Server::start(spec);
         Redis { server, kind, password }
     }
 
@@ -566,9 +570,11 @@ async fn a_failed_handler_releases_the_claim_and_the_retry_processes() {
 #[tokio::test]
 async fn a_claim_whose_process_died_runs_out_and_a_retry_processes() {
     let redis = Redis::start();
-    // The process that died: claimed with a short lease, never completed.
+    // The process that died: claimed, never completed. The lease is long,
+    // so that it holds through the check below however slow the machine.
+    let lease = Duration::from_secs(600);
     let crashed = redis.store().await;
-    let Claim::Acquired(_abandoned) = crashed.claim(&id("msg_1"), Duration::from_millis(300)).await.unwrap() else {
+    let Claim::Acquired(_abandoned) = crashed.claim(&id("msg_1"), lease).await.unwrap() else {
         panic!("not acquired")
     };
     drop(crashed);
@@ -576,16 +582,26 @@ async fn a_claim_whose_process_died_runs_out_and_a_retry_processes() {
     let survivor = Deduplicator::new(redis.store().await);
     let early: Processed<(), ()> = survivor.process(&id("msg_1"), || async { unreachable!() }).await;
     assert_eq!(early.status(), 409, "the dead claim holds until its lease runs out");
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    // The lease is the key's time to live: cut to a millisecond, as if the
+    // lease had passed, it runs out on the server's own clock.
+    let mut inspect = redis.inspect().await;
+    let key = format!("{DEFAULT_KEY_PREFIX}msg_1");
+    let ttl: i64 = inspect.pttl(&key).await.unwrap();
+    assert!(0 < ttl && ttl <= 600_000, "the lease is the key's TTL: {ttl}");
+    let cut: bool = inspect.pexpire(&key, 1).await.unwrap();
+    assert!(cut);
+    while inspect.exists::<_, bool>(&key).await.unwrap() {
+        tokio::task::yield_now().await;
+    }
     let retry: Processed<(), ()> = survivor.process(&id("msg_1"), || async { Ok(()) }).await;
     assert!(matches!(retry, Processed::Done { recorded: Ok(()), .. }));
 }
 
-/// A merchant's server: the webhook configuration and what it processed.
+/// A merchant's server: the webhook configuration and its handler.
 #[derive(Clone)]
 struct App {
     yoco: YocoWebhookConfig,
-    processed: Arc<Mutex<Vec<String>>>,
+    recorder: Recorder,
 }
 
 impl FromRef<App> for YocoWebhookConfig {
@@ -596,24 +612,19 @@ impl FromRef<App> for YocoWebhookConfig {
 
 async fn handler(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), &'static str> {
     webhook
-        .process(|delivery| async move {
-            // Long enough for concurrent duplicates to overlap.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            app.processed.lock().unwrap().push(delivery.webhook_id.to_string());
-            Ok(())
-        })
+        .process(|delivery| async move { app.recorder.handle(delivery).await })
         .await
 }
 
-/// An axum server deduplicating on `store`, recording into `processed`.
-async fn serve(store: RedisStore, processed: Arc<Mutex<Vec<String>>>) -> SocketAddr {
+/// An axum server deduplicating on `store`, handling with `recorder`.
+async fn serve(store: RedisStore, recorder: Recorder) -> SocketAddr {
     let receiver = Receiver::new(
         Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
         CheckoutFilter::any(),
     );
     let app = App {
         yoco: YocoWebhookConfig::new(receiver).with_store(store),
-        processed,
+        recorder,
     };
     let router = Router::new().route("/webhooks/yoco", post(handler)).with_state(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -653,15 +664,15 @@ async fn redis_down_means_503_and_it_recovers_by_itself() {
 }
 
 async fn down_means_503_and_it_recovers_by_itself(mut redis: Redis) {
-    let processed = Arc::default();
-    let endpoint = url(serve(redis.store().await, Arc::clone(&processed)).await);
+    let recorder = Recorder::default();
+    let endpoint = url(serve(redis.store().await, recorder.clone()).await);
     assert_eq!(deliver(&endpoint, "msg_1").await, 200);
 
     redis.server.stop();
     for _ in 0..3 {
         assert_eq!(deliver(&endpoint, "msg_2").await, 503, "Redis is down: Yoco must retry");
     }
-    assert_eq!(*processed.lock().unwrap(), ["msg_1"], "nothing processed while down");
+    assert_eq!(recorder.processed(), ["msg_1"], "nothing processed while down");
 
     redis.server.restart();
     // The store reconnects in the background; until it has, the answer stays 503.
@@ -675,9 +686,9 @@ async fn down_means_503_and_it_recovers_by_itself(mut redis: Redis) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(answers.last(), Some(&200), "recovered: {answers:?}");
-    assert_eq!(*processed.lock().unwrap(), ["msg_1", "msg_2"]);
+    assert_eq!(recorder.processed(), ["msg_1", "msg_2"]);
     assert_eq!(deliver(&endpoint, "msg_2").await, 200);
-    assert_eq!(processed.lock().unwrap().len(), 2, "the retry is a duplicate");
+    assert_eq!(recorder.processed().len(), 2, "the retry is a duplicate");
 }
 
 #[tokio::test]
@@ -691,20 +702,33 @@ async fn redis_down_at_start_is_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_process_a_delivery_once() {
     let redis = Redis::start();
-    let processed = Arc::<Mutex<Vec<String>>>::default();
-    let first = url(serve(redis.store().await, Arc::clone(&processed)).await);
-    let second = url(serve(redis.store().await, Arc::clone(&processed)).await);
+    let recorder = Recorder::default();
+    let first = url(serve(redis.store().await, recorder.clone()).await);
+    let second = url(serve(redis.store().await, recorder.clone()).await);
     for n in 0..10 {
         let webhook_id = format!("msg_{n}");
-        let (a, b) = tokio::join!(deliver(&first, &webhook_id), deliver(&second, &webhook_id));
-        let mut answers = [a, b];
-        answers.sort_unstable();
-        assert!(
-            answers == [200, 200] || answers == [200, 409],
-            "{webhook_id}: {answers:?}"
+        // One instance (each in turn) holds the delivery in its handler
+        // while the other is asked for it: the other must answer 409.
+        let (holder, other) = if n % 2 == 0 {
+            (&first, &second)
+        } else {
+            (&second, &first)
+        };
+        let gate = recorder.hold();
+        let held = tokio::spawn({
+            let (holder, webhook_id) = (holder.clone(), webhook_id.clone());
+            async move { deliver(&holder, &webhook_id).await }
+        });
+        gate.arrived().await;
+        assert_eq!(
+            deliver(other, &webhook_id).await,
+            409,
+            "{webhook_id} while the other holds it"
         );
+        gate.open();
+        assert_eq!(held.await.unwrap(), 200, "{webhook_id}");
     }
-    let processed = processed.lock().unwrap();
+    let processed = recorder.processed();
     let mut counts = HashMap::<&str, usize>::new();
     for webhook_id in processed.iter() {
         *counts.entry(webhook_id).or_default() += 1;

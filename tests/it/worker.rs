@@ -8,18 +8,18 @@
 //! The processed deliveries are the JSON lines the Worker logs
 //! (`console.log`), which `workerd` prints on its stdout.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::sync::mpsc::Receiver;
 
 use serde_json::Value;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{Mode, WebhookSecret};
 
 use crate::adapters::{Recorder, adapter_suite};
+use crate::servers::{Ready, Server, ServerSpec, http_answers};
 
 /// What `scripts/test` installs and builds, and how to get it by hand.
 const INSTALL: &str = "run scripts/test, which installs and builds what this needs: \
@@ -45,23 +45,29 @@ fn workerd() -> PathBuf {
         .unwrap_or_else(|| panic!("workerd is not installed in {}: {INSTALL}", packages.display()))
 }
 
-/// A Worker served by `workerd`; stopped when dropped.
+/// A Worker served by `workerd` (by [`crate::servers`]); stopped when
+/// dropped.
 struct Served {
-    child: Child,
     address: SocketAddr,
+    /// The lines it printed on stdout, as they come (raw: the test parses
+    /// them, in its own thread).
+    lines: Option<Receiver<String>>,
+    server: Server,
     _dir: tempfile_dir::TempDir,
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Served {
+    /// Stops the Worker and returns every JSON line it printed that the
+    /// test has not taken: all of them, since it stopped.
+    fn printed_until_stopped(mut self) -> Vec<Value> {
+        self.server.stop();
+        let lines = self.lines.take().expect("the lines are still here");
+        lines.iter().map(|line| json_line(&line)).collect()
     }
 }
 
-/// A free loopback port, for `workerd` to listen on.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+fn json_line(line: &str) -> Value {
+    serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"))
 }
 
 /// Text bindings in workerd's configuration language.
@@ -71,9 +77,8 @@ fn bindings(vars: &[(&str, &str)]) -> String {
         .collect()
 }
 
-/// Serves the built example with `vars` and returns it with the JSON
-/// lines it prints, as they come.
-fn serve_example(vars: &[(&str, &str)], lines: impl Fn(Value) + Send + 'static) -> Served {
+/// Serves the built example with `vars`, ready when it answers HTTP.
+fn serve_example(vars: &[(&str, &str)]) -> Served {
     let build = example_dir().join("build");
     let (script, wasm) = (build.join("index.js"), build.join("index_bg.wasm"));
     assert!(
@@ -85,9 +90,12 @@ fn serve_example(vars: &[(&str, &str)], lines: impl Fn(Value) + Send + 'static) 
     let dir = tempfile_dir::TempDir::new();
     std::fs::copy(&script, dir.path().join("index.js")).unwrap();
     std::fs::copy(&wasm, dir.path().join("index_bg.wasm")).unwrap();
-    let port = free_port();
-    let config = format!(
-        r#"using Workerd = import "/workerd/workerd.capnp";
+    let bindings = bindings(vars);
+    let config_dir = dir.path().to_owned();
+    // The configuration names the port, chosen as the server starts.
+    let args = move |port: u16| {
+        let config = format!(
+            r#"using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],
   sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
@@ -102,48 +110,37 @@ const worker :Workerd.Worker = (
   durableObjectNamespaces = [ (className = "YocoDedup", uniqueKey = "yoco-webhooks-test-dedup") ],
   durableObjectStorage = (inMemory = void),
 );
-"#,
-        bindings = bindings(vars)
-    );
-    std::fs::write(dir.path().join("config.capnp"), config).unwrap();
-    let mut child = Command::new(&workerd)
-        .arg("serve")
-        .arg(dir.path().join("config.capnp"))
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {}: {err}: {INSTALL}", workerd.display()));
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+"#
+        );
+        let path = config_dir.join(format!("config-{port}.capnp"));
+        std::fs::write(&path, config).unwrap();
+        vec!["serve".to_owned(), path.display().to_string()]
+    };
+    let spec = ServerSpec::new(
+        "workerd",
+        INSTALL,
+        args,
+        // Any answer: the Worker is loaded and serving (its answers are
+        // the tests' business).
+        Ready::Answers(Box::new(|address| http_answers(address, "/", None))),
+    )
+    .in_dir(workerd.parent().unwrap())
+    .current_dir(dir.path())
+    .stdout_to_test();
+    let mut server = Server::start(spec);
+    let stdout = BufReader::new(server.take_stdout());
+    let (printed, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
-            lines(serde_json::from_str(&line).unwrap_or_else(|_| panic!("not a JSON line: {line}")));
+            if printed.send(line).is_err() {
+                break;
+            }
         }
     });
-    let errors = Arc::new(Mutex::new(String::new()));
-    let logged = Arc::clone(&errors);
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            eprintln!("workerd: {line}");
-            logged.lock().unwrap().push_str(&line);
-        }
-    });
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    while TcpStream::connect(address).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("workerd exited ({status}): {}", errors.lock().unwrap());
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "workerd did not listen on {address}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     Served {
-        child,
-        address,
+        address: server.address(),
+        lines: Some(lines),
+        server,
         _dir: dir,
     }
 }
@@ -151,23 +148,51 @@ const worker :Workerd.Worker = (
 /// The example as the suite's adapters are configured: the test secret,
 /// checkout `ch_mine`, a body limit of `limit`.
 async fn serve(limit: usize) -> (SocketAddr, Recorder) {
-    let recorder = Recorder::out_of_process(Duration::from_millis(300));
-    let record = recorder.clone();
     let limit = limit.to_string();
-    let served = serve_example(
-        &[
-            ("YOCO_WEBHOOK_SECRET", TEST_SECRET),
-            ("YOCO_CHECKOUT_IDS", "ch_mine"),
-            ("YOCO_BODY_LIMIT", &limit),
-        ],
-        move |line| record.record_printed(line["webhook_id"].as_str().unwrap().to_owned()),
-    );
+    let mut served = serve_example(&[
+        ("YOCO_WEBHOOK_SECRET", TEST_SECRET),
+        ("YOCO_CHECKOUT_IDS", "ch_mine"),
+        ("YOCO_BODY_LIMIT", &limit),
+    ]);
     let address = served.address;
+    let lines = served.lines.take().unwrap();
+    let recorder = Recorder::out_of_process(lines, move |webhook_id| {
+        let body = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
+        assert_eq!(
+            post_blocking(address, webhook_id, &body),
+            200,
+            "the sentinel {webhook_id}"
+        );
+    });
     // Served while the suite holds the recorder.
-    (address, recorder.keeping(served))
+    (address, recorder.keeping(Mutex::new(served)))
 }
 
 adapter_suite!(serve, out_of_process);
+
+/// Posts `body` signed with the test secret as delivery `id`, from a
+/// thread outside the runtime, and returns the status.
+fn post_blocking(address: SocketAddr, id: &str, body: &[u8]) -> u16 {
+    let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, body);
+    let mut request = format!(
+        "POST /webhooks/yoco HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers.pairs() {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"))
+}
 
 /// Posts `body` signed with the test secret as delivery `id`.
 async fn post(address: SocketAddr, id: &str, body: Vec<u8>) -> u16 {
@@ -181,29 +206,12 @@ async fn post(address: SocketAddr, id: &str, body: Vec<u8>) -> u16 {
     request.send().await.unwrap().status().as_u16()
 }
 
-/// The lines printed once `count` have come (or 10 s have passed), and
-/// 300 ms more for any line too many: lines printed before an answer may
-/// reach the test after it.
-fn printed(lines: &Mutex<Vec<Value>>, count: usize) -> Vec<Value> {
-    let started = Instant::now();
-    while lines.lock().unwrap().len() < count && started.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    lines.lock().unwrap().clone()
-}
-
 #[tokio::test]
 async fn the_example_keeps_the_receivers_contract() {
-    let lines = Arc::new(Mutex::new(Vec::<Value>::new()));
-    let seen = Arc::clone(&lines);
-    let served = serve_example(
-        &[
-            ("YOCO_WEBHOOK_SECRET", TEST_SECRET),
-            ("YOCO_CHECKOUT_IDS", "ch_a, ch_b"),
-        ],
-        move |line| seen.lock().unwrap().push(line),
-    );
+    let served = serve_example(&[
+        ("YOCO_WEBHOOK_SECRET", TEST_SECRET),
+        ("YOCO_CHECKOUT_IDS", "ch_a, ch_b"),
+    ]);
     let address = served.address;
     let payment = SampleEvent::payment_succeeded()
         .checkout_id("ch_a")
@@ -231,7 +239,7 @@ async fn the_example_keeps_the_receivers_contract() {
     assert_eq!(elsewhere.status(), 404);
 
     assert_eq!(
-        printed(&lines, 2),
+        served.printed_until_stopped(),
         vec![
             serde_json::json!({"webhook_id": "msg_1", "event_id": "evt_1", "type": "payment.succeeded",
                 "checkout_id": "ch_a", "mode": "live", "amount": 900, "currency": "ZAR"}),
@@ -243,7 +251,7 @@ async fn the_example_keeps_the_receivers_contract() {
 
 #[tokio::test]
 async fn without_a_secret_every_request_is_answered_500_with_what_to_set() {
-    let served = serve_example(&[], |line| panic!("processed without a secret: {line}"));
+    let served = serve_example(&[]);
     let body = SampleEvent::payment_succeeded().to_json();
     let response = reqwest::Client::new()
         .post(format!("http://{}/webhooks/yoco", served.address))
@@ -253,10 +261,13 @@ async fn without_a_secret_every_request_is_answered_500_with_what_to_set() {
         .unwrap();
     assert_eq!(response.status(), 500);
     assert!(response.text().await.unwrap().contains("YOCO_WEBHOOK_SECRET"));
+    assert_eq!(
+        served.printed_until_stopped(),
+        Vec::<Value>::new(),
+        "processed without a secret"
+    );
 
-    let served = serve_example(&[("YOCO_WEBHOOK_SECRET", "sk_test_not_a_webhook_secret")], |line| {
-        panic!("processed with a bad secret: {line}")
-    });
+    let served = serve_example(&[("YOCO_WEBHOOK_SECRET", "sk_test_not_a_webhook_secret")]);
     let response = reqwest::Client::new()
         .post(format!("http://{}/webhooks/yoco", served.address))
         .body("{}")
@@ -269,24 +280,24 @@ async fn without_a_secret_every_request_is_answered_500_with_what_to_set() {
         text.contains("whsec_") && !text.contains("not_a_webhook_secret"),
         "{text}"
     );
+    assert_eq!(
+        served.printed_until_stopped(),
+        Vec::<Value>::new(),
+        "processed with a bad secret"
+    );
 }
 
 #[tokio::test]
 async fn a_test_secret_vouches_for_test_events_only() {
-    let lines = Arc::new(Mutex::new(Vec::<Value>::new()));
-    let seen = Arc::clone(&lines);
-    let served = serve_example(
-        &[
-            ("YOCO_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-            ("YOCO_WEBHOOK_SECRET_TEST", TEST_SECRET),
-        ],
-        move |line| seen.lock().unwrap().push(line),
-    );
+    let served = serve_example(&[
+        ("YOCO_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("YOCO_WEBHOOK_SECRET_TEST", TEST_SECRET),
+    ]);
     let test_event = SampleEvent::payment_succeeded().mode(Mode::Test).to_json();
     assert_eq!(post(served.address, "msg_1", test_event).await, 200);
     let live_event = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
     assert_eq!(post(served.address, "msg_2", live_event).await, 401);
-    let lines = printed(&lines, 1);
+    let lines = served.printed_until_stopped();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["mode"], "test");
 }
