@@ -48,6 +48,7 @@ pub const INBOX_MIGRATION: &str = r#"CREATE TABLE IF NOT EXISTS "yoco_webhook_in
     lease             uuid
 );
 ALTER TABLE "yoco_webhook_inbox" ADD COLUMN IF NOT EXISTS lease uuid;
+ALTER TABLE "yoco_webhook_inbox" ADD COLUMN IF NOT EXISTS receipt text NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_due"
     ON "yoco_webhook_inbox" (due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_done"
@@ -90,6 +91,8 @@ impl InboxStatements {
     lease             uuid
 );
 ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS lease uuid;
+-- Rows queued before receipts have none: refused when checked, dead.
+ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS receipt text NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS {due}
     ON {qualified} (due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS {done}

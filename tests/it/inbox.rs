@@ -696,8 +696,22 @@ async fn the_migration_brings_a_table_of_an_earlier_version_up_to_date_and_runs_
     let pool = db.pool().await;
     sqlx::raw_sql(EARLIER_TABLE).execute(&pool).await.unwrap();
     let inbox = Inbox::new(pool.clone());
-    assert!(inbox.enqueue_new(&stored("earlier-1")).await.unwrap());
-    // Workers of this version before the migration: a mistake to fix, not an outage to wait out.
+    // Queued by the earlier version, which had no receipts.
+    let earlier = stored("earlier-1");
+    sqlx::query(
+        "INSERT INTO yoco_webhook_inbox (webhook_id, webhook_timestamp, webhook_signature, body, received_at)
+         VALUES ($1, $2, $3, $4, now())",
+    )
+    .bind(earlier.webhook_id().as_str())
+    .bind(earlier.webhook_timestamp())
+    .bind(earlier.webhook_signature())
+    .bind(earlier.body())
+    .execute(&pool)
+    .await
+    .unwrap();
+    // This version before the migration: a mistake to fix, not an outage to wait out.
+    let not_migrated = inbox.enqueue_new(&stored("later-1")).await.unwrap_err();
+    assert_eq!(not_migrated.kind(), StoreErrorKind::Configuration, "{not_migrated}");
     let not_migrated = inbox.next().await.unwrap_err();
     assert_eq!(not_migrated.kind(), StoreErrorKind::Configuration, "{not_migrated}");
     assert_eq!(
@@ -709,6 +723,9 @@ async fn the_migration_brings_a_table_of_an_earlier_version_up_to_date_and_runs_
     inbox.migrate().await.unwrap();
     let taken = inbox.next().await.unwrap().expect("earlier-1 is due");
     assert_eq!(taken.attempt(), 1);
+    // No receipt vouches for its time of receipt: refused when checked.
+    assert_eq!(taken.stored().receipt(), "");
     taken.done().await.unwrap();
     assert_eq!(row(&pool, "earlier-1").await, ("done".to_owned(), 1, None));
+    assert!(inbox.enqueue_new(&stored("later-1")).await.unwrap());
 }
