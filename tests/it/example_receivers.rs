@@ -289,17 +289,23 @@ async fn post_each_kind(receiver: &mut Running) -> Vec<Value> {
         .metadata("notes", BODY_TEXT)
         .to_json();
     assert_eq!(receiver.post("msg_3", foreign).await, 200);
+    assert_eq!(post_forged(&receiver.url, payment).await, 401);
+    printed
+}
+
+/// Posts `body` to `url` as delivery `msg_4`, stale and with a forged
+/// signature; the status.
+pub(crate) async fn post_forged(url: &str, body: Vec<u8>) -> u16 {
     let forged = reqwest::Client::new()
-        .post(&receiver.url)
+        .post(url)
         .header("webhook-id", "msg_4")
         .header("webhook-timestamp", "1")
         .header("webhook-signature", "v1,AAAA")
-        .body(payment)
+        .body(body)
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status(), 401);
-    printed
+    forged.status().as_u16()
 }
 
 /// Once [`post_each_kind`]'s deliveries are logged (a line each on stderr,
