@@ -345,6 +345,20 @@ async fn prints_nothing_secret() {
     assert_nothing_secret(&stderr);
 }
 
+/// The Durable Object store keeps the store contract, run inside workerd
+/// by the example's `/store-check` (`testing::StoreCheck` with the Workers
+/// timer): claims once, completion and release by the owner only, a lease
+/// that runs out, one winner of concurrent claims.
+#[tokio::test]
+async fn the_durable_object_store_keeps_the_store_contract() {
+    let served = serve_example(&[("YOCO_STORE_CHECK", "1")]);
+    let response = reqwest::get(format!("http://{}/store-check", served.address))
+        .await
+        .unwrap();
+    let answer = (response.status().as_u16(), response.text().await.unwrap());
+    assert_eq!(answer, (200, "no violation".to_owned()));
+}
+
 /// A temporary directory, removed when dropped (no dependency for it).
 mod tempfile_dir {
     use std::path::{Path, PathBuf};
