@@ -96,11 +96,7 @@ impl Recorder {
     /// only: one processed in another process.
     pub(crate) async fn record(&self, webhook_id: &str) -> Result<(), &'static str> {
         self.holder.wait_if_held().await;
-        if self
-            .panic_next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if self.take_panic() {
             panic!("the merchant's handler panicked on purpose");
         }
         if self
@@ -161,11 +157,19 @@ impl Recorder {
         self.fail_next.store(count, Ordering::SeqCst);
     }
 
+    /// Whether the handler is to panic now (for a handler in another
+    /// process, which asks before it records).
+    pub(crate) fn take_panic(&self) -> bool {
+        self.panic_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     /// Makes the next `count` deliveries panic in the handler.
     pub(crate) fn panic_next(&self, count: usize) {
         assert!(
             self.printed.is_none(),
-            "a server in another process cannot be made to panic"
+            "a server that prints what it processed cannot be made to panic"
         );
         self.panic_next.store(count, Ordering::SeqCst);
     }
@@ -347,13 +351,19 @@ pub(crate) struct RecordingQueue {
     queued: Arc<Mutex<Vec<String>>>,
 }
 
+impl RecordingQueue {
+    /// Records `webhook_id`, unless it is queued already.
+    pub(crate) fn record(&self, webhook_id: &str) {
+        let mut queued = self.queued.lock().unwrap();
+        if !queued.iter().any(|id| id == webhook_id) {
+            queued.push(webhook_id.to_owned());
+        }
+    }
+}
+
 impl DeliveryQueue for RecordingQueue {
     fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
-        let mut queued = self.queued.lock().unwrap();
-        let id = delivery.webhook_id().as_str().to_owned();
-        if !queued.contains(&id) {
-            queued.push(id);
-        }
+        self.record(delivery.webhook_id().as_str());
         std::future::ready(Ok(()))
     }
 }
