@@ -3,7 +3,8 @@
 //! statuses, retries, concurrent duplicates, hostile headers, oversized,
 //! chunked and aborted bodies. An adapter's module starts its server with
 //! [`Recorder::handle`] as the merchant's handler and runs
-//! [`adapter_suite!`] on it.
+//! [`adapter_suite!`] on it, and [`configured_suite!`] on a server it
+//! starts with a given configuration (a queue, a failing store).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
