@@ -2,6 +2,8 @@
 //! release, and what became of the delivery.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
 use std::time::Duration;
 
 use super::store::{Claim, ClaimToken, IdempotencyStore, StoreError};
@@ -98,7 +100,11 @@ impl<S: IdempotencyStore> Deduplicator<S> {
     }
 
     /// Claims the delivery, runs `handler` if the claim is ours, and marks the
-    /// delivery done if it succeeded or gives the claim up if it failed.
+    /// delivery done if it succeeded or gives the claim up if it failed. A
+    /// handler that panics gives the claim up too, and the panic goes on to
+    /// the caller (the server, which drops the connection or answers 500):
+    /// Yoco's retry is processed rather than answered 409 until the lease
+    /// ends.
     pub async fn process<F, Fut, T, E>(&self, webhook_id: &WebhookId, handler: F) -> Processed<T, E>
     where
         F: FnOnce() -> Fut,
@@ -125,7 +131,27 @@ impl<S: IdempotencyStore> Deduplicator<S> {
             Ok(Claim::InProgress) => return Processed::InProgress,
             Err(err) => return Processed::StoreUnavailable(err),
         };
-        match handler(token.clone()).await {
+        let mut handled = std::pin::pin!(handler(token.clone()));
+        // A panic in the handler gives the claim up as an `Err` does, then
+        // goes on to the server: otherwise every retry would be answered
+        // 409 until the lease ran out.
+        let outcome =
+            std::future::poll_fn(
+                |cx| match std::panic::catch_unwind(AssertUnwindSafe(|| handled.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+                    Err(panic) => Poll::Ready(Err(panic)),
+                },
+            )
+            .await;
+        let result = match outcome {
+            Ok(result) => result,
+            Err(panic) => {
+                let _ = self.store.release(&token).await;
+                std::panic::resume_unwind(panic);
+            }
+        };
+        match result {
             Ok(value) => Processed::Done {
                 value,
                 recorded: self.store.complete(&token, self.retention).await,
@@ -183,6 +209,24 @@ mod tests {
             let busy = once.process(&id("c"), handler).await;
             assert!(matches!(busy, Processed::InProgress));
         });
+    }
+
+    #[test]
+    fn a_panicking_handler_gives_its_claim_up_and_the_panic_goes_on() {
+        let once = Deduplicator::new(MemoryStore::default());
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            block_on(once.process(&id("a"), || async {
+                panic!("the handler panicked");
+                #[allow(unreachable_code)]
+                Ok::<(), ()>(())
+            }))
+        }));
+        assert!(panicked.is_err(), "the panic goes on to the caller");
+        let retry = block_on(once.process(&id("a"), || async { Ok::<_, ()>(()) }));
+        assert!(
+            matches!(retry, Processed::Done { recorded: Ok(()), .. }),
+            "released, so the retry processes: {retry:?}"
+        );
     }
 
     #[test]

@@ -61,7 +61,10 @@ impl YocoWebhook {
     /// Runs `handler` unless this delivery was processed already or is being
     /// processed elsewhere, and gives the answer for Yoco: an `Err` from the
     /// handler answers 500 and releases the delivery, so that Yoco's retry
-    /// processes it.
+    /// processes it. A handler that panics releases it too, and the panic
+    /// goes on to the server, whose answer is never 2xx (axum, actix-web,
+    /// Poem and hyper drop the connection, Rocket answers 500): Yoco
+    /// retries either.
     pub async fn process<F, Fut, T, E>(self, handler: F) -> Processed<T, E>
     where
         F: FnOnce(Delivery) -> Fut,

@@ -11,7 +11,9 @@ use yoco_webhooks::VerifyError;
 use yoco_webhooks::actix_web::{YocoErrorHandler, YocoRejection, YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
 
-use crate::adapters::{Recorder, adapter_suite, ours, post_signed, post_with_only_an_id, receiver, signed};
+use crate::adapters::{
+    Recorder, adapter_suite, configured_suite, ours, post_signed, post_with_only_an_id, receiver, signed,
+};
 
 async fn handler(recorder: web::Data<Recorder>, webhook: YocoWebhook) -> Processed<(), &'static str> {
     webhook
@@ -66,6 +68,7 @@ async fn serve(limit: usize) -> (SocketAddr, Recorder) {
 }
 
 adapter_suite!(serve);
+configured_suite!(serve_with);
 
 #[tokio::test]
 async fn the_config_may_be_data_and_the_error_hook_sees_the_cause() {

@@ -3,7 +3,8 @@
 //! statuses, retries, concurrent duplicates, hostile headers, oversized,
 //! chunked and aborted bodies. An adapter's module starts its server with
 //! [`Recorder::handle`] as the merchant's handler and runs
-//! [`adapter_suite!`] on it.
+//! [`adapter_suite!`] on it, and [`configured_suite!`] on a server it
+//! starts with a given configuration (a queue, a failing store).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,8 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use yoco_webhooks::dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
 use yoco_webhooks::testing::{SampleEvent, SignedHeaders, Signer, TEST_SECRET};
-use yoco_webhooks::{CheckoutFilter, Delivery, Receiver, Verifier, WebhookSecret};
+use yoco_webhooks::{
+    CheckoutFilter, Delivery, DeliveryQueue, Receiver, StoredDelivery, Verifier, WebhookId, WebhookSecret,
+};
 
 /// The merchant's handler, shared with the test: records what it processed,
 /// fails on demand, and holds a delivery on demand. For a server in another
@@ -22,6 +26,7 @@ use yoco_webhooks::{CheckoutFilter, Delivery, Receiver, Verifier, WebhookSecret}
 pub(crate) struct Recorder {
     processed: Arc<Mutex<Vec<String>>>,
     fail_next: Arc<AtomicUsize>,
+    panic_next: Arc<AtomicUsize>,
     /// Holds the handler on demand.
     holder: Holder,
     /// For a server in another process: its printed lines and a sentinel.
@@ -92,6 +97,9 @@ impl Recorder {
     /// only: one processed in another process.
     pub(crate) async fn record(&self, webhook_id: &str) -> Result<(), &'static str> {
         self.holder.wait_if_held().await;
+        if self.take_panic() {
+            panic!("the merchant's handler panicked on purpose");
+        }
         if self
             .fail_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -148,6 +156,23 @@ impl Recorder {
             "a server in another process cannot be made to fail"
         );
         self.fail_next.store(count, Ordering::SeqCst);
+    }
+
+    /// Whether the handler is to panic now (for a handler in another
+    /// process, which asks before it records).
+    pub(crate) fn take_panic(&self) -> bool {
+        self.panic_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Makes the next `count` deliveries panic in the handler.
+    pub(crate) fn panic_next(&self, count: usize) {
+        assert!(
+            self.printed.is_none(),
+            "a server that prints what it processed cannot be made to panic"
+        );
+        self.panic_next.store(count, Ordering::SeqCst);
     }
 }
 
@@ -281,19 +306,194 @@ macro_rules! adapter_suite {
 }
 pub(crate) use adapter_suite;
 
+/// Generates the suite's tests of a configuration's queue and store for an
+/// adapter, given an `async fn(YocoWebhookConfig) -> (SocketAddr, Recorder)`
+/// that serves `POST /webhooks/yoco` with that configuration.
+macro_rules! configured_suite {
+    ($serve_config:path) => {
+        #[tokio::test]
+        async fn with_a_queue_a_delivery_is_queued_once_and_the_handler_never_runs() {
+            let queue = crate::adapters::RecordingQueue::default();
+            let config = yoco_webhooks::YocoWebhookConfig::new(crate::adapters::receiver()).with_queue(queue.clone());
+            let (address, recorder) = $serve_config(config).await;
+            crate::adapters::with_a_queue_a_delivery_is_queued_once(address, recorder, queue).await;
+        }
+
+        #[tokio::test]
+        async fn a_queue_that_cannot_record_is_answered_503() {
+            let config = yoco_webhooks::YocoWebhookConfig::new(crate::adapters::receiver())
+                .with_queue(crate::adapters::QueueDown);
+            let (address, recorder) = $serve_config(config).await;
+            crate::adapters::a_queue_that_cannot_record_is_answered_503(address, recorder).await;
+        }
+
+        #[tokio::test]
+        async fn a_handler_done_but_not_recorded_is_answered_200_processed() {
+            let config = yoco_webhooks::YocoWebhookConfig::new(crate::adapters::receiver())
+                .with_store(crate::adapters::CompleteFails::default());
+            let (address, recorder) = $serve_config(config).await;
+            crate::adapters::a_handler_done_but_not_recorded_is_answered_200_processed(address, recorder).await;
+        }
+
+        #[tokio::test]
+        async fn a_handler_that_panics_is_never_2xx_and_its_retry_is_processed() {
+            let config = yoco_webhooks::YocoWebhookConfig::new(crate::adapters::receiver());
+            let (address, recorder) = $serve_config(config).await;
+            crate::adapters::a_handler_that_panics_is_never_2xx_and_its_retry_is_processed(address, recorder).await;
+        }
+    };
+}
+pub(crate) use configured_suite;
+
+/// A [`DeliveryQueue`] in memory that keeps the `webhook-id`s it recorded,
+/// each once, as the contract asks.
+#[derive(Clone, Default)]
+pub(crate) struct RecordingQueue {
+    queued: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingQueue {
+    /// Records `webhook_id`, unless it is queued already.
+    pub(crate) fn record(&self, webhook_id: &str) {
+        let mut queued = self.queued.lock().unwrap();
+        if !queued.iter().any(|id| id == webhook_id) {
+            queued.push(webhook_id.to_owned());
+        }
+    }
+}
+
+impl DeliveryQueue for RecordingQueue {
+    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.record(delivery.webhook_id().as_str());
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A [`DeliveryQueue`] that cannot record anything: a database down.
+pub(crate) struct QueueDown;
+
+impl DeliveryQueue for QueueDown {
+    fn enqueue(&self, _: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Err(StoreError::new("queue down on purpose")))
+    }
+}
+
+/// A [`MemoryStore`] whose `complete` fails: the handler's work is done,
+/// but the store could not record it.
+#[derive(Default)]
+pub(crate) struct CompleteFails(MemoryStore);
+
+impl IdempotencyStore for CompleteFails {
+    fn claim(&self, webhook_id: &WebhookId, lease: Duration) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        self.0.claim(webhook_id, lease)
+    }
+
+    fn complete(&self, _: &ClaimToken, _: Duration) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Err(StoreError::new("complete fails on purpose")))
+    }
+
+    fn release(&self, token: &ClaimToken) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.0.release(token)
+    }
+}
+
+/// With a queue: our delivery and its retry are answered 200 `queued` and
+/// recorded once; a foreign one is ignored, not queued; the route's
+/// handler never runs.
+pub(crate) async fn with_a_queue_a_delivery_is_queued_once(
+    address: SocketAddr,
+    recorder: Recorder,
+    queue: RecordingQueue,
+) {
+    for _attempt in 0..2 {
+        assert_eq!(
+            post_signed(address, &signed("msg_q", &ours()), ours()).await,
+            (200, "queued".into())
+        );
+    }
+    assert_eq!(
+        post_foreign(address, "msg_foreign").await,
+        (200, "ignored: foreign checkout".into())
+    );
+    assert_eq!(*queue.queued.lock().unwrap(), ["msg_q"]);
+    assert!(recorder.processed().is_empty(), "the handler ran with a queue");
+}
+
+/// A queue that cannot record the delivery: 503, so that Yoco retries;
+/// never 2xx, and the handler does not run instead.
+pub(crate) async fn a_queue_that_cannot_record_is_answered_503(address: SocketAddr, recorder: Recorder) {
+    assert_eq!(
+        post_signed(address, &signed("msg_q", &ours()), ours()).await,
+        (503, "store unavailable".into())
+    );
+    assert!(recorder.processed().is_empty());
+}
+
+/// The handler succeeded but the store could not mark the delivery done
+/// (`Processed::Done { recorded: Err(..) }`): the work is done, so the
+/// answer is 200 `processed` (a 5xx would have Yoco send it again, to run
+/// the work twice once the lease ends); the handler ran once.
+pub(crate) async fn a_handler_done_but_not_recorded_is_answered_200_processed(address: SocketAddr, recorder: Recorder) {
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &ours()), ours()).await,
+        (200, "processed".into())
+    );
+    assert_eq!(recorder.processed(), ["msg_1"]);
+}
+
+/// A handler that panics: the answer is never 2xx (a 500, or the server
+/// drops the connection, which Yoco retries as it retries a 5xx), and
+/// the claim is released, so that Yoco's retry, at once, is processed
+/// rather than answered 409 until the lease ends.
+pub(crate) async fn a_handler_that_panics_is_never_2xx_and_its_retry_is_processed(
+    address: SocketAddr,
+    recorder: Recorder,
+) {
+    recorder.panic_next(1);
+    match send_signed(address, &signed("msg_1", &ours()), ours()).await {
+        Ok(response) => assert!(
+            response.status().is_server_error(),
+            "a panicking handler answered {}",
+            response.status()
+        ),
+        Err(err) => assert!(!err.is_timeout(), "{err}"),
+    }
+    assert_eq!(
+        post_signed(address, &signed("msg_1", &ours()), ours()).await,
+        (200, "processed".into()),
+        "the retry after a panic"
+    );
+    assert_eq!(recorder.processed(), ["msg_1"]);
+}
+
 pub(crate) fn signed(id: &str, body: &[u8]) -> SignedHeaders {
     Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, body)
 }
 
 pub(crate) async fn post_signed(address: SocketAddr, headers: &SignedHeaders, body: Vec<u8>) -> (u16, String) {
+    let response = send_signed(address, headers, body).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Posts `body` signed with `headers`: the response, or why none came.
+pub(crate) async fn send_signed(
+    address: SocketAddr,
+    headers: &SignedHeaders,
+    body: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
     let mut request = reqwest::Client::new()
         .post(format!("http://{address}/webhooks/yoco"))
         .body(body);
     for (name, value) in headers.pairs() {
         request = request.header(name, value);
     }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    request.send().await
+}
+
+/// A delivery for another merchant's checkout, signed with `id`.
+pub(crate) async fn post_foreign(address: SocketAddr, id: &str) -> (u16, String) {
+    let foreign = SampleEvent::payment_succeeded().checkout_id("ch_theirs").to_json();
+    post_signed(address, &signed(id, &foreign), foreign).await
 }
 
 /// Our delivery with a `webhook-id` but neither timestamp nor signature:
@@ -323,9 +523,8 @@ pub(crate) async fn processes_ours_once_and_acknowledges_the_rest(address: Socke
         (200, "duplicate".into())
     );
 
-    let foreign = SampleEvent::payment_succeeded().checkout_id("ch_theirs").to_json();
     assert_eq!(
-        post_signed(address, &signed("msg_2", &foreign), foreign).await,
+        post_foreign(address, "msg_2").await,
         (200, "ignored: foreign checkout".into())
     );
     let in_store = SampleEvent::payment_succeeded().without_checkout_id().to_json();

@@ -9,7 +9,7 @@ use axum::routing::post;
 use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::Processed;
 
-use crate::adapters::{Recorder, adapter_suite, receiver};
+use crate::adapters::{Recorder, adapter_suite, configured_suite, receiver};
 
 /// The merchant's own state, beside the webhook configuration.
 #[derive(Clone)]
@@ -31,8 +31,12 @@ async fn handler(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), 
 }
 
 pub(crate) async fn serve(limit: usize) -> (SocketAddr, Recorder) {
+    serve_config(YocoWebhookConfig::new(receiver()).body_limit(limit)).await
+}
+
+async fn serve_config(yoco: YocoWebhookConfig) -> (SocketAddr, Recorder) {
     let app = App {
-        yoco: YocoWebhookConfig::new(receiver()).body_limit(limit),
+        yoco,
         recorder: Recorder::default(),
     };
     let router = Router::new()
@@ -45,6 +49,7 @@ pub(crate) async fn serve(limit: usize) -> (SocketAddr, Recorder) {
 }
 
 adapter_suite!(serve);
+configured_suite!(serve_config);
 
 /// The route's own `DefaultBodyLimit` bounds the read when it is below the
 /// configured limit: an operator's 1 KiB cap holds for this extractor too.

@@ -228,25 +228,7 @@ fn sample(metrics: &str, metric: &str, labels: &[&str]) -> Option<f64> {
 
 async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret(name: &str) {
     let mut receiver = start(name, &[("YOCO_CHECKOUT_IDS", "ch_a"), ("RUST_LOG", "debug")]).await;
-    let payment = SampleEvent::payment_succeeded().checkout_id("ch_a").to_json();
-    assert_eq!(receiver.post("msg_1", payment.clone()).await, 200);
-    receiver.next_line().await;
-    assert_eq!(receiver.post("msg_1", payment.clone()).await, 200);
-    let refund = SampleEvent::refund_succeeded().checkout_id("ch_a").to_json();
-    assert_eq!(receiver.post("msg_2", refund).await, 200);
-    receiver.next_line().await;
-    let foreign = SampleEvent::payment_succeeded().checkout_id("ch_c").to_json();
-    assert_eq!(receiver.post("msg_3", foreign).await, 200);
-    let forged = reqwest::Client::new()
-        .post(&receiver.url)
-        .header("webhook-id", "msg_4")
-        .header("webhook-timestamp", "1")
-        .header("webhook-signature", "v1,AAAA")
-        .body(payment)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 401);
+    let printed = post_each_kind(&mut receiver).await;
 
     let metrics = reqwest::get(receiver.url.replace("/webhooks/yoco", "/metrics"))
         .await
@@ -277,9 +259,60 @@ async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret(name: &str) {
         metrics.contains(r#"yoco_webhooks_store_seconds{store="MemoryStore",operation="claim""#),
         "{metrics}"
     );
+    logs_nothing_secret(&receiver, &printed).await;
+}
 
-    // Logs: a line per delivery on stderr (written before the answer, read
-    // by another task: waited for), and nothing secret in them.
+/// What a body of each kind carries in its metadata: a text that must
+/// never be printed.
+pub(crate) const BODY_TEXT: &str = "body-text-never-printed";
+
+/// Posts, with `receiver` filtering on `ch_a`: a payment (processed), its
+/// retry (duplicate), a refund (processed), a foreign payment (ignored)
+/// and a forgery (401); each body carries [`BODY_TEXT`]. The lines the
+/// receiver printed on stdout for the two it processed.
+async fn post_each_kind(receiver: &mut Running) -> Vec<Value> {
+    let payment = SampleEvent::payment_succeeded()
+        .checkout_id("ch_a")
+        .metadata("notes", BODY_TEXT)
+        .to_json();
+    assert_eq!(receiver.post("msg_1", payment.clone()).await, 200);
+    let mut printed = vec![receiver.next_line().await];
+    assert_eq!(receiver.post("msg_1", payment.clone()).await, 200);
+    let refund = SampleEvent::refund_succeeded()
+        .checkout_id("ch_a")
+        .metadata("notes", BODY_TEXT)
+        .to_json();
+    assert_eq!(receiver.post("msg_2", refund).await, 200);
+    printed.push(receiver.next_line().await);
+    let foreign = SampleEvent::payment_succeeded()
+        .checkout_id("ch_c")
+        .metadata("notes", BODY_TEXT)
+        .to_json();
+    assert_eq!(receiver.post("msg_3", foreign).await, 200);
+    assert_eq!(post_forged(&receiver.url, payment).await, 401);
+    printed
+}
+
+/// Posts `body` to `url` as delivery `msg_4`, stale and with a forged
+/// signature; the status.
+pub(crate) async fn post_forged(url: &str, body: Vec<u8>) -> u16 {
+    let forged = reqwest::Client::new()
+        .post(url)
+        .header("webhook-id", "msg_4")
+        .header("webhook-timestamp", "1")
+        .header("webhook-signature", "v1,AAAA")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    forged.status().as_u16()
+}
+
+/// Once [`post_each_kind`]'s deliveries are logged (a line each on stderr,
+/// written before the answer, read by another task: waited for), neither
+/// the log nor the `printed` lines hold the secret, its base64 key, a
+/// signature or the body's text.
+async fn logs_nothing_secret(receiver: &Running, printed: &[Value]) {
     let expected = ["delivery processed", "foreign_checkout", "stale_timestamp"];
     let waited = tokio::time::timeout(Duration::from_secs(60), async {
         while !expected
@@ -292,8 +325,18 @@ async fn reports_its_deliveries_on_metrics_and_logs_nothing_secret(name: &str) {
     .await;
     let logged = receiver.logged.lock().unwrap().clone();
     assert!(waited.is_ok(), "{expected:?} not all logged:\n{logged}");
-    for leak in [TEST_SECRET, TEST_SECRET.trim_start_matches("whsec_"), "v1,", "{\""] {
-        assert!(!logged.contains(leak), "{leak:?} logged:\n{logged}");
+    assert_nothing_secret(&logged);
+    for line in printed {
+        assert_nothing_secret(&line.to_string());
+    }
+}
+
+/// `output` (a log, printed lines) holds neither the test secret, nor its
+/// base64 key, nor a `v1,` signature, nor a body (its JSON, its text).
+pub(crate) fn assert_nothing_secret(output: &str) {
+    let key = TEST_SECRET.trim_start_matches("whsec_");
+    for leak in [TEST_SECRET, key, "v1,", "{\"id\"", BODY_TEXT] {
+        assert!(!output.contains(leak), "{leak:?} in the output:\n{output}");
     }
 }
 
@@ -464,5 +507,18 @@ mod lambda {
     #[tokio::test]
     async fn a_missing_or_invalid_secret_exits_with_status_2() {
         super::a_missing_or_invalid_secret_exits_with_status_2("lambda_receiver").await;
+    }
+
+    /// The function's own output (stdout and stderr, as CloudWatch gets
+    /// it), at `debug`, holds nothing secret.
+    #[tokio::test]
+    async fn logs_nothing_secret() {
+        let mut receiver = super::start(
+            "lambda_receiver",
+            &[("YOCO_CHECKOUT_IDS", "ch_a"), ("RUST_LOG", "debug")],
+        )
+        .await;
+        let printed = super::post_each_kind(&mut receiver).await;
+        super::logs_nothing_secret(&receiver, &printed).await;
     }
 }

@@ -33,9 +33,12 @@ use tokio::process::{Child, Command};
 use yoco_webhooks::lambda::YocoWebhookConfig;
 use yoco_webhooks::testing::{SampleEvent, SignedHeaders};
 
+use yoco_webhooks::dedup::StoreError;
+use yoco_webhooks::{DeliveryQueue, StoredDelivery};
+
 use crate::adapters::{
-    Recorder, an_aborted_upload_is_not_processed, chunked_head, ours, over_the_limit, post_signed, raw_status,
-    receiver, refuses_forgeries_and_what_is_not_an_event, signed,
+    CompleteFails, QueueDown, Recorder, RecordingQueue, an_aborted_upload_is_not_processed, chunked_head, ours,
+    over_the_limit, post_signed, raw_status, receiver, refuses_forgeries_and_what_is_not_an_event, signed,
 };
 use crate::servers::{Ready, Server, ServerSpec, http_answers};
 
@@ -163,9 +166,56 @@ pub(crate) fn drain(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) 
     logged
 }
 
-/// Where the suite's function reaches the recorder, and its body limit.
+/// Where the suite's function reaches the recorder, its body limit, and
+/// its configuration's queue or store (see [`Configured`]).
 const RECORDER_URL: &str = "YOCO_TEST_RECORDER_URL";
 const BODY_LIMIT: &str = "YOCO_TEST_BODY_LIMIT";
+const CONFIGURED: &str = "YOCO_TEST_CONFIGURED";
+
+/// What the recorder answers a handler that is to panic.
+const PANIC_NOW: StatusCode = StatusCode::IM_A_TEAPOT;
+
+/// The suite function's queue or store, beside the default memory store.
+#[derive(Clone, Copy)]
+enum Configured {
+    Default,
+    /// A queue that records in the test's [`RecordingQueue`], over HTTP.
+    Queue,
+    /// [`QueueDown`].
+    QueueDown,
+    /// [`CompleteFails`].
+    CompleteFails,
+}
+
+impl Configured {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Queue => "queue",
+            Self::QueueDown => "queue_down",
+            Self::CompleteFails => "complete_fails",
+        }
+    }
+}
+
+/// A queue in the function that records each delivery in the test's
+/// [`RecordingQueue`], through the recorder's `POST /queued/{webhook-id}`.
+struct QueueOverHttp {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl DeliveryQueue for QueueOverHttp {
+    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let request = self.client.post(format!("{}{}", self.url, delivery.webhook_id()));
+        async move {
+            match request.send().await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                _ => Err(StoreError::new("the test's queue did not record it")),
+            }
+        }
+    }
+}
 
 /// The suite's function, run by [`serve`] as a child process under the
 /// emulator: the crate's `lambda::run` with the suite's configuration, whose
@@ -177,10 +227,20 @@ async fn suite_function() {
     let limit = std::env::var(BODY_LIMIT).unwrap().parse().unwrap();
     let config = YocoWebhookConfig::new(receiver()).body_limit(limit);
     let client = reqwest::Client::new();
+    let config = match std::env::var(CONFIGURED).as_deref() {
+        Ok("queue") => config.with_queue(QueueOverHttp {
+            client: client.clone(),
+            url: format!("{recorder}queued/"),
+        }),
+        Ok("queue_down") => config.with_queue(QueueDown),
+        Ok("complete_fails") => config.with_store(CompleteFails::default()),
+        _ => config,
+    };
     yoco_webhooks::lambda::run(config, move |delivery| {
         let request = client.post(format!("{recorder}{}", delivery.webhook_id));
         async move {
             match request.send().await {
+                Ok(response) if response.status() == PANIC_NOW => panic!("the handler panics on purpose"),
                 Ok(response) if response.status().is_success() => Ok(()),
                 _ => Err("handler failed"),
             }
@@ -191,15 +251,27 @@ async fn suite_function() {
 }
 
 /// The recorder, served over loopback HTTP: `POST /{webhook-id}` processes
-/// that delivery, answering 500 when the recorder fails it.
-async fn serve_recorder(recorder: Recorder) -> SocketAddr {
-    async fn record(State(recorder): State<Recorder>, Path(id): Path<String>) -> StatusCode {
+/// that delivery, answering 500 when the recorder fails it and
+/// [`PANIC_NOW`] when the handler is to panic; `POST /queued/{webhook-id}`
+/// records it in `queue`.
+async fn serve_recorder(recorder: Recorder, queue: RecordingQueue) -> SocketAddr {
+    async fn record(State((recorder, _)): State<(Recorder, RecordingQueue)>, Path(id): Path<String>) -> StatusCode {
+        if recorder.take_panic() {
+            return PANIC_NOW;
+        }
         match recorder.record(&id).await {
             Ok(()) => StatusCode::OK,
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-    let router = Router::new().route("/{id}", post(record)).with_state(recorder);
+    async fn queued(State((_, queue)): State<(Recorder, RecordingQueue)>, Path(id): Path<String>) -> StatusCode {
+        queue.record(&id);
+        StatusCode::OK
+    }
+    let router = Router::new()
+        .route("/{id}", post(record))
+        .route("/queued/{id}", post(queued))
+        .with_state((recorder, queue));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -209,9 +281,18 @@ async fn serve_recorder(recorder: Recorder) -> SocketAddr {
 /// The emulator, with [`suite_function`] polling it; the emulator's
 /// address (function URLs at its root) and the recorder.
 async fn start_suite_function(limit: usize) -> (Emulator, Recorder) {
+    start_configured_function(limit, Configured::Default, RecordingQueue::default()).await
+}
+
+/// [`start_suite_function`] with `configured`, queuing (if it does) in `queue`.
+async fn start_configured_function(
+    limit: usize,
+    configured: Configured,
+    queue: RecordingQueue,
+) -> (Emulator, Recorder) {
     // One function polls the emulator: one invocation at a time.
     let recorder = Recorder::one_at_a_time();
-    let recorder_address = serve_recorder(recorder.clone()).await;
+    let recorder_address = serve_recorder(recorder.clone(), queue).await;
     let emulator = Emulator::start().await;
     let mut function = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -224,6 +305,7 @@ async fn start_suite_function(limit: usize) -> (Emulator, Recorder) {
         .envs(emulator.function_env())
         .env(RECORDER_URL, format!("http://{recorder_address}/"))
         .env(BODY_LIMIT, limit.to_string())
+        .env(CONFIGURED, configured.name())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -241,14 +323,21 @@ async fn start_suite_function(limit: usize) -> (Emulator, Recorder) {
 }
 
 async fn serve(limit: usize) -> (SocketAddr, Recorder) {
-    let (emulator, recorder) = start_suite_function(limit).await;
+    let (address, recorder, _) = serve_configured(limit, Configured::Default).await;
+    (address, recorder)
+}
+
+/// [`serve`] with `configured`; the test's queue the function queues in.
+async fn serve_configured(limit: usize, configured: Configured) -> (SocketAddr, Recorder, RecordingQueue) {
+    let queue = RecordingQueue::default();
+    let (emulator, recorder) = start_configured_function(limit, configured, queue.clone()).await;
     let address = emulator.address;
     // As the function: killed when the test ends.
     tokio::spawn(async move {
         let _emulator = emulator;
         std::future::pending::<()>().await;
     });
-    (address, recorder)
+    (address, recorder, queue)
 }
 
 // The shared adapter suite, through function URLs. Two of its requests
@@ -270,6 +359,32 @@ async fn processes_ours_once_and_acknowledges_the_rest() {
 async fn a_failed_handler_is_retried_and_concurrent_duplicates_run_once() {
     let (address, recorder) = serve(256 * 1024).await;
     crate::adapters::a_failed_handler_is_retried_and_concurrent_duplicates_run_once(address, recorder).await;
+}
+
+// The suite's tests of a configuration's queue and store.
+
+#[tokio::test]
+async fn with_a_queue_a_delivery_is_queued_once_and_the_handler_never_runs() {
+    let (address, recorder, queue) = serve_configured(256 * 1024, Configured::Queue).await;
+    crate::adapters::with_a_queue_a_delivery_is_queued_once(address, recorder, queue).await;
+}
+
+#[tokio::test]
+async fn a_queue_that_cannot_record_is_answered_503() {
+    let (address, recorder, _) = serve_configured(256 * 1024, Configured::QueueDown).await;
+    crate::adapters::a_queue_that_cannot_record_is_answered_503(address, recorder).await;
+}
+
+#[tokio::test]
+async fn a_handler_done_but_not_recorded_is_answered_200_processed() {
+    let (address, recorder, _) = serve_configured(256 * 1024, Configured::CompleteFails).await;
+    crate::adapters::a_handler_done_but_not_recorded_is_answered_200_processed(address, recorder).await;
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_is_never_2xx_and_its_retry_is_processed() {
+    let (address, recorder) = serve(256 * 1024).await;
+    crate::adapters::a_handler_that_panics_is_never_2xx_and_its_retry_is_processed(address, recorder).await;
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@ use yoco_webhooks::dedup::Processed;
 use yoco_webhooks::poem::{YocoRejection, YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::testing::SampleEvent;
 
-use crate::adapters::{Recorder, adapter_suite, ours, post_signed, post_with_only_an_id, receiver, signed};
+use crate::adapters::{
+    Recorder, adapter_suite, configured_suite, ours, post_signed, post_with_only_an_id, receiver, signed,
+};
 
 /// How many times the handler's body ran, whatever it then did.
 #[derive(Clone, Default)]
@@ -51,11 +53,16 @@ async fn serve_with(config: Option<YocoWebhookConfig>) -> (SocketAddr, Recorder,
 }
 
 async fn serve(limit: usize) -> (SocketAddr, Recorder) {
-    let (address, recorder, _) = serve_with(Some(YocoWebhookConfig::new(receiver()).body_limit(limit))).await;
+    serve_config(YocoWebhookConfig::new(receiver()).body_limit(limit)).await
+}
+
+async fn serve_config(config: YocoWebhookConfig) -> (SocketAddr, Recorder) {
+    let (address, recorder, _) = serve_with(Some(config)).await;
     (address, recorder)
 }
 
 adapter_suite!(serve);
+configured_suite!(serve_config);
 
 #[tokio::test]
 async fn without_a_config_the_extractor_answers_500_and_processes_nothing() {

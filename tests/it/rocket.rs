@@ -14,7 +14,7 @@ use yoco_webhooks::dedup::Processed;
 use yoco_webhooks::rocket::{LIMIT_NAME, YocoRejection, YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::testing::SampleEvent;
 
-use crate::adapters::{Recorder, adapter_suite, ours, post_signed, receiver, signed};
+use crate::adapters::{Recorder, adapter_suite, configured_suite, ours, post_signed, receiver, signed};
 
 #[rocket::post("/webhooks/yoco", data = "<webhook>")]
 async fn handler(
@@ -59,13 +59,17 @@ async fn launch_recording(rocket: Rocket<Build>, recorder: &Recorder) -> SocketA
 }
 
 async fn serve(limit: usize) -> (SocketAddr, Recorder) {
+    serve_config(YocoWebhookConfig::new(receiver()).body_limit(limit)).await
+}
+
+async fn serve_config(config: YocoWebhookConfig) -> (SocketAddr, Recorder) {
     let recorder = Recorder::default();
-    let config = YocoWebhookConfig::new(receiver()).body_limit(limit);
     let address = launch_recording(rocket(Limits::default()).manage(config), &recorder).await;
     (address, recorder)
 }
 
 adapter_suite!(serve);
+configured_suite!(serve_config);
 
 /// Rocket's own `yoco-webhook` limit bounds the read when it is below the
 /// configured limit: an operator's 1 KiB cap holds for this guard too.

@@ -20,7 +20,7 @@ use tower::{ServiceBuilder, service_fn};
 use yoco_webhooks::Delivery;
 use yoco_webhooks::tower::{YocoWebhookConfig, YocoWebhookLayer};
 
-use crate::adapters::{Recorder, adapter_suite, ours, post_signed, receiver, signed};
+use crate::adapters::{Recorder, adapter_suite, configured_suite, ours, post_signed, receiver, signed};
 
 /// The inner service's view of each call: the `webhook-id`, the body as
 /// received, and whether `webhook-signature` and `svix-signature` were
@@ -60,11 +60,16 @@ enum Server {
     Axum,
 }
 
-fn layer(limit: usize) -> YocoWebhookLayer {
-    YocoWebhookLayer::new(YocoWebhookConfig::new(receiver()).body_limit(limit))
+fn config(limit: usize) -> YocoWebhookConfig {
+    YocoWebhookConfig::new(receiver()).body_limit(limit)
 }
 
 async fn start(server: Server, limit: usize) -> (SocketAddr, Probe) {
+    start_configured(server, config(limit)).await
+}
+
+async fn start_configured(server: Server, config: YocoWebhookConfig) -> (SocketAddr, Probe) {
+    let layer = YocoWebhookLayer::new(config);
     let probe = Probe::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -73,7 +78,7 @@ async fn start(server: Server, limit: usize) -> (SocketAddr, Probe) {
             let inner = probe.clone();
             let service =
                 ServiceBuilder::new()
-                    .layer(layer(limit))
+                    .layer(layer)
                     .service(service_fn(move |request: Request<Full<Bytes>>| {
                         let probe = inner.clone();
                         async move {
@@ -107,7 +112,7 @@ async fn start(server: Server, limit: usize) -> (SocketAddr, Probe) {
                 probe.call(Some(&delivery), &headers, body).await
             }
             let router = axum::Router::new()
-                .route("/webhooks/yoco", post(handler).layer(layer(limit)))
+                .route("/webhooks/yoco", post(handler).layer(layer))
                 .with_state(probe.clone());
             tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         }
@@ -123,7 +128,13 @@ mod on_hyper {
         (address, probe.recorder)
     }
 
+    async fn serve_config(config: YocoWebhookConfig) -> (SocketAddr, Recorder) {
+        let (address, probe) = start_configured(Server::Hyper, config).await;
+        (address, probe.recorder)
+    }
+
     adapter_suite!(serve);
+    configured_suite!(serve_config);
 }
 
 mod on_axum {
@@ -134,7 +145,13 @@ mod on_axum {
         (address, probe.recorder)
     }
 
+    async fn serve_config(config: YocoWebhookConfig) -> (SocketAddr, Recorder) {
+        let (address, probe) = start_configured(Server::Axum, config).await;
+        (address, probe.recorder)
+    }
+
     adapter_suite!(serve);
+    configured_suite!(serve_config);
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{Mode, WebhookSecret};
 
 use crate::adapters::{Recorder, adapter_suite};
+use crate::example_receivers::{BODY_TEXT, assert_nothing_secret, post_forged};
 use crate::servers::{Ready, Server, ServerSpec, http_answers};
 
 /// What `scripts/test` installs and builds, and how to get it by hand.
@@ -59,10 +60,20 @@ struct Served {
 impl Served {
     /// Stops the Worker and returns every JSON line it printed that the
     /// test has not taken: all of them, since it stopped.
-    fn printed_until_stopped(mut self) -> Vec<Value> {
+    fn printed_until_stopped(self) -> Vec<Value> {
+        self.output_until_stopped()
+            .0
+            .iter()
+            .map(|line| json_line(line))
+            .collect()
+    }
+
+    /// Stops the Worker and returns what it printed: the lines on stdout
+    /// that the test has not taken, and everything on stderr.
+    fn output_until_stopped(mut self) -> (Vec<String>, String) {
         self.server.stop();
         let lines = self.lines.take().expect("the lines are still here");
-        lines.iter().map(|line| json_line(&line)).collect()
+        (lines.iter().collect(), self.server.log())
     }
 }
 
@@ -300,6 +311,52 @@ async fn a_test_secret_vouches_for_test_events_only() {
     let lines = served.printed_until_stopped();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["mode"], "test");
+}
+
+/// What `workerd` prints, the Worker's `console.log` and `console.error`
+/// included, holds neither the secret, nor its base64 key, nor a
+/// signature, nor a body, whatever the delivery: processed, a retry,
+/// foreign, forged, not an event.
+#[tokio::test]
+async fn prints_nothing_secret() {
+    let served = serve_example(&[("YOCO_WEBHOOK_SECRET", TEST_SECRET), ("YOCO_CHECKOUT_IDS", "ch_a")]);
+    let address = served.address;
+    let payment = SampleEvent::payment_succeeded()
+        .checkout_id("ch_a")
+        .metadata("notes", BODY_TEXT)
+        .to_json();
+    assert_eq!(post(address, "msg_1", payment.clone()).await, 200);
+    assert_eq!(post(address, "msg_1", payment.clone()).await, 200, "a retry");
+    let foreign = SampleEvent::payment_succeeded()
+        .checkout_id("ch_c")
+        .metadata("notes", BODY_TEXT)
+        .to_json();
+    assert_eq!(post(address, "msg_2", foreign).await, 200);
+    let not_an_event = format!("{{\"notes\":\"{BODY_TEXT}\"}}").into_bytes();
+    assert_eq!(post(address, "msg_3", not_an_event).await, 400);
+    assert_eq!(
+        post_forged(&format!("http://{address}/webhooks/yoco"), payment).await,
+        401
+    );
+
+    let (stdout, stderr) = served.output_until_stopped();
+    assert_eq!(stdout.len(), 1, "one delivery processed: {stdout:?}");
+    assert_nothing_secret(&stdout.join("\n"));
+    assert_nothing_secret(&stderr);
+}
+
+/// The Durable Object store keeps the store contract, run inside workerd
+/// by the example's `/store-check` (`testing::StoreCheck` with the Workers
+/// timer): claims once, completion and release by the owner only, a lease
+/// that runs out, one winner of concurrent claims.
+#[tokio::test]
+async fn the_durable_object_store_keeps_the_store_contract() {
+    let served = serve_example(&[("YOCO_STORE_CHECK", "1")]);
+    let response = reqwest::get(format!("http://{}/store-check", served.address))
+        .await
+        .unwrap();
+    let answer = (response.status().as_u16(), response.text().await.unwrap());
+    assert_eq!(answer, (200, "no violation".to_owned()));
 }
 
 /// A temporary directory, removed when dropped (no dependency for it).

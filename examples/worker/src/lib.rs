@@ -25,14 +25,24 @@
 //! filter, whatever its type, once per delivery, and logs one JSON line per
 //! processed event (`console.log`, in `wrangler tail`); other methods get
 //! 405, other paths 404.
+//!
+//! With `YOCO_STORE_CHECK` set (a var, for the crate's tests only),
+//! `/store-check` runs the store contract (`testing::check_store`'s suite)
+//! against the Durable Object store: 200 `no violation`, or 500 with the
+//! violation.
 
 use serde_json::{Value, json};
+use worker::send::SendFuture;
 use worker::{DurableObject, Env, Request, Response, State, console_error, console_log, durable_object, event};
+use yoco_webhooks::testing::StoreCheck;
 use yoco_webhooks::worker::{DedupObject, DurableObjectStore, YocoWebhookConfig};
 use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Mode, Receiver, Verifier, WebhookSecret};
 
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> worker::Result<Response> {
+    if request.path() == "/store-check" && text(&env, "YOCO_STORE_CHECK").is_some() {
+        return store_check(&env).await;
+    }
     if request.path() != "/webhooks/yoco" {
         return Response::error("not found", 404);
     }
@@ -50,6 +60,17 @@ async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> worker::Res
         Ok::<(), worker::Error>(())
     })
     .await)
+}
+
+/// The store contract, run inside workerd against the Durable Object
+/// store, waiting with the Workers timer (there are no threads).
+async fn store_check(env: &Env) -> worker::Result<Response> {
+    let store = DurableObjectStore::from_env(env, "YOCO_DEDUP")?;
+    let check = StoreCheck::with_sleep(|duration| SendFuture::new(worker::Delay::from(duration)));
+    match check.run(&store).await {
+        Ok(()) => Response::ok("no violation"),
+        Err(violation) => Response::error(violation.to_string(), 500),
+    }
 }
 
 /// The Durable Object class that deduplicates, bound as `YOCO_DEDUP`.
