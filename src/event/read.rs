@@ -577,23 +577,25 @@ impl<'a> Scanner<'a> {
     /// Moves to the next `"`, `\` or control character, eight bytes at a
     /// time; the position it stopped at.
     fn skip_to_stop(&mut self) -> usize {
-        while let Some(word) = self.bytes.get(self.at..self.at + 8) {
-            let mut eight = [0; 8];
-            eight.copy_from_slice(word);
-            let stop = stops(u64::from_le_bytes(eight));
+        // A local position: the loop stays in registers.
+        let (bytes, mut at) = (self.bytes, self.at);
+        while let Some(word) = bytes.get(at..at + 8).and_then(|word| <[u8; 8]>::try_from(word).ok()) {
+            let stop = stops(u64::from_le_bytes(word));
             if stop != 0 {
-                self.at += (stop.trailing_zeros() / 8) as usize;
-                return self.at;
+                at += (stop.trailing_zeros() / 8) as usize;
+                self.at = at;
+                return at;
             }
-            self.at += 8;
+            at += 8;
         }
-        while let Some(byte) = self.peek() {
+        while let Some(&byte) = bytes.get(at) {
             if byte == b'"' || byte == b'\\' || byte < 0x20 {
                 break;
             }
-            self.at += 1;
+            at += 1;
         }
-        self.at
+        self.at = at;
+        at
     }
 
     /// An escape after its backslash, decoded.
