@@ -277,10 +277,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
+    #[inline]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.at += 1;
@@ -288,6 +290,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The next byte after any whitespace, consumed.
+    #[inline]
     fn next_token(&mut self) -> Result<u8, ParseProblem> {
         self.skip_whitespace();
         let byte = self.peek().ok_or_else(|| self.syntax())?;
@@ -295,6 +298,7 @@ impl<'a> Scanner<'a> {
         Ok(byte)
     }
 
+    #[inline]
     fn expect(&mut self, byte: u8) -> Result<(), ParseProblem> {
         if self.next_token()? == byte {
             Ok(())
@@ -533,6 +537,7 @@ impl<'a> Scanner<'a> {
     /// A string after its opening quote: its text, decoded, when `keep`
     /// (borrowed unless it has escapes; a lone surrogate becomes U+FFFD and
     /// makes the body [`unreadable`](Owner::unreadable) for `Value`).
+    #[inline]
     fn string(&mut self, keep: bool) -> Result<Option<Cow<'a, str>>, ParseProblem> {
         let start = self.at;
         let mut decoded: Option<String> = None;
@@ -576,6 +581,7 @@ impl<'a> Scanner<'a> {
 
     /// Moves to the next `"`, `\` or control character, eight bytes at a
     /// time; the position it stopped at.
+    #[inline]
     fn skip_to_stop(&mut self) -> usize {
         // A local position: the loop stays in registers.
         let (bytes, mut at) = (self.bytes, self.at);
