@@ -91,7 +91,6 @@ impl InboxStatements {
     lease             uuid
 );
 ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS lease uuid;
--- Rows queued before receipts have none: refused when checked, dead.
 ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS receipt text NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS {due}
     ON {qualified} (due_at) WHERE state = 'pending';
