@@ -300,7 +300,10 @@ async fn five_hundred_deliveries_sent_twice_to_two_receivers_are_processed_once_
         counts.values().all(|&count| count == 1),
         "processed more than once: {counts:?}"
     );
-    let done: i64 = sqlx::query_scalar("SELECT count(*) FROM yoco_webhook_inbox WHERE state = 'done' AND attempts = 1")
+    // Done, each once. (Not always at the first attempt: under load a
+    // worker's own write can time out, and that attempt, rolled back,
+    // counts as one.)
+    let done: i64 = sqlx::query_scalar("SELECT count(*) FROM yoco_webhook_inbox WHERE state = 'done'")
         .fetch_one(&pool)
         .await
         .unwrap();
