@@ -142,7 +142,7 @@ impl Receiver {
             event,
             raw: Raw::new(
                 body,
-                std::str::from_utf8(body).ok(),
+                Some(owner.text),
                 verified.timestamp_header(),
                 verified.signature_header(),
                 now,

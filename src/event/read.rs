@@ -38,6 +38,8 @@ use super::problem::ParseProblem;
 /// borrowed from the body unless it had escapes.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Owner<'a> {
+    /// The whole body, as text (checked UTF-8).
+    pub(crate) text: &'a str,
     pub(crate) event_id: Cow<'a, str>,
     pub(crate) event_type: Cow<'a, str>,
     pub(crate) created_date: OffsetDateTime,
@@ -107,6 +109,7 @@ pub(crate) fn read(body: &[u8]) -> Result<Owner<'_>, ParseProblem> {
         .and_then(|(start, end)| Some((start, text.get(start..end)?)))
         .ok_or_else(|| ParseProblem::new("missing field `payload`"))?;
     Ok(Owner {
+        text,
         event_id,
         event_type,
         created_date,
