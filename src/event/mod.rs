@@ -11,7 +11,8 @@
 //! - `values`: the string values as enums ([`Mode`], [`Status`],
 //!   [`Currency`], [`PaymentMethod`], [`CardScheme`]) and [`Metadata`].
 //! - `read`: the one reader, which decides whose event a body is (its
-//!   id, type, mode and checkout id) for every later step, in one pass.
+//!   id, type, mode and checkout id) for every later step, in one pass;
+//!   `read/json` the JSON syntax it checks below the objects it looks into.
 //! - `parse`: the typed event built on what the reader read, and
 //!   [`ParseError`].
 //! - `problem`: [`ParseProblem`], what is wrong with a body without quoting
