@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::event::Mode;
 use crate::ids::CheckoutId;
+use crate::mode::Mode;
 
 /// Decides which events the merchant processes; the rest are acknowledged
 /// and skipped.

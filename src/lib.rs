@@ -157,23 +157,22 @@
 #![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "actix-web")]
-#[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
-pub mod actix_web;
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub mod axum;
-pub mod dedup;
+// The core: no I/O, no async, no clock of its own.
 mod event;
 mod filter;
-// Reads the system clock, which `wasm32-unknown-unknown` does not have.
-#[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
-mod handle;
 mod headers;
 mod ids;
-#[cfg(feature = "lambda")]
-#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
-pub mod lambda;
+mod mode;
+mod secret;
+mod signature;
+mod verify;
+// The receiver over the core: verify, read, filter; the delivery it answers.
+mod receive;
+// Processing each delivery once.
+pub mod dedup;
+// Answer now, process later: deliveries kept as received, and the queue.
+mod handoff;
+// The pipeline every server runs, and one module per server integration.
 #[cfg(feature = "http")]
 #[cfg_attr(
     all(target_arch = "wasm32", target_os = "unknown", not(feature = "worker")),
@@ -182,39 +181,35 @@ pub mod lambda;
         reason = "on wasm32-unknown-unknown only the `worker` integration runs the pipeline"
     )
 )]
-mod pipeline;
-#[cfg(feature = "poem")]
-#[cfg_attr(docsrs, doc(cfg(feature = "poem")))]
-pub mod poem;
-#[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub mod postgres;
-mod queue;
-mod receipt;
-mod receive;
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub mod redis;
-#[cfg(feature = "rocket")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rocket")))]
-pub mod rocket;
-mod secret;
-mod signature;
-mod stored;
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub mod tower;
-mod verify;
-#[cfg(feature = "worker")]
-#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
-pub mod worker;
-
+mod server;
+// Shared stores for the deduplication and the queue.
+mod stores;
+// Registering the endpoint with Yoco, and helpers for the merchant's tests.
 #[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod registration;
 #[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+
+// The server integrations, one module each (feature named after the server).
+#[cfg(feature = "actix-web")]
+pub use server::actix_web;
+#[cfg(feature = "axum")]
+pub use server::axum;
+#[cfg(feature = "lambda")]
+pub use server::lambda;
+#[cfg(feature = "poem")]
+pub use server::poem;
+#[cfg(feature = "rocket")]
+pub use server::rocket;
+#[cfg(feature = "tower")]
+pub use server::tower;
+#[cfg(feature = "worker")]
+pub use server::worker;
+// The shared stores.
+#[cfg(feature = "postgres")]
+pub use stores::postgres;
+#[cfg(feature = "redis")]
+pub use stores::redis;
 
 // The secret and the Standard Webhooks verifier.
 pub use secret::{SecretError, WebhookSecret};
@@ -225,35 +220,34 @@ pub use headers::{
 };
 // Yoco's events.
 pub use event::{
-    Card, CardScheme, Currency, Event, EventData, Metadata, Mode, OtherEvent, PAYMENT_SUCCEEDED, ParseError,
-    ParseProblem, Payment, PaymentMethod, PaymentMethodDetails, REFUND_FAILED, REFUND_SUCCEEDED, Refund, Status,
+    Card, CardScheme, Currency, Event, EventData, Metadata, OtherEvent, PAYMENT_SUCCEEDED, ParseError, ParseProblem,
+    Payment, PaymentMethod, PaymentMethodDetails, REFUND_FAILED, REFUND_SUCCEEDED, Refund, Status,
 };
 pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
+pub use mode::Mode;
 // Which events are the merchant's.
 pub use filter::{CheckoutFilter, IgnoreReason};
 // Verify, parse and filter in one call.
 pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
 // A verified delivery kept for later, and checked again before acting on it.
-pub use stored::StoredDelivery;
-// Where verified deliveries wait for a worker.
-pub use queue::DeliveryQueue;
+pub use handoff::{DeliveryQueue, StoredDelivery};
 // The one pipeline every server integration runs: its configuration, the
 // delivery it hands the handler, and what it refuses.
 #[cfg(feature = "http")]
-pub use pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+pub use server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 // What the pipeline reports (features `tracing` and `metrics`): the span's
 // and the metrics' names.
 #[cfg(feature = "http")]
-pub use pipeline::{
+pub use server::{
     BODY_TOO_LARGE_TOTAL, DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL,
 };
 // Any server built on the `http` types: the whole protocol for one request.
-#[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
-pub use handle::handle_request;
 /// The `http` crate (1.x), whose types [`Headers`] and [`handle_request`]
 /// take: use it from here to need no dependency of your own.
 #[cfg(feature = "http")]
 pub use http;
+#[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
+pub use server::http_request::handle_request;
 
 /// The README's examples, compiled and run as doc tests (with the `client`,
 /// `redis` and `postgres` features, which some of them use:

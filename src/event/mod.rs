@@ -38,4 +38,4 @@ pub use types::{
     Card, Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, PaymentMethodDetails, REFUND_FAILED,
     REFUND_SUCCEEDED, Refund,
 };
-pub use values::{CardScheme, Currency, Metadata, Mode, PaymentMethod, Status};
+pub use values::{CardScheme, Currency, Metadata, PaymentMethod, Status};

@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::problem::ParseProblem;
 use super::read::{Owner, read};
 use super::types::{Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REFUND_FAILED, REFUND_SUCCEEDED, Refund};
-use super::values::Mode;
 use crate::ids::{CheckoutId, EventId};
+use crate::mode::Mode;
 
 /// Parses a body: the one reader, then the payload by type.
 pub(crate) fn parse(body: &[u8]) -> Result<Event, ParseError> {

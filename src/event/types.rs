@@ -10,8 +10,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::parse::{ParseError, parse};
-use super::values::{CardScheme, Currency, Metadata, Mode, PaymentMethod, Status};
+use super::values::{CardScheme, Currency, Metadata, PaymentMethod, Status};
 use crate::ids::{CheckoutId, EventId, PaymentId, RefundId};
+use crate::mode::Mode;
 
 /// The `type` of a successful payment event.
 pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";

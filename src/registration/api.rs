@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::url::{check_base_url, check_endpoint_url};
 use super::{Error, Registered, RevealedSecret, SecretKey, Subscription, SubscriptionId};
-use crate::event::Mode;
+use crate::mode::Mode;
 
 /// Yoco's API base, used unless another is configured.
 pub const DEFAULT_API_BASE: &str = "https://payments.yoco.com/api";

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::event::Mode;
+use crate::mode::Mode;
 use crate::secret::{SecretError, WebhookSecret};
 
 /// The account's secret API key (`sk_live_...` or `sk_test_...`). Prints as

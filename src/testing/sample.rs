@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::event::{Mode, REFUND_FAILED, REFUND_SUCCEEDED};
+use crate::event::{REFUND_FAILED, REFUND_SUCCEEDED};
+use crate::mode::Mode;
 
 /// The 464-byte `payment.succeeded` sample from Yoco's documentation, byte
 /// for byte:

@@ -5,9 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::receipt::ReceiptKey;
 use super::{DEFAULT_TOLERANCE, Verifier};
-use crate::event::Mode;
-use crate::receipt::ReceiptKey;
+use crate::mode::Mode;
 use crate::secret::WebhookSecret;
 
 /// One secret the verifier accepts, with its label.

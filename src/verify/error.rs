@@ -2,7 +2,7 @@
 //! signature or a value from the body.
 
 use super::SecretName;
-use crate::event::Mode;
+use crate::mode::Mode;
 
 /// Why a request failed verification. Every variant means "not authentic"
 /// (HTTP 401). Messages name the failed check and never carry the secret or

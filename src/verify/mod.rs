@@ -7,6 +7,7 @@
 
 mod builder;
 mod error;
+pub(crate) mod receipt;
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,11 +16,11 @@ use std::time::Duration;
 use subtle::{Choice, ConditionallySelectable as _};
 use time::OffsetDateTime;
 
-use crate::event::Mode;
 use crate::headers::{Found, Headers, WEBHOOK_ID, WEBHOOK_TIMESTAMP, Which, webhook_header};
-use crate::receipt::ReceiptKey;
+use crate::mode::Mode;
 use crate::secret::WebhookSecret;
 use crate::signature;
+use receipt::ReceiptKey;
 
 use builder::{Accepted, Binding};
 pub use builder::{SecretName, VerifierBuilder};

@@ -100,9 +100,9 @@ use lambda_http::lambda_runtime::LambdaInvocation;
 use lambda_http::tower::{Layer, Service};
 use lambda_http::{Body, Request, Response};
 
-use crate::handle::handle_request;
-pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 use crate::receive::Delivery;
+use crate::server::http_request::handle_request;
+pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 /// Handles one webhook request as `lambda_http` delivers it (the body
 /// decoded from base64 already): the method, the configured body limit,

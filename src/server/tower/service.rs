@@ -14,8 +14,8 @@ use super::future::ResponseFuture;
 use super::layer::YocoWebhookLayer;
 use crate::dedup::Processed;
 use crate::headers::{SVIX_SIGNATURE, WEBHOOK_SIGNATURE};
-use crate::pipeline::answer::Answer;
-use crate::pipeline::body::read_limited;
+use crate::server::answer::Answer;
+use crate::server::body::read_limited;
 
 /// The signature header under either name, checked to be valid names when
 /// compiling.
@@ -166,9 +166,9 @@ mod tests {
     use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
     use crate::filter::CheckoutFilter;
     use crate::ids::WebhookId;
-    use crate::pipeline::YocoWebhookConfig;
     use crate::receive::{Delivery, Receiver};
     use crate::secret::WebhookSecret;
+    use crate::server::YocoWebhookConfig;
     use crate::testing::{SampleEvent, Signer, TEST_SECRET};
     use crate::verify::Verifier;
 

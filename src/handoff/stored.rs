@@ -1,109 +1,16 @@
-//! Deliveries kept for later: the raw parts a [`Delivery`] carries, the
-//! [`StoredDelivery`] that holds them with the time of receipt, and the
-//! receiver's check of a stored delivery before a worker acts on it.
+//! Deliveries kept for later: the [`StoredDelivery`] that holds a
+//! delivery's raw parts with the time of receipt, and the receiver's check
+//! of a stored delivery before a worker acts on it.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::headers::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::ids::WebhookId;
-use crate::receipt::ReceiptKey;
 use crate::receive::{Delivery, Outcome, ReceiveError, Receiver};
 use crate::verify::VerifyError;
-
-/// What a delivery was received as: the body and the timestamp and
-/// signature headers, in one allocation (the delivery's only one besides
-/// its event's masked card number), and when, with the key to vouch for
-/// when (its receipt is made only if it is stored).
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Raw {
-    /// The body, then the timestamp header, then the signature header.
-    text: String,
-    body_end: usize,
-    timestamp_end: usize,
-    /// Unix seconds: the `now` the delivery was verified against.
-    received_at: i64,
-    /// The receipt key of the secret that verified it: shared, so keeping
-    /// it costs the hot path a reference count, not a MAC.
-    receipt_key: Arc<ReceiptKey>,
-}
-
-impl Raw {
-    /// The parts as received. The body of a delivery parsed as JSON, so it
-    /// is UTF-8 (`text` is the body as the receiver checked it; checked
-    /// here when `None`); the timestamp header passed verification, so it
-    /// is ASCII digits; a signature header that is not UTF-8 (no signature
-    /// contains such bytes, so it verified on an ASCII entry) keeps its
-    /// entries with the other bytes replaced, which verifies the same.
-    pub(crate) fn new(
-        body: &[u8],
-        text: Option<&str>,
-        timestamp: &[u8],
-        signature: &[u8],
-        received_at: i64,
-        receipt_key: Arc<ReceiptKey>,
-    ) -> Self {
-        let mut raw = String::with_capacity(
-            body.len()
-                .saturating_add(timestamp.len())
-                .saturating_add(signature.len()),
-        );
-        match text {
-            Some(body) => raw.push_str(body),
-            None => push_text(&mut raw, body),
-        }
-        let body_end = raw.len();
-        push_text(&mut raw, timestamp);
-        let timestamp_end = raw.len();
-        push_text(&mut raw, signature);
-        Self {
-            text: raw,
-            body_end,
-            timestamp_end,
-            received_at,
-            receipt_key,
-        }
-    }
-
-    pub(crate) fn body(&self) -> &str {
-        self.text.get(..self.body_end).unwrap_or_default()
-    }
-
-    pub(crate) fn timestamp(&self) -> &str {
-        self.text.get(self.body_end..self.timestamp_end).unwrap_or_default()
-    }
-
-    pub(crate) fn signature(&self) -> &str {
-        self.text.get(self.timestamp_end..).unwrap_or_default()
-    }
-
-    pub(crate) fn received_at(&self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(self.received_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-    }
-}
-
-/// Appends `bytes` as text: as they are when UTF-8 (always, but for a
-/// signature header's odd bytes), checked at the speed of `from_utf8`,
-/// not the several times slower lossy conversion.
-fn push_text(text: &mut String, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(valid) => text.push_str(valid),
-        Err(_) => text.push_str(&String::from_utf8_lossy(bytes)),
-    }
-}
-
-impl fmt::Debug for Raw {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Raw")
-            .field("body_len", &self.body_end)
-            .field("webhook_timestamp", &self.timestamp())
-            .field("received_at", &self.received_at)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A verified delivery as received, to keep in a queue, a table or a file
 /// and check again before acting on it ([`Receiver::receive_stored`]): the
@@ -268,11 +175,7 @@ impl Delivery {
             webhook_signature: self.raw.signature().to_owned(),
             received_at,
             body: self.raw.body().to_owned(),
-            receipt: self.raw.receipt_key.receipt(
-                self.webhook_id.as_str(),
-                self.raw.timestamp(),
-                received_at.unix_timestamp(),
-            ),
+            receipt: self.raw.receipt(&self.webhook_id),
         }
     }
 }
@@ -384,31 +287,6 @@ mod tests {
 
     fn recheck(stored: &StoredDelivery) -> Result<Outcome, ReceiveError> {
         receiver().receive_stored(stored)
-    }
-
-    fn receipt_key() -> Arc<ReceiptKey> {
-        Arc::new(ReceiptKey::derive(&WebhookSecret::parse(TEST_SECRET).unwrap()))
-    }
-
-    #[test]
-    fn raw_parts_keep_text_as_is_and_replace_only_odd_bytes() {
-        let raw = Raw::new(
-            "{\"a\":\"é\"}".as_bytes(),
-            None,
-            b"1718466716",
-            b"v1,abc= v1,\xff\xfe",
-            7,
-            receipt_key(),
-        );
-        assert_eq!(raw.body(), "{\"a\":\"é\"}");
-        assert_eq!(raw.timestamp(), "1718466716");
-        assert_eq!(raw.signature(), "v1,abc= v1,\u{fffd}\u{fffd}");
-        let raw = Raw::new(b"{}", Some("{}"), b"1", b"v1,", 7, receipt_key());
-        assert_eq!((raw.body(), raw.timestamp(), raw.signature()), ("{}", "1", "v1,"));
-        let mut text = String::new();
-        push_text(&mut text, b"ok");
-        push_text(&mut text, b"\xc3");
-        assert_eq!(text, "ok\u{fffd}");
     }
 
     #[test]

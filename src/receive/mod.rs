@@ -1,16 +1,27 @@
 //! The one entry point: verify, parse and filter, and say what to answer.
+//!
+//! - this file: [`Receiver`], the steps in order;
+//! - `delivery`: what it answers, [`Outcome`]: a [`Delivery`] to process
+//!   (with what it was received as) or an [`Ignored`] event;
+//! - `error`: [`ReceiveError`], a refusal with its status.
+
+mod delivery;
+mod error;
+
+pub(crate) use delivery::Raw;
+pub use delivery::{Delivery, Ignored, Outcome};
+pub use error::ReceiveError;
 
 use time::OffsetDateTime;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::event::{Event, Mode, ParseError, build, event_type_name, read};
-use crate::filter::{CheckoutFilter, IgnoreReason};
+use crate::event::{ParseError, build, event_type_name, read};
+use crate::filter::CheckoutFilter;
 use crate::headers::Headers;
 use crate::ids::{CheckoutId, EventId, WebhookId};
-use crate::stored::Raw;
-use crate::verify::{SecretName, Verifier, VerifyError};
+use crate::mode::Mode;
+use crate::verify::Verifier;
 
 /// Receives Yoco webhooks: verifies each request, parses the event and
 /// decides whether it is the merchant's to process.
@@ -69,7 +80,7 @@ impl Receiver {
     /// there, so no two steps can disagree on whose event it is:
     ///
     /// - **Refused, 401**: not authentic; or verified only by secrets bound
-    ///   to another mode than the event's ([`VerifyError::ModeMismatch`]).
+    ///   to another mode than the event's ([`VerifyError::ModeMismatch`](crate::VerifyError::ModeMismatch)).
     ///   Among several secrets that match (a sender signing with a live and
     ///   a test secret), the one bound to the event's mode vouches for it.
     /// - **Refused, 400** ([`ParseError::NotAnEvent`]): not UTF-8, not
@@ -160,125 +171,5 @@ impl Receiver {
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn receive<H: Headers + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Outcome, ReceiveError> {
         self.receive_at_unix(headers, body, crate::verify::unix_now())
-    }
-}
-
-/// What to do with an authentic request.
-#[derive(Debug, Clone, PartialEq)]
-#[must_use]
-// A `Delivery` holds its ids inline (no allocation each); boxing it to even
-// out the variants would cost the allocation that saves.
-#[allow(clippy::large_enum_variant)]
-pub enum Outcome {
-    /// The event is the merchant's: process it, then answer 2xx. If
-    /// processing fails, answer non-2xx so that Yoco retries.
-    Process(Delivery),
-    /// The event is not the merchant's: answer 2xx without processing it.
-    Ignore(Ignored),
-}
-
-impl Outcome {
-    /// The `webhook-id` of the delivery.
-    pub fn webhook_id(&self) -> &WebhookId {
-        match self {
-            Outcome::Process(delivery) => &delivery.webhook_id,
-            Outcome::Ignore(ignored) => &ignored.webhook_id,
-        }
-    }
-}
-
-/// An authentic event to process.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Delivery {
-    /// The `webhook-id`: the same for every retry, the key to process each
-    /// delivery once.
-    pub webhook_id: WebhookId,
-    /// When this attempt was signed.
-    pub timestamp: OffsetDateTime,
-    /// The name of the accepted secret that verified it (see
-    /// [`VerifierBuilder::named`](crate::VerifierBuilder::named)): log it,
-    /// or count by it, to see when a secret being rotated out stops being
-    /// used.
-    pub secret: SecretName,
-    /// The event.
-    pub event: Event,
-    /// What it was received as, and when.
-    pub(crate) raw: Raw,
-}
-
-impl Delivery {
-    /// The raw body, byte for byte as signed (UTF-8: it parsed as JSON).
-    pub fn body(&self) -> &[u8] {
-        self.raw.body().as_bytes()
-    }
-
-    /// The `webhook-timestamp` header, as sent.
-    pub fn webhook_timestamp(&self) -> &str {
-        self.raw.timestamp()
-    }
-
-    /// The `webhook-signature` header, as sent.
-    pub fn webhook_signature(&self) -> &str {
-        self.raw.signature()
-    }
-
-    /// When it was received: the `now` its timestamp was checked against
-    /// (whole seconds).
-    pub fn received_at(&self) -> OffsetDateTime {
-        self.raw.received_at()
-    }
-}
-
-/// An authentic event that is not the merchant's, with what is known of it
-/// (for logs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Ignored {
-    /// The `webhook-id`.
-    pub webhook_id: WebhookId,
-    /// The event's id.
-    pub event_id: EventId,
-    /// The event type as sent (borrowed for the types this crate knows).
-    pub event_type: Cow<'static, str>,
-    /// `payload.metadata.checkoutId`, if any.
-    pub checkout_id: Option<CheckoutId>,
-    /// `payload.mode`, if any.
-    pub mode: Option<Mode>,
-    /// The name of the accepted secret that verified it.
-    pub secret: SecretName,
-    /// Why it is not processed.
-    pub reason: IgnoreReason,
-}
-
-/// Why a request was rejected; [`status`](ReceiveError::status) is the HTTP
-/// status to answer.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReceiveError {
-    /// Not authentic: answer 401.
-    #[error("webhook not authentic: {0}")]
-    Verify(#[from] VerifyError),
-    /// Authentic, but not an event this crate can hand over: answer 400.
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-}
-
-impl ReceiveError {
-    /// The HTTP status to answer: 401 or 400.
-    pub fn status(&self) -> u16 {
-        match self {
-            ReceiveError::Verify(err) => err.status(),
-            ReceiveError::Parse(err) => err.status(),
-        }
-    }
-
-    /// The HTTP status to answer, as an [`http::StatusCode`].
-    #[cfg(feature = "http")]
-    pub fn status_code(&self) -> http::StatusCode {
-        match self {
-            ReceiveError::Verify(_) => http::StatusCode::UNAUTHORIZED,
-            ReceiveError::Parse(_) => http::StatusCode::BAD_REQUEST,
-        }
     }
 }

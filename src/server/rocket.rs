@@ -65,8 +65,8 @@ use bytes::Bytes;
 
 use crate::dedup::Processed;
 use crate::headers::{Headers, Lookup};
-use crate::pipeline::answer::{Answer, TEXT_PLAIN};
-pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::answer::{Answer, TEXT_PLAIN};
+pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 /// The name of Rocket's data limit that applies to this guard besides
 /// [`YocoWebhookConfig::body_limit`].

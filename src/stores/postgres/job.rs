@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 use super::error::{column, store_error};
 use super::inbox::{Inbox, stored_from, time_at};
 use crate::dedup::StoreError;
+use crate::handoff::StoredDelivery;
 use crate::ids::WebhookId;
 use crate::receive::{Ignored, Outcome, ReceiveError, Receiver};
-use crate::stored::StoredDelivery;
 
 /// The savepoint the handler's changes are made under: a failed attempt
 /// rolls them back to it, then records the failure in the same

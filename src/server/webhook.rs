@@ -5,8 +5,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use super::erased::AnyDeduplicator;
 use super::observe::{Observation, Stopwatch, TimedStore};
-use super::store::AnyDeduplicator;
 use crate::dedup::{ClaimToken, Processed};
 use crate::receive::Delivery;
 
@@ -134,18 +134,18 @@ mod tests {
     use super::*;
     use crate::dedup::{Deduplicator, MemoryStore};
     use crate::ids::WebhookId;
-    use crate::pipeline::store::erase;
+    use crate::server::erased::erase;
 
     fn webhook(dedup: Option<AnyDeduplicator>) -> YocoWebhook {
         let body = crate::testing::DOCUMENTED_SAMPLE.as_bytes();
         let secret = crate::WebhookSecret::parse(crate::testing::TEST_SECRET).unwrap();
-        let receipt_key = std::sync::Arc::new(crate::receipt::ReceiptKey::derive(&secret));
+        let receipt_key = std::sync::Arc::new(crate::verify::receipt::ReceiptKey::derive(&secret));
         let delivery = Delivery {
             webhook_id: WebhookId::new("msg_1"),
             timestamp: time::OffsetDateTime::UNIX_EPOCH,
             secret: crate::SecretName::from("secret-1"),
             event: crate::event::parse(body).unwrap(),
-            raw: crate::stored::Raw::new(body, None, b"0", b"v1,", 0, receipt_key),
+            raw: crate::receive::Raw::new(body, None, b"0", b"v1,", 0, receipt_key),
         };
         YocoWebhook::new(delivery, Bytes::from_static(b"{}"), dedup, Observation::start())
     }

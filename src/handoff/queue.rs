@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use super::stored::StoredDelivery;
 use crate::dedup::StoreError;
-use crate::stored::StoredDelivery;
 
 /// A durable queue of verified deliveries: an inbox table
 /// (`postgres::Inbox`, feature `postgres`), or your own (a message broker,

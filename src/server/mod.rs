@@ -1,4 +1,7 @@
-//! The one pipeline every server integration runs: the method, the body
+//! The servers: the one pipeline every server integration runs, and the
+//! integrations over it.
+//!
+//! The pipeline: the method, the body
 //! limit, the receiver's verdict, the answer for a request that is not to
 //! be processed, deduplication around the handler, and the answer for Yoco.
 //!
@@ -13,21 +16,25 @@
 //! - `rejection`: [`YocoRejection`], which keeps the cause.
 //! - `webhook`: [`YocoWebhook`], the delivery handed to the handler, and
 //!   the deduplication around it.
-//! - `store`: any store behind one type.
-//! - `queue`: any delivery queue behind one type (answer now, process later).
+//! - `erased`: any store and any delivery queue behind one type each.
 //! - `observe`: the span and the metrics of each delivery (features
 //!   `tracing`, `metrics`).
 //! - `body`: the limited read of an `http-body` body (feature `http-body`,
 //!   which the integrations on `http-body` servers turn on).
 
+//!
+//! The integrations, each only its framework's traits over the pipeline
+//! (public at the crate's root: `yoco_webhooks::axum`, ...):
+//! `http_request` (any server on the `http` types), `axum`, `actix_web`,
+//! `poem`, `rocket`, `tower/`, `lambda`, `worker/`.
+
 pub(crate) mod answer;
 #[cfg(feature = "http-body")]
 pub(crate) mod body;
 mod config;
+mod erased;
 mod observe;
-mod queue;
 mod rejection;
-mod store;
 mod webhook;
 
 pub use config::{DEFAULT_BODY_LIMIT, YocoWebhookConfig};
@@ -36,3 +43,21 @@ pub use observe::{
 };
 pub use rejection::YocoRejection;
 pub use webhook::YocoWebhook;
+
+#[cfg(feature = "actix-web")]
+pub mod actix_web;
+#[cfg(feature = "axum")]
+pub mod axum;
+// Reads the system clock, which `wasm32-unknown-unknown` does not have.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub(crate) mod http_request;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+#[cfg(feature = "poem")]
+pub mod poem;
+#[cfg(feature = "rocket")]
+pub mod rocket;
+#[cfg(feature = "tower")]
+pub mod tower;
+#[cfg(feature = "worker")]
+pub mod worker;

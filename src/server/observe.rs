@@ -10,11 +10,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::erased::AnyStore;
 use super::rejection::YocoRejection;
-use super::store::AnyStore;
 use crate::dedup::{Claim, ClaimToken, IdempotencyStore, Processed, StoreError};
-use crate::event::{Mode, PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED};
+use crate::event::{PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED};
 use crate::ids::WebhookId;
+use crate::mode::Mode;
 use crate::receive::Delivery;
 use crate::verify::{SecretName, VerifyError};
 

@@ -47,8 +47,8 @@ use ::axum::extract::{FromRef, FromRequest, Request};
 use ::axum::response::{IntoResponse, Response};
 
 use crate::dedup::Processed;
-use crate::pipeline::body::read_limited;
-pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::body::read_limited;
+pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 impl<St> FromRequest<St> for YocoWebhook
 where

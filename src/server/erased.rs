@@ -1,6 +1,7 @@
-//! Any store behind one type, so that the configuration, the extracted
-//! webhook and the tower layer never name the store (as rustls' server
-//! configuration holds its session store).
+//! Any store and any delivery queue behind one type each, so that the
+//! configuration, the extracted webhook and the tower layer never name them
+//! (as rustls' server configuration holds its session store): the trait as
+//! an object with boxed futures, shared, with its type's name for metrics.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dedup::{Claim, ClaimToken, Deduplicator, IdempotencyStore, StoreError};
+use crate::handoff::{DeliveryQueue, StoredDelivery};
 use crate::ids::WebhookId;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// [`IdempotencyStore`] with boxed futures, so that it can be a trait
 /// object; every store is one.
-pub(crate) trait DynStore: Send + Sync {
+trait DynStore: Send + Sync {
     fn claim<'a>(&'a self, webhook_id: &'a WebhookId, lease: Duration) -> BoxFuture<'a, Result<Claim, StoreError>>;
     fn complete<'a>(&'a self, token: &'a ClaimToken, retention: Duration) -> BoxFuture<'a, Result<(), StoreError>>;
     fn release<'a>(&'a self, token: &'a ClaimToken) -> BoxFuture<'a, Result<(), StoreError>>;
@@ -73,10 +75,46 @@ pub(crate) fn erase<S: IdempotencyStore + 'static>(dedup: Deduplicator<S>) -> An
     })
 }
 
+/// [`DeliveryQueue`] with a boxed future, so that it can be a trait object.
+trait DynQueue: Send + Sync {
+    fn enqueue<'a>(&'a self, delivery: &'a StoredDelivery) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+impl<Q: DeliveryQueue> DynQueue for Q {
+    fn enqueue<'a>(&'a self, delivery: &'a StoredDelivery) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(DeliveryQueue::enqueue(self, delivery))
+    }
+}
+
+/// Any queue, shared, with the name of its type for metrics.
+#[derive(Clone)]
+pub(crate) struct AnyQueue {
+    queue: Arc<dyn DynQueue>,
+    kind: &'static str,
+}
+
+impl AnyQueue {
+    pub(crate) fn new<Q: DeliveryQueue + 'static>(queue: Q) -> Self {
+        Self {
+            queue: Arc::new(queue),
+            kind: type_name::<Q>(),
+        }
+    }
+
+    /// The queue's type (`Inbox`, ...): a bounded label.
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub(crate) async fn enqueue(&self, delivery: &StoredDelivery) -> Result<(), StoreError> {
+        self.queue.enqueue(delivery).await
+    }
+}
+
 /// The last segment of a type's path, without generic parameters, and
 /// through an `Arc` or a `Box`: `yoco_webhooks::redis::RedisStore` and
 /// `Arc<RedisStore>` are `RedisStore`.
-pub(super) fn type_name<T: ?Sized>() -> &'static str {
+fn type_name<T: ?Sized>() -> &'static str {
     let mut name = std::any::type_name::<T>();
     for pointer in ["alloc::sync::Arc<", "alloc::boxed::Box<"] {
         if let Some(inner) = name.strip_prefix(pointer).and_then(|inner| inner.strip_suffix('>')) {

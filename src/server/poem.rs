@@ -53,9 +53,9 @@ use ::poem::http::StatusCode;
 use ::poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
 
 use crate::dedup::Processed;
-use crate::pipeline::answer::Answer;
-use crate::pipeline::body::read_limited;
-pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::answer::Answer;
+use crate::server::body::read_limited;
+pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 impl<'a> FromRequest<'a> for YocoWebhook {
     async fn from_request(request: &'a Request, body: &mut RequestBody) -> ::poem::Result<Self> {

@@ -103,13 +103,13 @@ use worker::{Request, Response};
 
 use crate::dedup::Processed;
 use crate::headers::{SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
-use crate::pipeline::answer::{Answer, TEXT_PLAIN};
 use crate::receive::Delivery;
+use crate::server::answer::{Answer, TEXT_PLAIN};
 
 pub use object::DedupObject;
 pub use store::DurableObjectStore;
 
-pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 /// Takes the delivery from `request` with `config`: the method, the body
 /// limit, verification at the runtime's time and the filter.

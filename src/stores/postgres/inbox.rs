@@ -14,10 +14,10 @@ use super::error::{column, store_error};
 use super::job::{InboxDelivery, Worked};
 use super::schema::{TableNameError, migrate_locked, parse_table, quote_name};
 use crate::dedup::StoreError;
+use crate::handoff::DeliveryQueue;
+use crate::handoff::StoredDelivery;
 use crate::ids::WebhookId;
-use crate::queue::DeliveryQueue;
 use crate::receive::{Delivery, Outcome, Receiver};
-use crate::stored::StoredDelivery;
 
 /// The table an [`Inbox::new`] uses.
 pub const DEFAULT_INBOX_TABLE: &str = "yoco_webhook_inbox";

@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::erased::{AnyDeduplicator, AnyQueue, erase};
 use super::observe::{Observation, Stopwatch, store_call};
-use super::queue::AnyQueue;
 use super::rejection::YocoRejection;
-use super::store::{AnyDeduplicator, erase};
 use super::webhook::YocoWebhook;
 use crate::dedup::{Deduplicator, IdempotencyStore};
+use crate::handoff::DeliveryQueue;
 use crate::headers::{Found, Headers, Lookup, SVIX_ID, WEBHOOK_ID, Which, webhook_header};
-use crate::queue::DeliveryQueue;
 use crate::receive::{Delivery, Outcome, Receiver};
 
 /// The largest body read by default, 1 MiB. Yoco's events are a few

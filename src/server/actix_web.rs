@@ -65,8 +65,8 @@ use crate::dedup::Processed;
 use crate::headers::{
     Headers, Lookup, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
 };
-use crate::pipeline::answer::{Answer, TEXT_PLAIN};
-pub use crate::pipeline::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::answer::{Answer, TEXT_PLAIN};
+pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 /// A hook that turns each rejection into the error actix-web answers with,
 /// to log it or to shape the response; register it with `App::app_data`

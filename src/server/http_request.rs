@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use crate::dedup::Processed;
-use crate::pipeline::YocoWebhookConfig;
 use crate::receive::Delivery;
+use crate::server::YocoWebhookConfig;
 
 /// Handles one webhook request whose body the server has read (with a size
 /// limit of its own: Yoco's events are a few kilobytes): the method, the

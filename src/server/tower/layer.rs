@@ -4,7 +4,7 @@
 use tower_layer::Layer;
 
 use super::service::YocoWebhookService;
-use crate::pipeline::YocoWebhookConfig;
+use crate::server::YocoWebhookConfig;
 
 /// Wraps a service so that it only sees authentic deliveries for the
 /// merchant, each at most once, with the [`Delivery`](crate::Delivery) in
