@@ -51,10 +51,10 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use time::OffsetDateTime;
-use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::{MemoryStore, Processed};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+use yoco_webhooks::{Processed, dedup::MemoryStore};
+use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 
 const CHECKOUT: &str = "ch_load";
 const PATH: &str = "/webhooks/yoco";

@@ -1,4 +1,4 @@
-//! The pipeline's cost per delivery (`handle_request`: verify, parse,
+//! The pipeline's cost per delivery (`http_request::handle`: verify, parse,
 //! filter, claim in memory, a handler that does nothing, complete, answer),
 //! and what the `tracing` and `metrics` features add when something listens:
 //! with no subscriber and no recorder, with a `tracing-subscriber` formatter
@@ -18,7 +18,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
-use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig, handle_request};
+use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig, http_request};
 
 /// Signed deliveries with fresh ids, ready to be handled.
 struct Deliveries {
@@ -52,7 +52,7 @@ fn pipeline(c: &mut Criterion) {
             b.iter_batched(
                 || deliveries.next(),
                 |request| {
-                    let response = runtime.block_on(handle_request(&config, request, |delivery| async move {
+                    let response = runtime.block_on(http_request::handle(&config, request, |delivery| async move {
                         black_box(delivery);
                         Ok::<(), std::convert::Infallible>(())
                     }));

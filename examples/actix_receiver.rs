@@ -36,8 +36,8 @@
 use std::process::ExitCode;
 
 use actix_web::{App, HttpServer, web};
-use yoco_webhooks::actix_web::YocoWebhook;
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::Processed;
+use yoco_webhooks::YocoWebhook;
 
 #[path = "support/observe.rs"]
 mod observe;

@@ -40,8 +40,8 @@ use std::process::ExitCode;
 
 use axum::Router;
 use axum::routing::{get, post};
-use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::Processed;
+use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 
 #[path = "support/observe.rs"]
 mod observe;

@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let receiver = Receiver::new(Verifier::new(secret.clone()), CheckoutFilter::checkout(OUR_CHECKOUT));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/webhooks/yoco", listener.local_addr()?);
-    let app = axum_receiver::app(yoco_webhooks::axum::YocoWebhookConfig::new(receiver));
+    let app = axum_receiver::app(yoco_webhooks::YocoWebhookConfig::new(receiver));
     tokio::spawn(async move { axum::serve(listener, app).await });
     println!("Receiver on {url}, processing checkout {OUR_CHECKOUT} only\n");
 

@@ -33,8 +33,14 @@
 
 use std::process::ExitCode;
 
-use yoco_webhooks::lambda::lambda_http::{self, Body, Request, RequestExt as _};
-use yoco_webhooks::lambda::{YocoWebhookConfig, handle, run_service};
+use yoco_webhooks::{
+    YocoWebhookConfig,
+    lambda::{handle, run_service},
+};
+use yoco_webhooks::{
+    lambda::lambda_http::RequestExt as _,
+    lambda::lambda_http::{self, Body, Request},
+};
 
 // The receivers' shared setup; a Lambda function binds no address and
 // serves no metrics, so some of it goes unused here.

@@ -31,8 +31,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use poem::listener::TcpAcceptor;
 use poem::web::Data;
 use poem::{EndpointExt, Route, Server, get, handler};
-use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::poem::YocoWebhook;
+use yoco_webhooks::Processed;
+use yoco_webhooks::YocoWebhook;
 
 #[path = "support/observe.rs"]
 mod observe;

@@ -38,8 +38,8 @@ use rocket::fairing::AdHoc;
 use rocket::http::Method;
 use rocket::route::{BoxFuture, Outcome, Route};
 use rocket::{Data, Request, State, get, post, routes};
-use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::rocket::{YocoRejection, YocoWebhook};
+use yoco_webhooks::Processed;
+use yoco_webhooks::{Answered, YocoRejection, YocoWebhook};
 
 #[path = "support/observe.rs"]
 mod observe;
@@ -94,7 +94,7 @@ fn render_metrics(metrics: &State<PrometheusHandle>) -> String {
 }
 
 #[post("/webhooks/yoco", data = "<webhook>")]
-async fn yoco_webhook(webhook: Result<YocoWebhook, YocoRejection>) -> Result<Processed<(), Infallible>, YocoRejection> {
+async fn yoco_webhook(webhook: Result<YocoWebhook, Answered>) -> Result<Processed<(), Infallible>, Answered> {
     // Not yours, not authentic, ...: answered with the rejection's status and text.
     let processed = webhook?
         .process(|delivery| async move {
@@ -117,5 +117,5 @@ fn other_methods() -> Vec<Route> {
 }
 
 fn not_a_post<'r>(request: &'r Request<'_>, _data: Data<'r>) -> BoxFuture<'r> {
-    Outcome::from(request, YocoRejection::MethodNotAllowed).pin()
+    Outcome::from(request, Answered::from(YocoRejection::MethodNotAllowed)).pin()
 }

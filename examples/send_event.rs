@@ -19,7 +19,10 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use yoco_webhooks::testing::{SampleEvent, Signer};
-use yoco_webhooks::{Mode, PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED, WebhookSecret};
+use yoco_webhooks::{
+    Mode, WebhookSecret,
+    event::{PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED},
+};
 
 const USAGE: &str = "usage: send_event --url URL [--secret whsec_...] [--type TYPE] [--checkout CH] \
                      [--mode live|test] [--amount MINOR_UNITS] [--id WEBHOOK_ID]";

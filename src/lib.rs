@@ -38,82 +38,64 @@
 //! # Ok::<(), yoco_webhooks::SecretError>(())
 //! ```
 //!
-//! # Contents
+//! # Where a delivery goes, and where the code is
 //!
-//! - [`WebhookSecret`]: the `whsec_...` secret, parsed once, never printed.
-//! - [`Verifier`]: Standard Webhooks verification, usable on its own for any
-//!   sender; [`Headers`] reads headers from your server's types.
-//! - [`Event`]: typed events ([`EventData::PaymentSucceeded`],
-//!   [`EventData::RefundSucceeded`], [`EventData::RefundFailed`], and
-//!   [`EventData::Other`] for types Yoco adds later).
-//! - [`CheckoutFilter`]: which checkouts (and which mode) are yours.
-//! - [`Receiver`]: all three in one call, answering [`Outcome::Process`],
-//!   [`Outcome::Ignore`] or a [`ReceiveError`] with its HTTP status.
-//! - [`dedup`]: processing each delivery once despite Yoco's retries: the
-//!   [`dedup::IdempotencyStore`] contract, an in-memory store and the
-//!   claim/complete/release protocol.
-//! - One pipeline for every server (feature `http`): a
-//!   [`YocoWebhookConfig`] (receiver, body limit, any store) gives the
-//!   handler a [`YocoWebhook`] to process once, or answers a
-//!   [`YocoRejection`] that keeps its cause; every integration answers with
-//!   the same statuses and texts. [`handle_request`] runs it on any server
-//!   built on the `http` types, and each server module below is only its
-//!   framework's traits over it:
-//!   - `axum` (feature `axum`): the extractor for axum 0.8.
-//!   - `actix_web` (feature `actix-web`): the extractor for actix-web 4.
-//!   - `poem` (feature `poem`): the extractor for Poem 3, configured
-//!     through `Data`.
-//!   - `rocket` (feature `rocket`): the data guard for Rocket 0.5,
-//!     configured through managed state.
-//!   - `tower` (feature `tower`): a `Layer` for any tower-based server
-//!     (hyper, axum, ...), passing the verified delivery to the inner
-//!     service.
-//!   - `lambda` (feature `lambda`): a handler for AWS Lambda functions
-//!     behind API Gateway (REST and HTTP APIs) or a function URL.
-//!   - `worker` (feature `worker`): a Cloudflare Worker's request
-//!     (workers-rs) at the runtime's clock, and deduplication on a Durable
-//!     Object.
-//! - `postgres` (feature `postgres`): `PostgresStore`, an idempotency store
-//!   on PostgreSQL shared by every instance, which can also mark a delivery
-//!   done inside the merchant's own transaction; and `Inbox`, a delivery
-//!   queue in a table: answer Yoco at once, process later in workers, with
-//!   retries, backoff and dead deliveries.
-//! - Answer now, process later: [`StoredDelivery`], a verified delivery as
-//!   received (serde, a stable format), [`Receiver::receive_stored`], its
-//!   check before a worker acts on it, and [`DeliveryQueue`], the queue
-//!   [`YocoWebhookConfig::with_queue`] records deliveries in.
-//! - `redis` (feature `redis`): `RedisStore`, an idempotency store on Redis or Valkey
-//!   for several server instances.
-//! - [`registration`]: Yoco's webhook-registration API, as request builders
-//!   and answer readers for any HTTP client (errors: `registration::Error`),
-//!   and a ready `Client` (feature `client`, errors: `ClientError`).
-//! - [`testing`]: a signer and sample events for your own tests, and
-//!   [`testing::check_store`], the store contract's suite, for your own store.
+//! The tree says the layers; each folder's `mod.rs` is its map.
+//!
+//! - **The core** (no I/O, no async, no clock of its own): [`WebhookSecret`]
+//!   (`secret.rs`), the Standard Webhooks [`Verifier`] (`verify/`, with
+//!   `signature.rs`), reading headers from any server ([`headers`]), ids and
+//!   [`Mode`] (`ids.rs`, `mode.rs`), typed events ([`Event`], [`EventData`],
+//!   payloads in [`event`]), and [`CheckoutFilter`] (`filter.rs`).
+//! - **The receiver** (`receive/`): [`Receiver`] verifies, reads and
+//!   filters one request, and answers [`Outcome::Process`] with a
+//!   [`Delivery`], [`Outcome::Ignore`] with an [`Ignored`] event, or a
+//!   [`ReceiveError`] with its status.
+//! - **Processing once** ([`dedup`]): the [`dedup::IdempotencyStore`]
+//!   contract, an in-memory store, and the claim/complete/release protocol
+//!   around a handler, which answers [`Processed`].
+//! - **Answer now, process later** (`handoff/`): [`StoredDelivery`], a
+//!   verified delivery kept as received and checked again before a worker
+//!   acts on it, and the [`DeliveryQueue`] contract.
+//! - **The servers** (`server/`, feature `http`): one pipeline
+//!   ([`YocoWebhookConfig`] in, a [`YocoWebhook`] for the handler or what
+//!   it [`Answered`] itself out, every status and text in one table, the
+//!   span and metrics of [`observe`]), and one module per server, each only
+//!   its framework's traits over the pipeline: [`http_request`] (any server
+//!   on the `http` types), `axum`, `actix_web`, `poem`, `rocket`, `tower`,
+//!   `lambda`, `worker`.
+//! - **The shared stores** (`stores/`): `redis` (deduplication on Redis or
+//!   Valkey) and `postgres` (deduplication, and the `Inbox` queue with its
+//!   workers).
+//! - **Around it**: [`registration`] (Yoco's webhook-registration API, as
+//!   request builders and answer readers, and a ready client), [`testing`]
+//!   (a signer, sample events, the store contract's suite), and the
+//!   `yoco-webhooks` command line (`src/bin/`).
 //!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `http` | yes | [`Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the pipeline ([`YocoWebhookConfig`], [`handle_request`]), the sans-IO [`registration`] API |
+//! | `http` | yes | [`headers::Headers`] for `http::HeaderMap`, [`ReceiveError::status_code`], the pipeline ([`YocoWebhookConfig`], [`http_request`]), the sans-IO [`registration`] API |
 //! | `http-body` | no | nothing public: the body reading that `axum`, `tower` and `poem` share, for integrations on `http-body` servers |
 //! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`], [`testing::check_store`] (futures-util, futures-timer) |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
-//! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` |
-//! | `axum` | no | [`axum::YocoWebhook`](crate::axum), an extractor for axum 0.8 with body limit and deduplication |
-//! | `actix-web` | no | [`actix_web::YocoWebhook`](crate::actix_web), an extractor for actix-web 4 configured through `app_data` |
-//! | `poem` | no | [`poem::YocoWebhook`](crate::poem), an extractor for Poem 3 configured through `Data` |
-//! | `rocket` | no | [`rocket::YocoWebhook`](crate::rocket), a data guard for Rocket 0.5 configured through managed state, under Rocket's own `yoco-webhook` limit too |
-//! | `lambda` | no | [`lambda::handle`](crate::lambda) and `lambda::run`, a handler for AWS Lambda (`lambda_http` 1.x): API Gateway REST and HTTP APIs and function URLs, base64 bodies, deduplication |
-//! | `tower` | no | [`tower::YocoWebhookLayer`](crate::tower), a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
-//! | `worker` | no | [`worker::handle`](crate::worker), [`worker::extract`](crate::worker) for a Cloudflare Worker (workers-rs 0.8, Rust 1.91) at the runtime's clock; `worker::DurableObjectStore`, deduplication on a Durable Object |
-//! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
-//! | `metrics` | no | `metrics` counters and histograms: [`DELIVERIES_TOTAL`], [`VERIFIED_TOTAL`], [`BODY_TOO_LARGE_TOTAL`], [`HANDLER_SECONDS`], [`STORE_SECONDS`] |
+//! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` (add `postgres` for its `inbox` commands) |
+//! | `axum` | no | `axum`: the extractor for axum 0.8, with body limit and deduplication |
+//! | `actix-web` | no | `actix_web`: the extractor for actix-web 4, configured through `app_data` |
+//! | `poem` | no | `poem`: the extractor for Poem 3, configured through `Data` |
+//! | `rocket` | no | `rocket`: the data guard for Rocket 0.5, configured through managed state, under Rocket's own `yoco-webhook` limit too |
+//! | `lambda` | no | `lambda::{handle, extract, run}` for AWS Lambda (`lambda_http` 1.x): API Gateway REST and HTTP APIs and function URLs, base64 bodies, deduplication |
+//! | `tower` | no | `tower::YocoWebhookLayer`, a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
+//! | `worker` | no | `worker::{handle, extract}` for a Cloudflare Worker (workers-rs 0.8, Rust 1.91) at the runtime's clock; `worker::DurableObjectStore`, deduplication on a Durable Object |
+//! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`observe::DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
+//! | `metrics` | no | `metrics` counters and histograms, named in [`observe`] |
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |
-//! | `redis` | no | [`redis::RedisStore`](crate::redis), deduplication shared by several instances on Redis or Valkey (redis 1.x, tokio) |
+//! | `redis` | no | `redis::RedisStore`, deduplication shared by several instances on Redis or Valkey (redis 1.x, tokio) |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
-//! `wasm32-unknown-unknown`; so do `http` (without `handle_request`, which
+//! `wasm32-unknown-unknown`; so do `http` (without [`http_request`], which
 //! reads the system clock) and `worker`.
 //!
 //! # Security
@@ -141,7 +123,8 @@
 //!   reads them as `serde_json::Value` does, for every later step; a body
 //!   that ordinary JSON readers refuse is never acknowledged as another's
 //!   (see [`Receiver::receive_at`] for what is processed, ignored or
-//!   refused). No error quotes a value from the body ([`ParseProblem`]).
+//!   refused). No error quotes a value from the body
+//!   ([`ParseProblem`](event::ParseProblem)).
 //! - The adapters read at most the body limit (1 MiB by default) and
 //!   refuse more with 413, before or while reading; a deduplication store
 //!   that cannot answer means 503, never 2xx; store errors never show a
@@ -158,9 +141,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The core: no I/O, no async, no clock of its own.
-mod event;
+pub mod event;
 mod filter;
-mod headers;
+pub mod headers;
 mod ids;
 mod mode;
 mod secret;
@@ -211,43 +194,42 @@ pub use stores::postgres;
 #[cfg(feature = "redis")]
 pub use stores::redis;
 
+// The public API. The root holds what a quick start and a handler use; the
+// rest is under the module that owns it: `event` (payloads, type names,
+// parse errors), `headers` (reading headers from any server, their names),
+// `dedup` (stores and the once-only protocol), `observe` (the span's and
+// the metrics' names), and one module per server integration and store.
+
 // The secret and the Standard Webhooks verifier.
 pub use secret::{SecretError, WebhookSecret};
 pub use verify::{DEFAULT_TOLERANCE, SecretName, Verified, Verifier, VerifierBuilder, VerifyError};
-// Reading headers from any server's types.
-pub use headers::{
-    Headers, Lookup, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
-};
-// Yoco's events.
-pub use event::{
-    Card, CardScheme, Currency, Event, EventData, Metadata, OtherEvent, PAYMENT_SUCCEEDED, ParseError, ParseProblem,
-    Payment, PaymentMethod, PaymentMethodDetails, REFUND_FAILED, REFUND_SUCCEEDED, Refund, Status,
-};
+// Yoco's events, and the ids and mode that say whose they are.
+pub use event::types::{Event, EventData};
 pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
 pub use mode::Mode;
 // Which events are the merchant's.
 pub use filter::{CheckoutFilter, IgnoreReason};
 // Verify, parse and filter in one call.
 pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
-// A verified delivery kept for later, and checked again before acting on it.
+// What became of a delivery handed to a handler (`dedup`, `YocoWebhook`).
+pub use dedup::process::Processed;
+// Answer now, process later: a verified delivery kept for later, checked
+// again before acting on it, and where verified deliveries wait.
 pub use handoff::{DeliveryQueue, StoredDelivery};
 // The one pipeline every server integration runs: its configuration, the
-// delivery it hands the handler, and what it refuses.
+// delivery it hands the handler, what it answers itself, and why it refuses.
 #[cfg(feature = "http")]
-pub use server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
-// What the pipeline reports (features `tracing` and `metrics`): the span's
-// and the metrics' names.
+pub use server::{Answered, DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+// What the pipeline reports (features `tracing` and `metrics`).
 #[cfg(feature = "http")]
-pub use server::{
-    BODY_TOO_LARGE_TOTAL, DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL,
-};
-// Any server built on the `http` types: the whole protocol for one request.
-/// The `http` crate (1.x), whose types [`Headers`] and [`handle_request`]
-/// take: use it from here to need no dependency of your own.
+pub use server::observe;
+// Any server built on the `http` types: `handle` and `extract`.
+/// The `http` crate (1.x), whose types [`headers::Headers`] and
+/// [`http_request`] take: use it from here to need no dependency of your own.
 #[cfg(feature = "http")]
 pub use http;
 #[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
-pub use server::http_request::handle_request;
+pub use server::http_request;
 
 /// The README's examples, compiled and run as doc tests (with the `client`,
 /// `redis` and `postgres` features, which some of them use:

@@ -34,7 +34,7 @@ use bytes::Bytes;
 use http_body::Frame;
 use libfuzzer_sys::fuzz_target;
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, Signer};
-use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, Answered, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 const DECLARE_LENGTH: u8 = 1 << 0;
 const DECLARE_LESS: u8 = 1 << 1;
@@ -128,21 +128,21 @@ fuzz_target!(|data: &[u8]| {
         .expect("a valid request");
 
     let config = YocoWebhookConfig::new_without_dedup(receiver().clone()).body_limit(limit);
-    let extracted: Result<YocoWebhook, YocoRejection> = now_or_never(YocoWebhook::from_request(request, &config));
-    let status = |result: &Result<YocoWebhook, YocoRejection>| match result {
+    let extracted: Result<YocoWebhook, Answered> = now_or_never(YocoWebhook::from_request(request, &config));
+    let status = |result: &Result<YocoWebhook, Answered>| match result {
         Ok(_) => 200,
-        Err(rejection) => rejection.status().as_u16(),
+        Err(rejection) => rejection.status(),
     };
     if declared.is_some_and(|declared| declared > limit) || body.len() > limit {
         assert!(
-            matches!(extracted, Err(YocoRejection::BodyTooLarge)),
+            matches!(extracted, Err(Answered::Refused(YocoRejection::BodyTooLarge))),
             "{} bytes, declared {declared:?}, limit {limit}: {}",
             body.len(),
             status(&extracted)
         );
     } else if fails {
         assert!(
-            matches!(extracted, Err(YocoRejection::BodyUnreadable(_))),
+            matches!(extracted, Err(Answered::Refused(YocoRejection::BodyUnreadable(_)))),
             "{}",
             status(&extracted)
         );

@@ -35,7 +35,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use yoco_webhooks::lambda::lambda_http::Request;
 use yoco_webhooks::lambda::lambda_http::request::from_str;
-use yoco_webhooks::lambda::{YocoWebhookConfig, handle};
+use yoco_webhooks::{YocoWebhookConfig, lambda::handle};
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, Signer};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier};
 

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, Signer};
-use yoco_webhooks::{Verifier, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use yoco_webhooks::{Verifier, headers::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP}};
 
 const ID: &str = "msg_2hVbEBdDNyrZBrVQmDmLUSxyfFe";
 

@@ -38,9 +38,7 @@ use libfuzzer_sys::fuzz_target;
 use sha2::Sha256;
 use time::OffsetDateTime;
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, Signer, TEST_SECRET};
-use yoco_webhooks::{
-    CheckoutFilter, Outcome, ReceiveError, Receiver, StoredDelivery, Verifier, VerifyError, WebhookId,
-};
+use yoco_webhooks::{CheckoutFilter, Outcome, ReceiveError, Receiver, StoredDelivery, Verifier, VerifyError, WebhookId};
 
 const OTHER_KEY: &[u8] = b"another receiver's secret";
 const CHANGE_RECEIPT: u8 = 1 << 0;

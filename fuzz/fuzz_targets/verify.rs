@@ -36,7 +36,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
 use yoco_webhooks::testing::Signer;
-use yoco_webhooks::{Verifier, VerifyError, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use yoco_webhooks::{Verifier, VerifyError, headers::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP}};
 
 const RELATIVE_TIMESTAMP: u8 = 1 << 0;
 const LEADING_ZERO: u8 = 1 << 1;

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use yoco_webhooks::WebhookId;
-//! use yoco_webhooks::dedup::{Deduplicator, MemoryStore, Processed};
+//! use yoco_webhooks::{Processed, dedup::{Deduplicator, MemoryStore}};
 //!
 //! # tokio_test_block_on(async {
 //! let once = Deduplicator::new(MemoryStore::default());
@@ -32,12 +32,13 @@
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod memory;
-mod process;
+pub(crate) mod process;
 mod store;
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use memory::MemoryStore;
-pub use process::{DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator, Processed};
+pub(crate) use process::Processed;
+pub use process::{DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator};
 pub use store::{Claim, ClaimToken, IdempotencyStore, StoreError, StoreErrorKind};
 
 /// What the store and protocol tests share.

@@ -1,14 +1,18 @@
-//! Yoco's events, parsed into types. An event type this crate does not know
-//! is kept as [`EventData::Other`], never an error.
+//! Yoco's events, parsed into types: the payloads ([`Payment`], [`Refund`],
+//! ...), the event type names, and why a body is not an event
+//! ([`ParseError`]). The event itself, [`Event`] and
+//! [`EventData`](crate::EventData), is at the crate's root. An event type
+//! this crate does not know is kept as
+//! [`EventData::Other`](crate::EventData::Other), never an error.
 //!
 //! A key sent more than once, at any level, takes its last value, as
 //! `serde_json::Value` reads it: the typed event, the filter (even for a
 //! payload that does not parse) and a handler that reads the raw body again
 //! with `serde_json` see the same type, checkout id and mode.
 //!
-//! - `types`: [`Event`], [`EventData`] and the payloads ([`Payment`],
+//! - `types`: [`Event`], [`EventData`](crate::EventData) and the payloads ([`Payment`],
 //!   [`Refund`], ...).
-//! - `values`: the string values as enums ([`Mode`], [`Status`],
+//! - `values`: the string values as enums ([`Status`],
 //!   [`Currency`], [`PaymentMethod`], [`CardScheme`]) and [`Metadata`].
 //! - `read`: the one reader, which decides whose event a body is (its
 //!   id, type, mode and checkout id) for every later step, in one pass;
@@ -24,7 +28,7 @@ mod parse;
 mod problem;
 mod read;
 mod serialize;
-mod types;
+pub(crate) mod types;
 mod values;
 
 pub use parse::ParseError;
@@ -34,8 +38,9 @@ pub(crate) use parse::parse;
 pub use problem::ParseProblem;
 pub(crate) use read::read;
 pub(crate) use types::event_type_name;
+// `Event` and `EventData` are at the crate's root, where handlers import them.
+pub(crate) use types::Event;
 pub use types::{
-    Card, Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, PaymentMethodDetails, REFUND_FAILED,
-    REFUND_SUCCEEDED, Refund,
+    Card, OtherEvent, PAYMENT_SUCCEEDED, Payment, PaymentMethodDetails, REFUND_FAILED, REFUND_SUCCEEDED, Refund,
 };
 pub use values::{CardScheme, Currency, Metadata, PaymentMethod, Status};

@@ -138,7 +138,7 @@ impl StoredDelivery {
         &self.receipt
     }
 
-    /// The three webhook headers, as `(name, value)` pairs (a [`Headers`](crate::Headers)).
+    /// The three webhook headers, as `(name, value)` pairs (a [`Headers`](crate::headers::Headers)).
     pub fn headers(&self) -> [(&'static str, &str); 3] {
         [
             (WEBHOOK_ID, self.webhook_id.as_str()),

@@ -4,8 +4,8 @@
 //!
 //! ```
 //! use actix_web::{App, web};
-//! use yoco_webhooks::actix_web::{YocoWebhook, YocoWebhookConfig};
-//! use yoco_webhooks::dedup::Processed;
+//! use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
+//! use yoco_webhooks::Processed;
 //! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 //!
 //! async fn yoco(webhook: YocoWebhook) -> Processed<(), std::io::Error> {
@@ -66,9 +66,11 @@ use crate::headers::{
     Headers, Lookup, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
 };
 use crate::server::answer::{Answer, TEXT_PLAIN};
-pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::{Answered, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
-/// A hook that turns each rejection into the error actix-web answers with,
+/// A hook that turns each request the pipeline answered itself (an
+/// [`Answered`]: ignored, queued or refused) into the error actix-web
+/// answers with,
 /// to log it or to shape the response; register it with `App::app_data`
 /// (plain or in `web::Data`) beside the [`YocoWebhookConfig`]. Without one
 /// the rejection answers its own status and short text. Keep the status:
@@ -78,23 +80,25 @@ pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebh
 /// use actix_web::{App, HttpResponse, error::InternalError};
 /// use yoco_webhooks::actix_web::YocoErrorHandler;
 ///
-/// let hook = YocoErrorHandler::new(|rejection, _request| {
-///     eprintln!("webhook refused: {rejection}"); // which check failed, never a secret
-///     let response = HttpResponse::build(rejection.status().as_u16().try_into().unwrap()).body(rejection.body_text());
-///     InternalError::from_response(rejection, response).into()
+/// let hook = YocoErrorHandler::new(|answered, _request| {
+///     if answered.is_refusal() {
+///         eprintln!("webhook refused: {answered}"); // which check failed, never a secret
+///     }
+///     let response = HttpResponse::build(answered.status().try_into().unwrap()).body(answered.body_text());
+///     InternalError::from_response(answered, response).into()
 /// });
 /// let app = App::new().app_data(hook);
 /// ```
 #[derive(Clone)]
 pub struct YocoErrorHandler(Arc<Hook>);
 
-type Hook = dyn Fn(YocoRejection, &HttpRequest) -> ::actix_web::Error + Send + Sync;
+type Hook = dyn Fn(Answered, &HttpRequest) -> ::actix_web::Error + Send + Sync;
 
 impl YocoErrorHandler {
-    /// A hook calling `handler` with each rejection.
+    /// A hook calling `handler` with each request answered without the handler.
     pub fn new<F>(handler: F) -> Self
     where
-        F: Fn(YocoRejection, &HttpRequest) -> ::actix_web::Error + Send + Sync + 'static,
+        F: Fn(Answered, &HttpRequest) -> ::actix_web::Error + Send + Sync + 'static,
     {
         Self(Arc::new(handler))
     }
@@ -124,14 +128,14 @@ impl FromRequest for YocoWebhook {
         Box::pin(async move {
             let Some(config) = app_data::<YocoWebhookConfig>(&request) else {
                 // The merchant's mistake, not the sender's: no error hook.
-                return Err(YocoRejection::NotConfigured.into());
+                return Err(Answered::from(YocoRejection::NotConfigured).into());
             };
             let read = |limit| read_body(payload, limit);
             match config.extract(request.method().as_str(), request.headers(), read).await {
                 Ok(webhook) => Ok(webhook),
-                Err(rejection) => Err(match app_data::<YocoErrorHandler>(&request) {
-                    Some(YocoErrorHandler(handler)) => handler(rejection, &request),
-                    None => rejection.into(),
+                Err(answered) => Err(match app_data::<YocoErrorHandler>(&request) {
+                    Some(YocoErrorHandler(handler)) => handler(answered, &request),
+                    None => answered.into(),
                 }),
             }
         })
@@ -175,7 +179,7 @@ impl Headers for HeaderMap {
     }
 }
 
-impl ResponseError for YocoRejection {
+impl ResponseError for Answered {
     fn status_code(&self) -> StatusCode {
         status(self.answer())
     }
@@ -232,10 +236,10 @@ mod tests {
 
     #[test]
     fn rejections_answer_their_status_text_and_headers() {
-        let rejection = YocoRejection::BodyTooLarge;
-        assert_eq!(rejection.status_code(), StatusCode::PAYLOAD_TOO_LARGE);
+        let rejection = Answered::from(YocoRejection::BodyTooLarge);
+        assert_eq!(ResponseError::status_code(&rejection), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(rejection.to_string(), "body over the limit");
-        let refused = YocoRejection::MethodNotAllowed.error_response();
+        let refused = Answered::from(YocoRejection::MethodNotAllowed).error_response();
         assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(refused.headers().get(header::ALLOW).unwrap(), "POST");
         assert_eq!(refused.headers().get(header::CONTENT_TYPE).unwrap(), TEXT_PLAIN);

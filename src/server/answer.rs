@@ -83,7 +83,7 @@ impl Answer {
         all(target_arch = "wasm32", target_os = "unknown"),
         allow(
             dead_code,
-            reason = "handle_request, which reads the system clock, is not on wasm32-unknown-unknown"
+            reason = "http_request, which reads the system clock, is not on wasm32-unknown-unknown"
         )
     )]
     pub(crate) fn to_response<B: From<&'static str>>(self) -> http::Response<B> {
@@ -113,7 +113,12 @@ impl<T, E> Processed<T, E> {
     /// The HTTP status to answer: 200 (processed or duplicate), 409 (in
     /// progress elsewhere), 500 (the handler failed) or 503 (the store could
     /// not answer).
-    pub fn status(&self) -> StatusCode {
+    pub fn status(&self) -> u16 {
+        self.answer().status().as_u16()
+    }
+
+    /// [`status`](Self::status) as an [`http::StatusCode`].
+    pub fn status_code(&self) -> StatusCode {
         self.answer().status()
     }
 

@@ -3,8 +3,8 @@
 //!
 //! ```
 //! use axum::{Router, routing::post};
-//! use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-//! use yoco_webhooks::dedup::Processed;
+//! use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
+//! use yoco_webhooks::Processed;
 //! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 //!
 //! async fn yoco(webhook: YocoWebhook) -> Processed<(), std::io::Error> {
@@ -27,7 +27,7 @@
 //!
 //! The extractor consumes the request body, so it goes last among the
 //! handler's arguments (after `State`, `HeaderMap`, ...), as axum requires
-//! of every body extractor. Take `Result<YocoWebhook, YocoRejection>` to
+//! of every body extractor. Take `Result<YocoWebhook, Answered>` to
 //! log why a request was refused before answering with the rejection.
 //!
 //! The answers: 200 processed, ignored (not your checkout or mode) or
@@ -48,14 +48,14 @@ use ::axum::response::{IntoResponse, Response};
 
 use crate::dedup::Processed;
 use crate::server::body::read_limited;
-pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::{Answered, YocoWebhook, YocoWebhookConfig};
 
 impl<St> FromRequest<St> for YocoWebhook
 where
     YocoWebhookConfig: FromRef<St>,
     St: Send + Sync,
 {
-    type Rejection = YocoRejection;
+    type Rejection = Answered;
 
     async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
         let config = YocoWebhookConfig::from_ref(state);
@@ -66,7 +66,7 @@ where
     }
 }
 
-impl IntoResponse for YocoRejection {
+impl IntoResponse for Answered {
     fn into_response(self) -> Response {
         self.answer().to_response()
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::answered::Answered;
 use super::erased::{AnyDeduplicator, AnyQueue, erase};
 use super::observe::{Observation, Stopwatch, store_call};
 use super::rejection::YocoRejection;
@@ -27,7 +28,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// `App::app_data`; on Poem add it to the endpoint with `.data(config)`; on
 /// a tower stack give it to `YocoWebhookLayer::new`; on AWS Lambda pass it
 /// to `lambda::run` or `lambda::handle`;
-/// elsewhere pass it to [`handle_request`](crate::handle_request).
+/// elsewhere pass it to [`http_request::handle`](crate::http_request::handle).
 ///
 /// Deduplication is on by default, in this process's memory
 /// ([`MemoryStore`](crate::dedup::MemoryStore)); several instances share a
@@ -124,7 +125,7 @@ impl YocoWebhookConfig {
     /// your checkouts in `queue` and answers 200 (`queued`) once it is
     /// recorded, or 503 if the queue could not record it, so that Yoco
     /// retries; the route's handler never runs (an extractor rejects with
-    /// [`YocoRejection::Queued`], a tower layer answers without calling its
+    /// [`Answered::Queued`], a tower layer answers without calling its
     /// inner service). Your workers process the queue. Deduplication is
     /// the queue's: a repeated `webhook-id` is queued once.
     ///
@@ -169,7 +170,7 @@ impl YocoWebhookConfig {
         method: &str,
         headers: &H,
         read: impl FnOnce(usize) -> Read,
-    ) -> Result<YocoWebhook, YocoRejection>
+    ) -> Result<YocoWebhook, Answered>
     where
         H: Headers + ?Sized,
         Read: Future<Output = Result<Bytes, YocoRejection>>,
@@ -187,7 +188,7 @@ impl YocoWebhookConfig {
         method: &str,
         headers: &H,
         read: impl FnOnce(usize) -> Read,
-    ) -> Result<YocoWebhook, YocoRejection>
+    ) -> Result<YocoWebhook, Answered>
     where
         H: Headers + ?Sized,
         Read: Future<Output = Result<Bytes, YocoRejection>>,
@@ -207,7 +208,7 @@ impl YocoWebhookConfig {
         method: &str,
         headers: &H,
         read: impl FnOnce(usize) -> Read,
-    ) -> Result<YocoWebhook, YocoRejection>
+    ) -> Result<YocoWebhook, Answered>
     where
         H: Headers + ?Sized,
         Read: Future<Output = Result<Bytes, YocoRejection>>,
@@ -220,37 +221,39 @@ impl YocoWebhookConfig {
                 match &self.queue {
                     None => Ok(YocoWebhook::new(delivery, body, self.dedup.clone(), observation)),
                     Some(queue) => {
-                        let rejection = enqueue(queue, delivery).await;
-                        observation.refused(&rejection);
-                        Err(rejection)
+                        let answered = enqueue(queue, delivery).await;
+                        observation.answered_itself(&answered);
+                        Err(answered)
                     }
                 }
             }
-            Err(rejection) => {
-                match &rejection {
+            Err(answered) => {
+                match &answered {
                     // Verified, so its `webhook-id` is authentic and worth a log.
-                    YocoRejection::NotAnEvent(_) => {
+                    Answered::Refused(YocoRejection::NotAnEvent(_)) => {
                         if let Found::One(id) = webhook_header(headers, Which::Id) {
                             observation.authentic_id(id);
                         }
                     }
                     // Not verified: the id it claims, apart, so that the
                     // refusal can be found in the sender's attempt log.
-                    YocoRejection::NotAuthentic(_)
-                    | YocoRejection::BodyTooLarge
-                    | YocoRejection::BodyUnreadable(_)
-                    | YocoRejection::MethodNotAllowed => {
+                    Answered::Refused(
+                        YocoRejection::NotAuthentic(_)
+                        | YocoRejection::BodyTooLarge
+                        | YocoRejection::BodyUnreadable(_)
+                        | YocoRejection::MethodNotAllowed,
+                    ) => {
                         if let Some(id) = claimed_id(headers) {
                             observation.claimed_id(id);
                         }
                     }
                     _ => {}
                 }
-                if let YocoRejection::BodyTooLarge = rejection {
+                if let Answered::Refused(YocoRejection::BodyTooLarge) = answered {
                     observation.over_limit(limit);
                 }
-                observation.refused(&rejection);
-                Err(rejection)
+                observation.answered_itself(&answered);
+                Err(answered)
             }
         }
     }
@@ -262,39 +265,39 @@ impl YocoWebhookConfig {
         method: &str,
         headers: &H,
         read: impl FnOnce(usize) -> Read,
-    ) -> Result<(Delivery, Bytes), YocoRejection>
+    ) -> Result<(Delivery, Bytes), Answered>
     where
         H: Headers + ?Sized,
         Read: Future<Output = Result<Bytes, YocoRejection>>,
     {
         if method != "POST" {
-            return Err(YocoRejection::MethodNotAllowed);
+            return Err(YocoRejection::MethodNotAllowed.into());
         }
         if let Lookup::One(length) = headers.lookup("content-length")
             && declared_over(length, limit)
         {
-            return Err(YocoRejection::BodyTooLarge);
+            return Err(YocoRejection::BodyTooLarge.into());
         }
         let body = read(limit).await?;
         if body.len() > limit {
-            return Err(YocoRejection::BodyTooLarge);
+            return Err(YocoRejection::BodyTooLarge.into());
         }
         match self.receiver.receive_at_unix(headers, &body, clock())? {
             Outcome::Process(delivery) => Ok((delivery, body)),
-            Outcome::Ignore(ignored) => Err(YocoRejection::Ignored(ignored)),
+            Outcome::Ignore(ignored) => Err(Answered::Ignored(ignored)),
         }
     }
 }
 
-/// Queues `delivery`: [`YocoRejection::Queued`] once it is recorded, the
+/// Queues `delivery`: [`Answered::Queued`] once it is recorded, the
 /// answer 200; [`YocoRejection::QueueUnavailable`] otherwise, 503.
-async fn enqueue(queue: &AnyQueue, delivery: Delivery) -> YocoRejection {
+async fn enqueue(queue: &AnyQueue, delivery: Delivery) -> Answered {
     let watch = Stopwatch::start();
     let queued = queue.enqueue(&delivery.to_stored()).await;
     store_call(queue.kind(), "enqueue", watch.elapsed());
     match queued {
-        Ok(()) => YocoRejection::Queued(delivery.webhook_id),
-        Err(err) => YocoRejection::QueueUnavailable(err),
+        Ok(()) => Answered::Queued(delivery.webhook_id),
+        Err(err) => YocoRejection::QueueUnavailable(err).into(),
     }
 }
 

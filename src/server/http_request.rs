@@ -1,11 +1,51 @@
 //! The integration for any server built on the `http` types that has no
-//! module of its own: one function over the pipeline.
+//! module of its own (hyper, or a framework whose request is an
+//! `http::Request`): the same two verbs as every function-style
+//! integration (`lambda`, `worker`):
+//!
+//! - [`handle`]: the whole exchange, the response to send;
+//! - [`extract`]: the delivery to process as a [`YocoWebhook`], or what the
+//!   pipeline [`Answered`] itself; then [`YocoWebhook::process`], or
+//!   [`YocoWebhook::process_claimed`] to mark the delivery done inside
+//!   your own database transaction.
 
 use bytes::Bytes;
 
 use crate::dedup::Processed;
 use crate::receive::Delivery;
-use crate::server::YocoWebhookConfig;
+use crate::server::{Answered, YocoWebhook, YocoWebhookConfig};
+
+/// Takes the delivery from `request`, whose body the server has read (with
+/// a size limit of its own: Yoco's events are a few kilobytes): the method,
+/// the configured body limit, verification at the system clock's time and
+/// the filter.
+///
+/// ```
+/// use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig, http_request};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+/// let config = YocoWebhookConfig::new(Receiver::new(Verifier::new(secret), CheckoutFilter::any()));
+/// let request = yoco_webhooks::http::Request::post("/webhooks/yoco").body(b"{}".to_vec())?;
+/// let answered = http_request::extract(&config, request).await.unwrap_err();
+/// assert_eq!(answered.status(), 401); // unsigned
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Errors
+/// What the pipeline answered itself when the handler is not to run
+/// ([`Answered`]: answer with its [`status`](Answered::status) and
+/// [`body_text`](Answered::body_text)): an event that is not yours or a
+/// delivery queued (200), or a refusal.
+pub async fn extract<B>(config: &YocoWebhookConfig, request: http::Request<B>) -> Result<YocoWebhook, Answered>
+where
+    B: Into<Bytes>,
+{
+    let (parts, body) = request.into_parts();
+    let read = |_limit| async { Ok(body.into()) };
+    config.extract(parts.method.as_str(), &parts.headers, read).await
+}
 
 /// Handles one webhook request whose body the server has read (with a size
 /// limit of its own: Yoco's events are a few kilobytes): the method, the
@@ -15,18 +55,18 @@ use crate::server::YocoWebhookConfig;
 /// statuses and texts as every other integration.
 ///
 /// ```
-/// use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig, handle_request};
+/// use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig, http_request};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
 /// let config = YocoWebhookConfig::new(Receiver::new(Verifier::new(secret), CheckoutFilter::any()));
 /// let request = yoco_webhooks::http::Request::post("/webhooks/yoco").body(b"{}".to_vec())?;
-/// let response = handle_request(&config, request, |_delivery| async { Ok::<(), std::io::Error>(()) }).await;
+/// let response = http_request::handle(&config, request, |_delivery| async { Ok::<(), std::io::Error>(()) }).await;
 /// assert_eq!(response.status(), 401); // unsigned
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-pub async fn handle_request<B, F, Fut, T, E>(
+pub async fn handle<B, F, Fut, T, E>(
     config: &YocoWebhookConfig,
     request: http::Request<B>,
     handler: F,
@@ -36,14 +76,12 @@ where
     F: FnOnce(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let (parts, body) = request.into_parts();
-    let read = |_limit| async { Ok(body.into()) };
-    match config.extract(parts.method.as_str(), &parts.headers, read).await {
+    match extract(config, request).await {
         Ok(webhook) => {
             let processed: Processed<T, E> = webhook.process(handler).await;
             processed.answer().to_response()
         }
-        Err(rejection) => rejection.answer().to_response(),
+        Err(answered) => answered.answer().to_response(),
     }
 }
 
@@ -79,7 +117,7 @@ mod tests {
             .to_json();
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let answer = |request: http::Request<Vec<u8>>, fail: bool| {
-            let response = runtime.block_on(handle_request(&config, request, |_| async move {
+            let response = runtime.block_on(handle(&config, request, |_| async move {
                 if fail { Err("down") } else { Ok(()) }
             }));
             (response.status().as_u16(), *response.body())
@@ -109,11 +147,9 @@ mod tests {
             .insert("webhook-signature", http::HeaderValue::from_static("v1,AAAA"));
         assert_eq!(answer(forged, false), (401, "webhook not authentic"));
 
-        let refused = runtime.block_on(handle_request(
-            &config,
-            request(http::Method::GET, "m6", &ours),
-            |_| async { Ok::<(), ()>(()) },
-        ));
+        let refused = runtime.block_on(handle(&config, request(http::Method::GET, "m6", &ours), |_| async {
+            Ok::<(), ()>(())
+        }));
         assert_eq!(refused.status(), 405);
         assert_eq!(refused.headers()[http::header::ALLOW], "POST");
     }

@@ -11,8 +11,8 @@
 //!
 //! ```
 //! use yoco_webhooks::lambda::lambda_http::{Body, Request};
-//! use yoco_webhooks::lambda::{YocoWebhookConfig, handle};
-//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//! use yoco_webhooks::lambda::handle;
+//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
@@ -35,8 +35,8 @@
 //! its own service, and runs it with [`run_service`]):
 //!
 //! ```no_run
-//! use yoco_webhooks::lambda::{YocoWebhookConfig, run};
-//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//! use yoco_webhooks::lambda::run;
+//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -101,8 +101,28 @@ use lambda_http::tower::{Layer, Service};
 use lambda_http::{Body, Request, Response};
 
 use crate::receive::Delivery;
-use crate::server::http_request::handle_request;
-pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::http_request;
+use crate::server::{Answered, YocoWebhook, YocoWebhookConfig};
+
+/// Takes the delivery from `request` as `lambda_http` delivers it (the body
+/// decoded from base64 already): the method, the configured body limit,
+/// verification over the body's raw bytes and the filter. Then
+/// [`YocoWebhook::process`], or [`YocoWebhook::process_claimed`] to mark
+/// the delivery done inside your own database transaction; [`handle`] does
+/// it all.
+///
+/// # Errors
+/// What the pipeline answered itself when the handler is not to run
+/// ([`Answered`]): an event that is not yours or a delivery queued (200),
+/// or a refusal. [`answer`] turns it into the response.
+pub async fn extract(config: &YocoWebhookConfig, request: Request) -> Result<YocoWebhook, Answered> {
+    http_request::extract(config, request.map(raw_bytes)).await
+}
+
+/// The response for what the pipeline answered itself (see [`extract`]).
+pub fn answer(answered: &Answered) -> Response<Body> {
+    answered.answer().to_response::<&'static str>().map(Body::from)
+}
 
 /// Handles one webhook request as `lambda_http` delivers it (the body
 /// decoded from base64 already): the method, the configured body limit,
@@ -114,7 +134,7 @@ where
     F: FnOnce(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    handle_request(config, request.map(raw_bytes), handler)
+    http_request::handle(config, request.map(raw_bytes), handler)
         .await
         .map(Body::from)
 }

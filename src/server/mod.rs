@@ -13,7 +13,9 @@
 //!
 //! - `answer`: every status, text and header the crate answers with.
 //! - `config`: [`YocoWebhookConfig`] and the steps before the handler.
-//! - `rejection`: [`YocoRejection`], which keeps the cause.
+//! - `answered`: [`Answered`], what the pipeline answered without the
+//!   handler: ignored, queued, or refused.
+//! - `rejection`: [`YocoRejection`], a refusal, which keeps the cause.
 //! - `webhook`: [`YocoWebhook`], the delivery handed to the handler, and
 //!   the deduplication around it.
 //! - `erased`: any store and any delivery queue behind one type each.
@@ -29,18 +31,17 @@
 //! `poem`, `rocket`, `tower/`, `lambda`, `worker/`.
 
 pub(crate) mod answer;
+mod answered;
 #[cfg(feature = "http-body")]
 pub(crate) mod body;
 mod config;
 mod erased;
-mod observe;
+pub mod observe;
 mod rejection;
 mod webhook;
 
+pub use answered::Answered;
 pub use config::{DEFAULT_BODY_LIMIT, YocoWebhookConfig};
-pub use observe::{
-    BODY_TOO_LARGE_TOTAL, DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL,
-};
 pub use rejection::YocoRejection;
 pub use webhook::YocoWebhook;
 
@@ -50,7 +51,7 @@ pub mod actix_web;
 pub mod axum;
 // Reads the system clock, which `wasm32-unknown-unknown` does not have.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-pub(crate) mod http_request;
+pub mod http_request;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "poem")]

@@ -10,6 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::answered::Answered;
 use super::erased::AnyStore;
 use super::rejection::YocoRejection;
 use crate::dedup::{Claim, ClaimToken, IdempotencyStore, Processed, StoreError};
@@ -164,10 +165,10 @@ impl Observation {
 
     /// Answered without the handler: ignored (debug), rejected (warn), or
     /// too large to be processed ever (error).
-    pub(crate) fn refused(mut self, rejection: &YocoRejection) {
-        let reason = rejection.reason();
-        let outcome = match rejection {
-            YocoRejection::Ignored(ignored) => {
+    pub(crate) fn answered_itself(mut self, answered: &Answered) {
+        let reason = answered.reason();
+        let outcome = match answered {
+            Answered::Ignored(ignored) => {
                 self.describe(&ignored.event_type, ignored.mode.as_ref());
                 self.verified_by(&ignored.secret);
                 #[cfg(feature = "tracing")]
@@ -180,7 +181,7 @@ impl Observation {
                 );
                 "ignored"
             }
-            YocoRejection::NotAuthentic(VerifyError::ModeMismatch { secret, .. }) => {
+            Answered::Refused(YocoRejection::NotAuthentic(VerifyError::ModeMismatch { secret, .. })) => {
                 // Verified, but by a secret bound to another mode.
                 #[cfg(feature = "tracing")]
                 self.span.record("secret", secret.as_str());
@@ -188,28 +189,30 @@ impl Observation {
                 let _ = secret;
                 "rejected"
             }
-            YocoRejection::Queued(_) => "queued",
-            YocoRejection::QueueUnavailable(_) => "store_unavailable",
-            _ => "rejected",
+            Answered::Queued(_) => "queued",
+            Answered::Refused(YocoRejection::QueueUnavailable(_)) => "store_unavailable",
+            Answered::Refused(_) => "rejected",
         };
-        self.answered(outcome, reason, rejection.status().as_u16());
+        self.answered(outcome, reason, answered.status());
         #[cfg(feature = "tracing")]
-        self.span.in_scope(|| match rejection {
-            YocoRejection::Ignored(_) => tracing::debug!(target: TARGET, "event ignored: not for this receiver"),
-            YocoRejection::NotAuthentic(cause) => {
+        self.span.in_scope(|| match answered {
+            Answered::Ignored(_) => tracing::debug!(target: TARGET, "event ignored: not for this receiver"),
+            Answered::Queued(_) => tracing::info!(target: TARGET, "delivery queued"),
+            Answered::Refused(YocoRejection::NotAuthentic(cause)) => {
                 tracing::warn!(target: TARGET, "request refused: not authentic: {cause}")
             }
-            YocoRejection::Queued(_) => tracing::info!(target: TARGET, "delivery queued"),
-            YocoRejection::QueueUnavailable(err) => {
+            Answered::Refused(YocoRejection::QueueUnavailable(err)) => {
                 tracing::error!(target: TARGET, "answered 503, Yoco retries: {err}")
             }
-            YocoRejection::BodyTooLarge => tracing::error!(
+            Answered::Refused(YocoRejection::BodyTooLarge) => tracing::error!(
                 target: TARGET,
                 "body over the limit: answered 413, as every retry will be, so the event is lost; \
                  raise the body limit (`YocoWebhookConfig::body_limit`, or the server's own)"
             ),
             // Not the parser's message: it may quote the body.
-            _ => tracing::warn!(target: TARGET, "request refused: {}", rejection.body_text()),
+            Answered::Refused(rejection) => {
+                tracing::warn!(target: TARGET, "request refused: {}", rejection.body_text())
+            }
         });
     }
 
@@ -241,7 +244,7 @@ impl Observation {
             Processed::Failed(_) => "handler_failed",
             Processed::StoreUnavailable(_) => "store_unavailable",
         };
-        self.answered(outcome, "none", processed.status().as_u16());
+        self.answered(outcome, "none", processed.status());
         #[cfg(feature = "metrics")]
         if let Some(handler) = handler {
             metrics::histogram!(HANDLER_SECONDS, "event_type" => self.event_type).record(handler.as_secs_f64());

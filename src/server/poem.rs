@@ -4,8 +4,8 @@
 //!
 //! ```
 //! use poem::{EndpointExt, Route, handler};
-//! use yoco_webhooks::dedup::Processed;
-//! use yoco_webhooks::poem::{YocoWebhook, YocoWebhookConfig};
+//! use yoco_webhooks::Processed;
+//! use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 //! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 //!
 //! #[handler]
@@ -55,13 +55,13 @@ use ::poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
 use crate::dedup::Processed;
 use crate::server::answer::Answer;
 use crate::server::body::read_limited;
-pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::{Answered, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 impl<'a> FromRequest<'a> for YocoWebhook {
     async fn from_request(request: &'a Request, body: &mut RequestBody) -> ::poem::Result<Self> {
         // What `Data<&YocoWebhookConfig>` extracts, with our answer when missing.
         let Some(config) = request.data::<YocoWebhookConfig>() else {
-            return Err(YocoRejection::NotConfigured.into());
+            return Err(Answered::from(YocoRejection::NotConfigured).into());
         };
         // Taken by another extractor before this one: Poem's 500.
         let body = http_body_util::combinators::BoxBody::from(body.take()?);
@@ -72,7 +72,7 @@ impl<'a> FromRequest<'a> for YocoWebhook {
     }
 }
 
-impl ResponseError for YocoRejection {
+impl ResponseError for Answered {
     fn status(&self) -> StatusCode {
         self.answer().status()
     }

@@ -1,23 +1,20 @@
-//! Why a request was answered without running the handler, with its cause.
-
-use http::StatusCode;
+//! Why a request was refused without running the handler, with its cause.
 
 use super::answer::Answer;
 use crate::dedup::StoreError;
 use crate::event::ParseError;
-use crate::filter::IgnoreReason;
-use crate::ids::WebhookId;
-use crate::receive::{Ignored, ReceiveError};
+use crate::receive::ReceiveError;
 use crate::verify::VerifyError;
 
 /// The error type of reading a request body, whatever the server.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A request answered before the handler ran, keeping why: which check
-/// failed, which event was ignored. Log it from an error hook or a handler
-/// taking `Result<YocoWebhook, YocoRejection>`; answer with
-/// [`status`](Self::status) and [`body_text`](Self::body_text), which the
-/// server integrations do for you.
+/// A request refused before the handler ran, keeping why: which check
+/// failed. It reaches you as [`Answered::Refused`](crate::Answered::Refused)
+/// (an event that is not yours, or a delivery queued, is not a refusal):
+/// log it from an error hook or a handler taking
+/// `Result<YocoWebhook, Answered>`; answer with [`status`](Self::status) and
+/// [`body_text`](Self::body_text), which the server integrations do for you.
 ///
 /// The body text names the step that refused (`webhook not authentic`,
 /// `not a Yoco event`, ...), never the check's details: those stay in your
@@ -42,16 +39,6 @@ pub enum YocoRejection {
     /// The request is authentic but its body is not a Yoco event: 400.
     #[error("{0}")]
     NotAnEvent(ParseError),
-    /// An authentic event that is not yours (another checkout, no checkout
-    /// id, another mode): 200, so that Yoco does not retry it.
-    #[error("ignored: {}", .0.reason)]
-    Ignored(Ignored),
-    /// The delivery was queued for your workers
-    /// ([`YocoWebhookConfig::with_queue`](crate::YocoWebhookConfig::with_queue)):
-    /// 200, so that Yoco does not retry it. Not a failure: the answer of a
-    /// route that processes later.
-    #[error("queued: {0}")]
-    Queued(WebhookId),
     /// The queue could not record the delivery: 503, so that Yoco retries.
     #[error("the delivery could not be queued: {0}")]
     QueueUnavailable(#[source] StoreError),
@@ -64,9 +51,14 @@ pub enum YocoRejection {
 
 impl YocoRejection {
     /// The HTTP status to answer: 405, 413, 400, 401, 500 without a
-    /// configuration, 503 for a queue that could not record the delivery,
-    /// or 200 for an ignored or queued event.
-    pub fn status(&self) -> StatusCode {
+    /// configuration, or 503 for a queue that could not record the
+    /// delivery. Never 2xx.
+    pub fn status(&self) -> u16 {
+        self.answer().status().as_u16()
+    }
+
+    /// [`status`](Self::status) as an [`http::StatusCode`].
+    pub fn status_code(&self) -> http::StatusCode {
         self.answer().status()
     }
 
@@ -76,8 +68,7 @@ impl YocoRejection {
     }
 
     /// Why, as a short stable label for logs and metrics: the check that
-    /// failed (`signature_mismatch`, `stale_timestamp`, ...), or why an
-    /// event was ignored (`foreign_checkout`, ...).
+    /// failed (`signature_mismatch`, `stale_timestamp`, ...).
     pub fn reason(&self) -> &'static str {
         match self {
             YocoRejection::MethodNotAllowed => "method_not_allowed",
@@ -97,12 +88,6 @@ impl YocoRejection {
                 VerifyError::ReceiptMismatch => "receipt_mismatch",
             },
             YocoRejection::NotAnEvent(_) => "not_an_event",
-            YocoRejection::Ignored(ignored) => match ignored.reason {
-                IgnoreReason::NoCheckoutId => "no_checkout_id",
-                IgnoreReason::ForeignCheckout => "foreign_checkout",
-                IgnoreReason::UnwantedMode => "unwanted_mode",
-            },
-            YocoRejection::Queued(_) => "queued",
             YocoRejection::QueueUnavailable(_) => "queue_unavailable",
             YocoRejection::NotConfigured => "not_configured",
         }
@@ -115,8 +100,6 @@ impl YocoRejection {
             YocoRejection::BodyUnreadable(_) => Answer::BodyUnreadable,
             YocoRejection::NotAuthentic(_) => Answer::NotAuthentic,
             YocoRejection::NotAnEvent(_) => Answer::NotAnEvent,
-            YocoRejection::Ignored(ignored) => Answer::Ignored(ignored.reason),
-            YocoRejection::Queued(_) => Answer::Queued,
             YocoRejection::QueueUnavailable(_) => Answer::StoreUnavailable,
             YocoRejection::NotConfigured => Answer::NotConfigured,
         }

@@ -4,12 +4,12 @@
 //!
 //! ```
 //! use rocket::{post, routes};
-//! use yoco_webhooks::dedup::Processed;
-//! use yoco_webhooks::rocket::{YocoRejection, YocoWebhook, YocoWebhookConfig};
+//! use yoco_webhooks::Processed;
+//! use yoco_webhooks::{Answered, YocoWebhook, YocoWebhookConfig};
 //! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 //!
 //! #[post("/webhooks/yoco", data = "<webhook>")]
-//! async fn yoco(webhook: Result<YocoWebhook, YocoRejection>) -> Result<Processed<(), std::io::Error>, YocoRejection> {
+//! async fn yoco(webhook: Result<YocoWebhook, Answered>) -> Result<Processed<(), std::io::Error>, Answered> {
 //!     let processed = webhook?
 //!         .process(|delivery| async move {
 //!             println!("{} for {:?}", delivery.event.event_type(), delivery.event.checkout_id());
@@ -30,8 +30,8 @@
 //!
 //! # The handler's shape
 //!
-//! Take `Result<YocoWebhook, YocoRejection>` and answer
-//! `Result<Processed<T, E>, YocoRejection>`, as above: both are Rocket
+//! Take `Result<YocoWebhook, Answered>` and answer
+//! `Result<Processed<T, E>, Answered>`, as above: both are Rocket
 //! `Responder`s, so every case gets the crate's status and short text,
 //! and an event that is not yours gets its 200 (`ignored: foreign
 //! checkout`, ...) without your code running. A bare `YocoWebhook` works
@@ -66,7 +66,7 @@ use bytes::Bytes;
 use crate::dedup::Processed;
 use crate::headers::{Headers, Lookup};
 use crate::server::answer::{Answer, TEXT_PLAIN};
-pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::{Answered, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 /// The name of Rocket's data limit that applies to this guard besides
 /// [`YocoWebhookConfig::body_limit`].
@@ -74,11 +74,11 @@ pub const LIMIT_NAME: &str = "yoco-webhook";
 
 #[::rocket::async_trait]
 impl<'r> FromData<'r> for YocoWebhook {
-    type Error = YocoRejection;
+    type Error = Answered;
 
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
         let Some(config) = request.rocket().state::<YocoWebhookConfig>() else {
-            return Outcome::Error((status(Answer::NotConfigured), YocoRejection::NotConfigured));
+            return Outcome::Error((status(Answer::NotConfigured), YocoRejection::NotConfigured.into()));
         };
         let rockets = request.limits().get(LIMIT_NAME).map(|limit| limit.as_u64());
         let rockets = rockets.map_or(usize::MAX, |limit| usize::try_from(limit).unwrap_or(usize::MAX));
@@ -86,7 +86,7 @@ impl<'r> FromData<'r> for YocoWebhook {
         let method = request.method().as_str();
         match config.extract_within(rockets, method, request.headers(), read).await {
             Ok(webhook) => Outcome::Success(webhook),
-            Err(rejection) => Outcome::Error((status(rejection.answer()), rejection)),
+            Err(answered) => Outcome::Error((status(answered.answer()), answered)),
         }
     }
 }
@@ -113,7 +113,7 @@ impl Headers for HeaderMap<'_> {
     }
 }
 
-impl<'r> Responder<'r, 'static> for YocoRejection {
+impl<'r> Responder<'r, 'static> for Answered {
     fn respond_to(self, _request: &'r Request<'_>) -> response::Result<'static> {
         respond(self.answer())
     }
@@ -152,9 +152,9 @@ mod tests {
         map.add(Header::new("Webhook-Id", "msg_1"));
         map.add(Header::new("webhook-signature", "v1,a"));
         map.add(Header::new("WEBHOOK-SIGNATURE", "v1,b"));
-        assert_eq!(map.lookup(crate::WEBHOOK_ID), Lookup::One(b"msg_1"));
-        assert_eq!(map.lookup(crate::WEBHOOK_TIMESTAMP), Lookup::Missing);
-        assert_eq!(map.lookup(crate::WEBHOOK_SIGNATURE), Lookup::Repeated);
+        assert_eq!(map.lookup(crate::headers::WEBHOOK_ID), Lookup::One(b"msg_1"));
+        assert_eq!(map.lookup(crate::headers::WEBHOOK_TIMESTAMP), Lookup::Missing);
+        assert_eq!(map.lookup(crate::headers::WEBHOOK_SIGNATURE), Lookup::Repeated);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub const DOCUMENTED_SAMPLE: &str = include_str!("../event/documented_sample.jso
 /// let body = SampleEvent::refund_succeeded().checkout_id("ch_1").amount(450).mode(Mode::Test).to_json();
 /// let event = Event::from_slice(&body)?;
 /// assert_eq!(event.event_type(), "refund.succeeded");
-/// # Ok::<(), yoco_webhooks::ParseError>(())
+/// # Ok::<(), yoco_webhooks::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::error::InternalError;
 use actix_web::{App, HttpResponse, HttpServer, web};
+use yoco_webhooks::Processed;
 use yoco_webhooks::VerifyError;
-use yoco_webhooks::actix_web::{YocoErrorHandler, YocoRejection, YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::{Answered, YocoRejection, YocoWebhook, YocoWebhookConfig, actix_web::YocoErrorHandler};
 
 use crate::adapters::{
     Recorder, adapter_suite, configured_suite, ours, post_signed, post_with_only_an_id, receiver, signed,
@@ -77,12 +77,14 @@ async fn the_config_may_be_data_and_the_error_hook_sees_the_cause() {
         let causes = Arc::clone(&causes);
         YocoErrorHandler::new(move |rejection, _request| {
             causes.lock().unwrap().push(match &rejection {
-                YocoRejection::NotAuthentic(VerifyError::MissingHeader { name }) => format!("missing {name}"),
-                YocoRejection::NotAuthentic(_) => "not authentic".to_owned(),
-                YocoRejection::NotAnEvent(_) => "not an event".to_owned(),
+                Answered::Refused(YocoRejection::NotAuthentic(VerifyError::MissingHeader { name })) => {
+                    format!("missing {name}")
+                }
+                Answered::Refused(YocoRejection::NotAuthentic(_)) => "not authentic".to_owned(),
+                Answered::Refused(YocoRejection::NotAnEvent(_)) => "not an event".to_owned(),
                 other => format!("other: {other}"),
             });
-            let response = HttpResponse::build(rejection.status().as_u16().try_into().unwrap()).body("custom");
+            let response = HttpResponse::build(rejection.status().try_into().unwrap()).body("custom");
             InternalError::from_response(rejection, response).into()
         })
     };
@@ -139,9 +141,11 @@ async fn logging_handler(webhook: Result<YocoWebhook, actix_web::Error>) -> Http
             let processed: Processed<(), &'static str> = webhook.process(|_| async { Ok(()) }).await;
             HttpResponse::Ok().body(processed.text())
         }
-        Err(err) => match err.as_error::<YocoRejection>() {
-            Some(YocoRejection::NotAuthentic(cause)) => HttpResponse::Unauthorized().body(format!("cause: {cause}")),
-            Some(other) => HttpResponse::build(other.status().as_u16().try_into().unwrap()).body(other.body_text()),
+        Err(err) => match err.as_error::<Answered>() {
+            Some(Answered::Refused(YocoRejection::NotAuthentic(cause))) => {
+                HttpResponse::Unauthorized().body(format!("cause: {cause}"))
+            }
+            Some(other) => HttpResponse::build(other.status().try_into().unwrap()).body(other.body_text()),
             None => err.error_response(),
         },
     }

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::routing::post;
-use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::Processed;
+use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 
 use crate::adapters::{Recorder, adapter_suite, configured_suite, receiver};
 

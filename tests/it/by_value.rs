@@ -17,7 +17,10 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use yoco_webhooks::{CheckoutFilter, CheckoutId, EventData, Mode, Outcome, Payment, ReceiveError, Refund};
+use yoco_webhooks::{
+    CheckoutFilter, CheckoutId, EventData, Mode, Outcome, ReceiveError,
+    event::{Payment, Refund},
+};
 
 /// What `Value` reads of a body.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 use yoco_webhooks::http::Request;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{
-    CheckoutFilter, Event, Mode, Receiver, StoredDelivery, Verifier, WebhookSecret, YocoWebhookConfig, handle_request,
+    CheckoutFilter, Event, Mode, Receiver, StoredDelivery, Verifier, WebhookSecret, YocoWebhookConfig, http_request,
 };
 
 const EMAIL: &str = "zoe.canary@example.com";
@@ -181,7 +181,7 @@ fn no_value_of_a_body_reaches_an_error_a_log_or_a_metric() {
                     let config = YocoWebhookConfig::new(receiver.clone());
                     let mut request = Request::post("/webhooks/yoco").body(body.clone()).unwrap();
                     *request.headers_mut() = signer.sign_now("msg_canary", &body).to_header_map().unwrap();
-                    let response = handle_request(&config, request, |_| async { Ok::<(), ()>(()) }).await;
+                    let response = http_request::handle(&config, request, |_| async { Ok::<(), ()>(()) }).await;
                     assert!(response.status().is_client_error(), "{name}: {}", response.status());
                     assert_no_canary(name, response.body());
                 }
@@ -209,7 +209,7 @@ fn no_value_of_a_body_reaches_an_error_a_log_or_a_metric() {
                     request.headers_mut().insert(name, value.parse().unwrap());
                 }
                 let config = YocoWebhookConfig::new(receivers[0].clone());
-                let response = handle_request(&config, request, |_| async { Ok::<(), ()>(()) }).await;
+                let response = http_request::handle(&config, request, |_| async { Ok::<(), ()>(()) }).await;
                 assert_eq!(response.status(), 401);
             }
             // A stored delivery whose body was changed.

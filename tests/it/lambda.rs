@@ -30,7 +30,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use yoco_webhooks::lambda::YocoWebhookConfig;
+use yoco_webhooks::YocoWebhookConfig;
 use yoco_webhooks::testing::{SampleEvent, SignedHeaders};
 
 use yoco_webhooks::dedup::StoreError;

@@ -249,7 +249,7 @@ pub(crate) fn unix(secs: i64) -> OffsetDateTime {
 }
 
 /// `verifier`'s verdict, without the borrowed [`yoco_webhooks::Verified`].
-pub(crate) fn verdict<H: yoco_webhooks::Headers + ?Sized>(
+pub(crate) fn verdict<H: yoco_webhooks::headers::Headers + ?Sized>(
     verifier: &Verifier,
     headers: &H,
     body: &[u8],

@@ -22,8 +22,8 @@ use yoco_webhooks::dedup::{Claim, ClaimToken, DEFAULT_LEASE, IdempotencyStore, M
 use yoco_webhooks::http::Request;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{
-    CheckoutFilter, DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, Mode, Receiver, STORE_SECONDS, VERIFIED_TOTAL,
-    Verifier, WebhookId, WebhookSecret, YocoWebhookConfig, handle_request,
+    CheckoutFilter, Mode, Receiver, Verifier, WebhookId, WebhookSecret, YocoWebhookConfig, http_request,
+    observe::{DELIVERIES_TOTAL, DELIVERY_SPAN, HANDLER_SECONDS, STORE_SECONDS, VERIFIED_TOTAL},
 };
 
 use crate::adapters;
@@ -239,7 +239,7 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
                 .sign_now("msg_forged_live", &body)
                 .to_header_map()
                 .unwrap();
-            let response = handle_request(&config, request, |_| async { Ok::<(), ()>(()) }).await;
+            let response = http_request::handle(&config, request, |_| async { Ok::<(), ()>(()) }).await;
             assert_eq!(response.status(), 401);
             assert_eq!(captured.secrets(), vec!["test"]);
             assert_eq!(captured.take(), vec![row("", "rejected", "mode_mismatch", 401)]);
@@ -289,7 +289,7 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
             (VERIFIED_TOTAL, DebugValue::Counter(count)) => {
                 *verified.entry(labels["secret"].clone()).or_insert(0) += count;
             }
-            (yoco_webhooks::BODY_TOO_LARGE_TOTAL, DebugValue::Counter(count)) => too_large += count,
+            (yoco_webhooks::observe::BODY_TOO_LARGE_TOTAL, DebugValue::Counter(count)) => too_large += count,
             (name @ (HANDLER_SECONDS | STORE_SECONDS), DebugValue::Histogram(values)) => {
                 *histograms.entry((name.to_owned(), labels)).or_insert(0) += values.len();
             }
@@ -389,11 +389,11 @@ fn in_progress_and_store_unavailable_are_reported() {
                 panic!("a fresh claim")
             };
             let held = YocoWebhookConfig::new(receiver()).with_store(Arc::clone(&store));
-            let response = handle_request(&held, request("msg_held"), |_| async { Ok::<(), ()>(()) }).await;
+            let response = http_request::handle(&held, request("msg_held"), |_| async { Ok::<(), ()>(()) }).await;
             assert_eq!(response.status(), 409);
 
             let down = YocoWebhookConfig::new(receiver()).with_store(Down);
-            let response = handle_request(&down, request("msg_down"), |_| async { Ok::<(), ()>(()) }).await;
+            let response = http_request::handle(&down, request("msg_down"), |_| async { Ok::<(), ()>(()) }).await;
             assert_eq!(response.status(), 503);
         });
     });
@@ -475,7 +475,7 @@ fn refusals_carry_the_claimed_id_apart_and_a_413_is_an_error() {
             let value = yoco_webhooks::http::HeaderValue::from_bytes(value.as_bytes()).unwrap();
             request.headers_mut().append(*name, value);
         }
-        handle_request(&config, request, |_| async { Ok::<(), ()>(()) })
+        http_request::handle(&config, request, |_| async { Ok::<(), ()>(()) })
     };
     let body = SampleEvent::payment_succeeded().to_json();
     let signed = Signer::new(secret).sign_now("msg_ok", &body);
@@ -524,7 +524,7 @@ fn refusals_carry_the_claimed_id_apart_and_a_413_is_an_error() {
         for label in key.key().labels() {
             assert!(!label.value().contains("msg_"), "{key:?}");
         }
-        if let (yoco_webhooks::BODY_TOO_LARGE_TOTAL, DebugValue::Counter(count)) = (key.key().name(), value) {
+        if let (yoco_webhooks::observe::BODY_TOO_LARGE_TOTAL, DebugValue::Counter(count)) = (key.key().name(), value) {
             too_large_counted += count;
         }
     }

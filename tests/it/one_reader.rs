@@ -17,8 +17,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{
-    CheckoutFilter, IgnoreReason, Mode, Outcome, ParseError, ReceiveError, Receiver, Verifier, VerifyError,
-    WebhookSecret,
+    CheckoutFilter, IgnoreReason, Mode, Outcome, ReceiveError, Receiver, Verifier, VerifyError, WebhookSecret,
+    event::ParseError,
 };
 
 use crate::by_value;

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use poem::listener::TcpAcceptor;
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Response, Route, Server, handler};
+use yoco_webhooks::Processed;
 use yoco_webhooks::VerifyError;
-use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::poem::{YocoRejection, YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::testing::SampleEvent;
+use yoco_webhooks::{Answered, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 use crate::adapters::{
     Recorder, adapter_suite, configured_suite, ours, post_signed, post_with_only_an_id, receiver, signed,
@@ -113,10 +113,12 @@ async fn logging_handler(webhook: poem::Result<YocoWebhook>) -> poem::Result<Res
             let processed: Processed<(), &'static str> = webhook.process(|_| async { Ok(()) }).await;
             Ok(Response::builder().body(processed.text()))
         }
-        Err(err) => match err.downcast_ref::<YocoRejection>() {
-            Some(YocoRejection::NotAuthentic(cause @ VerifyError::MissingHeader { .. })) => Ok(Response::builder()
-                .status(poem::http::StatusCode::UNAUTHORIZED)
-                .body(format!("cause: {cause}"))),
+        Err(err) => match err.downcast_ref::<Answered>() {
+            Some(Answered::Refused(YocoRejection::NotAuthentic(cause @ VerifyError::MissingHeader { .. }))) => {
+                Ok(Response::builder()
+                    .status(poem::http::StatusCode::UNAUTHORIZED)
+                    .body(format!("cause: {cause}")))
+            }
             _ => Err(err),
         },
     }

@@ -17,14 +17,17 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::routing::post;
-use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::StoreErrorKind::{Configuration, Unavailable};
-use yoco_webhooks::dedup::{Claim, DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator, IdempotencyStore, Processed};
 use yoco_webhooks::postgres::sqlx::postgres::PgPoolOptions;
 use yoco_webhooks::postgres::sqlx::{self, PgPool};
 use yoco_webhooks::postgres::{MIGRATION, PostgresStore};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET, check_store};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
+use yoco_webhooks::{
+    Processed,
+    dedup::{Claim, DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator, IdempotencyStore},
+};
+use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 
 use crate::adapters::Holder;
 use crate::conformance::passed;

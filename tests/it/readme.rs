@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::post;
-use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
-use yoco_webhooks::dedup::Processed;
+use yoco_webhooks::Processed;
 use yoco_webhooks::testing::TEST_SECRET;
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 
 /// The body of the ```sh block under `heading` in README.md.
 fn readme_shell_block(heading: &str) -> String {

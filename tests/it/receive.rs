@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use base64::Engine as _;
 use yoco_webhooks::testing::{DOCUMENTED_SAMPLE, SampleEvent, SignedHeaders, Signer, TEST_SECRET};
 use yoco_webhooks::{
-    CheckoutFilter, CheckoutId, Delivery, EventData, IgnoreReason, Ignored, Mode, Outcome, PAYMENT_SUCCEEDED,
-    ParseError, REFUND_FAILED, REFUND_SUCCEEDED, ReceiveError, Receiver, Verifier, VerifyError, WebhookSecret,
+    CheckoutFilter, CheckoutId, Delivery, EventData, IgnoreReason, Ignored, Mode, Outcome, ReceiveError, Receiver,
+    Verifier, VerifyError, WebhookSecret,
+    event::{PAYMENT_SUCCEEDED, ParseError, REFUND_FAILED, REFUND_SUCCEEDED},
 };
 
 use crate::unix;

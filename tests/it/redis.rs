@@ -16,12 +16,15 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::routing::post;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use yoco_webhooks::axum::{YocoWebhook, YocoWebhookConfig};
 use yoco_webhooks::dedup::StoreErrorKind::{Configuration, Unavailable};
-use yoco_webhooks::dedup::{Claim, Deduplicator, IdempotencyStore, Processed, StoreError, StoreErrorKind};
 use yoco_webhooks::redis::{CompleteWith, DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
 use yoco_webhooks::testing::{SampleEvent, Signer, StoreCheck, TEST_SECRET, check_store};
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookId, WebhookSecret};
+use yoco_webhooks::{
+    Processed,
+    dedup::{Claim, Deduplicator, IdempotencyStore, StoreError, StoreErrorKind},
+};
+use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 
 use crate::adapters::Recorder;
 use crate::conformance::passed;

@@ -10,17 +10,17 @@ use rocket::config::{LogLevel, Shutdown};
 use rocket::data::{Limits, ToByteUnit};
 use rocket::fairing::AdHoc;
 use rocket::{Build, Rocket, State, routes};
-use yoco_webhooks::dedup::Processed;
-use yoco_webhooks::rocket::{LIMIT_NAME, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use yoco_webhooks::Processed;
 use yoco_webhooks::testing::SampleEvent;
+use yoco_webhooks::{Answered, YocoWebhook, YocoWebhookConfig, rocket::LIMIT_NAME};
 
 use crate::adapters::{Recorder, adapter_suite, configured_suite, ours, post_signed, receiver, signed};
 
 #[rocket::post("/webhooks/yoco", data = "<webhook>")]
 async fn handler(
     recorder: &State<Recorder>,
-    webhook: Result<YocoWebhook, YocoRejection>,
-) -> Result<Processed<(), &'static str>, YocoRejection> {
+    webhook: Result<YocoWebhook, Answered>,
+) -> Result<Processed<(), &'static str>, Answered> {
     Ok(webhook?.process(|delivery| recorder.handle(delivery)).await)
 }
 

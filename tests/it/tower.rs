@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tower::{ServiceBuilder, service_fn};
 use yoco_webhooks::Delivery;
-use yoco_webhooks::tower::{YocoWebhookConfig, YocoWebhookLayer};
+use yoco_webhooks::{YocoWebhookConfig, tower::YocoWebhookLayer};
 
 use crate::adapters::{Recorder, adapter_suite, configured_suite, ours, post_signed, receiver, signed};
 

@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use worker::send::SendFuture;
 use worker::{DurableObject, Env, Request, Response, State, console_error, console_log, durable_object, event};
 use yoco_webhooks::testing::StoreCheck;
-use yoco_webhooks::worker::{DedupObject, DurableObjectStore, YocoWebhookConfig};
+use yoco_webhooks::{YocoWebhookConfig, worker::{DedupObject, DurableObjectStore}};
 use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Mode, Receiver, Verifier, WebhookSecret};
 
 #[event(fetch)]

@@ -11,7 +11,7 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
 //! use tower::{ServiceBuilder, ServiceExt as _, service_fn};
-//! use yoco_webhooks::tower::{YocoWebhookConfig, YocoWebhookLayer};
+//! use yoco_webhooks::{YocoWebhookConfig, tower::YocoWebhookLayer};
 //! use yoco_webhooks::{CheckoutFilter, Delivery, Receiver, Verifier, WebhookSecret};
 //!
 //! /// Only ever called with an authentic delivery for one of your checkouts.
@@ -67,8 +67,8 @@
 //! - It marks `webhook-signature` (and Svix's `svix-signature`) sensitive
 //!   for everything inside it. A tracing layer outside it sees the request
 //!   first: put tower-http's `SetSensitiveRequestHeadersLayer` (with
-//!   [`WEBHOOK_SIGNATURE`](crate::WEBHOOK_SIGNATURE) and
-//!   [`SVIX_SIGNATURE`](crate::SVIX_SIGNATURE)) outside your tracing.
+//!   [`WEBHOOK_SIGNATURE`](crate::headers::WEBHOOK_SIGNATURE) and
+//!   [`SVIX_SIGNATURE`](crate::headers::SVIX_SIGNATURE)) outside your tracing.
 //! - `poll_ready` is the inner service's; the ready service is kept for the
 //!   request (tower's `std::mem::replace` pattern) and called once the body
 //!   is read and the delivery claimed, or dropped unused when the layer

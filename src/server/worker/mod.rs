@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! use worker::{DurableObject, Env, Request, Response, State, durable_object, event};
-//! use yoco_webhooks::worker::{DedupObject, DurableObjectStore, YocoWebhookConfig};
+//! use yoco_webhooks::{YocoWebhookConfig, worker::{DedupObject, DurableObjectStore}};
 //! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 //!
 //! #[event(fetch)]
@@ -109,16 +109,17 @@ use crate::server::answer::{Answer, TEXT_PLAIN};
 pub use object::DedupObject;
 pub use store::DurableObjectStore;
 
-pub use crate::server::{DEFAULT_BODY_LIMIT, YocoRejection, YocoWebhook, YocoWebhookConfig};
+use crate::server::{Answered, YocoRejection, YocoWebhook, YocoWebhookConfig};
 
 /// Takes the delivery from `request` with `config`: the method, the body
 /// limit, verification at the runtime's time and the filter.
 ///
 /// # Errors
-/// The [`YocoRejection`] to answer with (`worker::Response::from`) when the
-/// handler is not to run: not a POST, too large, unreadable, not authentic,
-/// not a Yoco event, or an event that is not yours (answered 200).
-pub async fn extract(config: &YocoWebhookConfig, request: Request) -> Result<YocoWebhook, YocoRejection> {
+/// What the pipeline answered itself ([`Answered`], a response through
+/// `worker::Response::from`) when the handler is not to run: an event that
+/// is not yours or a delivery queued (200), or a refusal: not a POST, too
+/// large, unreadable, not authentic, not a Yoco event.
+pub async fn extract(config: &YocoWebhookConfig, request: Request) -> Result<YocoWebhook, Answered> {
     let headers = webhook_headers(request.headers());
     let method = request.method();
     let read = move |limit| read_limited(request, limit);
@@ -210,9 +211,9 @@ fn respond(answer: Answer) -> Response {
         .fixed(answer.text().as_bytes().to_vec())
 }
 
-impl From<YocoRejection> for Response {
-    fn from(rejection: YocoRejection) -> Self {
-        respond(rejection.answer())
+impl From<Answered> for Response {
+    fn from(answered: Answered) -> Self {
+        respond(answered.answer())
     }
 }
 

@@ -21,7 +21,7 @@ use crate::ids::WebhookId;
 ///
 /// ```no_run
 /// # async fn f(env: worker::Env, receiver: yoco_webhooks::Receiver) -> worker::Result<()> {
-/// use yoco_webhooks::worker::{DurableObjectStore, YocoWebhookConfig};
+/// use yoco_webhooks::{YocoWebhookConfig, worker::DurableObjectStore};
 ///
 /// // The binding's name in wrangler.toml (`[[durable_objects.bindings]]`).
 /// let store = DurableObjectStore::from_env(&env, "YOCO_DEDUP")?;

@@ -67,7 +67,7 @@
 //!
 //! ```no_run
 //! use yoco_webhooks::Delivery;
-//! use yoco_webhooks::dedup::{DEFAULT_RETENTION, Deduplicator, Processed};
+//! use yoco_webhooks::{Processed, dedup::{DEFAULT_RETENTION, Deduplicator}};
 //! use yoco_webhooks::postgres::PostgresStore;
 //! use yoco_webhooks::postgres::sqlx::{self, PgPool};
 //!
@@ -85,7 +85,7 @@
 //!             Ok(())
 //!         })
 //!         .await;
-//!     processed.status()
+//!     processed.status_code()
 //! }
 //! ```
 //!
