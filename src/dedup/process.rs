@@ -39,6 +39,11 @@ pub enum Processed<T, E> {
     },
     /// Processed before: answer 200 without running the handler.
     Duplicate,
+    /// Not the merchant's after all, as the route's handler found (say, a
+    /// checkout id its own database does not know), with why: answer 200,
+    /// counted as ignored. See
+    /// [`YocoWebhook::ignore`](crate::YocoWebhook::ignore) (feature `http`).
+    Ignored(&'static str),
     /// Another attempt is processing it now: answer 409, Yoco retries later.
     InProgress,
     /// The handler failed and the claim was given up: answer 500, so that
@@ -131,7 +136,7 @@ impl<S: IdempotencyStore> Deduplicator<S> {
             Ok(Claim::InProgress) => return Processed::InProgress,
             Err(err) => return Processed::StoreUnavailable(err),
         };
-        let mut handled = std::pin::pin!(handler(token.clone()));
+        let mut handled = std::pin::pin!(handler(token.clone().with_retention(self.retention)));
         // A panic in the handler gives the claim up as an `Err` does, then
         // goes on to the server: otherwise every retry would be answered
         // 409 until the lease ran out.
@@ -208,6 +213,25 @@ mod tests {
             };
             let busy = once.process(&id("c"), handler).await;
             assert!(matches!(busy, Processed::InProgress));
+        });
+    }
+
+    #[test]
+    fn the_handlers_token_carries_the_configured_retention() {
+        let retention = Duration::from_secs(90);
+        let once = Deduplicator::new(MemoryStore::default()).retention(retention);
+        block_on(async {
+            let seen = once
+                .process_claimed(&id("r"), |token| async move { Ok::<_, &str>(token.retention()) })
+                .await;
+            assert!(matches!(seen, Processed::Done { value: Some(kept), .. } if kept == retention));
+            let made_by_a_store = ClaimToken::new(id("r"), "owner");
+            assert_eq!(made_by_a_store.retention(), None);
+            assert_eq!(
+                made_by_a_store.clone().with_retention(retention),
+                made_by_a_store,
+                "not part of the claim"
+            );
         });
     }
 

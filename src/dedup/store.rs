@@ -8,12 +8,32 @@ use std::time::Duration;
 use crate::ids::{IdText, WebhookId};
 
 /// Proof of a claim: which delivery, and which claimant (an owner token the
-/// store chose), so that only the claimant can complete or release it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// store chose), so that only the claimant can complete or release it; and,
+/// once a [`Deduplicator`](super::Deduplicator) hands it to a handler, how
+/// long to remember the delivery done ([`retention`](Self::retention)).
+#[derive(Debug, Clone)]
 pub struct ClaimToken {
     webhook_id: WebhookId,
     /// Inline up to 38 bytes, as ids are: a claim costs no allocation.
     owner: IdText,
+    /// The claiming deduplicator's retention: not part of the claim's
+    /// identity (equality and hashing ignore it).
+    retention: Option<Duration>,
+}
+
+impl PartialEq for ClaimToken {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.webhook_id, &self.owner) == (&other.webhook_id, &other.owner)
+    }
+}
+
+impl Eq for ClaimToken {}
+
+impl std::hash::Hash for ClaimToken {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.webhook_id.hash(state);
+        self.owner.hash(state);
+    }
 }
 
 impl ClaimToken {
@@ -22,7 +42,24 @@ impl ClaimToken {
         Self {
             webhook_id,
             owner: IdText::new(owner.as_ref()),
+            retention: None,
         }
+    }
+
+    /// How long the delivery is to be remembered once done: the retention
+    /// of the [`Deduplicator`](super::Deduplicator) (or the pipeline's,
+    /// [`YocoWebhookConfig::with_dedup`](crate::YocoWebhookConfig::with_dedup))
+    /// that claimed it, so that a handler completing the delivery itself
+    /// (`PostgresStore::complete_in`) keeps it as long as the configuration
+    /// says. `None` for a token a store made that no deduplicator handed on.
+    pub fn retention(&self) -> Option<Duration> {
+        self.retention
+    }
+
+    /// The token, carrying the claiming deduplicator's `retention`.
+    pub(crate) fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
     }
 
     /// A token whose owner is a number, written in decimal without

@@ -14,6 +14,8 @@ pub(crate) enum Answer {
     Processed,
     Duplicate,
     Ignored(IgnoreReason),
+    /// The handler said the delivery is not the merchant's.
+    IgnoredByHandler,
     /// Recorded in a delivery queue, for a worker to process.
     Queued,
     InProgress,
@@ -36,7 +38,9 @@ impl Answer {
     /// The status: 2xx only where Yoco must stop retrying.
     pub(crate) const fn status(self) -> StatusCode {
         match self {
-            Answer::Processed | Answer::Duplicate | Answer::Ignored(_) | Answer::Queued => StatusCode::OK,
+            Answer::Processed | Answer::Duplicate | Answer::Ignored(_) | Answer::IgnoredByHandler | Answer::Queued => {
+                StatusCode::OK
+            }
             Answer::InProgress => StatusCode::CONFLICT,
             Answer::HandlerFailed | Answer::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             Answer::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -56,6 +60,7 @@ impl Answer {
             Answer::Ignored(IgnoreReason::NoCheckoutId) => "ignored: no checkout id",
             Answer::Ignored(IgnoreReason::ForeignCheckout) => "ignored: foreign checkout",
             Answer::Ignored(IgnoreReason::UnwantedMode) => "ignored: unwanted mode",
+            Answer::IgnoredByHandler => "ignored: not for this receiver",
             Answer::Queued => "queued",
             Answer::InProgress => "in progress",
             Answer::HandlerFailed => "handler failed",
@@ -104,13 +109,14 @@ impl<T, E> Processed<T, E> {
         match self {
             Processed::Done { .. } => Answer::Processed,
             Processed::Duplicate => Answer::Duplicate,
+            Processed::Ignored(_) => Answer::IgnoredByHandler,
             Processed::InProgress => Answer::InProgress,
             Processed::Failed(_) => Answer::HandlerFailed,
             Processed::StoreUnavailable(_) => Answer::StoreUnavailable,
         }
     }
 
-    /// The HTTP status to answer: 200 (processed or duplicate), 409 (in
+    /// The HTTP status to answer: 200 (processed, duplicate or ignored), 409 (in
     /// progress elsewhere), 500 (the handler failed) or 503 (the store could
     /// not answer).
     pub fn status(&self) -> u16 {
@@ -132,12 +138,13 @@ impl<T, E> Processed<T, E> {
 mod tests {
     use super::*;
 
-    const EVERY: [Answer; 15] = [
+    const EVERY: [Answer; 16] = [
         Answer::Processed,
         Answer::Duplicate,
         Answer::Ignored(IgnoreReason::NoCheckoutId),
         Answer::Ignored(IgnoreReason::ForeignCheckout),
         Answer::Ignored(IgnoreReason::UnwantedMode),
+        Answer::IgnoredByHandler,
         Answer::Queued,
         Answer::InProgress,
         Answer::HandlerFailed,
@@ -155,7 +162,7 @@ mod tests {
         for answer in EVERY {
             let done = matches!(
                 answer,
-                Answer::Processed | Answer::Duplicate | Answer::Ignored(_) | Answer::Queued
+                Answer::Processed | Answer::Duplicate | Answer::Ignored(_) | Answer::IgnoredByHandler | Answer::Queued
             );
             assert_eq!(answer.status().is_success(), done, "{answer:?}");
         }

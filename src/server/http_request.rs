@@ -75,6 +75,7 @@ where
     B: Into<Bytes>,
     F: FnOnce(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
 {
     match extract(config, request).await {
         Ok(webhook) => {
@@ -148,7 +149,7 @@ mod tests {
         assert_eq!(answer(forged, false), (401, "webhook not authentic"));
 
         let refused = runtime.block_on(handle(&config, request(http::Method::GET, "m6", &ours), |_| async {
-            Ok::<(), ()>(())
+            Ok::<(), std::convert::Infallible>(())
         }));
         assert_eq!(refused.status(), 405);
         assert_eq!(refused.headers()[http::header::ALLOW], "POST");

@@ -133,6 +133,7 @@ pub async fn handle<F, Fut, T, E>(config: &YocoWebhookConfig, request: Request, 
 where
     F: FnOnce(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
 {
     http_request::handle(config, request.map(raw_bytes), handler)
         .await
@@ -156,7 +157,7 @@ where
     F: Fn(Delivery) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<T, E>> + Send + 'static,
     T: Send + 'static,
-    E: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
 {
     run_service(lambda_http::service_fn(move |request: Request| {
         let (config, handler) = (config.clone(), handler.clone());

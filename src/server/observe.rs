@@ -230,8 +230,9 @@ impl Observation {
         future
     }
 
-    /// What became of a delivery the handler was given.
-    pub(crate) fn processed<T, E>(
+    /// What became of a delivery the handler was given; a handler's error
+    /// is logged with its `Display`, as the merchant wrote it.
+    pub(crate) fn processed<T, E: std::fmt::Display>(
         self,
         processed: &Processed<T, E>,
         store: Option<Duration>,
@@ -240,11 +241,16 @@ impl Observation {
         let outcome = match processed {
             Processed::Done { .. } => "processed",
             Processed::Duplicate => "duplicate",
+            Processed::Ignored(_) => "ignored",
             Processed::InProgress => "in_progress",
             Processed::Failed(_) => "handler_failed",
             Processed::StoreUnavailable(_) => "store_unavailable",
         };
-        self.answered(outcome, "none", processed.status());
+        let reason = match processed {
+            Processed::Ignored(reason) => reason,
+            _ => "none",
+        };
+        self.answered(outcome, reason, processed.status());
         #[cfg(feature = "metrics")]
         if let Some(handler) = handler {
             metrics::histogram!(HANDLER_SECONDS, "event_type" => self.event_type).record(handler.as_secs_f64());
@@ -264,8 +270,11 @@ impl Observation {
                     tracing::warn!(target: TARGET, "delivery processed, but not recorded as done: a retry may run it again: {err}");
                 }
                 Processed::Duplicate => tracing::info!(target: TARGET, "delivery processed before: duplicate"),
+                Processed::Ignored(_) => tracing::debug!(target: TARGET, "event ignored by the handler: not for this receiver"),
                 Processed::InProgress => tracing::warn!(target: TARGET, "delivery in progress elsewhere: answered 409, Yoco retries"),
-                Processed::Failed(_) => tracing::error!(target: TARGET, "handler failed: answered 500, Yoco retries"),
+                Processed::Failed(err) => {
+                    tracing::error!(target: TARGET, error = %err, "handler failed: answered 500, Yoco retries");
+                }
                 Processed::StoreUnavailable(err) => tracing::error!(target: TARGET, "answered 503, Yoco retries: {err}"),
             });
         }

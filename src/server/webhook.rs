@@ -58,6 +58,31 @@ impl YocoWebhook {
         &self.body
     }
 
+    /// Answers that the delivery is not yours after all, without processing
+    /// it: for a route that finds out itself, say by looking the checkout id
+    /// up in its own database, where [`CheckoutFilter`](crate::CheckoutFilter)
+    /// cannot. Answered 200 (`ignored: not for this receiver`), so that Yoco
+    /// does not retry it, and counted and logged as ignored with `reason`
+    /// (a short label: keep it to a few fixed values, as metrics label by
+    /// it). Nothing is recorded in the store: a retry is looked up again.
+    ///
+    /// ```
+    /// use yoco_webhooks::{Processed, YocoWebhook};
+    ///
+    /// async fn route(webhook: YocoWebhook) -> Processed<(), std::io::Error> {
+    ///     let known = webhook.delivery().event.checkout_id().is_some_and(|id| id.as_str().starts_with("ch_"));
+    ///     if !known {
+    ///         return webhook.ignore("unknown_checkout");
+    ///     }
+    ///     webhook.process(|_delivery| async { Ok(()) }).await
+    /// }
+    /// ```
+    pub fn ignore<T, E: std::fmt::Display>(self, reason: &'static str) -> Processed<T, E> {
+        let processed = Processed::Ignored(reason);
+        self.observation.processed(&processed, None, None);
+        processed
+    }
+
     /// Runs `handler` unless this delivery was processed already or is being
     /// processed elsewhere, and gives the answer for Yoco: an `Err` from the
     /// handler answers 500 and releases the delivery, so that Yoco's retry
@@ -69,6 +94,7 @@ impl YocoWebhook {
     where
         F: FnOnce(Delivery) -> Fut,
         Fut: Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
     {
         self.process_claimed(|delivery, _| handler(delivery)).await
     }
@@ -84,6 +110,7 @@ impl YocoWebhook {
     where
         F: FnOnce(Delivery, Option<ClaimToken>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
     {
         let Self {
             delivery,
@@ -161,10 +188,11 @@ mod tests {
     fn without_dedup_the_handler_gets_no_token_and_every_retry_runs() {
         let runs = &AtomicUsize::new(0);
         for _ in 0..2 {
-            let answer: Processed<bool, ()> = block_on(webhook(None).process_claimed(|_, token| async move {
-                runs.fetch_add(1, Ordering::SeqCst);
-                Ok(token.is_none())
-            }));
+            let answer: Processed<bool, &'static str> =
+                block_on(webhook(None).process_claimed(|_, token| async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok(token.is_none())
+                }));
             assert!(matches!(answer, Processed::Done { value: true, .. }));
         }
         assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -173,7 +201,7 @@ mod tests {
     #[test]
     fn with_any_store_a_retry_is_a_duplicate() {
         let dedup = erase(Deduplicator::new(MemoryStore::default()));
-        let first: Processed<bool, ()> = block_on(webhook(Some(dedup.clone())).process_claimed(
+        let first: Processed<bool, &'static str> = block_on(webhook(Some(dedup.clone())).process_claimed(
             |delivery, token| async move { Ok(token.is_some_and(|token| token.webhook_id() == &delivery.webhook_id)) },
         ));
         assert!(matches!(
@@ -183,7 +211,7 @@ mod tests {
                 recorded: Ok(())
             }
         ));
-        let retry: Processed<(), ()> = block_on(webhook(Some(dedup)).process(|_| async { Err(()) }));
+        let retry: Processed<(), &'static str> = block_on(webhook(Some(dedup)).process(|_| async { Err("failed") }));
         assert!(matches!(retry, Processed::Duplicate));
     }
 }

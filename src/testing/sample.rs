@@ -16,15 +16,18 @@ use crate::mode::Mode;
 /// ```
 pub const DOCUMENTED_SAMPLE: &str = include_str!("../event/documented_sample.json");
 
-/// A sample event body, shaped like Yoco's, with every field settable.
+/// A sample event body, shaped like Yoco's, with every field settable: in
+/// test mode, with an event id of its own, unless set otherwise.
 ///
 /// ```
 /// use yoco_webhooks::testing::SampleEvent;
 /// use yoco_webhooks::{Event, Mode};
 ///
-/// let body = SampleEvent::refund_succeeded().checkout_id("ch_1").amount(450).mode(Mode::Test).to_json();
+/// let body = SampleEvent::refund_succeeded().checkout_id("ch_1").amount(450).to_json();
 /// let event = Event::from_slice(&body)?;
 /// assert_eq!(event.event_type(), "refund.succeeded");
+/// assert_eq!(event.mode(), Some(&Mode::Test)); // unless `.mode(Mode::Live)`
+/// assert_ne!(event.id, Event::from_slice(&SampleEvent::refund_succeeded().to_json())?.id); // an id of its own
 /// # Ok::<(), yoco_webhooks::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -36,10 +39,43 @@ pub struct SampleEvent {
     payload: Map<String, Value>,
 }
 
+/// `evt_sample` and 14 digits: a process-wide count started from the
+/// clock, so that samples differ within a run and, in all likelihood, from
+/// one run to the next.
+fn fresh_event_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static START: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // `wasm32-unknown-unknown` has no clock: the count alone there.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    let clock = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs().wrapping_mul(1_000))
+    };
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    let clock = || 0;
+    let start = *START.get_or_init(clock);
+    let count = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("evt_sample{:014}", start.wrapping_add(count) % 100_000_000_000_000)
+}
+
 impl SampleEvent {
-    /// The `payment.succeeded` event of Yoco's documentation
-    /// ([`DOCUMENTED_SAMPLE`]).
+    /// A `payment.succeeded` event shaped as the one of Yoco's documentation
+    /// ([`DOCUMENTED_SAMPLE`]), but in **test** mode and with an event id of
+    /// its own (`evt_sample…`, different for every sample the process
+    /// makes), so that tests that keep events by id or refuse live ones work
+    /// without setting either. [`mode`](Self::mode) and
+    /// [`event_id`](Self::event_id) set them; [`documented`](Self::documented)
+    /// is the documented event as it is.
     pub fn payment_succeeded() -> Self {
+        Self::documented().mode(Mode::Test).event_id(&fresh_event_id())
+    }
+
+    /// The `payment.succeeded` event of Yoco's documentation
+    /// ([`DOCUMENTED_SAMPLE`]) as it is: live mode, its event id.
+    pub fn documented() -> Self {
         // Parsing a constant: cannot fail, and falls back harmlessly if it did.
         let mut sample: Map<String, Value> = serde_json::from_str(DOCUMENTED_SAMPLE).unwrap_or_default();
         let mut text = |key: &str| match sample.remove(key) {
@@ -59,12 +95,14 @@ impl SampleEvent {
         }
     }
 
-    /// A `refund.succeeded` event for the sample payment.
+    /// A `refund.succeeded` event for a sample payment (test mode, an event
+    /// id of its own).
     pub fn refund_succeeded() -> Self {
         Self::refund(REFUND_SUCCEEDED, "succeeded")
     }
 
-    /// A `refund.failed` event for the sample payment.
+    /// A `refund.failed` event for a sample payment (test mode, an event id
+    /// of its own).
     pub fn refund_failed() -> Self {
         Self::refund(REFUND_FAILED, "failed")
     }

@@ -181,7 +181,9 @@ fn no_value_of_a_body_reaches_an_error_a_log_or_a_metric() {
                     let config = YocoWebhookConfig::new(receiver.clone());
                     let mut request = Request::post("/webhooks/yoco").body(body.clone()).unwrap();
                     *request.headers_mut() = signer.sign_now("msg_canary", &body).to_header_map().unwrap();
-                    let response = http_request::handle(&config, request, |_| async { Ok::<(), ()>(()) }).await;
+                    let response =
+                        http_request::handle(&config, request, |_| async { Ok::<(), std::convert::Infallible>(()) })
+                            .await;
                     assert!(response.status().is_client_error(), "{name}: {}", response.status());
                     assert_no_canary(name, response.body());
                 }
@@ -209,7 +211,8 @@ fn no_value_of_a_body_reaches_an_error_a_log_or_a_metric() {
                     request.headers_mut().insert(name, value.parse().unwrap());
                 }
                 let config = YocoWebhookConfig::new(receivers[0].clone());
-                let response = http_request::handle(&config, request, |_| async { Ok::<(), ()>(()) }).await;
+                let response =
+                    http_request::handle(&config, request, |_| async { Ok::<(), std::convert::Infallible>(()) }).await;
                 assert_eq!(response.status(), 401);
             }
             // A stored delivery whose body was changed.

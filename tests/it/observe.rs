@@ -239,7 +239,8 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
                 .sign_now("msg_forged_live", &body)
                 .to_header_map()
                 .unwrap();
-            let response = http_request::handle(&config, request, |_| async { Ok::<(), ()>(()) }).await;
+            let response =
+                http_request::handle(&config, request, |_| async { Ok::<(), std::convert::Infallible>(()) }).await;
             assert_eq!(response.status(), 401);
             assert_eq!(captured.secrets(), vec!["test"]);
             assert_eq!(captured.take(), vec![row("", "rejected", "mode_mismatch", 401)]);
@@ -249,6 +250,11 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
     let text = captured.text.lock().unwrap().clone();
     assert!(text.contains("delivery processed"), "{text}");
     assert!(text.contains("signature_mismatch"), "{text}");
+    // The handler's own error reaches the log, with the answer it caused.
+    assert!(
+        text.contains("handler failed: answered 500, Yoco retries") && text.contains("database down"),
+        "{text}"
+    );
     let key = TEST_SECRET.trim_start_matches("whsec_");
     for leak in [
         TEST_SECRET,
@@ -389,11 +395,17 @@ fn in_progress_and_store_unavailable_are_reported() {
                 panic!("a fresh claim")
             };
             let held = YocoWebhookConfig::new(receiver()).with_store(Arc::clone(&store));
-            let response = http_request::handle(&held, request("msg_held"), |_| async { Ok::<(), ()>(()) }).await;
+            let response = http_request::handle(&held, request("msg_held"), |_| async {
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await;
             assert_eq!(response.status(), 409);
 
             let down = YocoWebhookConfig::new(receiver()).with_store(Down);
-            let response = http_request::handle(&down, request("msg_down"), |_| async { Ok::<(), ()>(()) }).await;
+            let response = http_request::handle(&down, request("msg_down"), |_| async {
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await;
             assert_eq!(response.status(), 503);
         });
     });
@@ -475,7 +487,7 @@ fn refusals_carry_the_claimed_id_apart_and_a_413_is_an_error() {
             let value = yoco_webhooks::http::HeaderValue::from_bytes(value.as_bytes()).unwrap();
             request.headers_mut().append(*name, value);
         }
-        http_request::handle(&config, request, |_| async { Ok::<(), ()>(()) })
+        http_request::handle(&config, request, |_| async { Ok::<(), std::convert::Infallible>(()) })
     };
     let body = SampleEvent::payment_succeeded().to_json();
     let signed = Signer::new(secret).sign_now("msg_ok", &body);

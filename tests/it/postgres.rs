@@ -319,7 +319,7 @@ async fn pay(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), BoxE
                 .bind(delivery.webhook_id.as_str())
                 .execute(&mut *tx)
                 .await?;
-            app.store.complete_in(&mut tx, &token, DEFAULT_RETENTION).await?;
+            app.store.complete_in(&mut tx, &token).await?;
             if app.should_fail() {
                 return Err("the order could not be saved".into());
             }
@@ -568,7 +568,7 @@ async fn a_committed_transaction_is_done_even_if_the_process_dies_before_complet
         .execute(&mut *tx)
         .await
         .unwrap();
-    store.complete_in(&mut tx, &token, DEFAULT_RETENTION).await.unwrap();
+    store.complete_in(&mut tx, &token).await.unwrap();
     // Before the commit, others do not see it done; a retry's claim waits
     // for the transaction to end and never acquires.
     assert_eq!(row(&pool, "msg_1").await.map(|(_, done)| done), Some(false));
@@ -585,7 +585,7 @@ async fn a_committed_transaction_is_done_even_if_the_process_dies_before_complet
     // transaction again is fine too.
     store.complete(&token, DEFAULT_RETENTION).await.unwrap();
     let mut again = pool.begin().await.unwrap();
-    store.complete_in(&mut again, &token, DEFAULT_RETENTION).await.unwrap();
+    store.complete_in(&mut again, &token).await.unwrap();
     again.commit().await.unwrap();
 }
 
@@ -605,18 +605,18 @@ async fn a_late_claimant_cannot_complete_in_its_transaction_what_another_holds_o
 
     let mut tx = pool.begin().await.unwrap();
     assert!(
-        store.complete_in(&mut tx, &late, DEFAULT_RETENTION).await.is_err(),
+        store.complete_in(&mut tx, &late).await.is_err(),
         "the retry holds it now"
     );
     tx.rollback().await.unwrap();
 
     let mut tx = pool.begin().await.unwrap();
-    store.complete_in(&mut tx, &retry, DEFAULT_RETENTION).await.unwrap();
+    store.complete_in(&mut tx, &retry).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = pool.begin().await.unwrap();
     assert!(
-        store.complete_in(&mut tx, &late, DEFAULT_RETENTION).await.is_err(),
+        store.complete_in(&mut tx, &late).await.is_err(),
         "the retry did it: the late claimant must roll back, or it applies the payment twice"
     );
     tx.rollback().await.unwrap();
@@ -733,6 +733,45 @@ async fn purging_deletes_only_expired_rows() {
         store.claim(&id("forgotten"), DEFAULT_LEASE).await,
         Ok(Claim::Acquired(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_periodic_purge_deletes_rows_as_they_expire() {
+    let db = TestDb::new("purge_every").await;
+    let store = db.store().await;
+    let lease = Duration::from_millis(300);
+    let claim = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            assert!(matches!(
+                store.claim(&WebhookId::new(name), lease).await,
+                Ok(Claim::Acquired(_))
+            ))
+        }
+    };
+    claim("first").await;
+    let purging = tokio::spawn({
+        let store = store.clone();
+        async move { store.purge_every(Duration::from_secs(1)).await }
+    });
+    // Each row goes at a tick after its lease ran out, without a call of ours.
+    let gone = |name: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            for _ in 0..100 {
+                if row(&pool, name).await.is_none() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("{name} was not purged");
+        }
+    };
+    gone("first").await;
+    claim("second").await;
+    gone("second").await;
+    assert!(!purging.is_finished(), "the purge runs forever");
+    purging.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

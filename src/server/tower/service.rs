@@ -97,6 +97,17 @@ enum NotDone<R, E> {
     Failed(E),
 }
 
+/// What the span logs of it; the inner service's error itself goes back to
+/// the server, which logs it as it logs any service's.
+impl<B, E> std::fmt::Display for NotDone<Response<B>, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotDone::Answered(response) => write!(f, "the inner service answered {}", response.status()),
+            NotDone::Failed(_) => f.write_str("the inner service failed"),
+        }
+    }
+}
+
 async fn receive<Inner, ReqBody, ResBody>(
     layer: YocoWebhookLayer,
     mut inner: Inner,

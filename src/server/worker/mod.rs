@@ -136,6 +136,7 @@ pub async fn handle<F, Fut, T, E>(config: &YocoWebhookConfig, request: Request, 
 where
     F: FnOnce(Delivery) -> Fut,
     Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
 {
     match extract(config, request).await {
         Ok(webhook) => webhook.process(handler).await.into(),

@@ -67,7 +67,7 @@
 //!
 //! ```no_run
 //! use yoco_webhooks::Delivery;
-//! use yoco_webhooks::{Processed, dedup::{DEFAULT_RETENTION, Deduplicator}};
+//! use yoco_webhooks::{Processed, dedup::Deduplicator};
 //! use yoco_webhooks::postgres::PostgresStore;
 //! use yoco_webhooks::postgres::sqlx::{self, PgPool};
 //!
@@ -80,7 +80,7 @@
 //!                 .execute(&mut *tx)
 //!                 .await?;
 //!             // An error here (another attempt took the delivery over) rolls the order back.
-//!             once.store().complete_in(&mut tx, &token, DEFAULT_RETENTION).await?;
+//!             once.store().complete_in(&mut tx, &token).await?;
 //!             tx.commit().await?;
 //!             Ok(())
 //!         })
@@ -126,7 +126,8 @@
 //! A row is *expired* once `coalesce(done_until, claimed_until)` is past; an
 //! expired row counts as absent, and an index on that expression serves
 //! [`PostgresStore::purge_expired`], which deletes expired rows. Call it
-//! from a periodic job (say hourly); nothing else deletes rows, and stale
+//! from a periodic job (say hourly), or spawn
+//! [`PostgresStore::purge_every`], which is one; nothing else deletes rows, and stale
 //! rows only take space (about a hundred bytes each, a day's deliveries
 //! with the default retention).
 //!

@@ -1,6 +1,8 @@
 //! The store's table: its name, the SQL rendered for it, and the
 //! migration that creates it.
 
+use std::time::Duration;
+
 use super::PostgresStore;
 
 /// The table a [`PostgresStore::new`] uses.
@@ -81,6 +83,38 @@ impl PostgresStore {
     pub async fn purge_expired(&self) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(&self.sql.purge).execute(&self.pool).await?;
         Ok(done.rows_affected())
+    }
+
+    /// The periodic job: [`purge_expired`](Self::purge_expired) now and then
+    /// every `period`, forever; spawn it beside your server. A failed purge
+    /// (the database down) is logged with the `tracing` feature and tried
+    /// again at the next period: stale rows only take space meanwhile.
+    ///
+    /// ```no_run
+    /// # async fn start(store: yoco_webhooks::postgres::PostgresStore) {
+    /// use std::time::Duration;
+    /// tokio::spawn({
+    ///     let store = store.clone();
+    ///     async move { store.purge_every(Duration::from_secs(60 * 60)).await }
+    /// });
+    /// # }
+    /// ```
+    pub async fn purge_every(&self, period: Duration) -> std::convert::Infallible {
+        let mut ticks = tokio::time::interval(period.max(Duration::from_secs(1)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let purged = self.purge_expired().await;
+            #[cfg(feature = "tracing")]
+            match purged {
+                Ok(rows) => tracing::debug!(target: "yoco_webhooks::postgres", rows, "expired rows purged"),
+                Err(err) => {
+                    tracing::warn!(target: "yoco_webhooks::postgres", "purge failed, tried again next period: {err}")
+                }
+            }
+            #[cfg(not(feature = "tracing"))]
+            let _ = purged;
+        }
     }
 }
 

@@ -71,9 +71,15 @@ impl PostgresStore {
         &self.table
     }
 
-    /// Marks the claimed delivery done for `retention`, inside your
-    /// transaction (pass `&mut tx`, or any connection): it commits or rolls
-    /// back with your changes. See the [module docs](super#completing-inside-your-transaction).
+    /// Marks the claimed delivery done inside your transaction (pass
+    /// `&mut tx`, or any connection): it commits or rolls back with your
+    /// changes. See the [module docs](super#completing-inside-your-transaction).
+    ///
+    /// The delivery is remembered for the token's
+    /// [`retention`](ClaimToken::retention): the configured one of the
+    /// deduplicator or pipeline that handed the token to your handler
+    /// ([`DEFAULT_RETENTION`](crate::dedup::DEFAULT_RETENTION) for a token
+    /// that carries none).
     ///
     /// Succeeds if this claim is (now) the one that completed the delivery:
     /// again for a token that completed it already.
@@ -83,12 +89,8 @@ impl PostgresStore {
     /// longer holds the delivery: another attempt holds it, or completed it
     /// after this claim's lease ran out. Roll back then: your changes would
     /// apply a second time.
-    pub async fn complete_in(
-        &self,
-        connection: &mut PgConnection,
-        token: &ClaimToken,
-        retention: Duration,
-    ) -> Result<(), StoreError> {
+    pub async fn complete_in(&self, connection: &mut PgConnection, token: &ClaimToken) -> Result<(), StoreError> {
+        let retention = token.retention().unwrap_or(crate::dedup::DEFAULT_RETENTION);
         match self.record_done(connection, token, retention).await? {
             Completion::Ours => Ok(()),
             Completion::Others => Err(StoreError::new(
