@@ -39,8 +39,10 @@ pub struct RedisStoreBuilder {
     complete_by_set: Option<bool>,
 }
 
-/// How completions are forced, for tests; not part of the stable API.
-#[doc(hidden)]
+/// How [`RedisStoreBuilder::complete_with`] forces completions, for tests
+/// of each path.
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompleteWith {
     /// The Lua script, even where the server takes `SET IFEQ`.
@@ -82,9 +84,12 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Claims with the Lua script even where Redis 7's `SET NX GET` would do,
-    /// as on Redis 6; for tests of that path. Not part of the stable API.
-    #[doc(hidden)]
+    /// Claims with the Lua script even where Redis 7's `SET NX GET` would
+    /// do, as on Redis 6, for tests of that path. Both write the same
+    /// values; a store left to itself takes the command where the server
+    /// does.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     #[must_use]
     pub fn claim_with_script(mut self, claim_with_script: bool) -> Self {
         self.claim_by_script = claim_with_script;
@@ -92,9 +97,11 @@ impl RedisStoreBuilder {
     }
 
     /// Completes with the Lua script, or with `SET IFEQ` whatever the
-    /// server says it takes; for tests of those paths. Not part of the
-    /// stable API.
-    #[doc(hidden)]
+    /// server says it takes, for tests of those paths. Both write the same
+    /// values; a store left to itself takes the command where the server
+    /// does.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     #[must_use]
     pub fn complete_with(mut self, complete_with: CompleteWith) -> Self {
         self.complete_by_set = Some(complete_with == CompleteWith::Set);

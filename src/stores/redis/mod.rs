@@ -107,5 +107,7 @@ mod scripts;
 mod store;
 mod version;
 
-pub use builder::{CompleteWith, DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisStoreBuilder};
+#[cfg(feature = "testing")]
+pub use builder::CompleteWith;
+pub use builder::{DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisStoreBuilder};
 pub use store::RedisStore;

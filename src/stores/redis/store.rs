@@ -155,16 +155,20 @@ impl RedisStore {
     }
 
     /// Whether claims are `SET NX GET` (Redis 7 or later) rather than the
-    /// Lua script; for tests. Not part of the stable API.
-    #[doc(hidden)]
+    /// Lua script, for tests: the store chooses at connect, and switches to
+    /// the script for good should the server refuse the command.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn claims_with_set(&self) -> bool {
         self.shared.claim_by_set.load(Ordering::Relaxed)
     }
 
     /// Whether completions are `SET IFEQ GET` (Valkey 8.1, Redis 8.4 or
-    /// later) rather than the Lua script; for tests. Not part of the stable
-    /// API.
-    #[doc(hidden)]
+    /// later) rather than the Lua script, for tests: the store chooses at
+    /// connect, and switches to the script for good should the server
+    /// refuse the command.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn completes_with_set(&self) -> bool {
         self.shared.complete_by_set.load(Ordering::Relaxed)
     }
