@@ -5,10 +5,11 @@
 use crate::stores::postgres::schema::quote_name;
 
 /// The migration creating the default inbox table
-/// ([`DEFAULT_INBOX_TABLE`]) and its indexes, for teams that run their own
-/// migrations; safe to run more than once, and it adds the `lease` column
-/// to a table created by an earlier version. [`Inbox::migration`] gives it
-/// for another table name.
+/// ([`DEFAULT_INBOX_TABLE`](super::DEFAULT_INBOX_TABLE)) and its indexes,
+/// for teams that run their own migrations; safe to run more than once, and
+/// it adds the `lease` column to a table created by an earlier version.
+/// [`Inbox::migration`](super::Inbox::migration) gives it for another table
+/// name.
 pub const INBOX_MIGRATION: &str = r#"CREATE TABLE IF NOT EXISTS "yoco_webhook_inbox" (
     webhook_id        text        PRIMARY KEY,
     webhook_timestamp text        NOT NULL,
