@@ -97,15 +97,12 @@
 //! [`IdempotencyStore`]: crate::dedup::IdempotencyStore
 //! [`StoreError`]: crate::dedup::StoreError
 
-// Made by the builder (connecting, reading the server's versions), the store
-// sends the scripts' commands and reads their answers; owner tokens and the
-// errors below them all.
-mod builder;
-mod error;
-mod owners;
-mod scripts;
-mod store;
-mod version;
+mod builder; // `RedisStoreBuilder`: prefix, timeout, connecting
+mod error; // redis-rs's errors as `StoreError`s, without the URL or password
+mod owners; // the owner tokens of claims
+mod scripts; // the values, the Lua scripts and the `SET` commands, and their answers: no I/O
+mod store; // `RedisStore`: the store calls, held to the timeout
+mod version; // which commands a server takes, from `INFO server`
 
 #[cfg(feature = "testing")]
 pub use builder::CompleteWith;
