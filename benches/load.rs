@@ -231,9 +231,10 @@ async fn redis_floor_app() -> Router {
     use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
     use axum::extract::{FromRef, State};
 
-    // The store's completion script, as `src/stores/redis.rs` spells it (the
-    // crate does not export it; `scripts/loadtest`'s anchor reads it alike).
-    const SOURCE: &str = include_str!("../src/stores/redis.rs");
+    // The store's completion script, as `src/stores/redis/scripts.rs` spells
+    // it (the crate does not export it; `scripts/loadtest`'s anchor reads it
+    // alike).
+    const SOURCE: &str = include_str!("../src/stores/redis/scripts.rs");
     const START: &str = "const COMPLETE_SCRIPT: &str = r\"";
     const CLAIM: &str = "claim:0123456789abcdef0123456789abcdef";
 
@@ -296,7 +297,7 @@ async fn redis_floor_app() -> Router {
         .split_once(START)
         .and_then(|(_, rest)| rest.split_once("\";\n"))
         .map(|(script, _)| script)
-        .expect("COMPLETE_SCRIPT in src/stores/redis.rs");
+        .expect("COMPLETE_SCRIPT in src/stores/redis/scripts.rs");
     let complete: String = ::redis::cmd("SCRIPT")
         .arg("LOAD")
         .arg(complete_script)

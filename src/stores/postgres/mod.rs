@@ -243,15 +243,16 @@
 //! [`StoreError`]: crate::dedup::StoreError
 //! [`PgPool`]: sqlx::PgPool
 
-mod error;
-mod inbox;
-mod job;
-mod schema;
-mod store;
+mod error; // sqlx's errors as `StoreError`s
+mod inbox; // the `Inbox` queue: its table, a worker's attempts, what an operator does
+mod schema; // the store's table: its migration and statements, table names
+mod store; // `PostgresStore`, the idempotency store
 
 pub use sqlx;
 
-pub use inbox::{DEFAULT_INBOX_TABLE, DEFAULT_MAX_ATTEMPTS, INBOX_MIGRATION, Inbox, InboxEntry, InboxState};
-pub use job::{InboxDelivery, NextAttempt, Worked};
+pub use inbox::{
+    DEFAULT_INBOX_TABLE, DEFAULT_MAX_ATTEMPTS, INBOX_MIGRATION, Inbox, InboxDelivery, InboxEntry, InboxState,
+    NextAttempt, Worked,
+};
 pub use schema::{DEFAULT_TABLE, MIGRATION, TableNameError};
 pub use store::PostgresStore;

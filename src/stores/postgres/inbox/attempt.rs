@@ -1,5 +1,7 @@
-//! [`InboxDelivery`]: one delivery a worker took from the [`Inbox`], inside
-//! its transaction, and [`Worked`], what [`Inbox::work`] did.
+//! One attempt at a delivery: [`Inbox::next`] takes the oldest due one
+//! (counting the attempt) as an [`InboxDelivery`], locked inside its
+//! transaction until it is done, failed or refused; [`Inbox::work`] does
+//! all that around a handler, and says what it did ([`Worked`]).
 
 use std::fmt;
 use std::future::Future;
@@ -8,12 +10,13 @@ use std::pin::Pin;
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
-use super::error::{column, store_error};
-use super::inbox::{Inbox, stored_from, time_at};
+use super::Inbox;
+use super::row::{stored_from, time_at};
 use crate::dedup::StoreError;
 use crate::handoff::StoredDelivery;
 use crate::ids::WebhookId;
-use crate::receive::{Ignored, Outcome, ReceiveError, Receiver};
+use crate::receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
+use crate::stores::postgres::error::{column, store_error};
 
 /// The savepoint the handler's changes are made under: a failed attempt
 /// rolls them back to it, then records the failure in the same
@@ -121,10 +124,91 @@ pub enum Worked<T, E> {
     Ignored(Ignored),
 }
 
+impl Inbox {
+    /// Takes the oldest due delivery that no other worker holds, inside a
+    /// transaction: `None` if there is none now. Process it (check it
+    /// first with [`InboxDelivery::check`]), then call
+    /// [`done`](InboxDelivery::done) or [`failed`](InboxDelivery::failed).
+    /// Until then the row is locked: other workers skip it.
+    ///
+    /// Taking it counts the attempt, committed at once, and puts the
+    /// delivery off by the backoff for that attempt. If the worker dies,
+    /// the handler panics or the delivery is dropped unanswered, the
+    /// transaction rolls back, but the count stays: the delivery is due
+    /// again after that backoff, its `last_error` then says the attempt was
+    /// abandoned, and a delivery taken with all its attempts used is
+    /// recorded dead instead of run again (and the next one is taken).
+    ///
+    /// # Errors
+    /// [`StoreError`] if the database could not answer.
+    pub async fn next(&self) -> Result<Option<InboxDelivery>, StoreError> {
+        InboxDelivery::take(self).await
+    }
+
+    /// Processes the next due delivery with `handler`, if there is one: takes
+    /// it ([`next`](Self::next)), checks it again with `receiver`, runs
+    /// `handler`, and records what became of it. A delivery that is not
+    /// authentic any more (changed in the table, or another receiver's) is
+    /// dead at once and never reaches `handler`; one the receiver ignores
+    /// is done.
+    ///
+    /// For a handler that writes to this database, take the delivery with
+    /// [`next`](Self::next) instead and write through
+    /// [`InboxDelivery::connection`]: your changes and "done" commit
+    /// together.
+    ///
+    /// A `handler` that panics is not caught: the panic unwinds out of
+    /// `work` (out of your worker task). The attempt counts all the same
+    /// (it was counted when taken, see [`next`](Self::next)), so a
+    /// delivery that always panics is dead after
+    /// [`max_attempts`](Self::max_attempts), backed off in between, and
+    /// never retried at full speed.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the database could not answer. If that happened
+    /// after `handler` succeeded, the delivery is still pending and runs
+    /// again (at least once: make `handler` idempotent, or use `next`).
+    pub async fn work<F, Fut, T, E>(&self, receiver: &Receiver, handler: F) -> Result<Worked<T, E>, StoreError>
+    where
+        F: FnOnce(Delivery) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: fmt::Display,
+    {
+        let Some(taken) = self.next().await? else {
+            return Ok(Worked::Idle);
+        };
+        let webhook_id = taken.stored().webhook_id().clone();
+        match taken.check(receiver) {
+            Err(error) => {
+                taken.refused(&error.to_string()).await?;
+                Ok(Worked::Refused { webhook_id, error })
+            }
+            Ok(Outcome::Ignore(ignored)) => {
+                taken.done().await?;
+                Ok(Worked::Ignored(ignored))
+            }
+            Ok(Outcome::Process(delivery)) => match handler(delivery).await {
+                Ok(value) => {
+                    taken.done().await?;
+                    Ok(Worked::Done { webhook_id, value })
+                }
+                Err(error) => {
+                    let next = taken.failed(&error.to_string()).await?;
+                    Ok(Worked::Failed {
+                        webhook_id,
+                        error,
+                        next,
+                    })
+                }
+            },
+        }
+    }
+}
+
 impl InboxDelivery {
     /// Takes the oldest due delivery nobody holds, counting the attempt,
     /// and locks it in a new transaction.
-    pub(super) fn take(inbox: &Inbox) -> Step<'_, Option<Self>> {
+    fn take(inbox: &Inbox) -> Step<'_, Option<Self>> {
         Box::pin(Self::take_now(inbox))
     }
 
