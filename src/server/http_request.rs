@@ -5,7 +5,7 @@
 //!
 //! - [`handle`]: the whole exchange, the response to send;
 //! - [`extract`]: the delivery to process as a [`YocoWebhook`], or what the
-//!   pipeline [`Answered`] itself; then [`YocoWebhook::process`], or
+//!   pipeline [`Answered`] itself (the response: [`answer`]); then [`YocoWebhook::process`], or
 //!   [`YocoWebhook::process_claimed`] to mark the delivery done inside
 //!   your own database transaction.
 
@@ -47,6 +47,12 @@ where
     config.extract(parts.method.as_str(), &parts.headers, read).await
 }
 
+/// The response for what the pipeline answered itself (see [`extract`]):
+/// its status, its short text, and `Allow: POST` for a 405.
+pub fn answer(answered: &Answered) -> http::Response<&'static str> {
+    answered.answer().to_response()
+}
+
 /// Handles one webhook request whose body the server has read (with a size
 /// limit of its own: Yoco's events are a few kilobytes): the method, the
 /// configured body limit, verification and the filter; then `handler` for a
@@ -82,7 +88,7 @@ where
             let processed: Processed<T, E> = webhook.process(handler).await;
             processed.answer().to_response()
         }
-        Err(answered) => answered.answer().to_response(),
+        Err(answered) => answer(&answered),
     }
 }
 

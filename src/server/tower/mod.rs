@@ -83,4 +83,3 @@ pub use self::body::YocoResponseBody;
 pub use self::future::ResponseFuture;
 pub use self::layer::YocoWebhookLayer;
 pub use self::service::YocoWebhookService;
-pub use crate::server::{DEFAULT_BODY_LIMIT, YocoWebhookConfig};

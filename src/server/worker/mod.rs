@@ -212,6 +212,12 @@ fn respond(answer: Answer) -> Response {
         .fixed(answer.text().as_bytes().to_vec())
 }
 
+/// The response for what the pipeline answered itself (see [`extract`]); the
+/// same as `Response::from(answered)`.
+pub fn answer(answered: &Answered) -> Response {
+    respond(answered.answer())
+}
+
 impl From<Answered> for Response {
     fn from(answered: Answered) -> Self {
         respond(answered.answer())
