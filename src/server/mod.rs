@@ -1,14 +1,14 @@
 //! The servers: the one pipeline every server integration runs, and the
 //! integrations over it.
 //!
-//! The pipeline: the method, the body
-//! limit, the receiver's verdict, the answer for a request that is not to
-//! be processed, deduplication around the handler, and the answer for Yoco.
+//! The pipeline: the method, the body limit, the receiver's verdict, the
+//! answer for a request that is not to be processed, deduplication around
+//! the handler, and the answer for Yoco.
 //!
 //! An integration only implements its framework's traits over it: it reads
 //! the body its own way (at most the limit it is given), calls
-//! [`YocoWebhookConfig::extract`], and turns a [`YocoRejection`] or a
-//! [`Processed`](crate::dedup::Processed) into its response through
+//! [`YocoWebhookConfig::extract`], and turns an [`Answered`] or a
+//! [`Processed`](crate::Processed) into its response through
 //! [`Answer`], the one table of statuses and texts.
 //!
 //! - `answer`: every status, text and header the crate answers with.
@@ -23,7 +23,6 @@
 //!   `tracing`, `metrics`).
 //! - `body`: the limited read of an `http-body` body (feature `http-body`,
 //!   which the integrations on `http-body` servers turn on).
-
 //!
 //! The integrations, each only its framework's traits over the pipeline
 //! (public at the crate's root: `yoco_webhooks::axum`, ...):

@@ -1,11 +1,13 @@
 //! What the pipeline tells an operator about each delivery: one `tracing`
-//! span (feature `tracing`) and `metrics` counters and histograms (feature
-//! `metrics`). Without either feature every method here is empty and the
-//! types hold nothing but two static labels.
+//! span named [`DELIVERY_SPAN`] (feature `tracing`), and `metrics` counters
+//! and histograms (feature `metrics`) under the names below. Without either
+//! feature nothing is recorded and nothing costs.
 //!
 //! Never a secret, a signature, the signed content or the body: the fields
-//! are ids, types, modes, outcomes and reasons, and the messages are this
-//! module's own texts or errors whose `Display` is known to hold none of it.
+//! are ids, types, modes, outcomes and reasons, and the messages are the
+//! crate's own texts or errors whose `Display` is known to hold none of it;
+//! and a failed handler's error (field `error`), which is the merchant's
+//! own `Display`: keep secrets out of it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
