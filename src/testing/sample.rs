@@ -27,50 +27,53 @@ pub const DOCUMENTED_SAMPLE: &str = include_str!("../event/documented_sample.jso
 /// let event = Event::from_slice(&body)?;
 /// assert_eq!(event.event_type(), "refund.succeeded");
 /// assert_eq!(event.mode(), Some(&Mode::Test)); // unless `.mode(Mode::Live)`
-/// assert_ne!(event.id, Event::from_slice(&SampleEvent::refund_succeeded().to_json())?.id); // an id of its own
+/// let another = SampleEvent::refund_succeeded().checkout_id("ch_2").amount(450).to_json();
+/// assert_ne!(event.id, Event::from_slice(&another)?.id); // another event, another id
+/// assert_eq!(body, SampleEvent::refund_succeeded().checkout_id("ch_1").amount(450).to_json()); // the same, the same
 /// # Ok::<(), yoco_webhooks::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub struct SampleEvent {
-    event_id: String,
+    /// Set with [`SampleEvent::event_id`]; otherwise derived from the
+    /// event's content.
+    event_id: Option<String>,
     event_type: String,
     created_date: OffsetDateTime,
     payload: Map<String, Value>,
 }
 
-/// `evt_sample` and 14 digits: a process-wide count started from the
-/// clock, so that samples differ within a run and, in all likelihood, from
-/// one run to the next.
-fn fresh_event_id() -> String {
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static START: OnceLock<u64> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    // `wasm32-unknown-unknown` has no clock: the count alone there.
-    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-    let clock = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs().wrapping_mul(1_000))
-    };
-    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-    let clock = || 0;
-    let start = *START.get_or_init(clock);
-    let count = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("evt_sample{:014}", start.wrapping_add(count) % 100_000_000_000_000)
+/// `evt_` and the first 24 hex digits of the SHA-256 of the event's type,
+/// date and payload: the same sample, the same id; another, another.
+fn derived_event_id(event_type: &str, created_date: &str, payload: &Map<String, Value>) -> String {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    for part in [event_type.as_bytes(), b"\n", created_date.as_bytes(), b"\n"] {
+        hash.update(part);
+    }
+    hash.update(serde_json::to_vec(payload).unwrap_or_default());
+    let digest = hash.finalize();
+    let mut id = String::from("evt_");
+    for byte in digest.iter().take(12) {
+        id.push_str(&format!("{byte:02x}"));
+    }
+    id
 }
 
 impl SampleEvent {
     /// A `payment.succeeded` event shaped as the one of Yoco's documentation
     /// ([`DOCUMENTED_SAMPLE`]), but in **test** mode and with an event id of
-    /// its own (`evt_sample…`, different for every sample the process
-    /// makes), so that tests that keep events by id or refuse live ones work
-    /// without setting either. [`mode`](Self::mode) and
-    /// [`event_id`](Self::event_id) set them; [`documented`](Self::documented)
+    /// its own: unless [`event_id`](Self::event_id) sets one, the id is
+    /// derived from the event's type, date and payload (`evt_` and 24 hex
+    /// digits of their SHA-256), so two different samples (another checkout,
+    /// another amount) have different ids, and the same sample built twice
+    /// (to sign it, then to send it) is the same bytes.
+    /// [`mode`](Self::mode) sets the mode; [`documented`](Self::documented)
     /// is the documented event as it is.
     pub fn payment_succeeded() -> Self {
-        Self::documented().mode(Mode::Test).event_id(&fresh_event_id())
+        let mut sample = Self::documented().mode(Mode::Test);
+        sample.event_id = None;
+        sample
     }
 
     /// The `payment.succeeded` event of Yoco's documentation
@@ -88,7 +91,7 @@ impl SampleEvent {
             _ => Map::new(),
         };
         Self {
-            event_id,
+            event_id: Some(event_id),
             event_type,
             created_date: OffsetDateTime::parse(&created_date, &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH),
             payload,
@@ -138,7 +141,7 @@ impl SampleEvent {
 
     /// Sets the event id.
     pub fn event_id(mut self, id: &str) -> Self {
-        self.event_id = id.to_owned();
+        self.event_id = Some(id.to_owned());
         self
     }
 
@@ -207,10 +210,19 @@ impl SampleEvent {
             created_date: String,
             payload: &'a Map<String, Value>,
         }
+        let created_date = self.created_date.format(&Rfc3339).unwrap_or_default();
+        let derived;
+        let id = match &self.event_id {
+            Some(id) => id.as_str(),
+            None => {
+                derived = derived_event_id(&self.event_type, &created_date, &self.payload);
+                derived.as_str()
+            }
+        };
         let envelope = Envelope {
-            id: &self.event_id,
+            id,
             event_type: &self.event_type,
-            created_date: self.created_date.format(&Rfc3339).unwrap_or_default(),
+            created_date,
             payload: &self.payload,
         };
         serde_json::to_vec(&envelope).unwrap_or_default()
