@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the README's performance table from criterion's results.
+"""Prints the criterion table of BENCHMARKS.md (and the README's ratios) from criterion's results.
 
 Run `cargo bench --bench verify` first (or with `-- receive` and
 `-- verify/464B/floor` for the receive rows), or give `--runs K`: this then

@@ -167,6 +167,8 @@ mod handoff;
 mod server;
 // Shared stores for the deduplication and the queue.
 mod stores;
+// The guide: how to put the parts together in production (doc only).
+pub mod guide;
 // Registering the endpoint with Yoco, and helpers for the merchant's tests.
 #[cfg(feature = "http")]
 pub mod registration;
@@ -231,9 +233,8 @@ pub use http;
 #[cfg(all(feature = "http", not(all(target_arch = "wasm32", target_os = "unknown"))))]
 pub use server::http_request;
 
-/// The README's examples, compiled and run as doc tests (with the `client`,
-/// `redis` and `postgres` features, which some of them use:
-/// `cargo test --all-features`).
-#[cfg(all(doctest, feature = "client", feature = "redis", feature = "postgres"))]
+/// The README's examples, compiled and run as doc tests (with the `axum`
+/// and `postgres` features, which they use: `cargo test --all-features`).
+#[cfg(all(doctest, feature = "axum", feature = "postgres"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -1,12 +1,12 @@
-//! The actix-web 4 adapter: an extractor that verifies, parses and filters
-//! the delivery, and processes it at most once. It is configured through
-//! `app_data`, with a body limit and an error hook, as `web::JsonConfig` is.
+//! The actix-web 4 integration: [`YocoWebhook`] is an extractor that
+//! verifies, parses and filters the delivery, and processes it at most once.
+//! It is configured through `app_data`, with a body limit and an error hook,
+//! as `web::JsonConfig` is.
 //!
 //! ```
 //! use actix_web::{App, web};
-//! use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
-//! use yoco_webhooks::Processed;
 //! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//! use yoco_webhooks::{Processed, YocoWebhook, YocoWebhookConfig};
 //!
 //! async fn yoco(webhook: YocoWebhook) -> Processed<(), std::io::Error> {
 //!     webhook
@@ -19,7 +19,7 @@
 //!
 //! let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
 //! let config = YocoWebhookConfig::new(Receiver::new(Verifier::new(secret), CheckoutFilter::any()));
-//! // Clone the config into each worker's App: the store is shared.
+//! // In `HttpServer::new(move || ...)`: each worker's App gets a clone; the store is shared.
 //! let app = App::new()
 //!     .app_data(config.clone())
 //!     .service(web::resource("/webhooks/yoco").route(web::post().to(yoco))); // 405 for other methods
@@ -27,7 +27,14 @@
 //! ```
 //!
 //! The handler names no store: [`YocoWebhookConfig::with_store`] picks it
-//! (memory by default, Redis or PostgreSQL for several instances).
+//! (memory by default, Redis or PostgreSQL for several instances; see the
+//! [stores guide](crate::guide::stores)). To mark a delivery done inside
+//! your own database transaction, call [`YocoWebhook::process_claimed`],
+//! which hands your handler the claim's token, and register a clone of the
+//! `PostgresStore` in `app_data` as well (`web::Data`) to call its
+//! `complete_in`: the stores guide shows the handler.
+//! `examples/actix_receiver.rs` in the repository is a complete receiver to
+//! copy, with the same contract as the axum one.
 //!
 //! The answers: 200 processed, ignored (not your checkout or mode) or
 //! duplicate; 401 not authentic; 400 not a Yoco event or an unreadable body;
@@ -35,13 +42,16 @@
 //! without `content-length`); 409 in progress elsewhere; 500 your handler
 //! failed; 503 the deduplication store could not answer. Without a
 //! [`YocoWebhookConfig`] in `app_data` the extractor answers 500: a
-//! configuration mistake, not the sender's.
+//! configuration mistake, not the sender's. An `Err` from your handler
+//! answers 500; with the `tracing` feature the crate logs it (its
+//! `Display`, field `error`, at ERROR) as `handler failed: answered 500,
+//! Yoco retries`.
 //!
 //! To log rejections or shape their responses, register a
 //! [`YocoErrorHandler`] with `app_data` too (as `web::JsonConfig`'s error
 //! handler), or take `Result<YocoWebhook, actix_web::Error>` in the
-//! handler: without a hook the error is the [`YocoRejection`], with its
-//! cause (`error.as_error::<YocoRejection>()`).
+//! handler: without a hook the error is the [`Answered`], which keeps a
+//! refusal's cause (`error.as_error::<Answered>()`).
 //!
 //! # Body limit
 //!
@@ -49,6 +59,13 @@
 //! read: the body is read raw, as sent (never decompressed), and refused
 //! with 413 as soon as it passes the limit. actix-web's `web::PayloadConfig`
 //! limits its own `Bytes` and `String` extractors, not this one.
+//!
+//! [`Answered`]: crate::Answered
+//! [`YocoWebhook`]: crate::YocoWebhook
+//! [`YocoWebhook::process_claimed`]: crate::YocoWebhook::process_claimed
+//! [`YocoWebhookConfig`]: crate::YocoWebhookConfig
+//! [`YocoWebhookConfig::with_store`]: crate::YocoWebhookConfig::with_store
+//! [`YocoWebhookConfig::body_limit`]: crate::YocoWebhookConfig::body_limit
 
 use std::future::Future;
 use std::pin::Pin;

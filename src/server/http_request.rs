@@ -1,13 +1,42 @@
-//! The integration for any server built on the `http` types that has no
-//! module of its own (hyper, or a framework whose request is an
-//! `http::Request`): the same two verbs as every function-style
-//! integration (`lambda`, `worker`):
+//! Any server built on the `http` types that has no module of its own:
+//! [`handle`] runs the whole pipeline on a request whose body the server has
+//! read, and returns the response to send.
 //!
-//! - [`handle`]: the whole exchange, the response to send;
-//! - [`extract`]: the delivery to process as a [`YocoWebhook`], or what the
-//!   pipeline [`Answered`] itself (the response: [`answer`]); then [`YocoWebhook::process`], or
-//!   [`YocoWebhook::process_claimed`] to mark the delivery done inside
-//!   your own database transaction.
+//! ```
+//! use yoco_webhooks::http::{Request, Response};
+//! use yoco_webhooks::{Delivery, YocoWebhookConfig, http_request};
+//!
+//! async fn on_webhook(config: &YocoWebhookConfig, request: Request<Vec<u8>>) -> Response<&'static str> {
+//!     http_request::handle(config, request, |delivery: Delivery| async move {
+//!         println!("{} for {:?}", delivery.event.event_type(), delivery.event.checkout_id());
+//!         Ok::<(), std::io::Error>(()) // an Err answers 500 and Yoco retries
+//!     })
+//!     .await
+//! }
+//! ```
+//!
+//! Read the body with a size limit of your own (Yoco's events are a few
+//! kilobytes); the configuration's
+//! [`body_limit`](crate::YocoWebhookConfig::body_limit) still refuses a
+//! larger one with 413. The answers are those of every integration, with
+//! the same short texts: 200 processed, ignored or duplicate; 401 not
+//! authentic; 400 not a Yoco event; 405 not a POST (with `Allow: POST`);
+//! 413 body over the limit; 409 in progress elsewhere; 500 your handler
+//! failed; 503 the deduplication store could not answer. An `Err` from your
+//! handler answers 500; with the `tracing` feature the crate logs it (its
+//! `Display`, field `error`, at ERROR) as `handler failed: answered 500,
+//! Yoco retries`.
+//!
+//! [`extract`] is the step before the handler alone: it gives a
+//! [`YocoWebhook`](crate::YocoWebhook) to
+//! [`process`](crate::YocoWebhook::process), or to
+//! [`process_claimed`](crate::YocoWebhook::process_claimed) when your
+//! writes and the record of the delivery must commit together (see the
+//! [stores guide](crate::guide::stores)), or the
+//! [`Answered`](crate::Answered) the pipeline gave without your handler.
+//!
+//! Both read the system clock, so neither is on `wasm32-unknown-unknown`;
+//! a Cloudflare Worker has the `worker` module.
 
 use bytes::Bytes;
 

@@ -50,10 +50,37 @@
 //! }
 //! ```
 //!
+//! [`extract`] is the step before the handler alone: it gives a
+//! [`YocoWebhook`](crate::YocoWebhook) to process, or the
+//! [`Answered`](crate::Answered) the pipeline gave without your handler.
+//! Call [`YocoWebhook::process_claimed`](crate::YocoWebhook::process_claimed)
+//! on it to mark the delivery done inside your own database transaction
+//! (see the [stores guide](crate::guide::stores)).
+//!
 //! The answers: 200 processed, ignored (not your checkout or mode) or
 //! duplicate; 401 not authentic; 400 not a Yoco event; 405 not a POST; 413
 //! body over the limit; 409 in progress elsewhere; 500 your handler failed;
-//! 503 the deduplication store could not answer.
+//! 503 the deduplication store could not answer. An `Err` from your handler
+//! answers 500; with the `tracing` feature the crate logs it (its
+//! `Display`, field `error`, at ERROR) as `handler failed: answered 500,
+//! Yoco retries`.
+//!
+//! # Trying it locally
+//!
+//! `examples/lambda_receiver.rs` in the repository is a complete function
+//! with the axum receiver's contract (`YOCO_WEBHOOK_SECRET`,
+//! `YOCO_CHECKOUT_IDS`, `YOCO_REDIS_URL` / `YOCO_DATABASE_URL`; `POST
+//! /webhooks/yoco`, 405 for other methods; a JSON line per processed event).
+//! Run it under cargo-lambda's Lambda emulator (`pip install cargo-lambda`),
+//! which serves function URLs on port 9000:
+//!
+//! ```sh
+//! cargo lambda watch --example lambda_receiver --features lambda --env-var YOCO_WEBHOOK_SECRET=whsec_...
+//! ```
+//!
+//! The crate's tests run the shared adapter suite through that emulator, and
+//! send it REST API, HTTP API and function-URL events, base64-encoded and
+//! not, each answered as axum answers the same request.
 //!
 //! # Repeated headers
 //!
@@ -91,6 +118,8 @@
 //! `isBase64Encoded` with a body that is not base64; only Lambda writes
 //! that encoding (a sender cannot), and the runtime catches the panic and
 //! reports the invocation as failed.
+//!
+//! [`YocoWebhookConfig::body_limit`]: crate::YocoWebhookConfig::body_limit
 
 use std::task::{Context, Poll};
 

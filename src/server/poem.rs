@@ -1,12 +1,12 @@
-//! The Poem 3 adapter: an extractor that verifies, parses and filters the
-//! delivery, and processes it at most once. It is configured through Poem's
-//! `Data`: add the [`YocoWebhookConfig`] to the endpoint with `.data(config)`.
+//! The Poem 3 integration: [`YocoWebhook`] is an extractor that verifies,
+//! parses and filters the delivery, and processes it at most once. It is
+//! configured through Poem's `Data`: add the [`YocoWebhookConfig`] to the
+//! endpoint with `.data(config)`.
 //!
 //! ```
 //! use poem::{EndpointExt, Route, handler};
-//! use yoco_webhooks::Processed;
-//! use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 //! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//! use yoco_webhooks::{Processed, YocoWebhook, YocoWebhookConfig};
 //!
 //! #[handler]
 //! async fn yoco(webhook: YocoWebhook) -> Processed<(), std::io::Error> {
@@ -27,7 +27,11 @@
 //! ```
 //!
 //! The handler names no store: [`YocoWebhookConfig::with_store`] picks it
-//! (memory by default, Redis or PostgreSQL for several instances).
+//! (memory by default, Redis or PostgreSQL for several instances; see the
+//! [stores guide](crate::guide::stores), which also shows
+//! [`YocoWebhook::process_claimed`] completing the delivery inside your
+//! own database transaction). `examples/poem_receiver.rs` in the repository
+//! is a complete receiver to copy, with the same contract as the axum one.
 //!
 //! The answers: 200 processed, ignored (not your checkout or mode) or
 //! duplicate; 401 not authentic; 400 not a Yoco event or an unreadable body;
@@ -35,18 +39,28 @@
 //! without `content-length`); 409 in progress elsewhere; 500 your handler
 //! failed; 503 the deduplication store could not answer. Without a
 //! [`YocoWebhookConfig`] in the endpoint's data the extractor answers 500: a
-//! configuration mistake, not the sender's.
+//! configuration mistake, not the sender's. An `Err` from your handler
+//! answers 500; with the `tracing` feature the crate logs it (its
+//! `Display`, field `error`, at ERROR) as `handler failed: answered 500,
+//! Yoco retries`.
 //!
 //! A request the handler does not see is answered by a `poem::Error` made
-//! from the [`YocoRejection`] (an ignored event's too, with status 200). To
-//! log it, take `poem::Result<YocoWebhook>` in the handler: the error keeps
-//! the rejection and its cause (`err.downcast_ref::<YocoRejection>()`).
+//! from the [`Answered`] (an ignored event's too, with status 200). To log
+//! it, take `poem::Result<YocoWebhook>` in the handler: the error keeps the
+//! answer, and a refusal its cause (`err.downcast_ref::<Answered>()`).
 //!
 //! # Body limit
 //!
 //! [`YocoWebhookConfig::body_limit`] (1 MiB by default) bounds what is
 //! read: the body is read as sent and refused with 413 as soon as it passes
 //! the limit.
+//!
+//! [`Answered`]: crate::Answered
+//! [`YocoWebhook`]: crate::YocoWebhook
+//! [`YocoWebhook::process_claimed`]: crate::YocoWebhook::process_claimed
+//! [`YocoWebhookConfig`]: crate::YocoWebhookConfig
+//! [`YocoWebhookConfig::with_store`]: crate::YocoWebhookConfig::with_store
+//! [`YocoWebhookConfig::body_limit`]: crate::YocoWebhookConfig::body_limit
 
 use ::poem::error::ResponseError;
 use ::poem::http::StatusCode;

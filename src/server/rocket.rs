@@ -1,15 +1,16 @@
-//! The Rocket 0.5 adapter: a data guard that verifies, parses and filters
-//! the delivery, and processes it at most once. It is configured through
-//! Rocket's managed state, as Rocket's own `State` guard is.
+//! The Rocket 0.5 integration: [`YocoWebhook`] is a data guard that
+//! verifies, parses and filters the delivery, and processes it at most
+//! once. It is configured through Rocket's managed state, as Rocket's own
+//! `State` guard is.
 //!
 //! ```
 //! use rocket::{post, routes};
-//! use yoco_webhooks::Processed;
-//! use yoco_webhooks::{Answered, YocoWebhook, YocoWebhookConfig};
-//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//! use yoco_webhooks::{Answered, CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//! use yoco_webhooks::{Processed, YocoWebhook, YocoWebhookConfig};
 //!
 //! #[post("/webhooks/yoco", data = "<webhook>")]
 //! async fn yoco(webhook: Result<YocoWebhook, Answered>) -> Result<Processed<(), std::io::Error>, Answered> {
+//!     // Not yours, not authentic, ...: answered as it is, without your code running.
 //!     let processed = webhook?
 //!         .process(|delivery| async move {
 //!             println!("{} for {:?}", delivery.event.event_type(), delivery.event.checkout_id());
@@ -26,7 +27,12 @@
 //! ```
 //!
 //! The handler names no store: [`YocoWebhookConfig::with_store`] picks it
-//! (memory by default, Redis or PostgreSQL for several instances).
+//! (memory by default, Redis or PostgreSQL for several instances; see the
+//! [stores guide](crate::guide::stores), which also shows
+//! [`YocoWebhook::process_claimed`] completing the delivery inside your
+//! own database transaction). `examples/rocket_receiver.rs` in the
+//! repository is a complete receiver to copy, with the same contract as the
+//! axum one (and 405 for other methods).
 //!
 //! # The handler's shape
 //!
@@ -35,9 +41,10 @@
 //! `Responder`s, so every case gets the crate's status and short text,
 //! and an event that is not yours gets its 200 (`ignored: foreign
 //! checkout`, ...) without your code running. A bare `YocoWebhook` works
-//! too, but leaves each rejection to Rocket's catchers: the same statuses
+//! too, but leaves each answer to Rocket's catchers: the same statuses
 //! (an ignored event is a 200 "error"), with Rocket's bodies instead of
-//! ours. Match on the `Err` to log which check failed.
+//! ours. Match on the `Err` to log which check failed
+//! (`Answered::Refused` keeps the [`YocoRejection`] and its cause).
 //!
 //! The answers: 200 processed, ignored (not your checkout or mode) or
 //! duplicate; 401 not authentic; 400 not a Yoco event or an unreadable body;
@@ -47,7 +54,10 @@
 //! sender's); 503 the deduplication store could not answer. Rocket answers
 //! 404 to a method no route is mounted for, so a `POST` route never sees
 //! another method; a [`YocoRejection::MethodNotAllowed`] answers 405 with
-//! `Allow: POST` where you route other methods to it.
+//! `Allow: POST` where you route other methods to it. An `Err` from your
+//! handler answers 500; with the `tracing` feature the crate logs it (its
+//! `Display`, field `error`, at ERROR) as `handler failed: answered 500,
+//! Yoco retries`.
 //!
 //! # Body limit
 //!
@@ -55,6 +65,14 @@
 //! Rocket's own limit named [`LIMIT_NAME`] (`yoco-webhook`, e.g.
 //! `ROCKET_LIMITS={yoco-webhook="64 KiB"}`; none by default) bounds what is
 //! read, before reading when `content-length` says so.
+//!
+//! [`YocoRejection`]: crate::YocoRejection
+//! [`YocoRejection::MethodNotAllowed`]: crate::YocoRejection::MethodNotAllowed
+//! [`YocoWebhook`]: crate::YocoWebhook
+//! [`YocoWebhook::process_claimed`]: crate::YocoWebhook::process_claimed
+//! [`YocoWebhookConfig`]: crate::YocoWebhookConfig
+//! [`YocoWebhookConfig::with_store`]: crate::YocoWebhookConfig::with_store
+//! [`YocoWebhookConfig::body_limit`]: crate::YocoWebhookConfig::body_limit
 
 use ::rocket::Request;
 use ::rocket::data::{self, Data, FromData};

@@ -66,7 +66,7 @@
 //!   the failure, stopped with the run.
 //! - [`observe`]: the span and the metrics of every case of the adapter
 //!   suite, and nothing secret in them (features `tracing`, `metrics`).
-//! - [`readme`]: the README's shell recipe for signing a request by hand,
+//! - [`readme`]: the testing guide's shell recipe for signing a request by hand,
 //!   run against a verifying receiver.
 //! - [`alloc`]: verification allocates nothing, and receiving at most 3
 //!   times for a processed event, none for a foreign one, counted by this

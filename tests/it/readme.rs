@@ -1,4 +1,4 @@
-//! The README's shell recipe for signing a request by hand (openssl, curl),
+//! The testing guide's shell recipe for signing a request by hand (openssl, curl),
 //! run as written against a verifying receiver: it must be processed, and
 //! the same recipe with another secret must be refused.
 
@@ -11,10 +11,10 @@ use yoco_webhooks::testing::TEST_SECRET;
 use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
 use yoco_webhooks::{YocoWebhook, YocoWebhookConfig};
 
-/// The body of the ```sh block under `heading` in README.md.
+/// The body of the ```sh block under `heading` in the testing guide (docs/guide/testing.md).
 fn readme_shell_block(heading: &str) -> String {
-    let readme = include_str!("../../README.md");
-    let section = readme.split_once(heading).expect("the README section").1;
+    let readme = include_str!("../../docs/guide/testing.md");
+    let section = readme.split_once(heading).expect("the guide's section").1;
     let block = section.split_once("```sh\n").expect("a sh block in the section").1;
     block.split_once("\n```").expect("the block's end").0.to_owned()
 }

@@ -11,8 +11,8 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
 //! use tower::{ServiceBuilder, ServiceExt as _, service_fn};
-//! use yoco_webhooks::{YocoWebhookConfig, tower::YocoWebhookLayer};
-//! use yoco_webhooks::{CheckoutFilter, Delivery, Receiver, Verifier, WebhookSecret};
+//! use yoco_webhooks::tower::YocoWebhookLayer;
+//! use yoco_webhooks::{CheckoutFilter, Delivery, Receiver, Verifier, WebhookSecret, YocoWebhookConfig};
 //!
 //! /// Only ever called with an authentic delivery for one of your checkouts.
 //! async fn record(request: Request<Full<Bytes>>) -> Result<Response<String>, Infallible> {
@@ -40,6 +40,8 @@
 //! `Extension<Delivery>`:
 //! `.route("/webhooks/yoco", post(handler).layer(YocoWebhookLayer::new(config)))`
 //! (or use the [`axum`](crate::axum) extractor, which needs no layer).
+//! A plain hyper server serves the layered service through hyper-util's
+//! `TowerToHyperService`.
 //!
 //! # What the layer answers
 //!
@@ -50,7 +52,10 @@
 //! that is not authentic; 200 for an event that is not yours (another
 //! checkout or mode) and for a delivery processed already; 409 while
 //! another request processes the same delivery; 503 when the deduplication
-//! store cannot answer. Each with a short text that reveals nothing.
+//! store cannot answer; 200 `queued` for a delivery recorded in the
+//! configuration's queue ([`YocoWebhookConfig::with_queue`]: answer now,
+//! process later, see the [inbox guide](crate::guide::inbox)). Each with a
+//! short text that reveals nothing.
 //!
 //! Otherwise the inner service's response, as it is. A 2xx marks the
 //! delivery done; any other status, or an error from the inner service,
@@ -73,6 +78,8 @@
 //!   request (tower's `std::mem::replace` pattern) and called once the body
 //!   is read and the delivery claimed, or dropped unused when the layer
 //!   answers itself.
+//!
+//! [`YocoWebhookConfig::with_queue`]: crate::YocoWebhookConfig::with_queue
 
 mod body;
 mod future;

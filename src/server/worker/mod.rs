@@ -1,12 +1,14 @@
-//! The Cloudflare Workers integration (workers-rs): a `worker::Request`
-//! verified, parsed and filtered by the same pipeline as every other
-//! server, with the same body limit and the same answers, and deduplication
-//! on a Durable Object.
+//! The Cloudflare Workers integration (workers-rs 0.8, which needs Rust
+//! 1.91): a `worker::Request` verified, parsed and filtered by the same
+//! pipeline as every other server, with the same body limit and the same
+//! answers, and deduplication on a Durable Object. Build with
+//! `default-features = false, features = ["worker"]` for
+//! `wasm32-unknown-unknown`.
 //!
 //! ```no_run
 //! use worker::{DurableObject, Env, Request, Response, State, durable_object, event};
-//! use yoco_webhooks::{YocoWebhookConfig, worker::{DedupObject, DurableObjectStore}};
-//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret};
+//! use yoco_webhooks::worker::{DedupObject, DurableObjectStore};
+//! use yoco_webhooks::{CheckoutFilter, Receiver, Verifier, WebhookSecret, YocoWebhookConfig};
 //!
 //! #[event(fetch)]
 //! async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> worker::Result<Response> {
@@ -48,12 +50,18 @@
 //! ```
 //!
 //! `examples/worker/` in the repository is this Worker in full, with its
-//! `wrangler.toml`; the crate's tests serve it in `workerd`, the Workers
-//! runtime, and hold it to the same answers as every other server.
+//! `wrangler.toml`, the Durable Object and the axum receiver's contract (one
+//! JSON line per processed event in the log). The crate's tests build it
+//! with `worker-build`, serve it in `workerd`, the Workers runtime, and hold
+//! it to the same answers as every other server; `scripts/build-worker`
+//! builds it with only the package registries (wasm-bindgen-cli and
+//! worker-build from crates.io, esbuild and workerd from npm).
 //!
-//! [`extract`] gives the handler a [`YocoWebhook`] to
-//! [`process`](YocoWebhook::process), or the [`YocoRejection`] that answers
-//! the request; [`handle`] is the whole exchange. Answers convert into a
+//! [`extract`] gives the handler a [`YocoWebhook`](crate::YocoWebhook) to
+//! [`process`](crate::YocoWebhook::process) (or
+//! [`process_claimed`](crate::YocoWebhook::process_claimed)), or the
+//! [`Answered`](crate::Answered) that answers the request without it;
+//! [`handle`] is the whole exchange. Answers convert into a
 //! `worker::Response` (`From`): 200 processed, ignored (not your checkout or
 //! mode) or duplicate; 401 not authentic; 400 not a Yoco event or an
 //! unreadable body; 405 not a POST; 413 body over the limit; 409 in
@@ -63,7 +71,8 @@
 //! # The clock and the body
 //!
 //! A Worker is `wasm32-unknown-unknown`, which has no system clock: the
-//! timestamp is checked against the runtime's (`Date.now()`). The body is
+//! timestamp is checked against the runtime's (`Date.now()`), where a
+//! verifier that reads the system clock panics. The body is
 //! read as a stream and refused with 413 as soon as it passes
 //! [`YocoWebhookConfig::body_limit`] (1 MiB by default), or before when
 //! `content-length` says so.
@@ -93,6 +102,10 @@
 //!
 //! The store's answers carry no secret; a Durable Object that cannot answer
 //! is a 503, never a 2xx, so Yoco retries.
+//!
+//! [`YocoWebhookConfig::body_limit`]: crate::YocoWebhookConfig::body_limit
+//! [`YocoWebhookConfig::new`]: crate::YocoWebhookConfig::new
+//! [`YocoWebhookConfig::new_without_dedup`]: crate::YocoWebhookConfig::new_without_dedup
 
 mod object;
 mod store;
