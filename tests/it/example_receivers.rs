@@ -118,6 +118,7 @@ async fn processes_the_listed_checkouts_once_with_one_json_line_each(name: &str)
     let mut receiver = start(name, &[("YOCO_CHECKOUT_IDS", "ch_a, ch_b")]).await;
 
     let payment = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id("ch_a")
         .event_id("evt_1")
         .to_json();
@@ -129,7 +130,10 @@ async fn processes_the_listed_checkouts_once_with_one_json_line_each(name: &str)
     );
     // A retry of the same delivery, a foreign checkout and a forgery print nothing.
     assert_eq!(receiver.post("msg_1", payment).await, 200);
-    let foreign = SampleEvent::payment_succeeded().checkout_id("ch_c").to_json();
+    let foreign = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .checkout_id("ch_c")
+        .to_json();
     assert_eq!(receiver.post("msg_2", foreign).await, 200);
     let forged = reqwest::Client::new()
         .post(&receiver.url)
@@ -145,6 +149,7 @@ async fn processes_the_listed_checkouts_once_with_one_json_line_each(name: &str)
 
     // An unknown type is processed like any other, its owner read from the metadata.
     let unknown = SampleEvent::other("payment.failed")
+        .mode(Mode::Live)
         .checkout_id("ch_b")
         .mode(Mode::Test)
         .amount(250)
@@ -157,6 +162,7 @@ async fn processes_the_listed_checkouts_once_with_one_json_line_each(name: &str)
                "mode": "test", "amount": 250, "currency": "ZAR"})
     );
     let refund = SampleEvent::refund_failed()
+        .mode(Mode::Live)
         .checkout_id("ch_b")
         .amount(100)
         .event_id("evt_5")
@@ -168,6 +174,7 @@ async fn processes_the_listed_checkouts_once_with_one_json_line_each(name: &str)
 async fn without_a_checkout_list_everything_authentic_is_processed(name: &str) {
     let mut receiver = start(name, &[]).await;
     let in_store = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .without_checkout_id()
         .event_id("evt_9")
         .to_json();
@@ -272,6 +279,7 @@ pub(crate) const BODY_TEXT: &str = "body-text-never-printed";
 /// receiver printed on stdout for the two it processed.
 async fn post_each_kind(receiver: &mut Running) -> Vec<Value> {
     let payment = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id("ch_a")
         .metadata("notes", BODY_TEXT)
         .to_json();
@@ -279,12 +287,14 @@ async fn post_each_kind(receiver: &mut Running) -> Vec<Value> {
     let mut printed = vec![receiver.next_line().await];
     assert_eq!(receiver.post("msg_1", payment.clone()).await, 200);
     let refund = SampleEvent::refund_succeeded()
+        .mode(Mode::Live)
         .checkout_id("ch_a")
         .metadata("notes", BODY_TEXT)
         .to_json();
     assert_eq!(receiver.post("msg_2", refund).await, 200);
     printed.push(receiver.next_line().await);
     let foreign = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id("ch_c")
         .metadata("notes", BODY_TEXT)
         .to_json();
@@ -398,7 +408,10 @@ pub(crate) async fn two_processes_print_each_delivery_once(examples: [&str; 2], 
         for receiver in &receivers {
             let url = receiver.url.clone();
             posts.spawn(async move {
-                let body = SampleEvent::payment_succeeded().event_id(&format!("evt_{n}")).to_json();
+                let body = SampleEvent::payment_succeeded()
+                    .mode(Mode::Live)
+                    .event_id(&format!("evt_{n}"))
+                    .to_json();
                 let id = format!("msg_{n}");
                 // As Yoco does: a 409 (the other has it in hand) or a 503
                 // (a store slow under this load) is retried, until 200.

@@ -309,19 +309,19 @@ fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
             .unwrap_or(0)
     };
     assert_eq!(
-        count("processed", "none", "payment.succeeded", "live"),
+        count("processed", "none", "payment.succeeded", "test"),
         5,
         "{deliveries:?}"
     );
-    assert_eq!(count("processed", "none", "other", "live"), 1, "{deliveries:?}");
-    assert_eq!(count("ignored", "foreign_checkout", "payment.succeeded", "live"), 1);
-    assert_eq!(count("ignored", "no_checkout_id", "payment.succeeded", "live"), 1);
+    assert_eq!(count("processed", "none", "other", "test"), 1, "{deliveries:?}");
+    assert_eq!(count("ignored", "foreign_checkout", "payment.succeeded", "test"), 1);
+    assert_eq!(count("ignored", "no_checkout_id", "payment.succeeded", "test"), 1);
     assert_eq!(count("rejected", "repeated_header", "unknown", "none"), 3);
     assert_eq!(count("rejected", "signature_mismatch", "unknown", "none"), 1);
     assert_eq!(count("rejected", "not_an_event", "unknown", "none"), 1);
     assert_eq!(count("rejected", "body_too_large", "unknown", "none"), 2);
     assert_eq!(too_large, 2, "each 413 counted apart");
-    assert_eq!(count("handler_failed", "none", "payment.succeeded", "live"), 1);
+    assert_eq!(count("handler_failed", "none", "payment.succeeded", "test"), 1);
     assert_eq!(count("rejected", "mode_mismatch", "unknown", "none"), 1);
     let all: u64 = deliveries.values().sum();
     assert_eq!(all, 5 + 8 + 12 + 4 + 1, "{deliveries:?}");
@@ -382,7 +382,7 @@ fn in_progress_and_store_unavailable_are_reported() {
     let secret = WebhookSecret::parse(TEST_SECRET).unwrap();
     let receiver = || Receiver::new(Verifier::new(secret.clone()), CheckoutFilter::any());
     let request = |id: &str| {
-        let body = SampleEvent::payment_succeeded().to_json();
+        let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
         let mut request = Request::post("/webhooks/yoco").body(body.clone()).unwrap();
         *request.headers_mut() = Signer::new(secret.clone()).sign_now(id, &body).to_header_map().unwrap();
         request
@@ -433,6 +433,81 @@ fn in_progress_and_store_unavailable_are_reported() {
     assert_eq!(
         outcomes,
         BTreeMap::from([("in_progress".to_owned(), 1), ("store_unavailable".to_owned(), 1)])
+    );
+}
+
+/// A route that finds the delivery is not its own (`YocoWebhook::ignore`),
+/// and one taken through `http_request::extract` that the filter ignored:
+/// both answered 200 `ignored`, reported as ignored with their reason, and
+/// the handler never runs.
+#[test]
+fn a_delivery_the_route_ignores_is_answered_and_counted_as_ignored() {
+    let captured = Captured::default();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = current_thread_runtime();
+    let secret = WebhookSecret::parse(TEST_SECRET).unwrap();
+    let request = |id: &str, checkout: &str| {
+        let body = SampleEvent::payment_succeeded().checkout_id(checkout).to_json();
+        let mut request = Request::post("/webhooks/yoco").body(body.clone()).unwrap();
+        *request.headers_mut() = Signer::new(secret.clone()).sign_now(id, &body).to_header_map().unwrap();
+        request
+    };
+    let config = YocoWebhookConfig::new(Receiver::new(
+        Verifier::new(secret.clone()),
+        CheckoutFilter::matching(|id| id.as_str() != "ch_filtered"),
+    ));
+
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let webhook = http_request::extract(&config, request("msg_unknown", "ch_unknown"))
+                .await
+                .unwrap();
+            let processed: yoco_webhooks::Processed<(), &str> = webhook.ignore("unknown_checkout");
+            assert_eq!(
+                (processed.status(), processed.text()),
+                (200, "ignored: not for this receiver")
+            );
+            let Err(answered) = http_request::extract(&config, request("msg_filtered", "ch_filtered")).await else {
+                panic!("the filter ignores it")
+            };
+            assert!(!answered.is_refusal());
+            let response = http_request::answer(&answered);
+            assert_eq!(
+                (response.status().as_u16(), *response.body()),
+                (200, "ignored: foreign checkout")
+            );
+        });
+    });
+
+    assert_eq!(
+        captured.take(),
+        vec![
+            row("msg_filtered", "ignored", "foreign_checkout", 200),
+            row("msg_unknown", "ignored", "unknown_checkout", 200),
+        ]
+    );
+    let mut reasons = BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        if let (DELIVERIES_TOTAL, DebugValue::Counter(count)) = (key.key().name(), value) {
+            let label = |name: &str| {
+                key.key()
+                    .labels()
+                    .find(|label| label.key() == name)
+                    .unwrap()
+                    .value()
+                    .to_owned()
+            };
+            *reasons.entry((label("outcome"), label("reason"))).or_insert(0) += count;
+        }
+    }
+    assert_eq!(
+        reasons,
+        BTreeMap::from([
+            (("ignored".to_owned(), "foreign_checkout".to_owned()), 1),
+            (("ignored".to_owned(), "unknown_checkout".to_owned()), 1),
+        ])
     );
 }
 
@@ -489,7 +564,7 @@ fn refusals_carry_the_claimed_id_apart_and_a_413_is_an_error() {
         }
         http_request::handle(&config, request, |_| async { Ok::<(), std::convert::Infallible>(()) })
     };
-    let body = SampleEvent::payment_succeeded().to_json();
+    let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
     let signed = Signer::new(secret).sign_now("msg_ok", &body);
     let long = format!("msg_{}", "L".repeat(100));
 
@@ -507,6 +582,7 @@ fn refusals_carry_the_claimed_id_apart_and_a_413_is_an_error() {
             assert_eq!(post(&unsigned, body.clone()).await.status(), 401);
             // A body over the limit: 413.
             let big = SampleEvent::payment_succeeded()
+                .mode(Mode::Live)
                 .metadata("notes", "x".repeat(2048))
                 .to_json();
             let headers = [("webhook-id", "msg_big"), ("content-length", "4096")];

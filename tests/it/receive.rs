@@ -76,6 +76,7 @@ fn invalid_payload_type(err: &ReceiveError) -> Option<&str> {
 #[test]
 fn our_payment_is_processed_with_the_typed_event() {
     let body = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .event_id("evt_ours")
         .checkout_id(OURS)
         .amount(2500)
@@ -107,8 +108,12 @@ fn our_payment_is_processed_with_the_typed_event() {
 fn our_refunds_are_processed_with_the_typed_event() {
     let receiver = receiver(CheckoutFilter::checkout(OURS));
     for (sample, event_type, status) in [
-        (SampleEvent::refund_succeeded(), REFUND_SUCCEEDED, "succeeded"),
-        (SampleEvent::refund_failed(), REFUND_FAILED, "failed"),
+        (
+            SampleEvent::refund_succeeded().mode(Mode::Live),
+            REFUND_SUCCEEDED,
+            "succeeded",
+        ),
+        (SampleEvent::refund_failed().mode(Mode::Live), REFUND_FAILED, "failed"),
     ] {
         let body = sample.checkout_id(OURS).amount(450).mode(Mode::Test).to_json();
         let delivery = processed(receive(&receiver, &body));
@@ -144,7 +149,10 @@ fn the_documented_sample_is_processed_with_the_clock_and_a_header_map() {
 #[test]
 fn a_retry_has_the_same_webhook_id_and_is_processed_again() {
     let receiver = receiver(CheckoutFilter::checkout(OURS));
-    let body = SampleEvent::payment_succeeded().checkout_id(OURS).to_json();
+    let body = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .checkout_id(OURS)
+        .to_json();
     let first = signer().sign(MSG, unix(SIGNED_AT), &body);
     let retry = signer().sign(MSG, unix(SIGNED_AT + 5), &body);
     assert_ne!(first.webhook_signature, retry.webhook_signature);
@@ -160,6 +168,7 @@ fn a_retry_has_the_same_webhook_id_and_is_processed_again() {
 #[test]
 fn a_foreign_checkout_is_ignored() {
     let body = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .event_id("evt_foreign")
         .checkout_id(FOREIGN)
         .to_json();
@@ -174,7 +183,10 @@ fn a_foreign_checkout_is_ignored() {
 
 #[test]
 fn an_event_without_a_checkout_id_is_ignored_unless_any_checkout_is_wanted() {
-    let body = SampleEvent::payment_succeeded().without_checkout_id().to_json();
+    let body = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .without_checkout_id()
+        .to_json();
     let ignored = ignored(receive(&receiver(CheckoutFilter::checkout(OURS)), &body));
     assert_eq!(ignored.reason, IgnoreReason::NoCheckoutId);
     assert_eq!(ignored.checkout_id, None);
@@ -187,6 +199,7 @@ fn an_event_without_a_checkout_id_is_ignored_unless_any_checkout_is_wanted() {
 fn an_unwanted_mode_is_ignored() {
     let receiver = receiver(CheckoutFilter::checkout(OURS).only_mode(Mode::Live));
     let test_mode = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id(OURS)
         .mode(Mode::Test)
         .to_json();
@@ -196,6 +209,7 @@ fn an_unwanted_mode_is_ignored() {
     assert_eq!(ignored_event.checkout_id, Some(CheckoutId::new(OURS)));
 
     let live = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id(OURS)
         .mode(Mode::Live)
         .to_json();
@@ -203,6 +217,7 @@ fn an_unwanted_mode_is_ignored() {
 
     // The checkout is checked first.
     let foreign_test = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id(FOREIGN)
         .mode(Mode::Test)
         .to_json();
@@ -238,7 +253,12 @@ fn filters_by_one_id_a_set_and_a_predicate() {
     ];
     for (name, filter) in filters {
         let receiver = receiver(filter);
-        let body = |id: &str| SampleEvent::payment_succeeded().checkout_id(id).to_json();
+        let body = |id: &str| {
+            SampleEvent::payment_succeeded()
+                .mode(Mode::Live)
+                .checkout_id(id)
+                .to_json()
+        };
         let delivery = processed(receive(&receiver, &body("ch_a")));
         assert_eq!(delivery.event.checkout_id().unwrap(), "ch_a", "{name}");
         let second = receive(&receiver, &body("ch_b"));
@@ -252,7 +272,10 @@ fn filters_by_one_id_a_set_and_a_predicate() {
             assert_eq!(ignored.reason, IgnoreReason::ForeignCheckout, "{name}: {foreign:?}");
             assert_eq!(ignored.checkout_id, Some(CheckoutId::new(foreign)), "{name}");
         }
-        let without = SampleEvent::payment_succeeded().without_checkout_id().to_json();
+        let without = SampleEvent::payment_succeeded()
+            .mode(Mode::Live)
+            .without_checkout_id()
+            .to_json();
         assert_eq!(
             ignored(receive(&receiver, &without)).reason,
             IgnoreReason::NoCheckoutId,
@@ -266,7 +289,10 @@ fn filters_by_one_id_a_set_and_a_predicate() {
 #[test]
 fn an_unknown_type_for_our_checkout_is_processed_as_other() {
     let receiver = receiver(CheckoutFilter::checkout(OURS));
-    let body = SampleEvent::other("payment.failed").checkout_id(OURS).to_json();
+    let body = SampleEvent::other("payment.failed")
+        .mode(Mode::Live)
+        .checkout_id(OURS)
+        .to_json();
     let delivery = processed(receive(&receiver, &body));
     assert_eq!(delivery.event.event_type(), "payment.failed");
     assert_eq!(delivery.event.checkout_id().unwrap(), OURS);
@@ -280,7 +306,10 @@ fn an_unknown_type_for_our_checkout_is_processed_as_other() {
     assert_eq!(other.payload["status"], "unknown");
 
     // A foreign one is acknowledged like any other foreign event.
-    let body = SampleEvent::other("payment.failed").checkout_id(FOREIGN).to_json();
+    let body = SampleEvent::other("payment.failed")
+        .mode(Mode::Live)
+        .checkout_id(FOREIGN)
+        .to_json();
     let ignored = ignored(receive(&receiver, &body));
     assert_eq!(ignored.reason, IgnoreReason::ForeignCheckout);
     assert_eq!(ignored.event_type, "payment.failed");
@@ -316,7 +345,10 @@ fn an_unknown_type_with_an_unfamiliar_payload_is_not_an_error() {
 #[test]
 fn a_broken_payload_of_a_known_type_is_400_when_ours_and_ignored_when_not() {
     let broken_payment = |checkout: Option<&str>| {
-        let sample = SampleEvent::payment_succeeded().payload_field("amount", "nine hundred");
+        let sample = SampleEvent::payment_succeeded()
+            .mode(Mode::Live)
+            .event_id("evt_1EAwK8Mjy2DT38WIWntiZWxm")
+            .payload_field("amount", "nine hundred");
         match checkout {
             Some(id) => sample.checkout_id(id),
             None => sample.without_checkout_id(),
@@ -342,6 +374,7 @@ fn a_broken_payload_of_a_known_type_is_400_when_ours_and_ignored_when_not() {
 
     // Ours but in the unwanted mode: not ours to complain about either.
     let test_mode = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .payload_field("amount", "nine hundred")
         .checkout_id(OURS)
         .mode(Mode::Test)
@@ -357,6 +390,7 @@ fn a_broken_payload_of_a_known_type_is_400_when_ours_and_ignored_when_not() {
 
     // A refund with a non-string paymentId.
     let refund = SampleEvent::refund_succeeded()
+        .mode(Mode::Live)
         .checkout_id(OURS)
         .payload_field("paymentId", 42)
         .to_json();
@@ -435,9 +469,18 @@ const OTHER_WITHOUT_MODE: &[u8] = concat!(
 fn a_test_secret_cannot_make_a_live_event_processed() {
     for filter in [CheckoutFilter::any(), CheckoutFilter::checkout(OURS)] {
         let receiver = live_and_test(filter);
-        let typed = SampleEvent::payment_succeeded().checkout_id(OURS).to_json();
-        let refund = SampleEvent::refund_failed().checkout_id(OURS).to_json();
-        let other = SampleEvent::other("payment.failed").checkout_id(OURS).to_json();
+        let typed = SampleEvent::payment_succeeded()
+            .mode(Mode::Live)
+            .checkout_id(OURS)
+            .to_json();
+        let refund = SampleEvent::refund_failed()
+            .mode(Mode::Live)
+            .checkout_id(OURS)
+            .to_json();
+        let other = SampleEvent::other("payment.failed")
+            .mode(Mode::Live)
+            .checkout_id(OURS)
+            .to_json();
         for body in [&typed, &refund, &other] {
             assert_eq!(
                 mode_mismatch(receive_signed_with(&receiver, other_secret(), body)),
@@ -452,6 +495,7 @@ fn a_test_secret_cannot_make_a_live_event_processed() {
             ("test".to_owned(), Mode::Test, None)
         );
         let sandbox = SampleEvent::other("payment.failed")
+            .mode(Mode::Live)
             .checkout_id(OURS)
             .payload_field("mode", "sandbox")
             .to_json();
@@ -462,6 +506,7 @@ fn a_test_secret_cannot_make_a_live_event_processed() {
         );
         // And the live secret cannot make a test event processed either.
         let test_event = SampleEvent::payment_succeeded()
+            .mode(Mode::Live)
             .checkout_id(OURS)
             .mode(Mode::Test)
             .to_json();
@@ -477,7 +522,9 @@ fn a_foreign_event_with_a_broken_payload_is_refused_not_ignored_when_its_mode_di
     // The filter would acknowledge these (foreign, or no checkout id), but a
     // secret bound to another mode cannot vouch for them at all.
     let receiver = live_and_test(CheckoutFilter::checkout(OURS).only_mode(Mode::Live));
-    let broken = SampleEvent::payment_succeeded().payload_field("amount", "nine hundred");
+    let broken = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .payload_field("amount", "nine hundred");
     for body in [
         broken.clone().checkout_id(FOREIGN).to_json(),
         broken.clone().without_checkout_id().to_json(),
@@ -528,12 +575,16 @@ fn a_foreign_event_with_a_broken_payload_is_refused_not_ignored_when_its_mode_di
 #[test]
 fn each_secret_still_verifies_the_events_of_its_mode_and_is_named() {
     let receiver = live_and_test(CheckoutFilter::checkout(OURS));
-    let live = SampleEvent::payment_succeeded().checkout_id(OURS).to_json();
+    let live = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .checkout_id(OURS)
+        .to_json();
     let delivery = processed(receive_signed_with(&receiver, secret(), &live));
     assert_eq!(delivery.secret, "live");
     assert_eq!(delivery.event.mode(), Some(&Mode::Live));
 
     let test = SampleEvent::refund_succeeded()
+        .mode(Mode::Live)
         .checkout_id(OURS)
         .mode(Mode::Test)
         .to_json();
@@ -542,6 +593,7 @@ fn each_secret_still_verifies_the_events_of_its_mode_and_is_named() {
     assert_eq!(delivery.secret.to_string(), "test");
 
     let other = SampleEvent::other("payment.failed")
+        .mode(Mode::Live)
         .checkout_id(OURS)
         .mode(Mode::Test)
         .to_json();
@@ -550,7 +602,10 @@ fn each_secret_still_verifies_the_events_of_its_mode_and_is_named() {
         "test"
     );
 
-    let foreign = SampleEvent::payment_succeeded().checkout_id(FOREIGN).to_json();
+    let foreign = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .checkout_id(FOREIGN)
+        .to_json();
     let ignored = ignored(receive_signed_with(&receiver, secret(), &foreign));
     assert_eq!(
         (ignored.reason, ignored.secret.as_str()),
@@ -578,7 +633,7 @@ fn an_unbound_secret_verifies_both_modes_and_events_without_one() {
     }
     assert_eq!(processed(receive(&receiver, OTHER_WITHOUT_MODE)).secret, "secret-2");
     // The single-secret receiver names its secret `secret-1`.
-    let body = SampleEvent::payment_succeeded().to_json();
+    let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
     assert_eq!(
         processed(receive(&self::receiver(CheckoutFilter::any()), &body)).secret,
         "secret-1"
@@ -590,9 +645,16 @@ fn an_unbound_secret_verifies_both_modes_and_events_without_one() {
 #[test]
 fn tampered_stale_and_unsigned_requests_are_401() {
     let receiver = receiver(CheckoutFilter::any());
-    let body = SampleEvent::payment_succeeded().checkout_id(OURS).to_json();
+    let body = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .checkout_id(OURS)
+        .to_json();
     let headers = sign(&body);
-    let tampered = SampleEvent::payment_succeeded().checkout_id(OURS).amount(1).to_json();
+    let tampered = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .checkout_id(OURS)
+        .amount(1)
+        .to_json();
 
     let mut wrong_id = headers.clone();
     wrong_id.webhook_id.push('x');
@@ -673,7 +735,7 @@ fn tampered_stale_and_unsigned_requests_are_401() {
 #[test]
 fn error_messages_say_what_failed() {
     let receiver = receiver(CheckoutFilter::any());
-    let body = SampleEvent::payment_succeeded().to_json();
+    let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
     let err = rejected(receiver.receive_at(&sign(&body), b"x", unix(NOW)));
     assert!(err.to_string().contains("signature"), "{err}");
     let err = rejected(receiver.receive_at(&sign(&body), &body, unix(SIGNED_AT + 1000)));
@@ -724,8 +786,8 @@ fn errors_never_show_the_secret_the_key_or_the_expected_signature() {
     assert!(key.iter().all(u8::is_ascii_graphic));
 
     let receiver = receiver(CheckoutFilter::any());
-    let body = SampleEvent::payment_succeeded().to_json();
-    let tampered = SampleEvent::payment_succeeded().amount(1).to_json();
+    let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
+    let tampered = SampleEvent::payment_succeeded().mode(Mode::Live).amount(1).to_json();
     let sent = sign(&body);
     // What the verifier computes for the tampered body: the signature a
     // careless error would print.

@@ -168,7 +168,10 @@ async fn serve(limit: usize) -> (SocketAddr, Recorder) {
     let address = served.address;
     let lines = served.lines.take().unwrap();
     let recorder = Recorder::out_of_process(lines, move |webhook_id| {
-        let body = SampleEvent::payment_succeeded().checkout_id("ch_mine").to_json();
+        let body = SampleEvent::payment_succeeded()
+            .mode(Mode::Live)
+            .checkout_id("ch_mine")
+            .to_json();
         assert_eq!(
             post_blocking(address, webhook_id, &body),
             200,
@@ -225,14 +228,19 @@ async fn the_example_keeps_the_receivers_contract() {
     ]);
     let address = served.address;
     let payment = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id("ch_a")
         .event_id("evt_1")
         .to_json();
     assert_eq!(post(address, "msg_1", payment.clone()).await, 200);
     assert_eq!(post(address, "msg_1", payment).await, 200, "a retry");
-    let foreign = SampleEvent::payment_succeeded().checkout_id("ch_c").to_json();
+    let foreign = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
+        .checkout_id("ch_c")
+        .to_json();
     assert_eq!(post(address, "msg_2", foreign).await, 200);
     let unknown = SampleEvent::other("payment.failed")
+        .mode(Mode::Live)
         .checkout_id("ch_b")
         .mode(Mode::Test)
         .amount(250)
@@ -263,7 +271,7 @@ async fn the_example_keeps_the_receivers_contract() {
 #[tokio::test]
 async fn without_a_secret_every_request_is_answered_500_with_what_to_set() {
     let served = serve_example(&[]);
-    let body = SampleEvent::payment_succeeded().to_json();
+    let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
     let response = reqwest::Client::new()
         .post(format!("http://{}/webhooks/yoco", served.address))
         .body(body)
@@ -322,12 +330,14 @@ async fn prints_nothing_secret() {
     let served = serve_example(&[("YOCO_WEBHOOK_SECRET", TEST_SECRET), ("YOCO_CHECKOUT_IDS", "ch_a")]);
     let address = served.address;
     let payment = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id("ch_a")
         .metadata("notes", BODY_TEXT)
         .to_json();
     assert_eq!(post(address, "msg_1", payment.clone()).await, 200);
     assert_eq!(post(address, "msg_1", payment.clone()).await, 200, "a retry");
     let foreign = SampleEvent::payment_succeeded()
+        .mode(Mode::Live)
         .checkout_id("ch_c")
         .metadata("notes", BODY_TEXT)
         .to_json();
