@@ -10,6 +10,21 @@ use super::types::{Event, EventData, OtherEvent, PAYMENT_SUCCEEDED, Payment, REF
 use crate::ids::{CheckoutId, EventId};
 use crate::mode::Mode;
 
+impl Event {
+    /// Parses a webhook body. Unknown fields are ignored and unknown event
+    /// types become [`EventData::Other`].
+    ///
+    /// This does not verify anything: call it on a body that passed
+    /// [`Verifier`](crate::Verifier), or use [`Receiver`](crate::Receiver),
+    /// which does both.
+    ///
+    /// # Errors
+    /// [`ParseError`] if the body is not JSON of the shape of a Yoco event.
+    pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
+        parse(body)
+    }
+}
+
 /// Parses a body: the one reader, then the payload by type.
 pub(crate) fn parse(body: &[u8]) -> Result<Event, ParseError> {
     let owner = read(body).map_err(ParseError::NotAnEvent)?;

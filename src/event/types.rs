@@ -9,7 +9,6 @@ use serde::de;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::parse::{ParseError, parse};
 use super::values::{CardScheme, Currency, Metadata, PaymentMethod, Status};
 use crate::ids::{CheckoutId, EventId, PaymentId, RefundId};
 use crate::mode::Mode;
@@ -48,19 +47,6 @@ pub struct Event {
 }
 
 impl Event {
-    /// Parses a webhook body. Unknown fields are ignored and unknown event
-    /// types become [`EventData::Other`].
-    ///
-    /// This does not verify anything: call it on a body that passed
-    /// [`Verifier`](crate::Verifier), or use [`Receiver`](crate::Receiver),
-    /// which does both.
-    ///
-    /// # Errors
-    /// [`ParseError`] if the body is not JSON of the shape of a Yoco event.
-    pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
-        parse(body)
-    }
-
     /// The event type as sent, such as `payment.succeeded`.
     pub fn event_type(&self) -> &str {
         match &self.data {

@@ -11,7 +11,7 @@ use crate::server::YocoWebhookConfig;
 /// the request extensions. See [the module docs](super).
 #[derive(Debug, Clone)]
 pub struct YocoWebhookLayer {
-    pub(super) config: YocoWebhookConfig,
+    config: YocoWebhookConfig,
 }
 
 impl YocoWebhookLayer {
@@ -32,6 +32,6 @@ impl<Inner> Layer<Inner> for YocoWebhookLayer {
     type Service = YocoWebhookService<Inner>;
 
     fn layer(&self, inner: Inner) -> Self::Service {
-        YocoWebhookService::new(inner, self.clone())
+        YocoWebhookService::new(inner, self.config.clone())
     }
 }

@@ -11,9 +11,9 @@ use tower_service::Service;
 
 use super::body::YocoResponseBody;
 use super::future::ResponseFuture;
-use super::layer::YocoWebhookLayer;
 use crate::dedup::Processed;
 use crate::headers::{SVIX_SIGNATURE, WEBHOOK_SIGNATURE};
+use crate::server::YocoWebhookConfig;
 use crate::server::answer::Answer;
 use crate::server::body::read_limited;
 
@@ -25,25 +25,25 @@ const SIGNATURES: [HeaderName; 2] = [
 ];
 
 /// A service that receives Yoco deliveries for `Inner`; made by
-/// [`YocoWebhookLayer`]. See [the module docs](super).
+/// [`YocoWebhookLayer`](super::YocoWebhookLayer). See [the module docs](super).
 #[derive(Debug)]
 pub struct YocoWebhookService<Inner> {
     inner: Inner,
-    layer: YocoWebhookLayer,
+    config: YocoWebhookConfig,
 }
 
 impl<Inner: Clone> Clone for YocoWebhookService<Inner> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            layer: self.layer.clone(),
+            config: self.config.clone(),
         }
     }
 }
 
 impl<Inner> YocoWebhookService<Inner> {
-    pub(super) fn new(inner: Inner, layer: YocoWebhookLayer) -> Self {
-        Self { inner, layer }
+    pub(super) fn new(inner: Inner, config: YocoWebhookConfig) -> Self {
+        Self { inner, config }
     }
 
     /// The inner service.
@@ -86,7 +86,7 @@ where
         // stays here for the next `poll_ready`.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(receive(self.layer.clone(), inner, request))
+        ResponseFuture::new(receive(self.config.clone(), inner, request))
     }
 }
 
@@ -109,7 +109,7 @@ impl<B, E> std::fmt::Display for NotDone<Response<B>, E> {
 }
 
 async fn receive<Inner, ReqBody, ResBody>(
-    layer: YocoWebhookLayer,
+    config: YocoWebhookConfig,
     mut inner: Inner,
     request: Request<ReqBody>,
 ) -> Result<Response<YocoResponseBody<ResBody>>, Inner::Error>
@@ -120,7 +120,7 @@ where
 {
     let (mut parts, body) = request.into_parts();
     let read = |limit| read_limited(body, limit);
-    let webhook = match layer.config.extract(parts.method.as_str(), &parts.headers, read).await {
+    let webhook = match config.extract(parts.method.as_str(), &parts.headers, read).await {
         Ok(webhook) => webhook,
         Err(rejection) => return Ok(answer(rejection.answer())),
     };
@@ -172,6 +172,7 @@ mod tests {
     use tower_layer::Layer as _;
 
     use super::*;
+    use crate::server::tower::YocoWebhookLayer;
     use http::header::CONTENT_TYPE;
 
     use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
