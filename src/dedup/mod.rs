@@ -37,7 +37,6 @@ mod store;
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use memory::MemoryStore;
-pub(crate) use process::Processed;
 pub use process::{DEFAULT_LEASE, DEFAULT_RETENTION, Deduplicator};
 pub use store::{Claim, ClaimToken, IdempotencyStore, StoreError, StoreErrorKind};
 

@@ -78,7 +78,7 @@ use ::actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::actix_web::web::Data;
 use ::actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError};
 
-use crate::dedup::Processed;
+use crate::dedup::process::Processed;
 use crate::headers::{
     Headers, Lookup, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
 };

@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use crate::dedup::Processed;
+use crate::dedup::process::Processed;
 use crate::filter::IgnoreReason;
 
 /// Every answer the crate gives. Each server integration turns one into its

@@ -89,7 +89,7 @@ use ::axum::RequestExt as _;
 use ::axum::extract::{FromRef, FromRequest, Request};
 use ::axum::response::{IntoResponse, Response};
 
-use crate::dedup::Processed;
+use crate::dedup::process::Processed;
 use crate::server::body::read_limited;
 use crate::server::{Answered, YocoWebhook, YocoWebhookConfig};
 

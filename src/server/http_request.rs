@@ -40,7 +40,7 @@
 
 use bytes::Bytes;
 
-use crate::dedup::Processed;
+use crate::dedup::process::Processed;
 use crate::receive::Delivery;
 use crate::server::{Answered, YocoWebhook, YocoWebhookConfig};
 

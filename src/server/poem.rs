@@ -66,7 +66,7 @@ use ::poem::error::ResponseError;
 use ::poem::http::StatusCode;
 use ::poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
 
-use crate::dedup::Processed;
+use crate::dedup::process::Processed;
 use crate::server::answer::Answer;
 use crate::server::body::read_limited;
 use crate::server::{Answered, YocoRejection, YocoWebhook, YocoWebhookConfig};

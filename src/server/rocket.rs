@@ -81,7 +81,7 @@ use ::rocket::outcome::Outcome;
 use ::rocket::response::{self, Responder, Response};
 use bytes::Bytes;
 
-use crate::dedup::Processed;
+use crate::dedup::process::Processed;
 use crate::headers::{Headers, Lookup};
 use crate::server::answer::{Answer, TEXT_PLAIN};
 use crate::server::{Answered, YocoRejection, YocoWebhook, YocoWebhookConfig};

@@ -7,7 +7,8 @@ use bytes::Bytes;
 
 use super::erased::AnyDeduplicator;
 use super::observe::{Observation, Stopwatch, TimedStore};
-use crate::dedup::{ClaimToken, Processed};
+use crate::dedup::ClaimToken;
+use crate::dedup::process::Processed;
 use crate::receive::Delivery;
 
 /// An authentic delivery for one of your checkouts, taken from the request.

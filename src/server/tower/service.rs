@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use super::body::YocoResponseBody;
 use super::future::ResponseFuture;
-use crate::dedup::Processed;
+use crate::dedup::process::Processed;
 use crate::headers::{SVIX_SIGNATURE, WEBHOOK_SIGNATURE};
 use crate::server::YocoWebhookConfig;
 use crate::server::answer::Answer;

@@ -114,7 +114,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use worker::{Request, Response};
 
-use crate::dedup::Processed;
+use crate::dedup::process::Processed;
 use crate::headers::{SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::receive::Delivery;
 use crate::server::answer::{Answer, TEXT_PLAIN};
