@@ -27,7 +27,7 @@
 //!   [`StoreErrorKind`]). `testing::check_store`
 //!   (feature `testing`) checks a store against it.
 //! - [`MemoryStore`]: a bounded store in this process's memory.
-//! - [`Deduplicator`]: the protocol around a handler, and [`Processed`],
+//! - [`Deduplicator`]: the protocol around a handler, and [`Processed`](crate::Processed),
 //!   what became of the delivery.
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]

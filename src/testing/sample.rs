@@ -234,17 +234,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sample_payment_is_the_documented_sample() {
+    fn the_sample_payment_is_the_documented_sample_in_test_mode_with_its_own_id() {
         assert_eq!(DOCUMENTED_SAMPLE.len(), 464);
         let documented = crate::Event::from_slice(DOCUMENTED_SAMPLE.as_bytes()).unwrap();
+        assert_eq!(crate::Event::from_slice(&SampleEvent::documented().to_json()).unwrap(), documented);
         let sample = crate::Event::from_slice(&SampleEvent::payment_succeeded().to_json()).unwrap();
-        assert_eq!(sample, documented);
+        assert_eq!(sample.mode(), Some(&Mode::Test));
+        assert!(sample.id.as_str().starts_with("evt_") && sample.id != documented.id, "{:?}", sample.id);
+        let live = SampleEvent::payment_succeeded().mode(Mode::Live).event_id(documented.id.as_str());
+        assert_eq!(crate::Event::from_slice(&live.to_json()).unwrap(), documented);
+        // The same sample, the same id; another sample, another id.
+        let id = |sample: SampleEvent| crate::Event::from_slice(&sample.to_json()).unwrap().id;
+        assert_eq!(id(SampleEvent::payment_succeeded()), sample.id);
+        assert_ne!(id(SampleEvent::payment_succeeded().checkout_id("ch_other")), sample.id);
+        assert_ne!(id(SampleEvent::refund_succeeded()), id(SampleEvent::refund_failed()));
         let refund = crate::Event::from_slice(&SampleEvent::refund_failed().to_json()).unwrap();
         let crate::EventData::RefundFailed(refund) = refund.data else {
             panic!("not a failed refund")
         };
         assert_eq!(refund.payment_id, "p_bx4bY9JA6r4UwAKFyAjHY2bE");
-        assert_eq!((refund.amount, refund.mode), (900, Mode::Live));
+        assert_eq!((refund.amount, refund.mode), (900, Mode::Test));
         assert_eq!(refund.metadata.checkout_id.unwrap(), "ch_9LVKD8GnAj7f39DFbn4F16bE");
     }
 
