@@ -87,7 +87,7 @@
 //! | `rocket` | no | `rocket`: the data guard for Rocket 0.5, configured through managed state, under Rocket's own `yoco-webhook` limit too |
 //! | `lambda` | no | `lambda::{handle, extract, run}` for AWS Lambda (`lambda_http` 1.x): API Gateway REST and HTTP APIs and function URLs, base64 bodies, deduplication |
 //! | `tower` | no | `tower::YocoWebhookLayer`, a tower `Layer` for hyper, axum and other tower stacks, with body limit and deduplication |
-//! | `worker` | no | `worker::{handle, extract}` for a Cloudflare Worker (workers-rs 0.8, Rust 1.91) at the runtime's clock; `worker::DurableObjectStore`, deduplication on a Durable Object |
+//! | `worker` | no | `worker::{handle, extract}` for a Cloudflare Worker (workers-rs 0.8) at the runtime's clock; `worker::DurableObjectStore`, deduplication on a Durable Object |
 //! | `tracing` | no | one `tracing` span per delivery from the pipeline ([`observe::DELIVERY_SPAN`]): ids, outcome, reason, status, store and handler time; never a secret or the body |
 //! | `metrics` | no | `metrics` counters and histograms, named in [`observe`] |
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |

@@ -111,7 +111,6 @@ const REGISTRATION_NOTE: &str = "; it answered a registration, so the webhook ma
 /// [`Error`], or the transport. Transport errors keep reqwest's error as
 /// their source, without the URL's user name or password.
 #[cfg(feature = "client")]
-#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {

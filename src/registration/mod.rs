@@ -42,10 +42,8 @@ pub use types::{Registered, RevealedSecret, SecretKey, Subscription, Subscriptio
 pub use url::check_endpoint_url;
 // Errors: the sans-IO API's, and the client's around it.
 #[cfg(feature = "client")]
-#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use error::ClientError;
 pub use error::Error;
 // The ready client.
 #[cfg(feature = "client")]
-#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{Client, DEFAULT_TIMEOUT, Ensured};

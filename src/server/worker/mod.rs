@@ -1,5 +1,5 @@
-//! The Cloudflare Workers integration (workers-rs 0.8, which needs Rust
-//! 1.91): a `worker::Request` verified, parsed and filtered by the same
+//! The Cloudflare Workers integration (workers-rs 0.8; 0.8.6 builds on the
+//! crate's Rust 1.88, 0.8.7 asks for 1.91): a `worker::Request` verified, parsed and filtered by the same
 //! pipeline as every other server, with the same body limit and the same
 //! answers, and deduplication on a Durable Object. Build with
 //! `default-features = false, features = ["worker"]` for
