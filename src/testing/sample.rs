@@ -237,11 +237,20 @@ mod tests {
     fn the_sample_payment_is_the_documented_sample_in_test_mode_with_its_own_id() {
         assert_eq!(DOCUMENTED_SAMPLE.len(), 464);
         let documented = crate::Event::from_slice(DOCUMENTED_SAMPLE.as_bytes()).unwrap();
-        assert_eq!(crate::Event::from_slice(&SampleEvent::documented().to_json()).unwrap(), documented);
+        assert_eq!(
+            crate::Event::from_slice(&SampleEvent::documented().to_json()).unwrap(),
+            documented
+        );
         let sample = crate::Event::from_slice(&SampleEvent::payment_succeeded().to_json()).unwrap();
         assert_eq!(sample.mode(), Some(&Mode::Test));
-        assert!(sample.id.as_str().starts_with("evt_") && sample.id != documented.id, "{:?}", sample.id);
-        let live = SampleEvent::payment_succeeded().mode(Mode::Live).event_id(documented.id.as_str());
+        assert!(
+            sample.id.as_str().starts_with("evt_") && sample.id != documented.id,
+            "{:?}",
+            sample.id
+        );
+        let live = SampleEvent::payment_succeeded()
+            .mode(Mode::Live)
+            .event_id(documented.id.as_str());
         assert_eq!(crate::Event::from_slice(&live.to_json()).unwrap(), documented);
         // The same sample, the same id; another sample, another id.
         let id = |sample: SampleEvent| crate::Event::from_slice(&sample.to_json()).unwrap().id;
