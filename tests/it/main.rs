@@ -41,7 +41,7 @@
 //! - [`example_receivers`]: the `axum_receiver`, `actix_receiver` and
 //!   `poem_receiver` and `rocket_receiver` examples, run as processes,
 //!   held to their contract.
-//! - [`send_event`]: the `send_event` example against a verifying receiver.
+//! - [`trigger`]: `yoco-webhooks trigger` against a verifying, deduplicating receiver.
 //! - [`conformance`]: the idempotency-store contract, checked by the public
 //!   `testing::check_store` against the in-memory store (`postgres` and
 //!   `redis` run it on theirs); and the check checked: a store with one
@@ -124,11 +124,12 @@ mod redis;
 mod registration;
 #[cfg(feature = "rocket")]
 mod rocket;
-mod send_event;
 #[cfg(any(feature = "redis", feature = "postgres", feature = "lambda", feature = "worker"))]
 mod servers;
 #[cfg(feature = "tower")]
 mod tower;
+#[cfg(feature = "cli")]
+mod trigger;
 mod vectors;
 #[cfg(feature = "worker")]
 mod worker;

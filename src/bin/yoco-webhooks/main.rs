@@ -1,8 +1,9 @@
 //! `yoco-webhooks`: register, list and delete the account's Yoco webhooks
-//! from a command line.
+//! from a command line, and send a signed sample event to a receiver.
 //!
 //! ```text
 //! cargo install yoco-webhooks --features cli
+//! yoco-webhooks trigger payment.succeeded --to http://127.0.0.1:3000/webhooks/yoco --checkout ch_...
 //! export YOCO_SECRET_KEY=sk_test_...          # the account's secret API key
 //! yoco-webhooks ensure --name shop --url https://shop.example.com/webhooks/yoco
 //! yoco-webhooks list --json
@@ -28,6 +29,7 @@ mod failure; // the exit code and one-line reason of a failure
 #[cfg(feature = "postgres")]
 mod inbox; // `inbox ...`
 mod register; // `register`, `ensure`, `list`, `delete`
+mod trigger; // `trigger`
 
 use std::process::ExitCode;
 
@@ -35,10 +37,12 @@ use clap::{Parser, Subcommand};
 
 use failure::Failure;
 use register::Endpoint;
+use trigger::Trigger;
 
 /// The environment and the exit codes, under every `--help`.
 const AFTER_HELP: &str = "\
 Environment:
+  YOCO_WEBHOOK_SECRET  the webhook secret (whsec_...) trigger signs with, unless --secret
   YOCO_SECRET_KEY    the account's secret API key (sk_live_... or sk_test_...), required
                      by register, ensure, list and delete; the webhook gets the key's mode
   YOCO_API_BASE      another API base URL (default https://payments.yoco.com/api):
@@ -49,12 +53,15 @@ Their values are never printed.
 
 Exit status:
   0  success
-  1  an error from Yoco's API, or Yoco could not be reached
+  1  an error from Yoco's API, or Yoco could not be reached; for trigger,
+     an answer that was not 2xx, or the endpoint could not be reached
   2  a usage or configuration error: bad arguments (also a URL or id refused
      before sending), YOCO_SECRET_KEY unset, YOCO_API_BASE refused,
-     YOCO_DATABASE_URL unset or refused by the database";
+     YOCO_DATABASE_URL unset or refused by the database, the webhook
+     secret missing or not a whsec_ secret";
 
-/// Register, list and delete the Yoco webhooks of an account.
+/// Register, list and delete the Yoco webhooks of an account; send a signed
+/// sample event to a receiver.
 ///
 /// Yoco allows five webhooks per account and recommends one: prefer
 /// `ensure`, which reuses an existing registration of the URL in the key's
@@ -91,6 +98,10 @@ enum Command {
         /// The webhook's id, as `list` shows it (`sub_...`).
         id: String,
     },
+    /// Send a signed sample event to an endpoint now, as Yoco would, and
+    /// print each answer (the same --id again imitates a retry).
+    #[command(after_help = AFTER_HELP)]
+    Trigger(Trigger),
     /// Look after the PostgreSQL inbox: list pending and dead deliveries,
     /// retry a dead one, purge done ones.
     #[cfg(feature = "postgres")]
@@ -121,6 +132,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Ensure(endpoint) => register::ensure(endpoint).await,
         Command::List { json } => register::list(json).await,
         Command::Delete { id } => register::delete(id).await,
+        Command::Trigger(options) => trigger::trigger(options).await,
         #[cfg(feature = "postgres")]
         Command::Inbox(command) => inbox::run(command).await,
     }
@@ -151,6 +163,16 @@ mod tests {
         assert!(matches!(parse("list"), Ok(Command::List { json: false })));
         assert!(matches!(parse("list --json"), Ok(Command::List { json: true })));
         assert!(matches!(parse("delete sub_1"), Ok(Command::Delete { id }) if id == "sub_1"));
+        assert!(matches!(
+            parse("trigger --to http://127.0.0.1:1/x"),
+            Ok(Command::Trigger(Trigger { event_type, repeat: 1, concurrency: 1, .. })) if event_type == "payment.succeeded"
+        ));
+        assert!(matches!(
+            parse("trigger refund.failed --to http://x/ --mode live --repeat 5 --concurrency 5 --json"),
+            Ok(Command::Trigger(Trigger { event_type, json: true, .. })) if event_type == "refund.failed"
+        ));
+        let hidden = parse("trigger --to http://x/ --secret whsec_c2VjcmV0");
+        assert!(!format!("{hidden:?}").contains("whsec_"), "{hidden:?}");
         #[cfg(feature = "postgres")]
         for line in [
             "inbox dead",
@@ -174,6 +196,9 @@ mod tests {
             "register --name",
             "register --colour red",
             "frobnicate",
+            "trigger",
+            "trigger --to http://x/ --repeat 0",
+            "trigger --to http://x/ --mode staging",
         ] {
             let err = parse(line).expect_err(line);
             assert_eq!(err.exit_code(), 2, "{line}: {err}");
