@@ -33,7 +33,9 @@
 //! }
 //!
 //! let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?; // from your config
-//! let receiver = Receiver::new(Verifier::new(secret), CheckoutFilter::any());
+//! // Yoco sends every payment and refund on the account: process your checkouts' events only.
+//! let filter = CheckoutFilter::checkouts(["ch_9LVKD8GnAj7f39DFbn4F16bE"]);
+//! let receiver = Receiver::new(Verifier::new(secret), filter);
 //! assert_eq!(handle(&receiver, &http::HeaderMap::new(), b"{}"), 401);
 //! # Ok::<(), yoco_webhooks::SecretError>(())
 //! ```
@@ -70,7 +72,11 @@
 //! - **Around it**: [`registration`] (Yoco's webhook-registration API, as
 //!   request builders and answer readers, and a ready client), [`testing`]
 //!   (a signer, sample events, the store contract's suite), and the
-//!   `yoco-webhooks` command line (`src/bin/`).
+//!   `yoco-webhooks` command line (`src/bin/`: registration, `trigger`, the
+//!   inbox).
+//! - **The guide** ([`guide`]): how to put the parts together in
+//!   production: stores, the inbox, observability, registration, testing,
+//!   secrets.
 //!
 //! # Features
 //!
