@@ -35,8 +35,11 @@ use serde_json::{Value, json};
 use worker::send::SendFuture;
 use worker::{DurableObject, Env, Request, Response, State, console_error, console_log, durable_object, event};
 use yoco_webhooks::testing::StoreCheck;
-use yoco_webhooks::{YocoWebhookConfig, worker::{DedupObject, DurableObjectStore}};
 use yoco_webhooks::{CheckoutFilter, Delivery, EventData, Mode, Receiver, Verifier, WebhookSecret};
+use yoco_webhooks::{
+    YocoWebhookConfig,
+    worker::{DedupObject, DurableObjectStore},
+};
 
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, _ctx: worker::Context) -> worker::Result<Response> {
