@@ -2,7 +2,7 @@
 //! the same database, in the same run.
 //!
 //! Each round fills the inbox with `--deliveries` signed deliveries (fresh
-//! ids, written with `Inbox::enqueue_new` before the clock starts), then
+//! ids, written with `DeliveryQueue::enqueue` before the clock starts), then
 //! times `--workers`-many tasks, each with a connection of its own, calling
 //! `Inbox::work` with a handler that does nothing until the inbox is empty:
 //! what is measured is the inbox's own work per delivery (take it with
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use yoco_webhooks::postgres::sqlx::postgres::PgPoolOptions;
 use yoco_webhooks::postgres::{Inbox, Worked};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
-use yoco_webhooks::{CheckoutFilter, Outcome, Receiver, Verifier, WebhookSecret};
+use yoco_webhooks::{CheckoutFilter, DeliveryQueue, Outcome, Receiver, Verifier, WebhookSecret};
 
 #[path = "support/args.rs"]
 mod args;
@@ -88,7 +88,7 @@ async fn fill(inbox: &Inbox, receiver: &Receiver, count: usize, prefix: &str) {
         let Outcome::Process(delivery) = receiver.receive(&headers, &body).unwrap() else {
             panic!("not processed")
         };
-        inbox.enqueue_new(&delivery.to_stored()).await.unwrap();
+        inbox.enqueue(&delivery.to_stored()).await.unwrap();
     }
 }
 

@@ -223,7 +223,7 @@ pub use receive::{Delivery, Ignored, Outcome, ReceiveError, Receiver};
 pub use dedup::process::Processed;
 // Answer now, process later: a verified delivery kept for later, checked
 // again before acting on it, and where verified deliveries wait.
-pub use handoff::{DeliveryQueue, StoredDelivery};
+pub use handoff::{DeliveryQueue, Enqueued, StoredDelivery};
 // The one pipeline every server integration runs: its configuration, the
 // delivery it hands the handler, what it answers itself, and why it refuses.
 #[cfg(feature = "http")]

@@ -9,5 +9,5 @@
 mod queue;
 mod stored;
 
-pub use queue::DeliveryQueue;
+pub use queue::{DeliveryQueue, Enqueued};
 pub use stored::StoredDelivery;

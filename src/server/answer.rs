@@ -21,6 +21,8 @@ pub(crate) enum Answer {
     InProgress,
     HandlerFailed,
     StoreUnavailable,
+    /// The delivery queue could not record the delivery.
+    QueueUnavailable,
     NotAuthentic,
     NotAnEvent,
     BodyTooLarge,
@@ -43,7 +45,7 @@ impl Answer {
             }
             Answer::InProgress => StatusCode::CONFLICT,
             Answer::HandlerFailed | Answer::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
-            Answer::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Answer::StoreUnavailable | Answer::QueueUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Answer::NotAuthentic => StatusCode::UNAUTHORIZED,
             Answer::NotAnEvent | Answer::BodyUnreadable => StatusCode::BAD_REQUEST,
             Answer::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -65,6 +67,7 @@ impl Answer {
             Answer::InProgress => "in progress",
             Answer::HandlerFailed => "handler failed",
             Answer::StoreUnavailable => "store unavailable",
+            Answer::QueueUnavailable => "queue unavailable",
             Answer::NotAuthentic => "webhook not authentic",
             Answer::NotAnEvent => "not a Yoco event",
             Answer::BodyTooLarge => "body too large",
@@ -138,7 +141,7 @@ impl<T, E> Processed<T, E> {
 mod tests {
     use super::*;
 
-    const EVERY: [Answer; 16] = [
+    const EVERY: [Answer; 17] = [
         Answer::Processed,
         Answer::Duplicate,
         Answer::Ignored(IgnoreReason::NoCheckoutId),
@@ -149,6 +152,7 @@ mod tests {
         Answer::InProgress,
         Answer::HandlerFailed,
         Answer::StoreUnavailable,
+        Answer::QueueUnavailable,
         Answer::NotAuthentic,
         Answer::NotAnEvent,
         Answer::BodyTooLarge,

@@ -9,7 +9,8 @@ use crate::receive::{Ignored, ReceiveError};
 
 /// A request the pipeline answered without the handler: an authentic event
 /// that is not yours ([`Ignored`](Self::Ignored), 200), a delivery recorded
-/// in the queue for your workers ([`Queued`](Self::Queued), 200), or a
+/// in the queue for your workers ([`Queued`](Self::Queued), 200) or found
+/// there already ([`AlreadyQueued`](Self::AlreadyQueued), 200), or a
 /// refusal that keeps its cause ([`Refused`](Self::Refused), 4xx or 5xx).
 ///
 /// Every extractor and every `extract` gives the handler a
@@ -45,6 +46,12 @@ pub enum Answered {
     /// 200; your workers process it.
     #[error("queued: {0}")]
     Queued(WebhookId),
+    /// The queue holds this `webhook-id` already (Yoco's retry, or a copy
+    /// that arrived at the same time) and changed nothing
+    /// ([`Enqueued::AlreadyQueued`](crate::Enqueued::AlreadyQueued)): 200
+    /// `duplicate`, counted as a duplicate.
+    #[error("queued already: {0}")]
+    AlreadyQueued(WebhookId),
     /// The request was refused, and why: a status that is not 2xx, so that
     /// Yoco retries (or gives up on a request that was never its own).
     #[error(transparent)]
@@ -52,7 +59,8 @@ pub enum Answered {
 }
 
 impl Answered {
-    /// The HTTP status to answer: 200 for an ignored or queued event, or
+    /// The HTTP status to answer: 200 for an ignored or queued event (or
+    /// one queued already), or
     /// the refusal's ([`YocoRejection::status`]).
     pub fn status(&self) -> u16 {
         self.answer().status().as_u16()
@@ -69,7 +77,7 @@ impl Answered {
     }
 
     /// Why, as a short stable label for logs and metrics: why an event was
-    /// ignored (`foreign_checkout`, ...), `queued`, or the refusal's
+    /// ignored (`foreign_checkout`, ...), `queued`, `duplicate`, or the refusal's
     /// [`reason`](YocoRejection::reason).
     pub fn reason(&self) -> &'static str {
         match self {
@@ -79,6 +87,7 @@ impl Answered {
                 IgnoreReason::UnwantedMode => "unwanted_mode",
             },
             Answered::Queued(_) => "queued",
+            Answered::AlreadyQueued(_) => "duplicate",
             Answered::Refused(rejection) => rejection.reason(),
         }
     }
@@ -92,6 +101,7 @@ impl Answered {
         match self {
             Answered::Ignored(ignored) => Answer::Ignored(ignored.reason),
             Answered::Queued(_) => Answer::Queued,
+            Answered::AlreadyQueued(_) => Answer::Duplicate,
             Answered::Refused(rejection) => rejection.answer(),
         }
     }
@@ -113,6 +123,11 @@ mod tests {
         assert_eq!(
             (queued.status(), queued.reason(), queued.is_refusal()),
             (200, "queued", false)
+        );
+        let again = Answered::AlreadyQueued(WebhookId::new("msg_1"));
+        assert_eq!(
+            (again.status(), again.body_text(), again.reason(), again.is_refusal()),
+            (200, "duplicate", "duplicate", false)
         );
         let refused = Answered::from(YocoRejection::BodyTooLarge);
         assert_eq!(

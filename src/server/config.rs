@@ -12,7 +12,7 @@ use super::observe::{Observation, Stopwatch, store_call};
 use super::rejection::YocoRejection;
 use super::webhook::YocoWebhook;
 use crate::dedup::{Deduplicator, IdempotencyStore};
-use crate::handoff::DeliveryQueue;
+use crate::handoff::{DeliveryQueue, Enqueued};
 use crate::headers::{Found, Headers, Lookup, SVIX_ID, WEBHOOK_ID, Which, webhook_header};
 use crate::receive::{Delivery, Outcome, Receiver};
 
@@ -289,14 +289,16 @@ impl YocoWebhookConfig {
     }
 }
 
-/// Queues `delivery`: [`Answered::Queued`] once it is recorded, the
-/// answer 200; [`YocoRejection::QueueUnavailable`] otherwise, 503.
+/// Queues `delivery`: [`Answered::Queued`] once it is recorded, or
+/// [`Answered::AlreadyQueued`] when it was there already, both 200;
+/// [`YocoRejection::QueueUnavailable`] otherwise, 503.
 async fn enqueue(queue: &AnyQueue, delivery: Delivery) -> Answered {
     let watch = Stopwatch::start();
     let queued = queue.enqueue(&delivery.to_stored()).await;
     store_call(queue.kind(), "enqueue", watch.elapsed());
     match queued {
-        Ok(()) => Answered::Queued(delivery.webhook_id),
+        Ok(Enqueued::New) => Answered::Queued(delivery.webhook_id),
+        Ok(Enqueued::AlreadyQueued) => Answered::AlreadyQueued(delivery.webhook_id),
         Err(err) => YocoRejection::QueueUnavailable(err).into(),
     }
 }

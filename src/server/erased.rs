@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dedup::{Claim, ClaimToken, Deduplicator, IdempotencyStore, StoreError};
-use crate::handoff::{DeliveryQueue, StoredDelivery};
+use crate::handoff::{DeliveryQueue, Enqueued, StoredDelivery};
 use crate::ids::WebhookId;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -77,11 +77,11 @@ pub(crate) fn erase<S: IdempotencyStore + 'static>(dedup: Deduplicator<S>) -> An
 
 /// [`DeliveryQueue`] with a boxed future, so that it can be a trait object.
 trait DynQueue: Send + Sync {
-    fn enqueue<'a>(&'a self, delivery: &'a StoredDelivery) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn enqueue<'a>(&'a self, delivery: &'a StoredDelivery) -> BoxFuture<'a, Result<Enqueued, StoreError>>;
 }
 
 impl<Q: DeliveryQueue> DynQueue for Q {
-    fn enqueue<'a>(&'a self, delivery: &'a StoredDelivery) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn enqueue<'a>(&'a self, delivery: &'a StoredDelivery) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
         Box::pin(DeliveryQueue::enqueue(self, delivery))
     }
 }
@@ -106,7 +106,7 @@ impl AnyQueue {
         self.kind
     }
 
-    pub(crate) async fn enqueue(&self, delivery: &StoredDelivery) -> Result<(), StoreError> {
+    pub(crate) async fn enqueue(&self, delivery: &StoredDelivery) -> Result<Enqueued, StoreError> {
         self.queue.enqueue(delivery).await
     }
 }

@@ -100,7 +100,7 @@ impl YocoRejection {
             YocoRejection::BodyUnreadable(_) => Answer::BodyUnreadable,
             YocoRejection::NotAuthentic(_) => Answer::NotAuthentic,
             YocoRejection::NotAnEvent(_) => Answer::NotAnEvent,
-            YocoRejection::QueueUnavailable(_) => Answer::StoreUnavailable,
+            YocoRejection::QueueUnavailable(_) => Answer::QueueUnavailable,
             YocoRejection::NotConfigured => Answer::NotConfigured,
         }
     }

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use yoco_webhooks::dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
 use yoco_webhooks::testing::{SampleEvent, SignedHeaders, Signer, TEST_SECRET};
 use yoco_webhooks::{
-    CheckoutFilter, Delivery, DeliveryQueue, Receiver, StoredDelivery, Verifier, WebhookId, WebhookSecret,
+    CheckoutFilter, Delivery, DeliveryQueue, Enqueued, Receiver, StoredDelivery, Verifier, WebhookId, WebhookSecret,
 };
 
 /// The merchant's handler, shared with the test: records what it processed,
@@ -354,18 +354,19 @@ pub(crate) struct RecordingQueue {
 
 impl RecordingQueue {
     /// Records `webhook_id`, unless it is queued already.
-    pub(crate) fn record(&self, webhook_id: &str) {
+    pub(crate) fn record(&self, webhook_id: &str) -> Enqueued {
         let mut queued = self.queued.lock().unwrap();
-        if !queued.iter().any(|id| id == webhook_id) {
-            queued.push(webhook_id.to_owned());
+        if queued.iter().any(|id| id == webhook_id) {
+            return Enqueued::AlreadyQueued;
         }
+        queued.push(webhook_id.to_owned());
+        Enqueued::New
     }
 }
 
 impl DeliveryQueue for RecordingQueue {
-    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.record(delivery.webhook_id().as_str());
-        std::future::ready(Ok(()))
+    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<Enqueued, StoreError>> + Send {
+        std::future::ready(Ok(self.record(delivery.webhook_id().as_str())))
     }
 }
 
@@ -373,7 +374,7 @@ impl DeliveryQueue for RecordingQueue {
 pub(crate) struct QueueDown;
 
 impl DeliveryQueue for QueueDown {
-    fn enqueue(&self, _: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn enqueue(&self, _: &StoredDelivery) -> impl Future<Output = Result<Enqueued, StoreError>> + Send {
         std::future::ready(Err(StoreError::new("queue down on purpose")))
     }
 }
@@ -397,18 +398,18 @@ impl IdempotencyStore for CompleteFails {
     }
 }
 
-/// With a queue: our delivery and its retry are answered 200 `queued` and
-/// recorded once; a foreign one is ignored, not queued; the route's
-/// handler never runs.
+/// With a queue: our delivery is answered 200 `queued` and its retry 200
+/// `duplicate`, recorded once; a foreign one is ignored, not queued; the
+/// route's handler never runs.
 pub(crate) async fn with_a_queue_a_delivery_is_queued_once(
     address: SocketAddr,
     recorder: Recorder,
     queue: RecordingQueue,
 ) {
-    for _attempt in 0..2 {
+    for answer in ["queued", "duplicate"] {
         assert_eq!(
             post_signed(address, &signed("msg_q", &ours()), ours()).await,
-            (200, "queued".into())
+            (200, answer.into())
         );
     }
     assert_eq!(
@@ -424,7 +425,7 @@ pub(crate) async fn with_a_queue_a_delivery_is_queued_once(
 pub(crate) async fn a_queue_that_cannot_record_is_answered_503(address: SocketAddr, recorder: Recorder) {
     assert_eq!(
         post_signed(address, &signed("msg_q", &ours()), ours()).await,
-        (503, "store unavailable".into())
+        (503, "queue unavailable".into())
     );
     assert!(recorder.processed().is_empty());
 }

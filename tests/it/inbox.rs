@@ -24,7 +24,8 @@ use yoco_webhooks::postgres::sqlx::{self, PgPool};
 use yoco_webhooks::postgres::{Inbox, InboxState, Worked};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{
-    CheckoutFilter, Outcome, ReceiveError, Receiver, StoredDelivery, Verifier, VerifyError, WebhookSecret,
+    CheckoutFilter, DeliveryQueue, Enqueued, Outcome, ReceiveError, Receiver, StoredDelivery, Verifier, VerifyError,
+    WebhookSecret,
 };
 
 use crate::example_receivers::{Running, start};
@@ -276,19 +277,35 @@ async fn five_hundred_deliveries_sent_twice_to_two_receivers_are_processed_once_
                 // retries it; what counts is that each is queued and
                 // processed once.
                 let mut answer = post(&client, &url, &format!("msg_{n}")).await;
+                let mut refused = false;
                 for _ in 0..20 {
                     if answer.0 != 503 {
                         break;
                     }
+                    refused = true;
                     answer = post(&client, &url, &format!("msg_{n}")).await;
                 }
-                (n, answer)
+                (n, answer, refused)
             });
         }
     }
+    // One copy of each is queued, the other answered as the duplicate it is
+    // (a 503 may hide which one queued it: then at most one says so).
+    let mut queued = vec![(0, false); DELIVERIES];
     while let Some(answer) = posts.join_next().await {
-        let (n, answer) = answer.unwrap();
-        assert_eq!(answer, (200, "queued".to_owned()), "msg_{n}");
+        let (n, (status, text), refused) = answer.unwrap();
+        assert!(
+            status == 200 && (text == "queued" || text == "duplicate"),
+            "msg_{n}: {status} {text}"
+        );
+        queued[n].0 += usize::from(text == "queued");
+        queued[n].1 |= refused;
+    }
+    for (n, (times, refused)) in queued.into_iter().enumerate() {
+        assert!(
+            times == 1 || (refused && times == 0),
+            "msg_{n} answered queued {times} times"
+        );
     }
 
     eventually("every delivery processed", || async {
@@ -315,14 +332,14 @@ async fn a_worker_finishes_another_delivery_while_one_is_held_and_a_killed_worke
     let db = TestDb::new("inbox_killed").await;
     let pool = db.pool().await;
     let inbox = prepare(&pool).await;
-    assert!(inbox.enqueue_new(&stored("hold-1")).await.unwrap());
+    assert_eq!(inbox.enqueue(&stored("hold-1")).await.unwrap(), Enqueued::New);
 
     let mut holder = Worker::start(&db.url, "holder", &[("YOCO_TEST_HOLD", "1")]);
     holder.said("holding hold-1").await;
     // hold-1 is due again (its backoff is 100 ms) and older than next-1, so
     // a worker that waited on a locked row would wait on it, not reach next-1.
     eventually("hold-1 due again", || async { due(&pool, "hold-1").await }).await;
-    assert!(inbox.enqueue_new(&stored("next-1")).await.unwrap());
+    assert_eq!(inbox.enqueue(&stored("next-1")).await.unwrap(), Enqueued::New);
     let mut other = Worker::start(&db.url, "other", &[]);
     other.said("done next-1").await;
     assert_eq!(holder.child.try_wait().unwrap(), None, "the holder still holds hold-1");
@@ -400,7 +417,7 @@ async fn a_handler_that_panics_counts_as_an_attempt_is_backed_off_and_dead_after
     let db = TestDb::new("inbox_panics").await;
     let pool = db.pool().await;
     let inbox = two_attempts_an_hour_apart(&pool).await;
-    inbox.enqueue_new(&stored("panics-1")).await.unwrap();
+    inbox.enqueue(&stored("panics-1")).await.unwrap();
     let runs = Arc::new(AtomicU32::new(0));
     for attempt in 1..=2 {
         let (worker_inbox, worker_runs) = (inbox.clone(), Arc::clone(&runs));
@@ -441,7 +458,7 @@ async fn a_delivery_dropped_without_an_answer_counts_as_an_attempt_is_backed_off
     let db = TestDb::new("inbox_dropped").await;
     let pool = db.pool().await;
     let inbox = two_attempts_an_hour_apart(&pool).await;
-    inbox.enqueue_new(&stored("dropped-1")).await.unwrap();
+    inbox.enqueue(&stored("dropped-1")).await.unwrap();
     for attempt in 1..=2 {
         let taken = inbox.next().await.unwrap().expect("dropped-1 is due");
         assert_eq!(taken.attempt(), attempt);
@@ -475,7 +492,7 @@ async fn failures_are_retried_with_backoff_until_dead_and_a_dead_one_is_retried_
     let pool = db.pool().await;
     let inbox = prepare(&pool).await;
     for id in ["fail2-1", "always-1"] {
-        inbox.enqueue_new(&stored(id)).await.unwrap();
+        inbox.enqueue(&stored(id)).await.unwrap();
     }
     let mut worker = Worker::start(&db.url, "w", &[]);
     worker.said("failed always-1 3").await;
@@ -567,7 +584,7 @@ async fn a_database_stopped_mid_run_means_503_and_nothing_is_lost_once_it_is_bac
     tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap();
     for n in 0..10 {
         let answer = post(&client, &receivers[n % 2].url, &format!("during-{n}")).await;
-        assert_eq!(answer, (503, "store unavailable".to_owned()), "during-{n}");
+        assert_eq!(answer, (503, "queue unavailable".to_owned()), "during-{n}");
     }
 
     let starting = Arc::clone(&server);
@@ -591,7 +608,7 @@ async fn a_stored_delivery_with_one_byte_changed_is_refused_by_the_worker() {
     let pool = db.pool().await;
     let inbox = prepare(&pool).await;
     for id in ["tampered-1", "intact-1"] {
-        inbox.enqueue_new(&stored(id)).await.unwrap();
+        inbox.enqueue(&stored(id)).await.unwrap();
     }
     // One byte of the amount changed, in the table.
     let body: String = sqlx::query_scalar("SELECT body FROM yoco_webhook_inbox WHERE webhook_id = 'tampered-1'")
@@ -624,7 +641,7 @@ async fn a_stored_delivery_whose_time_of_receipt_was_moved_is_refused() {
     let inbox = prepare(&pool).await;
     let intact = stored("intact-2");
     for delivery in [stored("moved-1"), intact.clone()] {
-        inbox.enqueue_new(&delivery).await.unwrap();
+        inbox.enqueue(&delivery).await.unwrap();
     }
     // One second later, well within the tolerance of its signed timestamp:
     // as a queue writer would make an old delivery look fresh.
@@ -666,8 +683,8 @@ async fn the_example_receivers_answer_at_once_and_print_from_a_worker_task() {
         let line = running.next_line().await;
         assert_eq!(line["webhook_id"], id.as_str(), "{name}");
         assert_eq!(line["checkout_id"], "ch_shop", "{name}");
-        // A retry is queued once: answered, and never printed again.
-        assert_eq!(post(&client, &running.url, &id).await, (200, "queued".to_owned()));
+        // A retry is queued once: answered as a duplicate, never printed again.
+        assert_eq!(post(&client, &running.url, &id).await, (200, "duplicate".to_owned()));
         // The worker prints before it commits "done": a receiver stopped in
         // between would leave the delivery for the next one, as it should.
         eventually("the delivery done", || async { row(&pool, &id).await.0 == "done" }).await;
@@ -713,7 +730,7 @@ async fn the_migration_brings_a_table_of_an_earlier_version_up_to_date_and_runs_
     .await
     .unwrap();
     // This version before the migration: a mistake to fix, not an outage to wait out.
-    let not_migrated = inbox.enqueue_new(&stored("later-1")).await.unwrap_err();
+    let not_migrated = inbox.enqueue(&stored("later-1")).await.unwrap_err();
     assert_eq!(not_migrated.kind(), StoreErrorKind::Configuration, "{not_migrated}");
     let not_migrated = inbox.next().await.unwrap_err();
     assert_eq!(not_migrated.kind(), StoreErrorKind::Configuration, "{not_migrated}");
@@ -730,5 +747,15 @@ async fn the_migration_brings_a_table_of_an_earlier_version_up_to_date_and_runs_
     assert_eq!(taken.stored().receipt(), "");
     taken.done().await.unwrap();
     assert_eq!(row(&pool, "earlier-1").await, ("done".to_owned(), 1, None));
-    assert!(inbox.enqueue_new(&stored("later-1")).await.unwrap());
+    assert_eq!(inbox.enqueue(&stored("later-1")).await.unwrap(), Enqueued::New);
+    // A retry of a pending delivery, or of a done one, changes nothing.
+    assert_eq!(
+        inbox.enqueue(&stored("later-1")).await.unwrap(),
+        Enqueued::AlreadyQueued
+    );
+    assert_eq!(
+        inbox.enqueue(&stored("earlier-1")).await.unwrap(),
+        Enqueued::AlreadyQueued
+    );
+    assert_eq!(row(&pool, "earlier-1").await, ("done".to_owned(), 1, None));
 }

@@ -34,7 +34,7 @@ use yoco_webhooks::YocoWebhookConfig;
 use yoco_webhooks::testing::{SampleEvent, SignedHeaders};
 
 use yoco_webhooks::dedup::StoreError;
-use yoco_webhooks::{DeliveryQueue, StoredDelivery};
+use yoco_webhooks::{DeliveryQueue, Enqueued, StoredDelivery};
 
 use crate::adapters::{
     CompleteFails, QueueDown, Recorder, RecordingQueue, an_aborted_upload_is_not_processed, chunked_head, ours,
@@ -206,11 +206,12 @@ struct QueueOverHttp {
 }
 
 impl DeliveryQueue for QueueOverHttp {
-    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<Enqueued, StoreError>> + Send {
         let request = self.client.post(format!("{}{}", self.url, delivery.webhook_id()));
         async move {
-            match request.send().await {
-                Ok(response) if response.status().is_success() => Ok(()),
+            match request.send().await.map(|response| response.status()) {
+                Ok(StatusCode::CREATED) => Ok(Enqueued::New),
+                Ok(StatusCode::OK) => Ok(Enqueued::AlreadyQueued),
                 _ => Err(StoreError::new("the test's queue did not record it")),
             }
         }
@@ -264,9 +265,12 @@ async fn serve_recorder(recorder: Recorder, queue: RecordingQueue) -> SocketAddr
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+    /// 201 when `id` is new, 200 when it was queued already.
     async fn queued(State((_, queue)): State<(Recorder, RecordingQueue)>, Path(id): Path<String>) -> StatusCode {
-        queue.record(&id);
-        StatusCode::OK
+        match queue.record(&id) {
+            Enqueued::New => StatusCode::CREATED,
+            _ => StatusCode::OK,
+        }
     }
     let router = Router::new()
         .route("/{id}", post(record))

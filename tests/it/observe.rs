@@ -379,14 +379,6 @@ fn in_progress_and_store_unavailable_are_reported() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = current_thread_runtime();
-    let secret = WebhookSecret::parse(TEST_SECRET).unwrap();
-    let receiver = || Receiver::new(Verifier::new(secret.clone()), CheckoutFilter::any());
-    let request = |id: &str| {
-        let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
-        let mut request = Request::post("/webhooks/yoco").body(body.clone()).unwrap();
-        *request.headers_mut() = Signer::new(secret.clone()).sign_now(id, &body).to_header_map().unwrap();
-        request
-    };
 
     metrics::with_local_recorder(&recorder, || {
         runtime.block_on(async {
@@ -423,6 +415,31 @@ fn in_progress_and_store_unavailable_are_reported() {
         "{text}"
     );
     assert!(text.contains("ERROR") && text.contains("connection refused"), "{text}");
+    assert_eq!(
+        outcomes(&snapshotter),
+        BTreeMap::from([("in_progress".to_owned(), 1), ("store_unavailable".to_owned(), 1)])
+    );
+}
+
+/// A receiver of every authentic event.
+fn receiver() -> Receiver {
+    Receiver::new(
+        Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
+        CheckoutFilter::any(),
+    )
+}
+
+/// A live payment, signed now with the test secret.
+fn request(webhook_id: &str) -> Request<Vec<u8>> {
+    let body = SampleEvent::payment_succeeded().mode(Mode::Live).to_json();
+    let mut request = Request::post("/webhooks/yoco").body(body.clone()).unwrap();
+    let signer = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap());
+    *request.headers_mut() = signer.sign_now(webhook_id, &body).to_header_map().unwrap();
+    request
+}
+
+/// `deliveries_total` by outcome.
+fn outcomes(snapshotter: &metrics_util::debugging::Snapshotter) -> BTreeMap<String, u64> {
     let mut outcomes = BTreeMap::new();
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         if let (DELIVERIES_TOTAL, DebugValue::Counter(count)) = (key.key().name(), value) {
@@ -430,9 +447,52 @@ fn in_progress_and_store_unavailable_are_reported() {
             *outcomes.entry(outcome.value().to_owned()).or_insert(0) += count;
         }
     }
+    outcomes
+}
+
+/// Through a queue: a delivery is `queued`, its retry a `duplicate` (not a
+/// second `queued`), and a queue that cannot record it a 503 whose reason
+/// names the queue.
+#[test]
+fn a_queued_retry_is_reported_as_a_duplicate() {
+    let captured = Captured::default();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = current_thread_runtime();
+    let answer = |config: &YocoWebhookConfig, id: &str| {
+        let response = runtime.block_on(http_request::handle(config, request(id), |_| async {
+            Ok::<(), std::convert::Infallible>(())
+        }));
+        let status = response.status().as_u16();
+        (status, response.into_body().to_owned())
+    };
+
+    metrics::with_local_recorder(&recorder, || {
+        let queued = YocoWebhookConfig::new(receiver()).with_queue(adapters::RecordingQueue::default());
+        assert_eq!(answer(&queued, "msg_q"), (200, "queued".to_owned()));
+        assert_eq!(answer(&queued, "msg_q"), (200, "duplicate".to_owned()));
+        let down = YocoWebhookConfig::new(receiver()).with_queue(adapters::QueueDown);
+        assert_eq!(answer(&down, "msg_down"), (503, "queue unavailable".to_owned()));
+    });
+
     assert_eq!(
-        outcomes,
-        BTreeMap::from([("in_progress".to_owned(), 1), ("store_unavailable".to_owned(), 1)])
+        captured.take(),
+        vec![
+            row("msg_down", "store_unavailable", "queue_unavailable", 503),
+            row("msg_q", "duplicate", "duplicate", 200),
+            row("msg_q", "queued", "queued", 200),
+        ]
+    );
+    let text = captured.text.lock().unwrap().clone();
+    assert!(text.contains("delivery queued already: answered duplicate"), "{text}");
+    assert_eq!(
+        outcomes(&snapshotter),
+        BTreeMap::from([
+            ("duplicate".to_owned(), 1),
+            ("queued".to_owned(), 1),
+            ("store_unavailable".to_owned(), 1)
+        ])
     );
 }
 

@@ -193,6 +193,7 @@ impl Observation {
                 "rejected"
             }
             Answered::Queued(_) => "queued",
+            Answered::AlreadyQueued(_) => "duplicate",
             Answered::Refused(YocoRejection::QueueUnavailable(_)) => "store_unavailable",
             Answered::Refused(_) => "rejected",
         };
@@ -201,6 +202,9 @@ impl Observation {
         self.span.in_scope(|| match answered {
             Answered::Ignored(_) => tracing::debug!(target: TARGET, "event ignored: not for this receiver"),
             Answered::Queued(_) => tracing::info!(target: TARGET, "delivery queued"),
+            Answered::AlreadyQueued(_) => {
+                tracing::info!(target: TARGET, "delivery queued already: answered duplicate")
+            }
             Answered::Refused(YocoRejection::NotAuthentic(cause)) => {
                 tracing::warn!(target: TARGET, "request refused: not authentic: {cause}")
             }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::dedup::StoreError;
-use crate::handoff::{DeliveryQueue, StoredDelivery};
+use crate::handoff::{DeliveryQueue, Enqueued, StoredDelivery};
 use crate::stores::postgres::error::store_error;
 use crate::stores::postgres::schema::{TableNameError, migrate_locked, parse_table, quote_name};
 
@@ -142,13 +142,13 @@ impl Inbox {
         migrate_locked(&self.pool, &self.sql.migration).await
     }
 
-    /// Records `delivery` in one statement (autocommitted): `true` if it is
-    /// new, `false` if its `webhook-id` was there already (nothing changes).
+    /// Records `delivery` in one statement (autocommitted), unless its
+    /// `webhook-id` is there already (then nothing changes).
     ///
     /// # Errors
     /// [`StoreError`] if the database could not answer: it may or may not
     /// have recorded the delivery; Yoco's retry settles it.
-    pub async fn enqueue_new(&self, delivery: &StoredDelivery) -> Result<bool, StoreError> {
+    async fn insert(&self, delivery: &StoredDelivery) -> Result<Enqueued, StoreError> {
         let done = sqlx::query(&self.sql.enqueue)
             .bind(delivery.webhook_id().as_str())
             .bind(delivery.webhook_timestamp())
@@ -159,14 +159,19 @@ impl Inbox {
             .execute(&self.pool)
             .await
             .map_err(|err| store_error("PostgreSQL could not queue the delivery", &err))?;
-        Ok(done.rows_affected() == 1)
+        Ok(match done.rows_affected() {
+            1 => Enqueued::New,
+            _ => Enqueued::AlreadyQueued,
+        })
     }
 }
 
+/// One statement, autocommitted: [`Enqueued::AlreadyQueued`] when the
+/// `webhook-id` is in the table already, in whatever state (pending, done
+/// or dead), and nothing changes.
 impl DeliveryQueue for Inbox {
-    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<(), StoreError>> + Send {
-        let queued = self.enqueue_new(delivery);
-        async move { queued.await.map(|_| ()) }
+    fn enqueue(&self, delivery: &StoredDelivery) -> impl Future<Output = Result<Enqueued, StoreError>> + Send {
+        self.insert(delivery)
     }
 }
 
