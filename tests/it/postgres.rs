@@ -402,6 +402,44 @@ async fn the_postgres_store_keeps_the_contract() {
     assert!(tables > 0, "the named table was used");
 }
 
+/// Counts the notices PostgreSQL sends, which sqlx logs at INFO (target
+/// `sqlx::postgres::notice`).
+#[derive(Clone, Default)]
+struct Notices(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Notices {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::postgres::notice" {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} {event:?}", event.metadata().level()));
+        }
+    }
+}
+
+/// Every start migrates, so a migration with nothing to do says nothing:
+/// PostgreSQL's "already exists, skipping" notices would be logged at INFO
+/// on every start. The store's and the inbox's.
+#[tokio::test(flavor = "current_thread")]
+async fn migrating_again_logs_no_notice() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let db = TestDb::new("migrations_quiet").await;
+    let pool = db.pool().await;
+    let notices = Notices::default();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(notices.clone()));
+    let store = PostgresStore::new(pool.clone());
+    let inbox = yoco_webhooks::postgres::Inbox::new(pool.clone());
+    for _ in 0..2 {
+        store.migrate().await.unwrap();
+        inbox.migrate().await.unwrap();
+    }
+    assert_eq!(*notices.0.lock().unwrap(), Vec::<String>::new());
+    // The capture works: the same statement run by hand does notify.
+    sqlx::raw_sql(MIGRATION).execute(&pool).await.unwrap();
+    assert!(!notices.0.lock().unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn migrating_is_idempotent_and_safe_from_every_instance_at_once() {
     let db = TestDb::new("migrations").await;

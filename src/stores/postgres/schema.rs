@@ -208,9 +208,13 @@ fn quote(schema: Option<&str>, name: &str) -> String {
 /// Runs `migration` under the advisory lock every migration of this crate
 /// takes. One simple-query message is one transaction: the lock holds until
 /// every statement committed, so concurrent starts wait for each other
-/// rather than race on the catalog.
+/// rather than race on the catalog. Every start migrates, so the same
+/// transaction keeps PostgreSQL's notices ("already exists, skipping"),
+/// which sqlx logs at INFO, to itself: warnings and errors still come.
 pub(super) async fn migrate_locked(pool: &sqlx::PgPool, migration: &str) -> Result<(), sqlx::Error> {
-    let locked = format!("SELECT pg_advisory_xact_lock(hashtext('yoco_webhooks.migrate'));\n{migration}");
+    let locked = format!(
+        "SET LOCAL client_min_messages = warning;\nSELECT pg_advisory_xact_lock(hashtext('yoco_webhooks.migrate'));\n{migration}"
+    );
     sqlx::raw_sql(&locked).execute(pool).await?;
     Ok(())
 }

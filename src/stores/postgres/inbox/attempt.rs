@@ -287,6 +287,10 @@ impl InboxDelivery {
     /// The transaction's connection: write your changes through it (pass
     /// it to sqlx as an executor) so that they commit with
     /// [`done`](Self::done).
+    ///
+    /// In this transaction PostgreSQL's `now()` is the time the delivery
+    /// was taken, however long your handler runs; write
+    /// `clock_timestamp()` for the time of the write itself.
     pub fn connection(&mut self) -> &mut PgConnection {
         &mut self.transaction
     }
