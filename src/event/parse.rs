@@ -170,8 +170,8 @@ impl ParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::CardScheme;
     use crate::event::read;
+    use crate::event::{CardScheme, Currency};
     use time::macros::datetime;
 
     /// The sample event from Yoco's documentation.
@@ -209,6 +209,7 @@ mod tests {
         let event = Event::from_slice(body.as_bytes()).unwrap();
         assert_eq!(event.event_type(), REFUND_FAILED);
         assert_eq!(event.mode(), Some(&Mode::Test));
+        assert_eq!(event.amount(), Some((400, &Currency::Zar)));
         let EventData::RefundFailed(refund) = event.data else {
             panic!("not a failed refund")
         };
@@ -225,6 +226,7 @@ mod tests {
         assert_eq!(event.event_type(), "payment.failed");
         assert_eq!(event.checkout_id().unwrap(), "ch_7");
         assert_eq!(event.mode(), Some(&Mode::Live));
+        assert_eq!(event.amount(), None, "an unknown type's payload is not read");
         let EventData::Other(other) = event.data else {
             panic!("not other")
         };

@@ -79,6 +79,18 @@ impl Event {
             EventData::Other(other) => other.mode.as_ref(),
         }
     }
+
+    /// The amount in minor units (cents) and its currency, of a payment or
+    /// a refund; `None` for another event type, whose payload is not read.
+    pub fn amount(&self) -> Option<(i64, &Currency)> {
+        match &self.data {
+            EventData::PaymentSucceeded(payment) => Some((payment.amount, &payment.currency)),
+            EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => {
+                Some((refund.amount, &refund.currency))
+            }
+            EventData::Other(_) => None,
+        }
+    }
 }
 
 /// What an event reports.

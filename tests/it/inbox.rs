@@ -529,9 +529,23 @@ async fn failures_are_retried_with_backoff_until_dead_and_a_dead_one_is_retried_
             .collect();
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert_eq!(lines[0]["webhook_id"], "always-1");
+        assert_eq!(lines[0]["state"], "dead");
         assert_eq!(lines[0]["type"], "payment.succeeded");
+        assert_eq!(lines[0]["checkout_id"], "ch_shop");
+        assert_eq!(
+            (&lines[0]["amount"], &lines[0]["currency"]),
+            (&900.into(), &"ZAR".into())
+        );
+        assert_eq!(lines[0]["mode"], "test");
         assert_eq!(lines[0]["attempts"], 3);
         assert_eq!(lines[0]["last_error"], "told to fail");
+        // A dead delivery waits for no next attempt: no due time, but when it died.
+        assert_eq!(lines[0]["due_at"], serde_json::Value::Null);
+        assert!(lines[0]["finished_at"].is_string(), "{lines:?}");
+        let dead = String::from_utf8(cli(&["inbox", "dead"]).await.stdout).unwrap();
+        let found = "always-1  payment.succeeded  checkout=ch_shop  amount=9.00 ZAR  mode=test  event=evt_always-1";
+        assert!(dead.starts_with(found), "{dead}");
+        assert!(dead.contains("  dead=20") && !dead.contains("due="), "{dead}");
         let pending = cli(&["inbox", "pending"]).await;
         assert_eq!(String::from_utf8_lossy(&pending.stdout), "no pending deliveries\n");
 
@@ -541,8 +555,20 @@ async fn failures_are_retried_with_backoff_until_dead_and_a_dead_one_is_retried_
         assert!(retried.status.success(), "{retried:?}");
         eventually("always-1 done", || async { row(&pool, "always-1").await.0 == "done" }).await;
         assert_eq!(processed(&pool).await.get("always-1"), Some(&1));
+        // Each refusal has its own exit code and says why.
         let again = cli(&["inbox", "retry", "always-1"]).await;
-        assert_eq!(again.status.code(), Some(1), "not dead any more: {again:?}");
+        assert_eq!(again.status.code(), Some(4), "not dead any more: {again:?}");
+        let said = String::from_utf8_lossy(&again.stderr);
+        assert!(said.contains("always-1 is done, not dead"), "{said}");
+        let unknown = cli(&["inbox", "retry", "never-sent"]).await;
+        assert_eq!(unknown.status.code(), Some(4), "{unknown:?}");
+        assert!(String::from_utf8_lossy(&unknown.stderr).contains("no delivery never-sent in yoco_webhook_inbox"));
+        let missing = cli(&["inbox", "dead", "--table", "not_migrated"]).await;
+        assert_eq!(
+            missing.status.code(),
+            Some(2),
+            "a table missing is a configuration error: {missing:?}"
+        );
 
         let kept = cli(&["inbox", "purge"]).await;
         assert_eq!(

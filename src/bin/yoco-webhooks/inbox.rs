@@ -42,8 +42,9 @@ pub(super) struct Listing {
     /// At most this many.
     #[arg(long, default_value_t = 100)]
     limit: u32,
-    /// One JSON object a line: webhook_id, event_id, type, attempts,
-    /// received_at, due_at, finished_at, last_error.
+    /// One JSON object a line: webhook_id, state, event_id, type,
+    /// checkout_id, amount (minor units), currency, mode, attempts,
+    /// received_at, due_at (pending only), finished_at, last_error.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -63,19 +64,16 @@ pub(super) async fn run(command: InboxCommand) -> Result<(), Failure> {
         InboxCommand::Dead(listing) => list(InboxState::Dead, listing).await,
         InboxCommand::Retry { webhook_id, table } => {
             let inbox = connect(&table).await?;
-            if inbox
-                .retry(&WebhookId::new(webhook_id.clone()))
-                .await
-                .map_err(unavailable)?
-            {
+            let id = WebhookId::new(webhook_id.clone());
+            if inbox.retry(&id).await.map_err(unavailable)? {
                 println!("retrying {webhook_id}: pending, due now");
-                Ok(())
-            } else {
-                Err(Failure(
-                    1,
-                    format!("no dead delivery {webhook_id} in {}", inbox.table()),
-                ))
+                return Ok(());
             }
+            let why = match inbox.get(&id).await.map_err(unavailable)? {
+                Some(entry) => format!("{webhook_id} is {}, not dead: nothing to retry", entry.state),
+                None => format!("no delivery {webhook_id} in {}", inbox.table()),
+            };
+            Err(Failure(NOT_DEAD, why))
         }
         InboxCommand::Purge {
             older_than_hours,
@@ -101,39 +99,66 @@ async fn list(state: InboxState, listing: Listing) -> Result<(), Failure> {
         if listing.json {
             println!("{line}");
         } else {
-            println!(
-                "{}  {}  {}  attempts={}  received={}  due={}{}",
-                line["webhook_id"].as_str().unwrap_or_default(),
-                line["type"].as_str().unwrap_or("?"),
-                line["event_id"].as_str().unwrap_or("?"),
-                entry.attempts,
-                line["received_at"].as_str().unwrap_or_default(),
-                line["due_at"].as_str().unwrap_or_default(),
-                entry
-                    .last_error
-                    .as_ref()
-                    .map(|error| format!("  error: {error}"))
-                    .unwrap_or_default(),
-            );
+            println!("{}", one_line_of(entry, &line));
         }
     }
     Ok(())
 }
 
-/// What a person needs to see of an entry (never the signature).
+/// What a person needs to see of an entry to find the order (never the
+/// signature): the event's type, checkout, amount and mode, its attempts,
+/// and when it is due (pending) or was given up (dead).
 fn describe(entry: &InboxEntry) -> serde_json::Value {
     let event = Event::from_slice(entry.stored.body().as_bytes()).ok();
     let time = |at: time::OffsetDateTime| at.format(&Rfc3339).ok();
+    let amount = event.as_ref().and_then(Event::amount);
     serde_json::json!({
         "webhook_id": entry.stored.webhook_id().as_str(),
+        "state": entry.state.as_str(),
         "event_id": event.as_ref().map(|event| event.id.as_str()),
         "type": event.as_ref().map(Event::event_type),
+        "checkout_id": event.as_ref().and_then(Event::checkout_id).map(|id| id.as_str()),
+        "amount": amount.map(|(cents, _)| cents),
+        "currency": amount.map(|(_, currency)| currency.as_str()),
+        "mode": event.as_ref().and_then(Event::mode).map(|mode| mode.as_str()),
         "attempts": entry.attempts,
         "received_at": time(entry.stored.received_at()),
-        "due_at": time(entry.due_at),
+        // Only a pending delivery waits for a next attempt.
+        "due_at": (entry.state == InboxState::Pending).then(|| time(entry.due_at)).flatten(),
         "finished_at": entry.finished_at.and_then(time),
         "last_error": entry.last_error,
     })
+}
+
+/// `described` on one line for a person: `?` for what the body does not say.
+fn one_line_of(entry: &InboxEntry, described: &serde_json::Value) -> String {
+    let text = |key: &str| described[key].as_str().unwrap_or("?").to_owned();
+    let amount = match (described["amount"].as_i64(), described["currency"].as_str()) {
+        (Some(cents), Some(currency)) => {
+            let (sign, units) = (if cents < 0 { "-" } else { "" }, cents.unsigned_abs());
+            format!("{sign}{}.{:02} {currency}", units / 100, units % 100)
+        }
+        _ => "?".to_owned(),
+    };
+    let when = match entry.state {
+        InboxState::Pending => format!("due={}", text("due_at")),
+        _ => format!("{}={}", entry.state, text("finished_at")),
+    };
+    let error = entry
+        .last_error
+        .as_ref()
+        .map(|error| format!("  error: {error}"))
+        .unwrap_or_default();
+    format!(
+        "{}  {}  checkout={}  amount={amount}  mode={}  event={}  attempts={}  received={}  {when}{error}",
+        text("webhook_id"),
+        text("type"),
+        text("checkout_id"),
+        text("mode"),
+        text("event_id"),
+        entry.attempts,
+        text("received_at"),
+    )
 }
 
 /// The inbox at `YOCO_DATABASE_URL`; errors name the variable, never
@@ -166,6 +191,19 @@ async fn connect(table: &Table) -> Result<Inbox, Failure> {
     Inbox::with_table(pool, &table.table).map_err(|err| Failure(2, format!("--table: {err}")))
 }
 
+/// The exit code when the inbox's database could not answer.
+const DATABASE_UNAVAILABLE: u8 = 3;
+/// The exit code of `inbox retry` when the delivery is not dead.
+const NOT_DEAD: u8 = 4;
+
+/// A database that could not answer (3), or one set up wrong: a table
+/// missing or not migrated, a privilege lacking (2, as a configuration
+/// error).
 fn unavailable(err: yoco_webhooks::dedup::StoreError) -> Failure {
-    Failure(1, one_line(&err))
+    let code = if err.is_configuration() {
+        2
+    } else {
+        DATABASE_UNAVAILABLE
+    };
+    Failure(code, one_line(&err))
 }

@@ -57,8 +57,10 @@ Exit status:
      an answer that was not 2xx, or the endpoint could not be reached
   2  a usage or configuration error: bad arguments (also a URL or id refused
      before sending), YOCO_SECRET_KEY unset, YOCO_API_BASE refused,
-     YOCO_DATABASE_URL unset or refused by the database, the webhook
-     secret missing or not a whsec_ secret";
+     YOCO_DATABASE_URL unset or refused by the database, the inbox table
+     missing or not migrated, the webhook secret missing or not a whsec_ secret
+  3  inbox: the database could not answer (try again)
+  4  inbox retry: the delivery is not dead (pending or done), or not in the inbox";
 
 /// Register, list and delete the Yoco webhooks of an account; send a signed
 /// sample event to a receiver.

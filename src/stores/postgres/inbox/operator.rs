@@ -45,16 +45,21 @@ impl fmt::Display for InboxState {
     }
 }
 
-/// A row of the inbox, for a person to look at ([`Inbox::list`]).
+/// A row of the inbox, for a person to look at ([`Inbox::list`],
+/// [`Inbox::get`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InboxEntry {
     /// The delivery as received.
     pub stored: StoredDelivery,
+    /// Where it is: pending, done or dead.
+    pub state: InboxState,
     /// How many attempts were taken, each counted when a worker took it:
     /// one in progress, and one that never answered, count too.
     pub attempts: u32,
-    /// When the next attempt is due (pending), or was (done, dead).
+    /// When the next attempt is due, for a pending delivery. A done or dead
+    /// one has no next attempt: this is then the backoff its last attempt
+    /// set, which nothing waits for (it may be in the future).
     pub due_at: OffsetDateTime,
     /// When it was processed or given up, if it was.
     pub finished_at: Option<OffsetDateTime>,
@@ -75,6 +80,19 @@ impl Inbox {
             .await
             .map_err(|err| store_error("PostgreSQL could not list the inbox", &err))?;
         rows.iter().map(entry).collect()
+    }
+
+    /// The delivery of `webhook_id`, in whatever state, if the inbox has it.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the database could not answer.
+    pub async fn get(&self, webhook_id: &WebhookId) -> Result<Option<InboxEntry>, StoreError> {
+        let row = sqlx::query(&self.sql.get)
+            .bind(webhook_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not read the inbox", &err))?;
+        row.as_ref().map(entry).transpose()
     }
 
     /// Puts a dead delivery back: pending, due now, with all its attempts
@@ -113,8 +131,20 @@ impl Inbox {
 fn entry(row: &PgRow) -> Result<InboxEntry, StoreError> {
     let attempts: i32 = column(row, 5)?;
     let finished_at: Option<f64> = column(row, 7)?;
+    let state: String = column(row, 10)?;
+    let state = match state.as_str() {
+        "pending" => InboxState::Pending,
+        "done" => InboxState::Done,
+        "dead" => InboxState::Dead,
+        _ => {
+            return Err(StoreError::new(
+                "PostgreSQL answered a state this version does not know",
+            ));
+        }
+    };
     Ok(InboxEntry {
         stored: stored_from(row)?,
+        state,
         attempts: u32::try_from(attempts).unwrap_or(0),
         due_at: time_at(column(row, 6)?)?,
         finished_at: finished_at.map(time_at).transpose()?,

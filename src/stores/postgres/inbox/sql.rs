@@ -33,6 +33,11 @@ CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_done"
 "#;
 
 /// The inbox's SQL, rendered once for its table.
+/// The columns of an `InboxEntry`, in the order `operator::entry` reads them.
+const ENTRY_COLUMNS: &str = "webhook_id, webhook_timestamp, webhook_signature, body,
+       extract(epoch FROM received_at)::bigint, attempts,
+       extract(epoch FROM due_at)::float8, extract(epoch FROM finished_at)::float8, last_error, receipt, state";
+
 #[derive(Debug)]
 pub(super) struct InboxStatements {
     pub(super) migration: String,
@@ -43,6 +48,7 @@ pub(super) struct InboxStatements {
     pub(super) failed: String,
     pub(super) refused: String,
     pub(super) list: String,
+    pub(super) get: String,
     pub(super) retry: String,
     pub(super) purge: String,
 }
@@ -144,14 +150,14 @@ WHERE webhook_id = $1"
             ),
             // $1 state, $2 how many.
             list: format!(
-                "SELECT webhook_id, webhook_timestamp, webhook_signature, body,
-       extract(epoch FROM received_at)::bigint, attempts,
-       extract(epoch FROM due_at)::float8, extract(epoch FROM finished_at)::float8, last_error, receipt
+                "SELECT {ENTRY_COLUMNS}
 FROM {qualified}
 WHERE state = $1
 ORDER BY due_at, webhook_id
 LIMIT $2"
             ),
+            // $1 id.
+            get: format!("SELECT {ENTRY_COLUMNS} FROM {qualified} WHERE webhook_id = $1"),
             // $1 id.
             retry: format!(
                 "UPDATE {qualified}
