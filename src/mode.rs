@@ -79,6 +79,17 @@ macro_rules! string_enum {
 }
 pub(crate) use string_enum;
 
+/// A mode as a bounded label for metrics: `live`, `test`, `other` or `none`.
+#[cfg(feature = "http")]
+pub(crate) fn mode_label(mode: Option<&Mode>) -> &'static str {
+    match mode {
+        Some(Mode::Live) => "live",
+        Some(Mode::Test) => "test",
+        Some(_) => "other",
+        None => "none",
+    }
+}
+
 string_enum!(
     /// Live or test mode. One endpoint receives both.
     Mode {

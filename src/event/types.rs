@@ -30,6 +30,18 @@ pub(crate) fn event_type_name(text: &str) -> Cow<'static, str> {
     }
 }
 
+/// Known event types as themselves, any other as `other`: a bounded label
+/// for metrics.
+#[cfg(any(feature = "http", all(feature = "postgres", feature = "metrics")))]
+pub(crate) fn event_type_label(event_type: &str) -> &'static str {
+    match event_type {
+        PAYMENT_SUCCEEDED => PAYMENT_SUCCEEDED,
+        REFUND_SUCCEEDED => REFUND_SUCCEEDED,
+        REFUND_FAILED => REFUND_FAILED,
+        _ => "other",
+    }
+}
+
 /// A Yoco webhook event, such as the sample in Yoco's documentation:
 ///
 /// ```json

@@ -143,7 +143,7 @@ fn no_value_of_a_body_reaches_an_error_a_log_or_a_metric() {
             .with_span_events(FmtSpan::FULL)
             .with_filter(tracing_subscriber::filter::LevelFilter::TRACE),
     );
-    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let _subscriber = crate::capture_this_thread(subscriber);
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = tokio::runtime::Builder::new_current_thread()

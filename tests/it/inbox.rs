@@ -34,14 +34,14 @@ use crate::postgres::{PgServer, TestDb, pool};
 /// How long a test waits for the workers to reach a state before it fails.
 const PATIENCE: Duration = Duration::from_secs(90);
 
-fn receiver() -> Receiver {
+pub(crate) fn receiver() -> Receiver {
     Receiver::new(
         Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
         CheckoutFilter::any(),
     )
 }
 
-fn signed(id: &str) -> (Vec<u8>, Vec<(String, String)>) {
+pub(crate) fn signed(id: &str) -> (Vec<u8>, Vec<(String, String)>) {
     let body = SampleEvent::payment_succeeded()
         .event_id(&format!("evt_{id}"))
         .checkout_id("ch_shop")
@@ -56,7 +56,7 @@ fn signed(id: &str) -> (Vec<u8>, Vec<(String, String)>) {
 }
 
 /// A verified delivery `id`, as the receiver stores it.
-fn stored(id: &str) -> StoredDelivery {
+pub(crate) fn stored(id: &str) -> StoredDelivery {
     let (body, headers) = signed(id);
     match receiver().receive(&headers, &body).unwrap() {
         Outcome::Process(delivery) => delivery.to_stored(),
@@ -65,7 +65,7 @@ fn stored(id: &str) -> StoredDelivery {
 }
 
 /// Posts delivery `id` to `url` as Yoco would: (status, text).
-async fn post(client: &reqwest::Client, url: &str, id: &str) -> (u16, String) {
+pub(crate) async fn post(client: &reqwest::Client, url: &str, id: &str) -> (u16, String) {
     let (body, headers) = signed(id);
     let mut request = client.post(url).timeout(Duration::from_secs(15)).body(body);
     for (name, value) in headers {
@@ -76,7 +76,7 @@ async fn post(client: &reqwest::Client, url: &str, id: &str) -> (u16, String) {
 }
 
 /// The inbox's table and the workers' `processed` table, on `pool`.
-async fn prepare(pool: &PgPool) -> Inbox {
+pub(crate) async fn prepare(pool: &PgPool) -> Inbox {
     let inbox = Inbox::new(pool.clone());
     inbox.migrate().await.unwrap();
     sqlx::raw_sql(
@@ -144,7 +144,7 @@ impl Worker {
 }
 
 /// How many times each delivery was processed (committed).
-async fn processed(pool: &PgPool) -> HashMap<String, i64> {
+pub(crate) async fn processed(pool: &PgPool) -> HashMap<String, i64> {
     sqlx::query_as("SELECT webhook_id, count(*) FROM processed GROUP BY webhook_id")
         .fetch_all(pool)
         .await
@@ -154,7 +154,7 @@ async fn processed(pool: &PgPool) -> HashMap<String, i64> {
 }
 
 /// (state, attempts, last_error) of delivery `id`.
-async fn row(pool: &PgPool, id: &str) -> (String, i32, Option<String>) {
+pub(crate) async fn row(pool: &PgPool, id: &str) -> (String, i32, Option<String>) {
     sqlx::query_as("SELECT state, attempts, last_error FROM yoco_webhook_inbox WHERE webhook_id = $1")
         .bind(id)
         .fetch_one(pool)
@@ -163,7 +163,7 @@ async fn row(pool: &PgPool, id: &str) -> (String, i32, Option<String>) {
 }
 
 /// Waits until `check` holds, polling the database; fails after [`PATIENCE`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,

@@ -124,6 +124,8 @@ mod redis;
 mod registration;
 #[cfg(feature = "rocket")]
 mod rocket;
+#[cfg(feature = "postgres")]
+mod runner;
 #[cfg(any(feature = "redis", feature = "postgres", feature = "lambda", feature = "worker"))]
 mod servers;
 #[cfg(feature = "tower")]
@@ -247,6 +249,30 @@ pub(crate) fn body_16k() -> Vec<u8> {
 /// The instant `secs` seconds after the Unix epoch.
 pub(crate) fn unix(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap()
+}
+
+/// `subscriber` as this thread's default until the guard drops: what a
+/// test captures of its own thread while other tests run beside it.
+///
+/// It also holds a second dispatcher: while only one exists, tracing-core
+/// asks just the current thread's default about a callsite reached for the
+/// first time, so a span first reached by another test's thread (with no
+/// subscriber) would be cached as disabled for everyone, this test too.
+pub(crate) fn capture_this_thread<S>(subscriber: S) -> ThisThread
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    let second = tracing::Dispatch::new(tracing_subscriber::registry());
+    ThisThread {
+        _default: tracing::subscriber::set_default(subscriber),
+        _second: second,
+    }
+}
+
+/// The guard of [`capture_this_thread`]; fields drop in this order.
+pub(crate) struct ThisThread {
+    _default: tracing::subscriber::DefaultGuard,
+    _second: tracing::Dispatch,
 }
 
 /// `verifier`'s verdict, without the borrowed [`yoco_webhooks::Verified`].

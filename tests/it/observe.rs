@@ -149,7 +149,7 @@ fn row(id: &str, outcome: &str, reason: &str, status: u16) -> (String, String, S
 fn every_case_of_the_suite_is_reported_with_its_outcome_and_nothing_secret() {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry().with(captured.clone());
-    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let _subscriber = crate::capture_this_thread(subscriber);
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = current_thread_runtime();
@@ -375,7 +375,7 @@ impl IdempotencyStore for Down {
 #[test]
 fn in_progress_and_store_unavailable_are_reported() {
     let captured = Captured::default();
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let _subscriber = crate::capture_this_thread(tracing_subscriber::registry().with(captured.clone()));
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = current_thread_runtime();
@@ -456,7 +456,7 @@ fn outcomes(snapshotter: &metrics_util::debugging::Snapshotter) -> BTreeMap<Stri
 #[test]
 fn a_queued_retry_is_reported_as_a_duplicate() {
     let captured = Captured::default();
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let _subscriber = crate::capture_this_thread(tracing_subscriber::registry().with(captured.clone()));
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = current_thread_runtime();
@@ -503,7 +503,7 @@ fn a_queued_retry_is_reported_as_a_duplicate() {
 #[test]
 fn a_delivery_the_route_ignores_is_answered_and_counted_as_ignored() {
     let captured = Captured::default();
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let _subscriber = crate::capture_this_thread(tracing_subscriber::registry().with(captured.clone()));
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = current_thread_runtime();
@@ -609,7 +609,7 @@ fn refusals_carry_the_claimed_id_apart_and_a_413_is_an_error() {
         .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::DEBUG)
         .finish();
-    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let _subscriber = crate::capture_this_thread(subscriber);
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = current_thread_runtime();

@@ -427,7 +427,7 @@ async fn migrating_again_logs_no_notice() {
     let db = TestDb::new("migrations_quiet").await;
     let pool = db.pool().await;
     let notices = Notices::default();
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(notices.clone()));
+    let _subscriber = crate::capture_this_thread(tracing_subscriber::registry().with(notices.clone()));
     let store = PostgresStore::new(pool.clone());
     let inbox = yoco_webhooks::postgres::Inbox::new(pool.clone());
     for _ in 0..2 {

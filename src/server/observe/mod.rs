@@ -18,8 +18,8 @@ pub(crate) use timing::{Stopwatch, TimedStore, store_call};
 use super::answered::Answered;
 use super::rejection::YocoRejection;
 use crate::dedup::process::Processed;
-use crate::event::{PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_SUCCEEDED};
-use crate::mode::Mode;
+use crate::event::event_type_label;
+use crate::mode::{Mode, mode_label};
 use crate::receive::Delivery;
 use crate::verify::{SecretName, VerifyError};
 
@@ -334,25 +334,6 @@ fn claimed(webhook_id: &[u8]) -> String {
         .filter(|&c| !misleading(c))
         .take(CLAIMED_ID_CHARS)
         .collect()
-}
-
-/// Known event types as themselves, any other as `other`: a bounded label.
-fn event_type_label(event_type: &str) -> &'static str {
-    match event_type {
-        PAYMENT_SUCCEEDED => PAYMENT_SUCCEEDED,
-        REFUND_SUCCEEDED => REFUND_SUCCEEDED,
-        REFUND_FAILED => REFUND_FAILED,
-        _ => "other",
-    }
-}
-
-fn mode_label(mode: Option<&Mode>) -> &'static str {
-    match mode {
-        Some(Mode::Live) => "live",
-        Some(Mode::Test) => "test",
-        Some(_) => "other",
-        None => "none",
-    }
 }
 
 #[cfg(feature = "tracing")]

@@ -250,9 +250,10 @@ mod store; // `PostgresStore`, the idempotency store
 
 pub use sqlx;
 
+pub use inbox::observe;
 pub use inbox::{
-    DEFAULT_INBOX_TABLE, DEFAULT_MAX_ATTEMPTS, INBOX_MIGRATION, Inbox, InboxDelivery, InboxEntry, InboxState,
-    NextAttempt, Worked,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_INBOX_TABLE, DEFAULT_MAX_ATTEMPTS, INBOX_MIGRATION, Inbox, InboxCounts,
+    InboxDelivery, InboxEntry, InboxHandler, InboxRunner, InboxState, NextAttempt, Worked,
 };
 pub use schema::{DEFAULT_TABLE, MIGRATION, TableNameError};
 pub use store::PostgresStore;

@@ -10,8 +10,8 @@ use std::pin::Pin;
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
-use super::Inbox;
 use super::row::{stored_from, time_at};
+use super::{IDLE_MARGIN, Inbox};
 use crate::dedup::StoreError;
 use crate::handoff::StoredDelivery;
 use crate::ids::WebhookId;
@@ -101,6 +101,15 @@ pub enum Worked<T, E> {
         /// The handler's result.
         value: T,
     },
+    /// The handler ran past the inbox's
+    /// [`attempt_timeout`](Inbox::attempt_timeout) and was stopped: a failed
+    /// attempt, run again after the backoff, or dead.
+    TimedOut {
+        /// The delivery.
+        webhook_id: WebhookId,
+        /// When it runs again.
+        next: NextAttempt,
+    },
     /// The handler failed; the delivery runs again, or is dead.
     Failed {
         /// The delivery.
@@ -187,18 +196,23 @@ impl Inbox {
                 taken.done().await?;
                 Ok(Worked::Ignored(ignored))
             }
-            Ok(Outcome::Process(delivery)) => match handler(delivery).await {
-                Ok(value) => {
+            Ok(Outcome::Process(delivery)) => match tokio::time::timeout(self.attempt_timeout, handler(delivery)).await
+            {
+                Ok(Ok(value)) => {
                     taken.done().await?;
                     Ok(Worked::Done { webhook_id, value })
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     let next = taken.failed(&error.to_string()).await?;
                     Ok(Worked::Failed {
                         webhook_id,
                         error,
                         next,
                     })
+                }
+                Err(_) => {
+                    let next = taken.failed(&timed_out(self.attempt_timeout)).await?;
+                    Ok(Worked::TimedOut { webhook_id, next })
                 }
             },
         }
@@ -238,9 +252,17 @@ impl InboxDelivery {
                 .begin()
                 .await
                 .map_err(|err| store_error("PostgreSQL could not begin a transaction", &err))?;
+            // The lock, and the server's own limit on this transaction
+            // sitting idle, in one statement.
+            let idle_limit = inbox
+                .attempt_timeout
+                .saturating_add(IDLE_MARGIN)
+                .as_millis()
+                .min(i32::MAX as u128);
             let held = sqlx::query(&inbox.sql.hold)
                 .bind(stored.webhook_id().as_str())
                 .bind(&lease)
+                .bind(idle_limit.to_string())
                 .fetch_optional(&mut *transaction)
                 .await
                 .map_err(|err| store_error("PostgreSQL could not lock the delivery", &err))?;
@@ -353,6 +375,31 @@ impl InboxDelivery {
         })
     }
 
+    /// Rolls your changes back and gives the attempt back: not counted, the
+    /// delivery due again now, for another worker (or this one after a
+    /// restart). For a worker that stops before the handler finished.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the database could not answer: the attempt then
+    /// counts, and the delivery is due after its backoff, as if dropped.
+    pub async fn release(self) -> Result<(), StoreError> {
+        let step: Step<'static, ()> = Box::pin(self.release_now());
+        step.await
+    }
+
+    async fn release_now(mut self) -> Result<(), StoreError> {
+        sqlx::query(ROLLBACK_HANDLER)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not roll the handler's changes back", &err))?;
+        sqlx::query(&self.inbox.sql.release)
+            .bind(self.stored.webhook_id().as_str())
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not give the attempt back", &err))?;
+        commit(self.transaction).await
+    }
+
     /// Rolls your changes back and records the delivery dead at once, with
     /// `reason`: for a stored delivery that did not [`check`](Self::check)
     /// out, which no attempt will ever process.
@@ -377,6 +424,11 @@ impl InboxDelivery {
             .map_err(|err| store_error("PostgreSQL could not record the delivery dead", &err))?;
         commit(self.transaction).await
     }
+}
+
+/// The `last_error` of an attempt stopped at its timeout.
+pub(super) fn timed_out(timeout: std::time::Duration) -> String {
+    format!("timed out: the handler ran past the attempt timeout ({timeout:?})")
 }
 
 async fn commit(transaction: Transaction<'static, Postgres>) -> Result<(), StoreError> {

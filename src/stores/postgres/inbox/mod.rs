@@ -17,12 +17,15 @@ use crate::stores::postgres::error::store_error;
 use crate::stores::postgres::schema::{TableNameError, migrate_locked, parse_table, quote_name};
 
 mod attempt; // a delivery a worker took: `Inbox::next`, `Inbox::work`, done or failed
-mod operator; // what a person does: `Inbox::list`, `Inbox::retry`, `Inbox::purge_done`
+pub mod observe; // the span and metrics of each attempt, and the inbox's gauges
+mod operator; // what a person does: `Inbox::list`, `Inbox::retry`, `Inbox::counts`, `Inbox::purge_done`
 mod row; // the stored delivery and the times in the statements' rows
+mod runner; // `InboxRunner`: workers, polling, timeouts, shutdown
 mod sql; // the migration and every statement, for a table
 
 pub use attempt::{InboxDelivery, NextAttempt, Worked};
-pub use operator::{InboxEntry, InboxState};
+pub use operator::{InboxCounts, InboxEntry, InboxState};
+pub use runner::{InboxHandler, InboxRunner};
 pub use sql::INBOX_MIGRATION;
 use sql::InboxStatements;
 
@@ -50,7 +53,17 @@ pub struct Inbox {
     max_attempts: u32,
     first_backoff: Duration,
     max_backoff: Duration,
+    attempt_timeout: Duration,
 }
+
+/// How long an attempt's handler may run by default before it counts as
+/// failed ([`Inbox::attempt_timeout`]).
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What PostgreSQL allows an attempt's transaction to sit idle beyond the
+/// attempt's timeout before it ends the session (and so frees the row): a
+/// worker that hangs outside the runtime's reach holds nothing for ever.
+const IDLE_MARGIN: Duration = Duration::from_secs(30);
 
 impl Inbox {
     /// An inbox in the table [`DEFAULT_INBOX_TABLE`], using `pool`, with
@@ -81,7 +94,26 @@ impl Inbox {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             first_backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(60 * 60),
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
         }
+    }
+
+    /// How long a handler may run on one attempt ([`work`](Self::work) and
+    /// the [`InboxRunner`]) before the attempt counts as failed, with the
+    /// backoff, as an error does; default [`DEFAULT_ATTEMPT_TIMEOUT`]. The
+    /// attempt's transaction (and its row lock) ends with it. PostgreSQL
+    /// also ends a transaction left idle 30 seconds past the timeout, so a
+    /// worker stuck where the timeout cannot reach it (a blocking call)
+    /// frees the row all the same.
+    #[must_use]
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The same inbox on another pool (the runner's own).
+    fn on_pool(&self, pool: PgPool) -> Self {
+        Self { pool, ..self.clone() }
     }
 
     /// How many attempts a delivery gets before it is dead (at least one).
@@ -183,6 +215,7 @@ impl fmt::Debug for Inbox {
             .field("table", &self.table)
             .field("connections", &self.pool.size())
             .field("max_attempts", &self.max_attempts)
+            .field("attempt_timeout", &self.attempt_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -67,7 +67,42 @@ pub struct InboxEntry {
     pub last_error: Option<String>,
 }
 
+/// How the inbox stands ([`Inbox::counts`]): what an operator alerts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboxCounts {
+    /// Deliveries waiting for a worker or for their next attempt.
+    pub pending: u64,
+    /// Dead deliveries, waiting for a person.
+    pub dead: u64,
+    /// How long ago the oldest pending delivery was received; `None` when
+    /// nothing is pending.
+    pub oldest_pending: Option<Duration>,
+}
+
 impl Inbox {
+    /// How many deliveries are pending and dead, and the oldest pending
+    /// one's age: each count on its partial index, never over the done
+    /// rows. The [`InboxRunner`](super::InboxRunner) reports them as
+    /// gauges.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the database could not answer.
+    pub async fn counts(&self) -> Result<InboxCounts, StoreError> {
+        let row = sqlx::query(&self.sql.counts)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|err| store_error("PostgreSQL could not count the inbox", &err))?;
+        let count = |index| column::<i64>(&row, index).map(|count| u64::try_from(count).unwrap_or(0));
+        let oldest: Option<f64> = column(&row, 2)?;
+        Ok(InboxCounts {
+            pending: count(0)?,
+            dead: count(1)?,
+            // A received_at ahead of the clock (another machine's) is no age.
+            oldest_pending: oldest.map(|seconds| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO)),
+        })
+    }
+
     /// Up to `limit` deliveries in `state`, the earliest due first.
     ///
     /// # Errors

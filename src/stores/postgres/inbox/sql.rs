@@ -30,6 +30,8 @@ CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_due"
     ON "yoco_webhook_inbox" (due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_done"
     ON "yoco_webhook_inbox" (finished_at) WHERE state = 'done';
+CREATE INDEX IF NOT EXISTS "yoco_webhook_inbox_dead"
+    ON "yoco_webhook_inbox" (finished_at) WHERE state = 'dead';
 "#;
 
 /// The inbox's SQL, rendered once for its table.
@@ -47,7 +49,9 @@ pub(super) struct InboxStatements {
     pub(super) done: String,
     pub(super) failed: String,
     pub(super) refused: String,
+    pub(super) release: String,
     pub(super) list: String,
+    pub(super) counts: String,
     pub(super) get: String,
     pub(super) retry: String,
     pub(super) purge: String,
@@ -57,6 +61,7 @@ impl InboxStatements {
     pub(super) fn for_table(qualified: &str, name: &str) -> Self {
         let due = quote_name(&format!("{name}_due"));
         let done = quote_name(&format!("{name}_done"));
+        let dead = quote_name(&format!("{name}_dead"));
         Self {
             migration: format!(
                 "CREATE TABLE IF NOT EXISTS {qualified} (
@@ -79,6 +84,8 @@ CREATE INDEX IF NOT EXISTS {due}
     ON {qualified} (due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS {done}
     ON {qualified} (finished_at) WHERE state = 'done';
+CREATE INDEX IF NOT EXISTS {dead}
+    ON {qualified} (finished_at) WHERE state = 'dead';
 "
             ),
             // $1 id, $2 timestamp header, $3 signature header, $4 body, $5
@@ -117,11 +124,12 @@ WHERE inbox.webhook_id = due.webhook_id
 RETURNING inbox.webhook_id, inbox.webhook_timestamp, inbox.webhook_signature, inbox.body,
     extract(epoch FROM inbox.received_at)::bigint, inbox.attempts, inbox.lease::text, inbox.receipt"
             ),
-            // $1 id, $2 lease. Locks the taken delivery until the worker's
-            // transaction ends, unless another worker took it over meanwhile
-            // (its wait had passed): then no row.
+            // $1 id, $2 lease, $3 the transaction's idle limit in ms. Locks
+            // the taken delivery until the worker's transaction ends, unless
+            // another worker took it over meanwhile (its wait had passed):
+            // then no row. Held, it sets the limit for this transaction.
             hold: format!(
-                "SELECT 1 FROM {qualified}
+                "SELECT set_config('idle_in_transaction_session_timeout', $3, true) FROM {qualified}
 WHERE webhook_id = $1 AND state = 'pending' AND lease = $2::uuid
 FOR UPDATE SKIP LOCKED"
             ),
@@ -141,6 +149,19 @@ SET last_error = $2,
     due_at = statement_timestamp() + make_interval(secs => $4)
 WHERE webhook_id = $1
 RETURNING state = 'dead', extract(epoch FROM due_at)::float8"
+            ),
+            // $1 id. A shutdown gives the attempt back: not counted, due now.
+            release: format!(
+                "UPDATE {qualified}
+SET attempts = greatest(attempts - 1, 0), due_at = statement_timestamp(), lease = NULL
+WHERE webhook_id = $1"
+            ),
+            // Pending, dead, and the oldest pending delivery's age: each on
+            // its partial index, never over the done rows.
+            counts: format!(
+                "SELECT (SELECT count(*) FROM {qualified} WHERE state = 'pending'),
+       (SELECT count(*) FROM {qualified} WHERE state = 'dead'),
+       (SELECT extract(epoch FROM clock_timestamp() - min(received_at))::float8 FROM {qualified} WHERE state = 'pending')"
             ),
             // $1 id, $2 why.
             refused: format!(
