@@ -211,6 +211,8 @@ pub use stores::redis;
 // The secret and the Standard Webhooks verifier.
 pub use secret::{SecretError, WebhookSecret};
 pub use verify::{DEFAULT_TOLERANCE, SecretName, Verified, Verifier, VerifierBuilder, VerifyError};
+// Why a refused request does not verify, named as a cause to act on.
+pub use verify::{BodyChange, Diagnosis, SignatureSpelling, TextKey};
 // Yoco's events, and the ids and mode that say whose they are.
 pub use event::types::{Event, EventData};
 pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};
