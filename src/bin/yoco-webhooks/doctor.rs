@@ -175,7 +175,9 @@ fn unchunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
     loop {
         let (start, size) = match httparse::parse_chunk_size(rest) {
             Ok(httparse::Status::Complete(found)) => found,
-            Ok(httparse::Status::Partial) | Err(_) => return Err("the chunked body is cut short or malformed".to_owned()),
+            Ok(httparse::Status::Partial) | Err(_) => {
+                return Err("the chunked body is cut short or malformed".to_owned());
+            }
         };
         let size = usize::try_from(size).map_err(|_| "a chunk is too large".to_owned())?;
         if size == 0 {
@@ -318,7 +320,10 @@ mod tests {
 
     #[test]
     fn reads_a_header_given_as_name_colon_value() {
-        assert_eq!(header("webhook-id: msg_1").unwrap(), ("webhook-id".to_owned(), b"msg_1".to_vec()));
+        assert_eq!(
+            header("webhook-id: msg_1").unwrap(),
+            ("webhook-id".to_owned(), b"msg_1".to_vec())
+        );
         assert_eq!(header("a:b:c").unwrap().1, b"b:c");
         for bad in ["no colon", ": value", "two words: x"] {
             assert!(header(bad).is_err(), "{bad}");

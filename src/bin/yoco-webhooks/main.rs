@@ -57,7 +57,7 @@ Environment:
 Their values are never printed.
 
 Exit status:
-  0  success
+  0  success; for doctor, the request verifies
   1  an error from Yoco's API, or Yoco could not be reached; for trigger,
      an answer that was not 2xx, or the endpoint could not be reached; for
      doctor, a request that does not verify (the cause is printed)
@@ -187,9 +187,19 @@ mod tests {
         let hidden = parse("trigger --to http://x/ --secret whsec_c2VjcmV0");
         assert!(!format!("{hidden:?}").contains("whsec_"), "{hidden:?}");
         let doctor = parse("doctor --request r.http --secret whsec_c2VjcmV0 --live-secret whsec_bGl2ZQ --json");
-        assert!(matches!(&doctor, Ok(Command::Doctor(Doctor { json: true, tolerance: 180, .. }))));
+        assert!(matches!(
+            &doctor,
+            Ok(Command::Doctor(Doctor {
+                json: true,
+                tolerance: 180,
+                ..
+            }))
+        ));
         assert!(!format!("{doctor:?}").contains("whsec_"), "{doctor:?}");
-        assert!(matches!(parse("doctor -H webhook-id:msg_1 --body-text {}"), Ok(Command::Doctor(_))));
+        assert!(matches!(
+            parse("doctor -H webhook-id:msg_1 --body-text {}"),
+            Ok(Command::Doctor(_))
+        ));
         #[cfg(feature = "postgres")]
         for line in [
             "inbox dead",
