@@ -85,7 +85,7 @@ struct Candidate {
 #[derive(Default)]
 struct Entries {
     candidates: Vec<Candidate>,
-    /// The first `v1` entry that is no signature at all.
+    /// Whether a `v1` entry is no signature at all.
     unreadable: bool,
 }
 
@@ -324,7 +324,10 @@ fn diagnose<H: Headers + ?Sized>(
     if sent.is_none_or(|sent| sent > MAX_UNIX_SECONDS) {
         return Diagnosis::MalformedTimestamp;
     }
-    if let Some(spelling) = entries.candidates.iter().find_map(|candidate| candidate.spelling) {
+    // Only misspelled signatures, none of them any secret's.
+    if entries.candidates.iter().all(|candidate| candidate.spelling.is_some())
+        && let Some(spelling) = entries.candidates.first().and_then(|candidate| candidate.spelling)
+    {
         return Diagnosis::MisspelledSignature { spelling, secret: None };
     }
     Diagnosis::NoSecretSigns {
@@ -546,6 +549,13 @@ mod tests {
                 "{spelled}"
             );
         }
+        // A wrong signature spelled right beside one spelled wrong.
+        set(
+            &mut headers,
+            WEBHOOK_SIGNATURE,
+            format!("v1,{} v1,{}", "A".repeat(43), "ab".repeat(32)),
+        );
+        assert!(matches!(diagnose(&headers, &body), Diagnosis::NoSecretSigns { .. }));
         // Spelled wrong, and no secret's either.
         set(&mut headers, WEBHOOK_SIGNATURE, format!("v1,{}", "ab".repeat(32)));
         assert_eq!(
@@ -608,10 +618,21 @@ mod tests {
             }
         );
         let shown = diagnosis.to_string();
-        assert!(shown.contains("3600 s ago") && shown.contains("replay"), "{shown}");
+        assert!(
+            shown.contains("3600 s (about 60 minutes) ago") && shown.contains("replay"),
+            "{shown}"
+        );
         let diagnosis = diagnose_with(&verifier, &headers, &body, SIGNED_AT - 600);
         assert!(matches!(diagnosis, Diagnosis::OutsideTolerance { age_secs: -600, .. }));
-        assert!(diagnosis.to_string().contains("600 s in the future"), "{diagnosis}");
+        assert!(
+            diagnosis.to_string().contains("600 s (about 10 minutes) in the future"),
+            "{diagnosis}"
+        );
+        let long_ago = diagnose_with(&verifier, &headers, &body, SIGNED_AT + 78_005_197).to_string();
+        assert!(
+            long_ago.contains("signed 78005197 s (about 902 days) ago"),
+            "{long_ago}"
+        );
         // At the edge of the tolerance it verifies, as `verify_at` does.
         assert!(diagnose_with(&verifier, &headers, &body, SIGNED_AT + 180).verifies());
     }

@@ -340,16 +340,24 @@ impl fmt::Display for Diagnosis {
     }
 }
 
-/// A signed age in words: `90 s ago`, `90 s in the future`.
+/// A signed age in words: `signed 90 s ago`, `signed 7200 s (about 2
+/// hours) in the future`.
 struct Age(i64);
 
 impl fmt::Display for Age {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 >= 0 {
-            write!(f, "signed {} s ago", self.0)
-        } else {
-            write!(f, "signed {} s in the future", self.0.unsigned_abs())
+        let seconds = self.0.unsigned_abs();
+        write!(f, "signed {seconds} s")?;
+        let (count, unit) = match seconds {
+            0..120 => (0, ""),
+            120..7200 => (seconds / 60, "minutes"),
+            7200..172_800 => (seconds / 3600, "hours"),
+            _ => (seconds / 86_400, "days"),
+        };
+        if count > 0 {
+            write!(f, " (about {count} {unit})")?;
         }
+        f.write_str(if self.0 >= 0 { " ago" } else { " in the future" })
     }
 }
 
