@@ -100,7 +100,8 @@ fn a_captured_request_verifies_or_names_its_cause() {
         (json["age_secs"].as_i64(), json["secret"].as_str()),
         (Some(3600), Some("secret-1"))
     );
-    assert!(json["message"].as_str().unwrap().contains("signed 3600 s (about 60 minutes) ago"), "{json}");
+    let message = json["message"].as_str().unwrap();
+    assert!(message.contains("signed 3600 s (about 60 minutes) ago"), "{message}");
     assert!(String::from_utf8(output.stderr).unwrap().contains("does not verify"));
 
     // A trailing newline the handler added to the body it verified.
