@@ -19,6 +19,8 @@
 //!   endpoint, signing by hand, and checking a store of your own.
 //! - [`secrets`]: rotating secrets, the tolerance, live and test on one
 //!   endpoint, and other senders.
+//! - [`troubleshooting`]: why a request was refused with 401, named as a
+//!   cause, from your handler or `yoco-webhooks doctor`.
 //!
 //! A page whose examples need features shows them when those features are
 //! on, as on docs.rs, which builds with all of them.
@@ -69,4 +71,10 @@ page!(
     all(),
     "Secrets, tolerance, modes and other senders.",
     "no feature"
+);
+page!(
+    troubleshooting,
+    all(feature = "http", feature = "testing"),
+    "Why a request was refused with 401: the diagnosis and `yoco-webhooks doctor`.",
+    "the features `http` and `testing`"
 );

@@ -46,7 +46,7 @@
 //!
 //! - **The core** (no I/O, no async, no clock of its own): [`WebhookSecret`]
 //!   (`secret.rs`), the Standard Webhooks [`Verifier`] (`verify/`, with
-//!   `signature.rs`), reading headers from any server ([`headers`]), ids and
+//!   `signature.rs`; [`Diagnosis`] names why a request does not verify), reading headers from any server ([`headers`]), ids and
 //!   [`Mode`] (`ids.rs`, `mode.rs`), typed events ([`Event`], [`EventData`],
 //!   payloads in [`event`]), and [`CheckoutFilter`] (`filter.rs`).
 //! - **The receiver** (`receive/`): [`Receiver`] verifies, reads and
@@ -72,11 +72,11 @@
 //! - **Around it**: [`registration`] (Yoco's webhook-registration API, as
 //!   request builders and answer readers, and a ready client), [`testing`]
 //!   (a signer, sample events, the store contract's suite), and the
-//!   `yoco-webhooks` command line (`src/bin/`: registration, `trigger`, the
-//!   inbox).
+//!   `yoco-webhooks` command line (`src/bin/`: registration, `trigger`,
+//!   `doctor`, the inbox).
 //! - **The guide** ([`guide`]): how to put the parts together in
 //!   production: stores, the inbox, observability, registration, testing,
-//!   secrets.
+//!   secrets, troubleshooting a 401.
 //!
 //! # Features
 //!
@@ -86,7 +86,7 @@
 //! | `http-body` | no | nothing public: the body reading that `axum`, `tower` and `poem` share, for integrations on `http-body` servers |
 //! | `testing` | no | the [`testing`] module: [`testing::Signer`], [`testing::SampleEvent`], [`testing::check_store`] (futures-util, futures-timer) |
 //! | `client` | no | `registration::Client`, an async client for the registration API (reqwest, rustls) |
-//! | `cli` | no | the `yoco-webhooks` command line (clap): `cargo install yoco-webhooks --features cli` (add `postgres` for its `inbox` commands) |
+//! | `cli` | no | the `yoco-webhooks` command line (clap, httparse): `cargo install yoco-webhooks --features cli` (add `postgres` for its `inbox` commands) |
 //! | `axum` | no | `axum`: the extractor for axum 0.8, with body limit and deduplication |
 //! | `actix-web` | no | `actix_web`: the extractor for actix-web 4, configured through `app_data` |
 //! | `poem` | no | `poem`: the extractor for Poem 3, configured through `Data` |
@@ -211,6 +211,8 @@ pub use stores::redis;
 // The secret and the Standard Webhooks verifier.
 pub use secret::{SecretError, WebhookSecret};
 pub use verify::{DEFAULT_TOLERANCE, SecretName, Verified, Verifier, VerifierBuilder, VerifyError};
+// Why a refused request does not verify, named as a cause to act on.
+pub use verify::{BodyChange, Diagnosis, SignatureSpelling, TextKey};
 // Yoco's events, and the ids and mode that say whose they are.
 pub use event::types::{Event, EventData};
 pub use ids::{CheckoutId, EventId, PaymentId, RefundId, WebhookId};

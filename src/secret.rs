@@ -1,6 +1,7 @@
 //! The webhook signing secret, parsed once and never printed.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -30,6 +31,19 @@ const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
 #[derive(Clone)]
 pub struct WebhookSecret {
     keyed_mac: HmacSha256,
+    /// The keys a sender gets wrong with this secret's text, for the
+    /// diagnosis only; none for a secret made from its key bytes.
+    text_keys: Option<Arc<TextKeys>>,
+}
+
+/// HMACs keyed with the secret's text instead of its decoded bytes: a
+/// sender's mistake that [`Verifier::diagnose_at`](crate::Verifier::diagnose_at)
+/// names. Keyed once, when the secret is parsed; never used to verify.
+pub(crate) struct TextKeys {
+    /// Keyed with the whole text, `whsec_` included.
+    pub(crate) whole: HmacSha256,
+    /// Keyed with the base64 text after `whsec_`, not decoded.
+    pub(crate) encoded: HmacSha256,
 }
 
 impl WebhookSecret {
@@ -52,7 +66,15 @@ impl WebhookSecret {
             return Err(SecretError::Empty);
         }
         let key = SECRET_BASE64.decode(encoded).map_err(|_| SecretError::InvalidBase64)?;
-        Self::from_key_bytes(&key)
+        let mut parsed = Self::from_key_bytes(&key)?;
+        // Neither text is empty here, and HMAC takes keys of any length.
+        if let (Ok(whole), Ok(encoded)) = (
+            HmacSha256::new_from_slice(secret.as_bytes()),
+            HmacSha256::new_from_slice(encoded.as_bytes()),
+        ) {
+            parsed.text_keys = Some(Arc::new(TextKeys { whole, encoded }));
+        }
+        Ok(parsed)
     }
 
     /// Builds a secret from the raw key bytes (what follows `whsec_`, decoded).
@@ -67,12 +89,21 @@ impl WebhookSecret {
         // HMAC accepts keys of any length, so this cannot fail; the error is
         // mapped rather than unwrapped all the same.
         let keyed_mac = HmacSha256::new_from_slice(key).map_err(|_| SecretError::Empty)?;
-        Ok(Self { keyed_mac })
+        Ok(Self {
+            keyed_mac,
+            text_keys: None,
+        })
     }
 
     /// A fresh HMAC state, already keyed with this secret.
     pub(crate) fn mac(&self) -> HmacSha256 {
         self.keyed_mac.clone()
+    }
+
+    /// The keys of a sender that used this secret's text as the key, when
+    /// it was parsed from its text.
+    pub(crate) fn text_keys(&self) -> Option<&TextKeys> {
+        self.text_keys.as_deref()
     }
 }
 

@@ -6,13 +6,13 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::Mac as _;
 use subtle::{Choice, ConstantTimeEq as _};
 
-use crate::secret::WebhookSecret;
+use crate::secret::{HmacSha256, WebhookSecret};
 
 /// Length of an HMAC-SHA256 tag.
-const SIGNATURE_LEN: usize = 32;
+pub(crate) const SIGNATURE_LEN: usize = 32;
 
 /// Length of a tag in padded base64.
-const ENCODED_LEN: usize = 44;
+pub(crate) const ENCODED_LEN: usize = 44;
 
 /// A tag as the header spells it: padded standard base64.
 pub(crate) type EncodedSignature = [u8; ENCODED_LEN];
@@ -22,13 +22,22 @@ pub(crate) type EncodedSignature = [u8; ENCODED_LEN];
 /// The tag comes back base64-encoded: one encoding per request is cheaper than
 /// decoding every header entry.
 pub(crate) fn sign(secret: &WebhookSecret, id: &[u8], timestamp: &[u8], body: &[u8]) -> EncodedSignature {
-    let mut mac = secret.mac();
+    sign_keyed(secret.mac(), id, timestamp, body)
+}
+
+/// [`sign`] with an HMAC state keyed by the caller (the diagnosis tries
+/// keys a sender may have used by mistake).
+pub(crate) fn sign_keyed(mut mac: HmacSha256, id: &[u8], timestamp: &[u8], body: &[u8]) -> EncodedSignature {
     mac.update(id);
     mac.update(b".");
     mac.update(timestamp);
     mac.update(b".");
     mac.update(body);
-    let tag: [u8; SIGNATURE_LEN] = mac.finalize().into_bytes().into();
+    encode(&mac.finalize().into_bytes().into())
+}
+
+/// A tag as the header spells it: padded standard base64.
+pub(crate) fn encode(tag: &[u8; SIGNATURE_LEN]) -> EncodedSignature {
     let mut text = [b'='; ENCODED_LEN];
     // 32 bytes always encode to exactly 44 characters, so this cannot fail.
     let _ = STANDARD.encode_slice(tag, &mut text);

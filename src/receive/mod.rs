@@ -21,7 +21,7 @@ use crate::filter::CheckoutFilter;
 use crate::headers::Headers;
 use crate::ids::{CheckoutId, EventId, WebhookId};
 use crate::mode::Mode;
-use crate::verify::Verifier;
+use crate::verify::{Diagnosis, Verifier, VerifyError};
 
 /// Receives Yoco webhooks: verifies each request, parses the event and
 /// decides whether it is the merchant's to process.
@@ -160,6 +160,64 @@ impl Receiver {
                 Arc::clone(verified.receipt_key()),
             ),
         }))
+    }
+
+    /// Says why a request is (or is not) authentic at the time `now`, as
+    /// a cause to act on: [`Verifier::diagnose_at`], and, for a request
+    /// that a secret bound to a mode signs, whether the event is of that
+    /// mode ([`Diagnosis::OtherModeSecret`]).
+    ///
+    /// Call it only for a request [`Receiver::receive_at`] refused with
+    /// 401, to log the cause at debug level: it is not for the hot path
+    /// (a bounded number of HMACs per secret, see [`Diagnosis`]). It says
+    /// nothing of the event beyond its mode: [`Diagnosis::Verifies`] for an
+    /// authentic request whose body is not an event (400).
+    ///
+    /// ```
+    /// use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
+    /// use yoco_webhooks::{CheckoutFilter, Diagnosis, Receiver, Verifier, WebhookSecret};
+    /// use time::macros::datetime;
+    ///
+    /// let secret = WebhookSecret::parse(TEST_SECRET)?;
+    /// let receiver = Receiver::new(Verifier::new(secret.clone()), CheckoutFilter::any());
+    /// let body = SampleEvent::payment_succeeded().to_json();
+    /// let signed_at = datetime!(2024-06-15 15:51:55 UTC);
+    /// let headers = Signer::new(secret).sign("msg_1", signed_at, &body);
+    /// // An hour later: a replay, or a clock that is off.
+    /// let now = signed_at + time::Duration::hours(1);
+    /// if let Err(refused) = receiver.receive_at(&headers, &body, now) {
+    ///     let diagnosis = receiver.diagnose_at(&headers, &body, now);
+    ///     assert!(matches!(diagnosis, Diagnosis::OutsideTolerance { age_secs: 3600, .. }));
+    ///     eprintln!("refused ({refused}): {diagnosis}"); // or tracing::debug!
+    /// }
+    /// # Ok::<(), yoco_webhooks::SecretError>(())
+    /// ```
+    pub fn diagnose_at<H: Headers + ?Sized>(&self, headers: &H, body: &[u8], now: OffsetDateTime) -> Diagnosis {
+        let diagnosis = self.verifier.diagnose_at(headers, body, now);
+        if !diagnosis.verifies() {
+            return diagnosis;
+        }
+        // Authentic: the mode check is the receiver's, as in `receive_at`.
+        let (Ok(mut verified), Ok(owner)) = (self.verifier.verify_at(headers, body, now), read(body)) else {
+            return diagnosis;
+        };
+        let mode = owner.mode.as_deref().map(Mode::from_text);
+        match verified.vouch_for(mode.as_ref()) {
+            Err(VerifyError::ModeMismatch { secret, bound, event }) => {
+                Diagnosis::OtherModeSecret { secret, bound, event }
+            }
+            _ => Diagnosis::Verifies {
+                secret: verified.secret().clone(),
+            },
+        }
+    }
+
+    /// [`Receiver::diagnose_at`] with the system clock.
+    ///
+    /// Not available on `wasm32-unknown-unknown`, which has no clock.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn diagnose<H: Headers + ?Sized>(&self, headers: &H, body: &[u8]) -> Diagnosis {
+        self.diagnose_at(headers, body, OffsetDateTime::now_utc())
     }
 
     /// [`Receiver::receive_at`] with the system clock.

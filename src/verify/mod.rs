@@ -4,8 +4,11 @@
 //! - `builder`: [`VerifierBuilder`], the accepted secrets, their
 //!   [`SecretName`]s and the modes they are bound to.
 //! - `error`: [`VerifyError`], which check failed.
+//! - `diagnose`: [`Diagnosis`], why a request does not verify, named as a
+//!   cause to act on ([`Verifier::diagnose_at`]).
 
 mod builder;
+mod diagnose;
 mod error;
 pub(crate) mod receipt;
 
@@ -24,6 +27,7 @@ use receipt::ReceiptKey;
 
 use builder::{Accepted, Binding};
 pub use builder::{SecretName, VerifierBuilder};
+pub use diagnose::{BodyChange, Diagnosis, SignatureSpelling, TextKey};
 pub use error::VerifyError;
 
 /// How far a `webhook-timestamp` may be from the receiver's clock, either

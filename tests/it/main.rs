@@ -42,6 +42,8 @@
 //!   `poem_receiver` and `rocket_receiver` examples, run as processes,
 //!   held to their contract.
 //! - [`trigger`]: `yoco-webhooks trigger` against a verifying, deduplicating receiver.
+//! - [`doctor`]: `yoco-webhooks doctor` on captured requests and on headers
+//!   and bodies given apart: its causes, `--json`, exit codes, no secret shown.
 //! - [`conformance`]: the idempotency-store contract, checked by the public
 //!   `testing::check_store` against the in-memory store (`postgres` and
 //!   `redis` run it on theirs); and the check checked: a store with one
@@ -102,6 +104,8 @@ mod by_value;
 mod canaries;
 mod conformance;
 mod cross_check;
+#[cfg(feature = "cli")]
+mod doctor;
 mod duplicate_keys;
 mod example_receivers;
 #[cfg(feature = "postgres")]

@@ -1,9 +1,11 @@
 //! `yoco-webhooks`: register, list and delete the account's Yoco webhooks
-//! from a command line, and send a signed sample event to a receiver.
+//! from a command line, send a signed sample event to a receiver, and say
+//! why a refused request is not authentic.
 //!
 //! ```text
 //! cargo install yoco-webhooks --features cli
 //! yoco-webhooks trigger payment.succeeded --to http://127.0.0.1:3000/webhooks/yoco --checkout ch_...
+//! yoco-webhooks doctor --request refused.http --at 1718466715   # why it got 401
 //! export YOCO_SECRET_KEY=sk_test_...          # the account's secret API key
 //! yoco-webhooks ensure --name shop --url https://shop.example.com/webhooks/yoco
 //! yoco-webhooks list --json
@@ -25,6 +27,7 @@
 //! From a checkout of this repository, `cargo run --features cli -- <command>`
 //! runs the same program.
 
+mod doctor; // `doctor`
 mod failure; // the exit code and one-line reason of a failure
 #[cfg(feature = "postgres")]
 mod inbox; // `inbox ...`
@@ -35,6 +38,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use doctor::Doctor;
 use failure::Failure;
 use register::Endpoint;
 use trigger::Trigger;
@@ -42,7 +46,8 @@ use trigger::Trigger;
 /// The environment and the exit codes, under every `--help`.
 const AFTER_HELP: &str = "\
 Environment:
-  YOCO_WEBHOOK_SECRET  the webhook secret (whsec_...) trigger signs with, unless --secret
+  YOCO_WEBHOOK_SECRET  the webhook secret (whsec_...) trigger signs with and doctor checks
+                     with, unless --secret (doctor: YOCO_WEBHOOK_SECRET_TEST too, the test one)
   YOCO_SECRET_KEY    the account's secret API key (sk_live_... or sk_test_...), required
                      by register, ensure, list and delete; the webhook gets the key's mode
   YOCO_API_BASE      another API base URL (default https://payments.yoco.com/api):
@@ -52,9 +57,10 @@ Environment:
 Their values are never printed.
 
 Exit status:
-  0  success
+  0  success; for doctor, the request verifies
   1  an error from Yoco's API, or Yoco could not be reached; for trigger,
-     an answer that was not 2xx, or the endpoint could not be reached
+     an answer that was not 2xx, or the endpoint could not be reached; for
+     doctor, a request that does not verify (the cause is printed)
   2  a usage or configuration error: bad arguments (also a URL or id refused
      before sending), YOCO_SECRET_KEY unset, YOCO_API_BASE refused,
      YOCO_DATABASE_URL unset or refused by the database, the inbox table
@@ -104,6 +110,12 @@ enum Command {
     /// print each answer (the same --id again imitates a retry).
     #[command(after_help = AFTER_HELP)]
     Trigger(Trigger),
+    /// Say why a request was refused as not authentic (401): a missing or
+    /// renamed header, a misspelled signature, a timestamp outside the
+    /// tolerance, the other mode's secret, a body changed on its way in...
+    /// Exits 0 when it verifies.
+    #[command(after_help = AFTER_HELP)]
+    Doctor(Doctor),
     /// Look after the PostgreSQL inbox: list pending and dead deliveries,
     /// retry a dead one, purge done ones.
     #[cfg(feature = "postgres")]
@@ -135,6 +147,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::List { json } => register::list(json).await,
         Command::Delete { id } => register::delete(id).await,
         Command::Trigger(options) => trigger::trigger(options).await,
+        Command::Doctor(options) => doctor::doctor(options),
         #[cfg(feature = "postgres")]
         Command::Inbox(command) => inbox::run(command).await,
     }
@@ -175,6 +188,20 @@ mod tests {
         ));
         let hidden = parse("trigger --to http://x/ --secret whsec_c2VjcmV0");
         assert!(!format!("{hidden:?}").contains("whsec_"), "{hidden:?}");
+        let doctor = parse("doctor --request r.http --secret whsec_c2VjcmV0 --live-secret whsec_bGl2ZQ --json");
+        assert!(matches!(
+            &doctor,
+            Ok(Command::Doctor(Doctor {
+                json: true,
+                tolerance: 180,
+                ..
+            }))
+        ));
+        assert!(!format!("{doctor:?}").contains("whsec_"), "{doctor:?}");
+        assert!(matches!(
+            parse("doctor -H webhook-id:msg_1 --body-text {}"),
+            Ok(Command::Doctor(_))
+        ));
         #[cfg(feature = "postgres")]
         for line in [
             "inbox dead",
@@ -201,6 +228,10 @@ mod tests {
             "trigger",
             "trigger --to http://x/ --repeat 0",
             "trigger --to http://x/ --mode staging",
+            "doctor",
+            "doctor --request a --header b:c",
+            "doctor --body-text {}",
+            "doctor --request a --at soon",
         ] {
             let err = parse(line).expect_err(line);
             assert_eq!(err.exit_code(), 2, "{line}: {err}");
