@@ -42,6 +42,10 @@
 //!   `poem_receiver` and `rocket_receiver` examples, run as processes,
 //!   held to their contract.
 //! - [`trigger`]: `yoco-webhooks trigger` against a verifying, deduplicating receiver.
+//! - `listen`: `yoco-webhooks listen` end to end: the imitation of Yoco's
+//!   API (`fake_yoco`, shared with `registration`), a stand-in for Yoco
+//!   posting signed deliveries, and the `axum_receiver` example as the app
+//!   (feature `cli`).
 //! - [`conformance`]: the idempotency-store contract, checked by the public
 //!   `testing::check_store` against the in-memory store (`postgres` and
 //!   `redis` run it on theirs); and the check checked: a store with one
@@ -104,10 +108,14 @@ mod conformance;
 mod cross_check;
 mod duplicate_keys;
 mod example_receivers;
+#[cfg(feature = "client")]
+mod fake_yoco;
 #[cfg(feature = "postgres")]
 mod inbox;
 #[cfg(feature = "lambda")]
 mod lambda;
+#[cfg(feature = "cli")]
+mod listen;
 mod memory_size;
 mod observe;
 mod one_reader;

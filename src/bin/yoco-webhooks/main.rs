@@ -28,6 +28,7 @@
 mod failure; // the exit code and one-line reason of a failure
 #[cfg(feature = "postgres")]
 mod inbox; // `inbox ...`
+mod listen; // `listen`
 mod register; // `register`, `ensure`, `list`, `delete`
 mod trigger; // `trigger`
 
@@ -36,6 +37,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use failure::Failure;
+use listen::Listen;
 use register::Endpoint;
 use trigger::Trigger;
 
@@ -44,21 +46,26 @@ const AFTER_HELP: &str = "\
 Environment:
   YOCO_WEBHOOK_SECRET  the webhook secret (whsec_...) trigger signs with, unless --secret
   YOCO_SECRET_KEY    the account's secret API key (sk_live_... or sk_test_...), required
-                     by register, ensure, list and delete; the webhook gets the key's mode
+                     by register, ensure, list, delete and listen; the webhook gets the key's mode
+  YOCO_LISTEN_SECRET the secret listen signs forwarded deliveries with, unless --local-secret
+                     (default: derived from YOCO_SECRET_KEY, the same on every run)
   YOCO_API_BASE      another API base URL (default https://payments.yoco.com/api):
                      https://, or plain http:// only to a loopback address
   YOCO_DATABASE_URL  the PostgreSQL database of the inbox (postgres://user:password@host/db),
                      required by inbox (feature postgres)
-Their values are never printed.
+Their values are never printed; listen prints its local secret, for the app.
 
 Exit status:
   0  success
   1  an error from Yoco's API, or Yoco could not be reached; for trigger,
-     an answer that was not 2xx, or the endpoint could not be reached
+     an answer that was not 2xx, or the endpoint could not be reached;
+     for listen, its webhook could not be deleted at the end
   2  a usage or configuration error: bad arguments (also a URL or id refused
      before sending), YOCO_SECRET_KEY unset, YOCO_API_BASE refused,
      YOCO_DATABASE_URL unset or refused by the database, the webhook
-     secret missing or not a whsec_ secret";
+     secret missing or not a whsec_ secret; for listen, a live key without
+     --live, or the address cannot be served
+  3  listen: the account already has the 5 webhooks Yoco allows (listed)";
 
 /// Register, list and delete the Yoco webhooks of an account; send a signed
 /// sample event to a receiver.
@@ -102,6 +109,12 @@ enum Command {
     /// print each answer (the same --id again imitates a retry).
     #[command(after_help = AFTER_HELP)]
     Trigger(Trigger),
+    /// Relay Yoco's test deliveries to an app on this machine through a
+    /// tunnel: register a webhook at the tunnel's URL, verify each delivery,
+    /// forward it signed with a stable local secret, answer with the app's
+    /// status; delete the webhook on Ctrl-C.
+    #[command(after_help = AFTER_HELP)]
+    Listen(Listen),
     /// Look after the PostgreSQL inbox: list pending and dead deliveries,
     /// retry a dead one, purge done ones.
     #[cfg(feature = "postgres")]
@@ -133,6 +146,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::List { json } => register::list(json).await,
         Command::Delete { id } => register::delete(id).await,
         Command::Trigger(options) => trigger::trigger(options).await,
+        Command::Listen(options) => listen::listen(options).await,
         #[cfg(feature = "postgres")]
         Command::Inbox(command) => inbox::run(command).await,
     }

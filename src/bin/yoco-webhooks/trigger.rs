@@ -68,7 +68,7 @@ pub(crate) enum ModeArg {
 /// clap's errors (clap quotes a value it could not parse; this one always
 /// parses, and is checked after).
 #[derive(Clone)]
-pub(crate) struct Hidden(String);
+pub(crate) struct Hidden(pub(crate) String);
 
 impl FromStr for Hidden {
     type Err = std::convert::Infallible;
