@@ -1,5 +1,6 @@
 //! `yoco-webhooks`: register, list and delete the account's Yoco webhooks
-//! from a command line, and send a signed sample event to a receiver.
+//! from a command line, send a signed sample event to a receiver, and relay
+//! Yoco's test deliveries to an app on this machine.
 //!
 //! ```text
 //! cargo install yoco-webhooks --features cli
@@ -9,6 +10,21 @@
 //! yoco-webhooks list --json
 //! yoco-webhooks delete sub_...
 //! yoco-webhooks --help
+//! ```
+//!
+//! `listen` brings Yoco's test deliveries to an app on this machine through
+//! a tunnel the developer runs (cloudflared, ngrok, a port forward): it
+//! registers a webhook at the tunnel's public URL, serves the port the
+//! tunnel points at (127.0.0.1:4242), verifies each delivery, forwards it to
+//! the app signed with a local secret that stays the same from run to run,
+//! answers Yoco with the app's status, and deletes the webhook on Ctrl-C:
+//!
+//! ```text
+//! export YOCO_SECRET_KEY=sk_test_...
+//! YOCO_WEBHOOK_SECRET=$(yoco-webhooks listen --print-secret) cargo run   # the app
+//! cloudflared tunnel --url http://127.0.0.1:4242                        # the tunnel
+//! yoco-webhooks listen --public-url https://abc.trycloudflare.com/yoco \
+//!     --forward-to http://localhost:3000/webhooks/yoco
 //! ```
 //!
 //! With the `postgres` feature too (`--features cli,postgres`), `inbox`
@@ -187,6 +203,22 @@ mod tests {
         ));
         let hidden = parse("trigger --to http://x/ --secret whsec_c2VjcmV0");
         assert!(!format!("{hidden:?}").contains("whsec_"), "{hidden:?}");
+        assert!(matches!(
+            parse("listen --public-url https://abc.example/yoco --forward-to http://localhost:3000/"),
+            Ok(Command::Listen(Listen {
+                port: 4242,
+                listen: None,
+                live: false,
+                json: false,
+                ..
+            }))
+        ));
+        let hidden = parse("listen --print-secret --local-secret whsec_c2VjcmV0");
+        assert!(
+            matches!(hidden, Ok(Command::Listen(Listen { print_secret: true, .. })))
+                && !format!("{hidden:?}").contains("whsec_"),
+            "{hidden:?}"
+        );
         #[cfg(feature = "postgres")]
         for line in [
             "inbox dead",
@@ -213,6 +245,10 @@ mod tests {
             "trigger",
             "trigger --to http://x/ --repeat 0",
             "trigger --to http://x/ --mode staging",
+            "listen",
+            "listen --public-url https://x/",
+            "listen --public-url https://x/ --forward-to http://y/ --port 1 --listen 127.0.0.1:2",
+            "listen --print-secret --port 70000",
         ] {
             let err = parse(line).expect_err(line);
             assert_eq!(err.exit_code(), 2, "{line}: {err}");

@@ -100,7 +100,7 @@ pub(super) fn webhook_name(port: u16) -> String {
 
 fn name_for(user: &str, host: &str, port: u16) -> String {
     let plain = |text: &str| -> String {
-        let kept: String = text.trim().chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
+        let kept: String = text.trim().chars().filter(|c| c.is_ascii_graphic()).take(32).collect();
         if kept.is_empty() { "unknown".to_owned() } else { kept }
     };
     format!("{NAME_PREFIX}{}@{}:{port}", plain(user), plain(host))
