@@ -1,6 +1,6 @@
 //! The registration client and command line against a local imitation of
-//! Yoco's webhook API on 127.0.0.1, serving the answers recorded in
-//! `tests/data/api/`.
+//! Yoco's webhook API on 127.0.0.1 (`fake_yoco`), which serves the answers
+//! recorded in `tests/data/api/`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
