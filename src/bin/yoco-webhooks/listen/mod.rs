@@ -28,9 +28,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use yoco_webhooks::Mode;
-use yoco_webhooks::Verifier;
 use yoco_webhooks::registration::{SecretKey, check_endpoint_url};
-use yoco_webhooks::testing::Signer;
 
 use self::account::Account;
 use self::local_secret::LocalSecret;
@@ -83,7 +81,6 @@ pub(super) struct Listen {
 pub(super) async fn listen(options: Listen) -> Result<(), Failure> {
     let report = Report { json: options.json };
     let key = key_from_env()?;
-    let key_mode = SecretKey::new(key.as_str()).mode();
     let local = match (options.local_secret, std::env::var("YOCO_LISTEN_SECRET")) {
         (Some(Hidden(text)), _) => LocalSecret::parse(text, "--local-secret")?,
         (None, Ok(text)) => LocalSecret::parse(text, "YOCO_LISTEN_SECRET")?,
@@ -93,24 +90,7 @@ pub(super) async fn listen(options: Listen) -> Result<(), Failure> {
         println!("{}", local.expose());
         return Ok(());
     }
-    match key_mode {
-        Some(Mode::Test) => {}
-        Some(Mode::Live) if options.live => {}
-        Some(Mode::Live) => {
-            return Err(Failure(
-                2,
-                "YOCO_SECRET_KEY is a live key: its webhook would receive the events of real payments; \
-                 use the account's test key (sk_test_...), or pass --live"
-                    .to_owned(),
-            ));
-        }
-        _ => {
-            return Err(Failure(
-                2,
-                "YOCO_SECRET_KEY starts with neither sk_test_ nor sk_live_".to_owned(),
-            ));
-        }
-    }
+    check_key_mode(&key, options.live)?;
     let (Some(public_url), Some(forward_to)) = (options.public_url, options.forward_to) else {
         return Err(Failure(2, "--public-url and --forward-to are required".to_owned()));
     };
@@ -134,24 +114,7 @@ pub(super) async fn listen(options: Listen) -> Result<(), Failure> {
     let remaining = account.remove_stale(report).await?;
     let registered = account.register(&public_url, &remaining, report).await?;
     let webhook = registered.webhook;
-    let relay = registered
-        .secret
-        .to_webhook_secret()
-        .map_err(|err| Failure(1, format!("Yoco returned a webhook secret that does not parse: {err}")))
-        .and_then(|secret| {
-            let http = reqwest::Client::builder()
-                .timeout(relay::APP_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|err| Failure(1, format!("could not start the HTTP client: {}", one_line(&err))))?;
-            Ok(Relay {
-                verifier: Verifier::new(secret),
-                signer: Signer::new(local.secret().clone()),
-                forward_to: forward_to.clone(),
-                http,
-                report,
-            })
-        });
+    let relay = Relay::new(&registered.secret, &local, &forward_to, report);
     let signal = match relay {
         Ok(relay) => {
             report.ready(&address.to_string(), &webhook, &forward_to, local.expose());
@@ -177,6 +140,25 @@ pub(super) async fn listen(options: Listen) -> Result<(), Failure> {
                 one_line(&err),
                 webhook.id
             ),
+        )),
+    }
+}
+
+/// Refuses a key that would register a live webhook, unless `live`, and a
+/// key of unknown mode.
+fn check_key_mode(key: &str, live: bool) -> Result<(), Failure> {
+    match SecretKey::new(key).mode() {
+        Some(Mode::Test) => Ok(()),
+        Some(Mode::Live) if live => Ok(()),
+        Some(Mode::Live) => Err(Failure(
+            2,
+            "YOCO_SECRET_KEY is a live key: its webhook would receive the events of real payments; \
+             use the account's test key (sk_test_...), or pass --live"
+                .to_owned(),
+        )),
+        _ => Err(Failure(
+            2,
+            "YOCO_SECRET_KEY starts with neither sk_test_ nor sk_live_".to_owned(),
         )),
     }
 }
@@ -247,5 +229,21 @@ impl Shutdown {
     async fn recv(&mut self) -> &'static str {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_key_listens_a_live_key_only_with_live() {
+        assert!(check_key_mode("sk_test_abc", false).is_ok());
+        assert!(check_key_mode("sk_live_abc", true).is_ok());
+        for (key, live) in [("sk_live_abc", false), ("pk_test_abc", true), ("", false)] {
+            let refused = check_key_mode(key, live).unwrap_err();
+            assert_eq!(refused.0, 2, "{key}");
+            assert!(key.is_empty() || !refused.1.contains(key), "{}", refused.1);
+        }
     }
 }

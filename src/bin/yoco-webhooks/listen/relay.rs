@@ -14,8 +14,11 @@ use hyper::body::Incoming;
 use yoco_webhooks::testing::Signer;
 use yoco_webhooks::{Event, Verifier};
 
+use yoco_webhooks::registration::RevealedSecret;
+
+use super::local_secret::LocalSecret;
 use super::report::{Line, Report, Summary, Verdict};
-use crate::failure::one_line;
+use crate::failure::{Failure, one_line};
 
 /// The largest delivery read (Yoco's are a few KiB; Svix sends up to about
 /// 350 KB).
@@ -25,20 +28,20 @@ const BODY_LIMIT: usize = 1024 * 1024;
 const ANSWER_LIMIT: usize = 64 * 1024;
 
 /// How long the app may take: Yoco waits about 15 seconds.
-pub(super) const APP_TIMEOUT: Duration = Duration::from_secs(10);
+const APP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every delivery goes through.
 #[derive(Debug)]
 pub(super) struct Relay {
     /// Verifies with the secret Yoco returned at registration.
-    pub(super) verifier: Verifier,
+    verifier: Verifier,
     /// Signs with the local secret.
-    pub(super) signer: Signer,
+    signer: Signer,
     /// The app's endpoint.
-    pub(super) forward_to: String,
+    forward_to: String,
     /// Posts to the app, with [`APP_TIMEOUT`] and no redirects.
-    pub(super) http: reqwest::Client,
-    pub(super) report: Report,
+    http: reqwest::Client,
+    report: Report,
 }
 
 /// An answer: a status, a content type, a body.
@@ -61,6 +64,31 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 }
 
 impl Relay {
+    /// A relay that verifies with the secret Yoco returned and signs with
+    /// the local secret.
+    pub(super) fn new(
+        yoco: &RevealedSecret,
+        local: &LocalSecret,
+        forward_to: &str,
+        report: Report,
+    ) -> Result<Self, Failure> {
+        let secret = yoco
+            .to_webhook_secret()
+            .map_err(|err| Failure(1, format!("Yoco returned a webhook secret that does not parse: {err}")))?;
+        let http = reqwest::Client::builder()
+            .timeout(APP_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| Failure(1, format!("could not start the HTTP client: {}", one_line(&err))))?;
+        Ok(Self {
+            verifier: Verifier::new(secret),
+            signer: Signer::new(local.secret().clone()),
+            forward_to: forward_to.to_owned(),
+            http,
+            report,
+        })
+    }
+
     /// Answers one request from the tunnel, and prints its line.
     pub(super) async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         if request.method() != Method::POST {
