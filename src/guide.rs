@@ -16,7 +16,8 @@
 //! - [`registration`]: registering your endpoint with Yoco, from code or
 //!   the command line.
 //! - [`testing`]: signing events for your tests, sending them to your
-//!   endpoint, signing by hand, and checking a store of your own.
+//!   endpoint, Yoco's own test events on your machine (`listen`), signing
+//!   by hand, and checking a store of your own.
 //! - [`secrets`]: rotating secrets, the tolerance, live and test on one
 //!   endpoint, and other senders.
 //! - [`troubleshooting`]: why a request was refused with 401, named as a

@@ -557,11 +557,11 @@ async fn failures_are_retried_with_backoff_until_dead_and_a_dead_one_is_retried_
         assert_eq!(processed(&pool).await.get("always-1"), Some(&1));
         // Each refusal has its own exit code and says why.
         let again = cli(&["inbox", "retry", "always-1"]).await;
-        assert_eq!(again.status.code(), Some(4), "not dead any more: {again:?}");
+        assert_eq!(again.status.code(), Some(5), "not dead any more: {again:?}");
         let said = String::from_utf8_lossy(&again.stderr);
         assert!(said.contains("always-1 is done, not dead"), "{said}");
         let unknown = cli(&["inbox", "retry", "never-sent"]).await;
-        assert_eq!(unknown.status.code(), Some(4), "{unknown:?}");
+        assert_eq!(unknown.status.code(), Some(5), "{unknown:?}");
         assert!(String::from_utf8_lossy(&unknown.stderr).contains("no delivery never-sent in yoco_webhook_inbox"));
         let missing = cli(&["inbox", "dead", "--table", "not_migrated"]).await;
         assert_eq!(

@@ -44,6 +44,10 @@
 //! - [`trigger`]: `yoco-webhooks trigger` against a verifying, deduplicating receiver.
 //! - [`doctor`]: `yoco-webhooks doctor` on captured requests and on headers
 //!   and bodies given apart: its causes, `--json`, exit codes, no secret shown.
+//! - `listen`: `yoco-webhooks listen` end to end: the imitation of Yoco's
+//!   API (`fake_yoco`, shared with `registration`), a stand-in for Yoco
+//!   posting signed deliveries, and the `axum_receiver` example as the app
+//!   (feature `cli`).
 //! - [`conformance`]: the idempotency-store contract, checked by the public
 //!   `testing::check_store` against the in-memory store (`postgres` and
 //!   `redis` run it on theirs); and the check checked: a store with one
@@ -108,10 +112,14 @@ mod cross_check;
 mod doctor;
 mod duplicate_keys;
 mod example_receivers;
+#[cfg(feature = "client")]
+mod fake_yoco;
 #[cfg(feature = "postgres")]
 mod inbox;
 #[cfg(feature = "lambda")]
 mod lambda;
+#[cfg(feature = "cli")]
+mod listen;
 mod memory_size;
 mod observe;
 mod one_reader;

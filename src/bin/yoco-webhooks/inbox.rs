@@ -192,9 +192,9 @@ async fn connect(table: &Table) -> Result<Inbox, Failure> {
 }
 
 /// The exit code when the inbox's database could not answer.
-const DATABASE_UNAVAILABLE: u8 = 3;
+const DATABASE_UNAVAILABLE: u8 = 4;
 /// The exit code of `inbox retry` when the delivery is not dead.
-const NOT_DEAD: u8 = 4;
+const NOT_DEAD: u8 = 5;
 
 /// A database that could not answer (3), or one set up wrong: a table
 /// missing or not migrated, a privilege lacking (2, as a configuration

@@ -1,6 +1,7 @@
 //! `yoco-webhooks`: register, list and delete the account's Yoco webhooks
-//! from a command line, send a signed sample event to a receiver, and say
-//! why a refused request is not authentic.
+//! from a command line, send a signed sample event to a receiver, relay
+//! Yoco's test deliveries to an app on this machine, and say why a refused
+//! request is not authentic.
 //!
 //! ```text
 //! cargo install yoco-webhooks --features cli
@@ -11,6 +12,21 @@
 //! yoco-webhooks list --json
 //! yoco-webhooks delete sub_...
 //! yoco-webhooks --help
+//! ```
+//!
+//! `listen` brings Yoco's test deliveries to an app on this machine through
+//! a tunnel the developer runs (cloudflared, ngrok, a port forward): it
+//! registers a webhook at the tunnel's public URL, serves the port the
+//! tunnel points at (127.0.0.1:4242), verifies each delivery, forwards it to
+//! the app signed with a local secret that stays the same from run to run,
+//! answers Yoco with the app's status, and deletes the webhook on Ctrl-C:
+//!
+//! ```text
+//! export YOCO_SECRET_KEY=sk_test_...
+//! YOCO_WEBHOOK_SECRET=$(yoco-webhooks listen --print-secret) cargo run   # the app
+//! cloudflared tunnel --url http://127.0.0.1:4242                        # the tunnel
+//! yoco-webhooks listen --public-url https://abc.trycloudflare.com/yoco \
+//!     --forward-to http://localhost:3000/webhooks/yoco
 //! ```
 //!
 //! With the `postgres` feature too (`--features cli,postgres`), `inbox`
@@ -31,6 +47,7 @@ mod doctor; // `doctor`
 mod failure; // the exit code and one-line reason of a failure
 #[cfg(feature = "postgres")]
 mod inbox; // `inbox ...`
+mod listen; // `listen`
 mod register; // `register`, `ensure`, `list`, `delete`
 mod trigger; // `trigger`
 
@@ -40,6 +57,7 @@ use clap::{Parser, Subcommand};
 
 use doctor::Doctor;
 use failure::Failure;
+use listen::Listen;
 use register::Endpoint;
 use trigger::Trigger;
 
@@ -49,24 +67,30 @@ Environment:
   YOCO_WEBHOOK_SECRET  the webhook secret (whsec_...) trigger signs with and doctor checks
                      with, unless --secret (doctor: YOCO_WEBHOOK_SECRET_TEST too, the test one)
   YOCO_SECRET_KEY    the account's secret API key (sk_live_... or sk_test_...), required
-                     by register, ensure, list and delete; the webhook gets the key's mode
+                     by register, ensure, list, delete and listen; the webhook gets the key's mode
+  YOCO_LISTEN_SECRET the secret listen signs forwarded deliveries with, unless --local-secret
+                     (default: derived from YOCO_SECRET_KEY, the same on every run)
   YOCO_API_BASE      another API base URL (default https://payments.yoco.com/api):
                      https://, or plain http:// only to a loopback address
   YOCO_DATABASE_URL  the PostgreSQL database of the inbox (postgres://user:password@host/db),
                      required by inbox (feature postgres)
-Their values are never printed.
+Their values are never printed; listen prints its local secret, for the app.
 
 Exit status:
   0  success; for doctor, the request verifies
   1  an error from Yoco's API, or Yoco could not be reached; for trigger,
      an answer that was not 2xx, or the endpoint could not be reached; for
-     doctor, a request that does not verify (the cause is printed)
+     doctor, a request that does not verify (the cause is printed); for
+     listen, its webhook could not be deleted at the end
   2  a usage or configuration error: bad arguments (also a URL or id refused
      before sending), YOCO_SECRET_KEY unset, YOCO_API_BASE refused,
      YOCO_DATABASE_URL unset or refused by the database, the inbox table
-     missing or not migrated, the webhook secret missing or not a whsec_ secret
-  3  inbox: the database could not answer (try again)
-  4  inbox retry: the delivery is not dead (pending or done), or not in the inbox";
+     missing or not migrated, the webhook secret missing or not a whsec_
+     secret; for listen, a live key without --live, or the address cannot
+     be served
+  3  listen: the account already has the 5 webhooks Yoco allows (listed)
+  4  inbox: the database could not answer (try again)
+  5  inbox retry: the delivery is not dead (pending or done), or not in the inbox";
 
 /// Register, list and delete the Yoco webhooks of an account; send a signed
 /// sample event to a receiver.
@@ -110,6 +134,12 @@ enum Command {
     /// print each answer (the same --id again imitates a retry).
     #[command(after_help = AFTER_HELP)]
     Trigger(Trigger),
+    /// Relay Yoco's test deliveries to an app on this machine through a
+    /// tunnel: register a webhook at the tunnel's URL, verify each delivery,
+    /// forward it signed with a stable local secret, answer with the app's
+    /// status; delete the webhook on Ctrl-C.
+    #[command(after_help = AFTER_HELP)]
+    Listen(Listen),
     /// Say why a request was refused as not authentic (401): a missing or
     /// renamed header, a misspelled signature, a timestamp outside the
     /// tolerance, the other mode's secret, a body changed on its way in...
@@ -147,6 +177,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::List { json } => register::list(json).await,
         Command::Delete { id } => register::delete(id).await,
         Command::Trigger(options) => trigger::trigger(options).await,
+        Command::Listen(options) => listen::listen(options).await,
         Command::Doctor(options) => doctor::doctor(options),
         #[cfg(feature = "postgres")]
         Command::Inbox(command) => inbox::run(command).await,
@@ -202,6 +233,22 @@ mod tests {
             parse("doctor -H webhook-id:msg_1 --body-text {}"),
             Ok(Command::Doctor(_))
         ));
+        assert!(matches!(
+            parse("listen --public-url https://abc.example/yoco --forward-to http://localhost:3000/"),
+            Ok(Command::Listen(Listen {
+                port: 4242,
+                listen: None,
+                live: false,
+                json: false,
+                ..
+            }))
+        ));
+        let hidden = parse("listen --print-secret --local-secret whsec_c2VjcmV0");
+        assert!(
+            matches!(hidden, Ok(Command::Listen(Listen { print_secret: true, .. })))
+                && !format!("{hidden:?}").contains("whsec_"),
+            "{hidden:?}"
+        );
         #[cfg(feature = "postgres")]
         for line in [
             "inbox dead",
@@ -232,6 +279,10 @@ mod tests {
             "doctor --request a --header b:c",
             "doctor --body-text {}",
             "doctor --request a --at soon",
+            "listen",
+            "listen --public-url https://x/",
+            "listen --public-url https://x/ --forward-to http://y/ --port 1 --listen 127.0.0.1:2",
+            "listen --print-secret --port 70000",
         ] {
             let err = parse(line).expect_err(line);
             assert_eq!(err.exit_code(), 2, "{line}: {err}");

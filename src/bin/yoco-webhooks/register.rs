@@ -75,7 +75,13 @@ pub(super) async fn delete(id: String) -> Result<(), Failure> {
 
 /// The client from the environment; errors name the variable, never its value.
 fn client() -> Result<Client, Failure> {
-    let key = std::env::var("YOCO_SECRET_KEY")
+    client_for(SecretKey::new(key_from_env()?))
+}
+
+/// The secret API key at `YOCO_SECRET_KEY`; the error names the variable,
+/// never its value.
+pub(super) fn key_from_env() -> Result<String, Failure> {
+    std::env::var("YOCO_SECRET_KEY")
         .ok()
         .filter(|key| !key.trim().is_empty())
         .ok_or_else(|| {
@@ -83,8 +89,12 @@ fn client() -> Result<Client, Failure> {
                 2,
                 "set YOCO_SECRET_KEY to the account's secret API key (sk_...)".to_owned(),
             )
-        })?;
-    let mut api = RegistrationApi::new(SecretKey::new(key));
+        })
+}
+
+/// The client for `key`, at `YOCO_API_BASE` when it is set.
+pub(super) fn client_for(key: SecretKey) -> Result<Client, Failure> {
+    let mut api = RegistrationApi::new(key);
     match std::env::var("YOCO_API_BASE") {
         Ok(base) => {
             api = api
@@ -99,25 +109,26 @@ fn client() -> Result<Client, Failure> {
     Client::with_api(api, DEFAULT_TIMEOUT).map_err(Failure::from)
 }
 
-fn describe(webhook: &Subscription) -> String {
+/// A webhook on one line: id, mode, name and URL.
+pub(super) fn describe(webhook: &Subscription) -> String {
     let mode = webhook.mode.as_ref().map_or("?", |mode| mode.as_str());
     format!("{}  {mode}  {}  {}", webhook.id, webhook.name, webhook.url)
 }
 
 /// `list --json`: the webhooks as one document (they carry no secrets).
 fn as_json(webhooks: &[Subscription]) -> serde_json::Value {
-    let webhooks: Vec<serde_json::Value> = webhooks
-        .iter()
-        .map(|webhook| {
-            serde_json::json!({
-                "id": webhook.id.as_str(),
-                "name": webhook.name,
-                "url": webhook.url,
-                "mode": webhook.mode.as_ref().map(|mode| mode.as_str()),
-            })
-        })
-        .collect();
+    let webhooks: Vec<serde_json::Value> = webhooks.iter().map(webhook_json).collect();
     serde_json::json!({ "webhooks": webhooks })
+}
+
+/// A webhook as JSON: id, name, URL and mode (a webhook carries no secret).
+pub(super) fn webhook_json(webhook: &Subscription) -> serde_json::Value {
+    serde_json::json!({
+        "id": webhook.id.as_str(),
+        "name": webhook.name,
+        "url": webhook.url,
+        "mode": webhook.mode.as_ref().map(|mode| mode.as_str()),
+    })
 }
 
 fn print_registered(registered: &Registered) {
