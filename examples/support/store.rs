@@ -61,16 +61,16 @@ async fn postgres(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookCon
     Ok(config.with_store(store))
 }
 
-/// The inbox at `url`, its table created; `YOCO_INBOX_WORKERS` worker tasks
+/// The inbox at `url`, its table created; `YOCO_INBOX_WORKERS` workers
 /// (default 1; 0 to only receive) print one JSON line per processed event.
 #[cfg(feature = "postgres")]
 async fn inbox(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
-    use yoco_webhooks::postgres::{Inbox, Worked};
+    use yoco_webhooks::postgres::Inbox;
     let workers: usize = match non_empty_var("YOCO_INBOX_WORKERS") {
         Some(workers) => workers
             .trim()
             .parse()
-            .map_err(|_| "YOCO_INBOX_WORKERS: a number of worker tasks (0 to only receive)".to_owned())?,
+            .map_err(|_| "YOCO_INBOX_WORKERS: a number of workers (0 to only receive)".to_owned())?,
         None => 1,
     };
     let inbox = Inbox::new(postgres_pool(url).await?);
@@ -78,30 +78,34 @@ async fn inbox(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig
         .migrate()
         .await
         .map_err(|err| format!("YOCO_DATABASE_URL: creating the inbox: {}", with_causes(&err)))?;
-    for _ in 0..workers {
-        let (inbox, receiver) = (inbox.clone(), config.receiver().clone());
-        tokio::spawn(async move {
-            loop {
-                let worked = inbox
-                    .work(&receiver, |delivery| async move {
-                        // Your processing goes here (mark the order paid, send the
-                        // receipt, ...). An error is retried later, with backoff.
-                        println!("{}", super::receiver::processed_line(&delivery));
-                        Ok::<(), std::convert::Infallible>(())
-                    })
-                    .await;
-                match worked {
-                    Ok(Worked::Idle) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-                    Ok(_) => {}
-                    Err(err) => {
-                        eprintln!("inbox worker: {err}");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        });
+    if workers > 0 {
+        // On a pool of their own; they run as long as the receiver does.
+        let runner = inbox
+            .runner(config.receiver().clone(), PrintEach)
+            .workers(workers)
+            .poll_every(std::time::Duration::from_millis(100));
+        tokio::spawn(runner.run_until(std::future::pending()));
     }
     Ok(config.with_queue(inbox))
+}
+
+/// The inbox's handler: your processing goes here (mark the order paid,
+/// send the receipt, ...). An error is retried later, with backoff.
+#[cfg(feature = "postgres")]
+struct PrintEach;
+
+#[cfg(feature = "postgres")]
+impl yoco_webhooks::postgres::InboxHandler for PrintEach {
+    type Error = std::convert::Infallible;
+
+    async fn handle(
+        &self,
+        delivery: yoco_webhooks::Delivery,
+        _: &mut yoco_webhooks::postgres::sqlx::PgConnection,
+    ) -> Result<(), Self::Error> {
+        println!("{}", super::receiver::processed_line(&delivery));
+        Ok(())
+    }
 }
 
 #[cfg(not(feature = "postgres"))]

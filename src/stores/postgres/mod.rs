@@ -151,28 +151,35 @@
 //! 200 `queued` once that statement committed; a database that cannot
 //! answer means 503, never 2xx.
 //!
-//! Workers, in any number of processes on any number of machines, take
-//! deliveries with [`Inbox::next`] (the oldest due one, `FOR UPDATE SKIP
-//! LOCKED`, inside a transaction the handler writes through) or
-//! [`Inbox::work`] (the same around a handler that writes elsewhere):
+//! Workers, in any number of processes on any number of machines, drain
+//! it: [`Inbox::runner`] gives an [`InboxRunner`] (N workers on a pool of
+//! their own, idle polling, the attempt timeout, graceful shutdown, a span
+//! and metrics per attempt) around your [`InboxHandler`], which gets each
+//! delivery with its transaction; [`Inbox::next`] and [`Inbox::work`] are
+//! one attempt by hand, for workers the runner does not fit:
 //!
 //! ```no_run
-//! use yoco_webhooks::postgres::{Inbox, Worked};
-//! use yoco_webhooks::Receiver;
+//! use yoco_webhooks::postgres::sqlx::PgConnection;
+//! use yoco_webhooks::postgres::{Inbox, InboxHandler};
+//! use yoco_webhooks::{Delivery, Receiver};
 //!
-//! async fn worker(inbox: Inbox, receiver: Receiver) {
-//!     loop {
-//!         let worked = inbox
-//!             .work(&receiver, |delivery| async move {
-//!                 // send the receipt, call the warehouse, ...
-//!                 println!("{} {}", delivery.webhook_id, delivery.event.event_type());
-//!                 Ok::<(), std::io::Error>(())
-//!             })
-//!             .await;
-//!         if matches!(worked, Ok(Worked::Idle) | Err(_)) {
-//!             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-//!         }
+//! struct SendReceipt;
+//!
+//! impl InboxHandler for SendReceipt {
+//!     type Error = std::io::Error;
+//!
+//!     async fn handle(&self, delivery: Delivery, _: &mut PgConnection) -> Result<(), std::io::Error> {
+//!         // send the receipt, call the warehouse, ...
+//!         println!("{} {}", delivery.webhook_id, delivery.event.event_type());
+//!         Ok(())
 //!     }
+//! }
+//!
+//! async fn workers(inbox: Inbox, receiver: Receiver) -> Result<(), yoco_webhooks::dedup::StoreError> {
+//!     let shutdown = async {
+//!         let _ = tokio::signal::ctrl_c().await;
+//!     };
+//!     inbox.runner(receiver, SendReceipt).workers(3).run_until(shutdown).await
 //! }
 //! ```
 //!
@@ -200,8 +207,9 @@
 //!   abandoned (`last_error` says so); taken with every attempt used, the
 //!   delivery is recorded dead instead of run again. A poison delivery
 //!   (one that crashes its worker) is dead after `max_attempts`, and never
-//!   retried at full speed. [`Inbox::work`] does not catch a handler's
-//!   panic: it unwinds out of `work`, the attempt counted.
+//!   retried at full speed. The runner counts a handler's panic as a
+//!   failed attempt; [`Inbox::work`] does not catch it: it unwinds out of
+//!   `work`, the attempt counted.
 //! - Done rows stay until [`Inbox::purge_done`] (or `yoco-webhooks inbox
 //!   purge`) deletes them; keep them 28 hours, beyond Yoco's retries, so
 //!   that a late retry is still recognised.
@@ -220,7 +228,8 @@
 //! | `lease` | `uuid`, null unless an attempt is out | the taken attempt's token: set when a worker takes the delivery, cleared when it answers |
 //!
 //! [`Inbox::migrate`] creates it (with a partial index on `due_at` of the
-//! pending rows, and one on `finished_at` of the done rows), or copy
+//! pending rows, and one on `finished_at` of the done rows and of the dead
+//! ones), or copy
 //! [`INBOX_MIGRATION`] into your own migrations. On a table created by an
 //! earlier version it adds the `lease` column (`ADD COLUMN IF NOT
 //! EXISTS`); stop the workers of the earlier version first, which counted
