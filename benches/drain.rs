@@ -1,14 +1,16 @@
 //! How fast workers drain the PostgreSQL inbox: one worker, then three, on
-//! the same database, in the same run.
+//! the same database, in the same run; each by the `InboxRunner` and by a
+//! loop of `Inbox::work`, the way a merchant wrote workers before it.
 //!
 //! Each round fills the inbox with `--deliveries` signed deliveries (fresh
 //! ids, written with `DeliveryQueue::enqueue` before the clock starts), then
-//! times `--workers`-many tasks, each with a connection of its own, calling
-//! `Inbox::work` with a handler that does nothing until the inbox is empty:
-//! what is measured is the inbox's own work per delivery (take it with
-//! `FOR UPDATE SKIP LOCKED`, check it again, record it done, commit). It
-//! prints one Markdown row per worker count, with the median of
-//! `--rounds` rounds and their range, and the ratio to one worker.
+//! times how long the workers take to empty it, with a handler that does
+//! nothing: what is measured is the inbox's own work per delivery (take it
+//! with `FOR UPDATE SKIP LOCKED`, check it again, record it done, commit).
+//! The loop's workers each have a connection of their own; the runner's
+//! share its own pool (`workers + 1`). It prints one Markdown row per way
+//! and worker count, with the median of `--rounds` rounds and their range,
+//! and the ratio to the loop with one worker.
 //!
 //! ```text
 //! YOCO_DATABASE_URL=postgres://... cargo bench --bench drain --features postgres -- --deliveries 5000
@@ -19,10 +21,14 @@
 // A benchmark's set-up failing should stop it loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+use yoco_webhooks::postgres::sqlx::PgConnection;
 use yoco_webhooks::postgres::sqlx::postgres::PgPoolOptions;
-use yoco_webhooks::postgres::{Inbox, Worked};
+use yoco_webhooks::postgres::{Inbox, InboxHandler, Worked};
 use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
 use yoco_webhooks::{CheckoutFilter, DeliveryQueue, Outcome, Receiver, Verifier, WebhookSecret};
 
@@ -54,22 +60,33 @@ fn main() {
         );
         let mut rows = Vec::new();
         for workers in [1, 3] {
-            let mut rates = Vec::new();
-            for round in 0..rounds {
-                fill(&inbox, &receiver, deliveries, &format!("w{workers}r{round}")).await;
-                rates.push(drain(&url, &receiver, workers).await);
+            for way in ["loop of Inbox::work", "InboxRunner"] {
+                let mut rates = Vec::new();
+                for round in 0..rounds {
+                    fill(
+                        &inbox,
+                        &receiver,
+                        deliveries,
+                        &format!("w{workers}r{round}{}", way.len()),
+                    )
+                    .await;
+                    rates.push(match way {
+                        "InboxRunner" => run(&inbox, &receiver, workers, deliveries).await,
+                        _ => drain(&url, &receiver, workers).await,
+                    });
+                }
+                rates.sort_by(f64::total_cmp);
+                rows.push((way, workers, rates));
             }
-            rates.sort_by(f64::total_cmp);
-            rows.push((workers, rates));
         }
-        let one = rows[0].1[rows[0].1.len() / 2];
+        let one = rows[0].2[rows[0].2.len() / 2];
         println!("\n{deliveries} deliveries per round, {rounds} rounds, median (range)\n");
-        println!("| workers | deliveries/s | of one worker |");
-        println!("|---|---|---|");
-        for (workers, rates) in &rows {
+        println!("| workers | by | deliveries/s | of the loop's one worker |");
+        println!("|---|---|---|---|");
+        for (way, workers, rates) in &rows {
             let median = rates[rates.len() / 2];
             println!(
-                "| {workers} | {median:.0} ({:.0}–{:.0}) | {:.2}× |",
+                "| {workers} | {way} | {median:.0} ({:.0}–{:.0}) | {:.2}× |",
                 rates[0],
                 rates[rates.len() - 1],
                 median / one
@@ -116,6 +133,43 @@ async fn drain(url: &str, receiver: &Receiver, workers: usize) -> f64 {
         drained += done.unwrap();
     }
     drained as f64 / started.elapsed().max(Duration::from_millis(1)).as_secs_f64()
+}
+
+/// Counts deliveries, and says when `until` were counted.
+struct Count {
+    done: AtomicUsize,
+    until: usize,
+    all: Arc<Notify>,
+}
+
+impl InboxHandler for Count {
+    type Error = String;
+
+    async fn handle(&self, _: yoco_webhooks::Delivery, _: &mut PgConnection) -> Result<(), String> {
+        if self.done.fetch_add(1, Ordering::SeqCst) + 1 == self.until {
+            self.all.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Deliveries per second drained by an `InboxRunner` of `workers`, from its
+/// start until the last of `count` was handled (and its end, which lets
+/// that last one commit).
+async fn run(inbox: &Inbox, receiver: &Receiver, workers: usize, count: usize) -> f64 {
+    let all = Arc::new(Notify::new());
+    let handler = Count {
+        done: AtomicUsize::new(0),
+        until: count,
+        all: Arc::clone(&all),
+    };
+    let started = Instant::now();
+    let runner = inbox
+        .runner(receiver.clone(), handler)
+        .workers(workers)
+        .poll_every(Duration::from_millis(5));
+    runner.run_until(async move { all.notified().await }).await.unwrap();
+    count as f64 / started.elapsed().max(Duration::from_millis(1)).as_secs_f64()
 }
 
 async fn sqlx_drop(inbox: &Inbox) {

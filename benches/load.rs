@@ -64,7 +64,8 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// deduplicating in memory, on Redis (`YOCO_REDIS_URL`, feature `redis`),
 /// on PostgreSQL (`YOCO_DATABASE_URL`, feature `postgres`), or not at all;
 /// `inbox` queues each delivery in the PostgreSQL inbox instead and answers
-/// at once (`YOCO_DATABASE_URL`, feature `postgres`). `ceiling` is the
+/// at once (`YOCO_DATABASE_URL`, feature `postgres`), and `inbox-busy` does
+/// the same beside three workers whose handler is slow. `ceiling` is the
 /// least any receiver does: the bare handler, plus a pre-keyed HMAC of the
 /// signed content compared in constant time and a borrowed, allocation-free
 /// `serde_json` parse of the body (no header checks, no filter, no
@@ -79,6 +80,7 @@ const TARGETS: &[&str] = &[
     "redis-floor",
     "postgres",
     "inbox",
+    "inbox-busy",
     "no-dedup",
 ];
 
@@ -188,7 +190,8 @@ fn serve(target: &str, threads: usize) -> ExitCode {
             "redis" => redis_app().await,
             "redis-floor" => redis_floor_app().await,
             "postgres" => postgres_app().await,
-            "inbox" => inbox_app().await,
+            "inbox" => inbox_app(false).await,
+            "inbox-busy" => inbox_app(true).await,
             other => {
                 eprintln!("unknown target {other:?}");
                 return ExitCode::from(2);
@@ -348,10 +351,26 @@ async fn postgres_app() -> Router {
 }
 
 /// The receiver queueing in the PostgreSQL inbox (one statement per
-/// delivery), on a pool of the same size as the store's.
+/// delivery), on a pool of the same size as the store's; `busy`: with an
+/// `InboxRunner` of three workers beside it whose handler takes 200 ms (a
+/// slow warehouse), each holding a connection, a transaction and a row
+/// lock all the while, on the runner's own pool.
 #[cfg(feature = "postgres")]
-async fn inbox_app() -> Router {
-    use yoco_webhooks::postgres::{Inbox, sqlx};
+async fn inbox_app(busy: bool) -> Router {
+    use yoco_webhooks::postgres::sqlx::PgConnection;
+    use yoco_webhooks::postgres::{Inbox, InboxHandler, sqlx};
+
+    struct Slow;
+
+    impl InboxHandler for Slow {
+        type Error = Infallible;
+
+        async fn handle(&self, _: yoco_webhooks::Delivery, _: &mut PgConnection) -> Result<(), Infallible> {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            Ok(())
+        }
+    }
+
     let url = std::env::var("YOCO_DATABASE_URL").expect("YOCO_DATABASE_URL (scripts/loadtest sets it)");
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(POOL_SIZE)
@@ -360,12 +379,16 @@ async fn inbox_app() -> Router {
         .unwrap();
     let inbox = Inbox::new(pool);
     inbox.migrate().await.unwrap();
+    if busy {
+        let runner = inbox.runner(receiver(), Slow).workers(3);
+        tokio::spawn(runner.run_until(std::future::pending()));
+    }
     receiver_app(YocoWebhookConfig::new(receiver()).with_queue(inbox))
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn inbox_app() -> Router {
-    panic!("the inbox target needs --features postgres");
+async fn inbox_app(_busy: bool) -> Router {
+    panic!("the inbox targets need --features postgres");
 }
 
 /// The receiver, with a handler that does nothing: what is measured is the
