@@ -314,6 +314,6 @@ mod tests {
         let Processed::StoreUnavailable(err) = outcome else {
             panic!("not a store error")
         };
-        assert_eq!(err.to_string(), "idempotency store unavailable: connection refused");
+        assert_eq!(err.to_string(), "unavailable: connection refused");
     }
 }

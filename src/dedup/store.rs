@@ -113,13 +113,14 @@ pub enum Claim {
 /// A store that could not answer. The adapters answer 503 for every kind,
 /// so that Yoco retries; never 2xx, which would lose the event.
 ///
-/// Its `Display` says what went wrong, cause included ("idempotency store
-/// misconfigured: Redis refused the credentials: authentication failed"),
+/// Its `Display` says what went wrong, cause included ("misconfigured:
+/// Redis refused the credentials: authentication failed"), in words that
+/// fit a store and a queue alike,
 /// and never shows a URL or a password. [`kind`](Self::kind) tells a
 /// mistake in the configuration, which retrying will not fix, from an
 /// outage, which it may.
 #[derive(Debug, thiserror::Error)]
-#[error("idempotency store {kind}: {message}")]
+#[error("{kind}: {message}")]
 pub struct StoreError {
     kind: StoreErrorKind,
     message: String,
@@ -261,14 +262,14 @@ mod tests {
         assert!(!outage.is_configuration());
         assert_eq!(
             outage.to_string(),
-            "idempotency store unavailable: cannot connect to Redis: connection refused"
+            "unavailable: cannot connect to Redis: connection refused"
         );
         let mistake = StoreError::configuration("invalid Redis URL: it did not parse");
         assert_eq!(mistake.kind(), StoreErrorKind::Configuration);
         assert!(mistake.is_configuration());
         assert_eq!(
             mistake.to_string(),
-            "idempotency store misconfigured: invalid Redis URL: it did not parse"
+            "misconfigured: invalid Redis URL: it did not parse"
         );
     }
 
@@ -276,7 +277,7 @@ mod tests {
     fn with_source_is_an_outage_that_keeps_its_cause() {
         let err = StoreError::with_source("the database failed", std::io::Error::other("reset"));
         assert_eq!(err.kind(), StoreErrorKind::Unavailable);
-        assert_eq!(err.to_string(), "idempotency store unavailable: the database failed");
+        assert_eq!(err.to_string(), "unavailable: the database failed");
         let source = std::error::Error::source(&err).map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("reset"));
     }

@@ -762,7 +762,7 @@ async fn the_migration_brings_a_table_of_an_earlier_version_up_to_date_and_runs_
     assert_eq!(not_migrated.kind(), StoreErrorKind::Configuration, "{not_migrated}");
     assert_eq!(
         not_migrated.to_string(),
-        "idempotency store misconfigured: PostgreSQL could not take a delivery: column inbox.lease does not exist \
+        "misconfigured: PostgreSQL could not take a delivery: column inbox.lease does not exist \
          (SQLSTATE 42703)"
     );
     inbox.migrate().await.unwrap();

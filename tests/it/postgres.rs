@@ -674,7 +674,7 @@ async fn an_id_the_database_cannot_store_is_an_error_not_a_guess() {
     assert_eq!(err.kind(), Unavailable, "{err}");
     assert!(
         err.to_string()
-            .starts_with("idempotency store unavailable: PostgreSQL could not claim the delivery: ")
+            .starts_with("unavailable: PostgreSQL could not claim the delivery: ")
             && err.to_string().ends_with("(SQLSTATE 22021)"),
         "the cause, by its SQLSTATE: {err}"
     );
@@ -727,7 +727,7 @@ async fn store_errors_name_their_cause_and_tell_a_mistake_from_an_outage() {
     assert!(
         closed
             .to_string()
-            .starts_with("idempotency store unavailable: PostgreSQL could not claim the delivery: pool timed out"),
+            .starts_with("unavailable: PostgreSQL could not claim the delivery: pool timed out"),
         "{closed}"
     );
     assert!(!format!("{closed} {closed:?}").contains(PASSWORD), "{closed:?}");

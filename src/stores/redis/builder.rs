@@ -224,7 +224,7 @@ mod tests {
             let mut shown = vec![err.to_string(), format!("{err:?}")];
             shown.extend(std::error::Error::source(&err).map(|cause| format!("{cause} {cause:?}")));
             assert!(
-                shown[0].starts_with("idempotency store misconfigured: invalid Redis URL: "),
+                shown[0].starts_with("misconfigured: invalid Redis URL: "),
                 "{url}: {err}"
             );
             assert!(shown[0].contains(why), "{url}: {err}");
