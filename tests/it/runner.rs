@@ -137,6 +137,62 @@ async fn slow_workers_at_their_limit_never_starve_the_endpoint() {
     eventually("all fifteen processed", || async { processed(&pool).await.len() == 15 }).await;
     stop.send(()).unwrap();
     running.await.unwrap();
+
+    // The mistake the split prevents, to show this test would see it: the
+    // same workers on the endpoint's own pool starve it into 503s.
+    let slow = Recording {
+        wait: Duration::from_secs(3),
+        ..Recording::default()
+    };
+    let runner = inbox.runner(receiver(), slow).workers(3).pool(pool.clone());
+    let (stop, running) = spawn(runner.poll_every(Duration::from_millis(20)));
+    for n in 0..3 {
+        inbox.enqueue(&stored(&format!("shared-{n}"))).await.unwrap();
+    }
+    let mut answers = Vec::new();
+    for n in 0..6 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        answers.push(crate::inbox::post(&client, &url, &format!("starved-{n}")).await.0);
+    }
+    assert!(
+        answers.contains(&503),
+        "a shared pool never starved the endpoint: {answers:?}"
+    );
+    stop.send(()).unwrap();
+    running.await.unwrap();
+}
+
+/// Another worker's take locks a just-taken row for an instant; a worker
+/// that skipped its own delivery then would leave it for its backoff, its
+/// attempt counted and never run (`abandoned`). Each must run at its first
+/// attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_run_each_delivery_at_its_first_attempt() {
+    const DELIVERIES: usize = 300;
+    let db = TestDb::new("runner_first_attempt").await;
+    let pool = db.pool().await;
+    let inbox = prepare(&pool).await;
+    for n in 0..DELIVERIES {
+        inbox.enqueue(&stored(&format!("first-{n}"))).await.unwrap();
+    }
+    let (stop, running) = spawn(
+        inbox
+            .runner(receiver(), Recording::default())
+            .workers(3)
+            .poll_every(Duration::from_millis(5)),
+    );
+    eventually("every delivery done", || async {
+        processed(&pool).await.len() == DELIVERIES
+    })
+    .await;
+    stop.send(()).unwrap();
+    running.await.unwrap();
+    let (later,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM yoco_webhook_inbox WHERE attempts <> 1 OR last_error IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(later, 0, "deliveries taken more than once");
 }
 
 /// Hangs for ever, counting its calls.

@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use yoco_webhooks::Event;
 use yoco_webhooks::registration::Subscription;
-use yoco_webhooks::{Event, EventData};
 
 use crate::register::{describe, webhook_json};
 
@@ -29,17 +29,10 @@ pub(super) struct Summary {
 impl Summary {
     /// The summary of `event`.
     pub(super) fn of(event: &Event) -> Self {
-        let amount = match &event.data {
-            EventData::PaymentSucceeded(payment) => Some((payment.amount, payment.currency.to_string())),
-            EventData::RefundSucceeded(refund) | EventData::RefundFailed(refund) => {
-                Some((refund.amount, refund.currency.to_string()))
-            }
-            _ => None,
-        };
         Self {
             event_type: Some(event.event_type().to_owned()),
             checkout_id: event.checkout_id().map(|id| id.as_str().to_owned()),
-            amount,
+            amount: event.amount().map(|(amount, currency)| (amount, currency.to_string())),
             mode: event.mode().map(|mode| mode.as_str().to_owned()),
         }
     }

@@ -24,6 +24,12 @@ use crate::stores::postgres::error::{column, store_error};
 const HANDLER_SAVEPOINT: &str = "SAVEPOINT yoco_webhooks_handler";
 const ROLLBACK_HANDLER: &str = "ROLLBACK TO SAVEPOINT yoco_webhooks_handler";
 
+/// How many times a worker tries to lock the delivery it took while the
+/// lease is still its own, and the pause between tries: another worker's
+/// statement holds it for a millisecond or two.
+const HOLD_TRIES: u32 = 100;
+const HOLD_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The `last_error` of a delivery taken again while its last attempt's
 /// lease was still set: that attempt never answered.
 const ABANDONED: &str =
@@ -252,21 +258,7 @@ impl InboxDelivery {
                 .begin()
                 .await
                 .map_err(|err| store_error("PostgreSQL could not begin a transaction", &err))?;
-            // The lock, and the server's own limit on this transaction
-            // sitting idle, in one statement.
-            let idle_limit = inbox
-                .attempt_timeout
-                .saturating_add(IDLE_MARGIN)
-                .as_millis()
-                .min(i32::MAX as u128);
-            let held = sqlx::query(&inbox.sql.hold)
-                .bind(stored.webhook_id().as_str())
-                .bind(&lease)
-                .bind(idle_limit.to_string())
-                .fetch_optional(&mut *transaction)
-                .await
-                .map_err(|err| store_error("PostgreSQL could not lock the delivery", &err))?;
-            if held.is_none() {
+            if !Self::hold(inbox, &mut transaction, stored.webhook_id(), &lease).await? {
                 // Another worker took it over before the lock (its wait
                 // after this attempt had passed already): the next.
                 continue;
@@ -282,6 +274,52 @@ impl InboxDelivery {
                 inbox: inbox.clone(),
             }));
         }
+    }
+
+    /// Locks the delivery taken with `lease` in `transaction`, and sets the
+    /// server's own limit on the transaction sitting idle: `false` if
+    /// another worker took it over meanwhile.
+    ///
+    /// Another worker's take can hold the row for an instant: scanning the
+    /// due rows, it locks this one's new version before it finds it is no
+    /// longer due, and keeps that lock until its statement ends. Skipped
+    /// then, the delivery would wait out its backoff, its attempt counted,
+    /// never run: so while the lease is still ours, try again.
+    async fn hold(
+        inbox: &Inbox,
+        transaction: &mut PgConnection,
+        webhook_id: &WebhookId,
+        lease: &str,
+    ) -> Result<bool, StoreError> {
+        let idle_limit = inbox
+            .attempt_timeout
+            .saturating_add(IDLE_MARGIN)
+            .as_millis()
+            .min(i32::MAX as u128)
+            .to_string();
+        for _ in 0..HOLD_TRIES {
+            let held = sqlx::query(&inbox.sql.hold)
+                .bind(webhook_id.as_str())
+                .bind(lease)
+                .bind(&idle_limit)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(|err| store_error("PostgreSQL could not lock the delivery", &err))?;
+            if held.is_some() {
+                return Ok(true);
+            }
+            let ours: Option<bool> = sqlx::query_scalar(&inbox.sql.leased)
+                .bind(webhook_id.as_str())
+                .bind(lease)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(|err| store_error("PostgreSQL could not read the delivery's lease", &err))?;
+            if ours != Some(true) {
+                return Ok(false);
+            }
+            tokio::time::sleep(HOLD_PAUSE).await;
+        }
+        Ok(false)
     }
 
     /// The delivery as it was stored. Check it with

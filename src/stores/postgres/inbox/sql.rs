@@ -46,6 +46,7 @@ pub(super) struct InboxStatements {
     pub(super) enqueue: String,
     pub(super) take: String,
     pub(super) hold: String,
+    pub(super) leased: String,
     pub(super) done: String,
     pub(super) failed: String,
     pub(super) refused: String,
@@ -133,6 +134,9 @@ RETURNING inbox.webhook_id, inbox.webhook_timestamp, inbox.webhook_signature, in
 WHERE webhook_id = $1 AND state = 'pending' AND lease = $2::uuid
 FOR UPDATE SKIP LOCKED"
             ),
+            // $1 id, $2 lease: whether the taken attempt is still the
+            // delivery's (the latest committed state, without a lock).
+            leased: format!("SELECT state = 'pending' AND lease = $2::uuid FROM {qualified} WHERE webhook_id = $1"),
             // $1 id. The attempt counted when it was taken.
             done: format!(
                 "UPDATE {qualified}
