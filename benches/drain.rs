@@ -168,7 +168,7 @@ async fn run(inbox: &Inbox, receiver: &Receiver, workers: usize, count: usize) -
         .runner(receiver.clone(), handler)
         .workers(workers)
         .poll_every(Duration::from_millis(5));
-    runner.run_until(async move { all.notified().await }).await.unwrap();
+    runner.run_until(async move { all.notified().await }).await;
     count as f64 / started.elapsed().max(Duration::from_millis(1)).as_secs_f64()
 }
 

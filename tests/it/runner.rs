@@ -61,8 +61,7 @@ fn spawn<H: InboxHandler>(
             .run_until(async move {
                 let _ = stopped.await;
             })
-            .await
-            .unwrap();
+            .await;
     });
     (stop, running)
 }

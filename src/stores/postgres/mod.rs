@@ -175,7 +175,7 @@
 //!     }
 //! }
 //!
-//! async fn workers(inbox: Inbox, receiver: Receiver) -> Result<(), yoco_webhooks::dedup::StoreError> {
+//! async fn workers(inbox: Inbox, receiver: Receiver) {
 //!     let shutdown = async {
 //!         let _ = tokio::signal::ctrl_c().await;
 //!     };

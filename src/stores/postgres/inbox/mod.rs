@@ -16,18 +16,20 @@ use crate::handoff::{DeliveryQueue, Enqueued, StoredDelivery};
 use crate::stores::postgres::error::store_error;
 use crate::stores::postgres::schema::{TableNameError, migrate_locked, parse_table, quote_name};
 
-mod attempt; // a delivery a worker took: `Inbox::next`, `Inbox::work`, done or failed
+mod attempt; // a delivery a worker took: `Inbox::next`, done, failed, refused or released
 pub mod observe; // the span and metrics of each attempt, and the inbox's gauges
 mod operator; // what a person does: `Inbox::list`, `Inbox::retry`, `Inbox::counts`, `Inbox::purge_done`
 mod row; // the stored delivery and the times in the statements' rows
 mod runner; // `InboxRunner`: workers, polling, timeouts, shutdown
 mod sql; // the migration and every statement, for a table
+mod work; // `Inbox::work`: one attempt around a closure
 
-pub use attempt::{InboxDelivery, NextAttempt, Worked};
+pub use attempt::{InboxDelivery, NextAttempt};
 pub use operator::{InboxCounts, InboxEntry, InboxState};
 pub use runner::{InboxHandler, InboxRunner};
 pub use sql::INBOX_MIGRATION;
 use sql::InboxStatements;
+pub use work::Worked;
 
 /// The table an [`Inbox::new`] uses.
 pub const DEFAULT_INBOX_TABLE: &str = "yoco_webhook_inbox";

@@ -156,12 +156,10 @@ impl<H: InboxHandler> InboxRunner<H> {
     }
 
     /// Runs the workers until `shutdown` completes (a signal, a channel),
-    /// then until the attempts in hand finished or were given back.
-    ///
-    /// # Errors
-    /// None yet: a database that cannot answer is logged and waited out,
-    /// never the end of the runner. The `Result` is for what may come.
-    pub async fn run_until<S: Future<Output = ()> + Send>(self, shutdown: S) -> Result<(), StoreError> {
+    /// then until the attempts in hand finished or were given back. A
+    /// database that cannot answer is logged and waited out, never the end
+    /// of the runner.
+    pub async fn run_until<S: Future<Output = ()> + Send>(self, shutdown: S) {
         let own_pool = self.pool.is_none();
         let pool = self.pool.unwrap_or_else(|| {
             let connections = u32::try_from(self.workers).unwrap_or(u32::MAX).saturating_add(1);
@@ -191,7 +189,6 @@ impl<H: InboxHandler> InboxRunner<H> {
         if own_pool {
             pool.close().await;
         }
-        Ok(())
     }
 }
 
