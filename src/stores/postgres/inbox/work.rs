@@ -64,10 +64,12 @@ impl Inbox {
     /// dead at once and never reaches `handler`; one the receiver ignores
     /// is done.
     ///
-    /// For a handler that writes to this database, take the delivery with
-    /// [`next`](Self::next) instead and write through
-    /// [`InboxDelivery::connection`](super::InboxDelivery::connection): your changes and "done" commit
-    /// together.
+    /// The handler runs within the inbox's
+    /// [`attempt_timeout`](Self::attempt_timeout) ([`Worked::TimedOut`]
+    /// past it). Most workers want the [`runner`](Self::runner) instead:
+    /// its handler writes through the delivery's transaction, so your
+    /// changes and "done" commit together, and it polls, backs off and
+    /// shuts down for you.
     ///
     /// A `handler` that panics is not caught: the panic unwinds out of
     /// `work` (out of your worker task). The attempt counts all the same
