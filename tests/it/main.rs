@@ -66,6 +66,9 @@
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
+//! - `moto`: moto's server, the emulator of AWS's APIs, on loopback, for
+//!   the DynamoDB and SQS tests (features `dynamodb`, `sqs`), and what an
+//!   emulator cannot prove.
 //! - `servers`: starts every server those tests need (PostgreSQL, Redis,
 //!   Valkey, the Lambda emulator, workerd) one way: on a port chosen as it
 //!   starts, tried again on a new port, ready when it says so, its log in
@@ -121,6 +124,8 @@ mod lambda;
 #[cfg(feature = "cli")]
 mod listen;
 mod memory_size;
+#[cfg(any(feature = "dynamodb", feature = "sqs"))]
+mod moto;
 mod observe;
 mod one_reader;
 #[cfg(feature = "poem")]
