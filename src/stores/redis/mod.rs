@@ -97,7 +97,8 @@
 //! [`IdempotencyStore`]: crate::dedup::IdempotencyStore
 //! [`StoreError`]: crate::dedup::StoreError
 
-mod builder; // `RedisStoreBuilder`: prefix, timeout, connecting
+mod builder; // `RedisStoreBuilder`: one server or a cluster, prefix, timeout, connecting
+mod connection; // one server or a cluster, behind one `send`
 mod error; // redis-rs's errors as `StoreError`s, without the URL or password
 mod owners; // the owner tokens of claims
 mod scripts; // the values, the Lua scripts and the `SET` commands, and their answers: no I/O
