@@ -66,6 +66,10 @@
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
+//! - `redis_cluster`: the Redis store on a real Redis Cluster of six
+//!   `valkey-server` nodes made by `valkey-cli --cluster create` (feature
+//!   `redis`): the contract, the adapter suite, two example receivers, the
+//!   round trips on the key's node, and a primary killed mid-run.
 //! - `servers`: starts every server those tests need (PostgreSQL, Redis,
 //!   Valkey, the Lambda emulator, workerd) one way: on a port chosen as it
 //!   starts, tried again on a new port, ready when it says so, its log in
@@ -132,6 +136,8 @@ mod readme;
 mod receive;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_cluster;
 #[cfg(feature = "client")]
 mod registration;
 #[cfg(feature = "rocket")]
@@ -321,6 +327,7 @@ fn example_binary(name: &str) -> tokio::process::Command {
         "YOCO_SECRET_KEY",
         "YOCO_API_BASE",
         "YOCO_REDIS_URL",
+        "YOCO_REDIS_CLUSTER",
         "YOCO_DATABASE_URL",
         "YOCO_INBOX",
         "YOCO_INBOX_WORKERS",
