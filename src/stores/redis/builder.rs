@@ -158,7 +158,9 @@ impl RedisStoreBuilder {
 
     /// Connects to Redis, so that a wrong address or password shows at
     /// start-up. Later losses of the connection are repaired in the
-    /// background.
+    /// background. On a cluster, it reads the slot map from the nodes
+    /// given, connects to every node, and follows the slot map as it
+    /// changes (a failover, a resharding) by itself.
     ///
     /// # Errors
     ///
