@@ -71,13 +71,19 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// `serde_json` parse of the body (no header checks, no filter, no
 /// deduplication). `redis-floor` is the least the `redis` target can cost
 /// with its client: the receiver without deduplication whose handler sends
-/// the same two commands straight through redis-rs.
+/// the same two commands straight through redis-rs. `redis-pair` and
+/// `redis-cluster-pair` are two receivers, each with a store (a connection)
+/// of its own, the load dealt out between them: on one server
+/// (`YOCO_REDIS_URL`), and on a Redis Cluster (`YOCO_REDIS_CLUSTER`, its
+/// nodes' URLs, comma-separated).
 const TARGETS: &[&str] = &[
     "bare",
     "ceiling",
     "memory",
     "redis",
     "redis-floor",
+    "redis-pair",
+    "redis-cluster-pair",
     "postgres",
     "inbox",
     "inbox-busy",
@@ -175,6 +181,9 @@ fn serve(target: &str, threads: usize) -> ExitCode {
         .build()
         .unwrap();
     runtime.block_on(async {
+        if let Some(pair) = redis_pair(target).await {
+            return serve_all(pair).await;
+        }
         let router = match target {
             "bare" => Router::new().route(PATH, post(|| async { StatusCode::OK })),
             // `LOAD_MEMORY_CAPACITY` sizes the in-memory store, small to
@@ -197,18 +206,70 @@ fn serve(target: &str, threads: usize) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("{}", listener.local_addr().unwrap());
-        // The driver closes our stdin to stop us: exiting, rather than being
-        // killed, lets a profiler wrapped around us (`LOAD_SERVER_WRAPPER`)
-        // write its report.
-        std::thread::spawn(|| {
-            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-            std::process::exit(0);
-        });
-        axum::serve(listener, router).await.unwrap();
-        ExitCode::SUCCESS
+        serve_all(vec![router]).await
     })
+}
+
+/// Serves each of `routers` on an ephemeral loopback port, printing their
+/// addresses on one line.
+async fn serve_all(routers: Vec<Router>) -> ExitCode {
+    let mut listeners = Vec::new();
+    for _ in &routers {
+        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    }
+    let addresses: Vec<String> = listeners
+        .iter()
+        .map(|listener| listener.local_addr().unwrap().to_string())
+        .collect();
+    println!("{}", addresses.join(" "));
+    // The driver closes our stdin to stop us: exiting, rather than being
+    // killed, lets a profiler wrapped around us (`LOAD_SERVER_WRAPPER`)
+    // write its report.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
+    let mut serving = tokio::task::JoinSet::new();
+    for (listener, router) in listeners.into_iter().zip(routers) {
+        serving.spawn(async move { axum::serve(listener, router).await.unwrap() });
+    }
+    while let Some(served) = serving.join_next().await {
+        served.unwrap();
+    }
+    ExitCode::SUCCESS
+}
+
+/// The `redis-pair` and `redis-cluster-pair` targets: two receivers, each
+/// on a store of its own, on one server or on the cluster; `None` for the
+/// other targets.
+#[cfg(feature = "redis")]
+async fn redis_pair(target: &str) -> Option<Vec<Router>> {
+    use yoco_webhooks::redis::RedisStore;
+    let mut pair = Vec::new();
+    for _ in 0..2 {
+        let store = match target {
+            "redis-pair" => {
+                let url = std::env::var("YOCO_REDIS_URL").expect("YOCO_REDIS_URL (scripts/loadtest sets it)");
+                RedisStore::connect(&url).await.unwrap()
+            }
+            "redis-cluster-pair" => {
+                let nodes = std::env::var("YOCO_REDIS_CLUSTER").expect("YOCO_REDIS_CLUSTER (scripts/loadtest sets it)");
+                RedisStore::connect_cluster(nodes.split(',')).await.unwrap()
+            }
+            _ => return None,
+        };
+        pair.push(receiver_app(YocoWebhookConfig::new(receiver()).with_store(store)));
+    }
+    Some(pair)
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_pair(target: &str) -> Option<Vec<Router>> {
+    assert!(
+        !target.starts_with("redis-"),
+        "the {target} target needs --features redis"
+    );
+    None
 }
 #[cfg(feature = "redis")]
 async fn redis_app() -> Router {
@@ -444,7 +505,10 @@ use cpu::cpu_time;
 /// A served target, stopped on drop.
 struct Server {
     child: Child,
+    /// The first receiver's address.
     address: String,
+    /// Every receiver's address (two for the pair targets).
+    addresses: Vec<String>,
     /// The process of the store server the target uses, where the script
     /// that started it said which (`LOAD_REDIS_PID` for `redis` and
     /// `redis-floor`).
@@ -484,13 +548,17 @@ impl Server {
             .read_line(&mut line)
             .unwrap();
         assert!(!line.trim().is_empty(), "{target} did not start");
+        let addresses: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
         let store = match target {
-            "redis" | "redis-floor" => std::env::var("LOAD_REDIS_PID").ok().and_then(|pid| pid.parse().ok()),
+            "redis" | "redis-floor" | "redis-pair" => {
+                std::env::var("LOAD_REDIS_PID").ok().and_then(|pid| pid.parse().ok())
+            }
             _ => None,
         };
         Self {
             child,
-            address: line.trim().to_owned(),
+            address: addresses[0].clone(),
+            addresses,
             store,
         }
     }
@@ -602,8 +670,9 @@ fn drive(options: &Options) {
 /// The phases against one served target: warm-up, capacity, fixed load.
 async fn measure(server: &Server, target: &str, prefix: &str, options: &Options, earlier: &[Row]) -> Row {
     let mut connections = Vec::with_capacity(options.connections);
-    for _ in 0..options.connections {
-        connections.push(connect(&server.address).await);
+    // Dealt out between the receivers, for the pair targets.
+    for n in 0..options.connections {
+        connections.push(connect(&server.addresses[n % server.addresses.len()]).await);
     }
     // The warm-up's rate sizes the capacity phase's signed requests.
     let warm_up = sign(

@@ -9,7 +9,9 @@
 //! - `YOCO_CHECKOUT_IDS` (optional): comma-separated checkout ids; when set,
 //!   only those checkouts are processed, others acknowledged and skipped.
 //! - `BIND_ADDR` (default `127.0.0.1:3000`).
-//! - `YOCO_REDIS_URL` (optional, feature `redis`) or `YOCO_DATABASE_URL`
+//! - `YOCO_REDIS_URL` (optional, feature `redis`), `YOCO_REDIS_CLUSTER`
+//!   (optional, feature `redis`: a Redis Cluster, its nodes' `redis://host:port`
+//!   URLs comma-separated) or `YOCO_DATABASE_URL`
 //!   (optional, feature `postgres`): deduplicate on this Redis
 //!   (`redis://[:password@]host[:port][/db]`) or PostgreSQL database
 //!   (`postgres://user:password@host/db`; the table is created if missing)

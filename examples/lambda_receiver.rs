@@ -14,7 +14,9 @@
 //!   function fails to start: Lambda reports an init error).
 //! - `YOCO_CHECKOUT_IDS` (optional): comma-separated checkout ids; when set,
 //!   only those checkouts are processed, others acknowledged and skipped.
-//! - `YOCO_REDIS_URL` (optional, feature `redis`) or `YOCO_DATABASE_URL`
+//! - `YOCO_REDIS_URL` (optional, feature `redis`), `YOCO_REDIS_CLUSTER`
+//!   (optional, feature `redis`: a Redis Cluster, its nodes' `redis://host:port`
+//!   URLs comma-separated) or `YOCO_DATABASE_URL`
 //!   (optional, feature `postgres`): deduplicate on this Redis or PostgreSQL
 //!   database instead of in memory. Lambda runs one instance per concurrent
 //!   request, each with its own memory, so without a shared store a retry

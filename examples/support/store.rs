@@ -6,7 +6,9 @@
 use yoco_webhooks::YocoWebhookConfig;
 
 /// `config` deduplicating where the environment says: `YOCO_REDIS_URL` for
-/// Redis (feature `redis`), `YOCO_DATABASE_URL` for PostgreSQL (feature
+/// Redis (feature `redis`), `YOCO_REDIS_CLUSTER` for a Redis Cluster (its
+/// nodes' `redis://host:port` URLs, comma-separated; feature `redis`),
+/// `YOCO_DATABASE_URL` for PostgreSQL (feature
 /// `postgres`), else in memory, which it says on stderr. The store is
 /// connected (and, for PostgreSQL, its table created); the error names the
 /// variable, never its value.
@@ -22,6 +24,9 @@ pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<Yoc
     }
     if let Some(url) = non_empty_var("YOCO_REDIS_URL") {
         return redis(config, &url).await;
+    }
+    if let Some(nodes) = non_empty_var("YOCO_REDIS_CLUSTER") {
+        return redis_cluster(config, &nodes).await;
     }
     if let Some(url) = non_empty_var("YOCO_DATABASE_URL") {
         return postgres(config, &url).await;
@@ -49,6 +54,22 @@ async fn redis(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig
 #[cfg(not(feature = "redis"))]
 async fn redis(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConfig, String> {
     Err("YOCO_REDIS_URL is set, but this build has no Redis support: add --features redis".to_owned())
+}
+
+/// The Redis Cluster whose nodes `nodes` lists (comma-separated URLs).
+#[cfg(feature = "redis")]
+async fn redis_cluster(config: YocoWebhookConfig, nodes: &str) -> Result<YocoWebhookConfig, String> {
+    // As for one server: the error never contains a URL.
+    let nodes = nodes.split(',').map(str::trim).filter(|node| !node.is_empty());
+    let store = yoco_webhooks::redis::RedisStore::connect_cluster(nodes)
+        .await
+        .map_err(|err| format!("YOCO_REDIS_CLUSTER: {}", with_causes(&err)))?;
+    Ok(config.with_store(store))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_cluster(_config: YocoWebhookConfig, _nodes: &str) -> Result<YocoWebhookConfig, String> {
+    Err("YOCO_REDIS_CLUSTER is set, but this build has no Redis support: add --features redis".to_owned())
 }
 
 #[cfg(feature = "postgres")]

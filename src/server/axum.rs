@@ -30,8 +30,8 @@
 //! [`YocoWebhook::process_claimed`] completing the delivery inside your
 //! own database transaction). `examples/axum_receiver.rs` in the
 //! repository is a complete receiver to copy: the secret and the checkouts
-//! from the environment, a store chosen by `YOCO_REDIS_URL` or
-//! `YOCO_DATABASE_URL`, `GET /metrics`, and a JSON line per processed
+//! from the environment, a store chosen by `YOCO_REDIS_URL`,
+//! `YOCO_REDIS_CLUSTER` or `YOCO_DATABASE_URL`, `GET /metrics`, and a JSON line per processed
 //! event.
 //!
 //! The answers: 200 processed, ignored (not your checkout or mode) or

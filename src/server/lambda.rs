@@ -69,7 +69,8 @@
 //!
 //! `examples/lambda_receiver.rs` in the repository is a complete function
 //! with the axum receiver's contract (`YOCO_WEBHOOK_SECRET`,
-//! `YOCO_CHECKOUT_IDS`, `YOCO_REDIS_URL` / `YOCO_DATABASE_URL`; `POST
+//! `YOCO_CHECKOUT_IDS`, `YOCO_REDIS_URL` / `YOCO_REDIS_CLUSTER` /
+//! `YOCO_DATABASE_URL`; `POST
 //! /webhooks/yoco`, 405 for other methods; a JSON line per processed event).
 //! Run it under cargo-lambda's Lambda emulator (`pip install cargo-lambda`),
 //! which serves function URLs on port 9000:

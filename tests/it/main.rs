@@ -69,6 +69,10 @@
 //! - `moto`: moto's server, the emulator of AWS's APIs, on loopback, for
 //!   the DynamoDB and SQS tests (features `dynamodb`, `sqs`), and what an
 //!   emulator cannot prove.
+//! - `redis_cluster`: the Redis store on a real Redis Cluster of six
+//!   `valkey-server` nodes made by `valkey-cli --cluster create` (feature
+//!   `redis`): the contract, the adapter suite, two example receivers, the
+//!   round trips on the key's node, and a primary killed mid-run.
 //! - `servers`: starts every server those tests need (PostgreSQL, Redis,
 //!   Valkey, the Lambda emulator, workerd) one way: on a port chosen as it
 //!   starts, tried again on a new port, ready when it says so, its log in
@@ -137,6 +141,8 @@ mod readme;
 mod receive;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_cluster;
 #[cfg(feature = "client")]
 mod registration;
 #[cfg(feature = "rocket")]
@@ -326,6 +332,7 @@ fn example_binary(name: &str) -> tokio::process::Command {
         "YOCO_SECRET_KEY",
         "YOCO_API_BASE",
         "YOCO_REDIS_URL",
+        "YOCO_REDIS_CLUSTER",
         "YOCO_DATABASE_URL",
         "YOCO_INBOX",
         "YOCO_INBOX_WORKERS",

@@ -620,7 +620,7 @@ async fn handler(State(app): State<App>, webhook: YocoWebhook) -> Processed<(), 
 }
 
 /// An axum server deduplicating on `store`, handling with `recorder`.
-async fn serve(store: RedisStore, recorder: Recorder) -> SocketAddr {
+pub(crate) async fn serve(store: RedisStore, recorder: Recorder) -> SocketAddr {
     let receiver = Receiver::new(
         Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
         CheckoutFilter::any(),
@@ -637,7 +637,7 @@ async fn serve(store: RedisStore, recorder: Recorder) -> SocketAddr {
 }
 
 /// Posts a signed sample delivery as Yoco would, giving up after Yoco's 15 s.
-async fn deliver(address: &str, webhook_id: &str) -> u16 {
+pub(crate) async fn deliver(address: &str, webhook_id: &str) -> u16 {
     let body = SampleEvent::payment_succeeded().event_id(webhook_id).to_json();
     let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(webhook_id, &body);
     let mut request = reqwest::Client::new()
@@ -655,7 +655,7 @@ async fn deliver(address: &str, webhook_id: &str) -> u16 {
         .as_u16()
 }
 
-fn url(address: SocketAddr) -> String {
+pub(crate) fn url(address: SocketAddr) -> String {
     format!("http://{address}/webhooks/yoco")
 }
 
@@ -827,7 +827,7 @@ fn assert_cause(err: &StoreError, kind: StoreErrorKind, expected: &str) {
 }
 
 /// Neither the error nor any of its causes shows `secret`, in any form.
-fn assert_no_secret(err: &(dyn std::error::Error + 'static), secret: &str) {
+pub(crate) fn assert_no_secret(err: &(dyn std::error::Error + 'static), secret: &str) {
     let mut cause = Some(err);
     while let Some(err) = cause {
         for shown in [err.to_string(), format!("{err:?}")] {

@@ -1,17 +1,18 @@
-//! [`RedisStoreBuilder`]: the key prefix and the timeout, and connecting,
-//! which checks the address and the password at start-up and reads which
-//! commands the server takes.
+//! [`RedisStoreBuilder`]: one server or a cluster, the key prefix and the
+//! timeout, and connecting, which checks the address and the password at
+//! start-up and reads which commands the server (every node) takes.
 
 use std::fmt;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, Cmd, RedisError};
+use ::redis::cluster::{ClusterClient, ClusterClientBuilder};
+use ::redis::{Client, Cmd, ConnectionInfo, IntoConnectionInfo as _, RedisError};
 
+use super::connection::Connection;
 use super::error::store_error;
 use super::owners::Owners;
 use super::store::RedisStore;
-use super::version::Takes;
 use crate::dedup::StoreError;
 
 /// The key prefix used unless [`RedisStoreBuilder::key_prefix`] sets another.
@@ -27,9 +28,19 @@ const RECONNECT_RETRIES: usize = 2;
 /// The longest pause between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
-/// Configures a [`RedisStore`]: the key prefix and the timeout.
+/// Attempts of one command on a cluster after the first (after `MOVED`, a
+/// lost node, `CLUSTERDOWN` while a replica takes over), each after a short
+/// pause: the call's timeout ends them first if the cluster stays down.
+const CLUSTER_RETRIES: u32 = 8;
+/// The shortest and longest pause, in milliseconds, before a command is
+/// tried again on a cluster (redis-rs waits at least 1.28 s by default,
+/// most of a call's timeout).
+const CLUSTER_RETRY_WAIT_MS: (u64, u64) = (10, 250);
+
+/// Configures a [`RedisStore`]: one server or a cluster, the key prefix and
+/// the timeout.
 pub struct RedisStoreBuilder {
-    client: Client,
+    target: Target,
     key_prefix: String,
     timeout: Duration,
     /// Claims by the script whatever the server takes (set by tests).
@@ -37,6 +48,14 @@ pub struct RedisStoreBuilder {
     /// Completions by `SET IFEQ` (`true`) or the script (`false`) whatever
     /// the server takes (set by tests); `None`: as the server takes.
     complete_by_set: Option<bool>,
+}
+
+/// Where the store connects.
+enum Target {
+    /// One server.
+    Server(Client),
+    /// A Redis Cluster, through these nodes (checked by redis-rs).
+    Cluster(Vec<ConnectionInfo>),
 }
 
 /// How [`RedisStoreBuilder::complete_with`] forces completions, for tests
@@ -64,6 +83,35 @@ impl RedisStoreBuilder {
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         let client = Client::open(url).map_err(|err| store_error("invalid Redis URL", &err, None))?;
         Ok(RedisStore::builder(client))
+    }
+
+    /// A builder for the Redis Cluster that `nodes` belong to: the URLs
+    /// (`redis://[user][:password@]host:port`) of one or more of its nodes,
+    /// from which the store learns the others. Every call touches one key,
+    /// so it runs on the node that owns that key's slot.
+    ///
+    /// # Errors
+    ///
+    /// A [configuration](crate::dedup::StoreErrorKind::Configuration)
+    /// [`StoreError`] if there is no node, a URL is not a Redis URL (or asks
+    /// for TLS, or a Unix socket), or the nodes' passwords, users or
+    /// databases differ. It says why, but never contains a URL, so no
+    /// password leaks into logs.
+    pub fn cluster<I>(nodes: I) -> Result<Self, StoreError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let nodes = nodes
+            .into_iter()
+            .map(|url| url.as_ref().into_connection_info())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| store_error("invalid Redis URL", &err, None))?;
+        let password = first_password(&nodes);
+        // Checks that the nodes agree, as connecting would.
+        ClusterClient::new(nodes.clone())
+            .map_err(|err| store_error("invalid Redis Cluster nodes", &err, password.as_deref()))?;
+        Ok(RedisStore::builder_for(Target::Cluster(nodes)))
     }
 
     /// Prefixes every key with `prefix` (default [`DEFAULT_KEY_PREFIX`]).
@@ -110,7 +158,9 @@ impl RedisStoreBuilder {
 
     /// Connects to Redis, so that a wrong address or password shows at
     /// start-up. Later losses of the connection are repaired in the
-    /// background.
+    /// background. On a cluster, it reads the slot map from the nodes
+    /// given, connects to every node, and follows the slot map as it
+    /// changes (a failover, a resharding) by itself.
     ///
     /// # Errors
     ///
@@ -120,33 +170,26 @@ impl RedisStoreBuilder {
     /// [unavailable](crate::dedup::StoreErrorKind::Unavailable) one if it
     /// cannot be reached or does not answer within the timeout.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
-        let password = self
-            .client
-            .get_connection_info()
-            .redis_settings()
-            .password()
-            .map(str::to_owned);
-        // Every call is held to the timeout as a whole (see `timed`),
-        // so the connection needs no timer of its own per command; a
-        // connection attempt, handshake included, is held to it here.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(None)
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(MAX_RECONNECT_DELAY);
+        let password = match &self.target {
+            Target::Server(client) => client
+                .get_connection_info()
+                .redis_settings()
+                .password()
+                .map(str::to_owned),
+            Target::Cluster(nodes) => first_password(nodes),
+        };
+        let timeout = self.timeout;
         let connecting = async {
-            let mut connection = ConnectionManager::new_with_config(self.client, config).await?;
+            let connection = match self.target {
+                Target::Server(client) => Connection::Server(server_connection(client, timeout).await?),
+                Target::Cluster(nodes) => {
+                    Connection::Cluster(cluster_client(nodes, timeout)?.get_async_connection().await?)
+                }
+            };
             // Without a password, Redis accepts the connection and refuses
             // every command: ask one, so that the mistake shows now.
-            Cmd::new().arg("PING").query_async::<()>(&mut connection).await?;
-            // Which commands the server takes. A refusal (`INFO` not
-            // allowed to this user) is no reason to fail: use the scripts.
-            let info = Cmd::new()
-                .arg("INFO")
-                .arg("server")
-                .query_async::<String>(&mut connection)
-                .await;
-            let takes = info.map_or(Takes::default(), |info| Takes::from_info(&info));
+            connection.send(Cmd::new().arg("PING")).await?;
+            let takes = connection.takes().await;
             Ok::<_, RedisError>((connection, takes))
         };
         let owners = Owners::new()?;
@@ -171,6 +214,43 @@ impl RedisStoreBuilder {
     }
 }
 
+/// A connection to one server that reconnects in the background. Every
+/// call is held to the timeout as a whole (see `RedisStore::timed`), so the
+/// connection needs no timer of its own per command; a connection attempt,
+/// handshake included, is held to it here.
+async fn server_connection(client: Client, timeout: Duration) -> Result<ConnectionManager, RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(None)
+        .set_number_of_retries(RECONNECT_RETRIES)
+        .set_max_delay(MAX_RECONNECT_DELAY);
+    ConnectionManager::new_with_config(client, config).await
+}
+
+/// A client for the cluster of `nodes`: each connection attempt and answer
+/// held to the timeout, a command tried again after short pauses (after
+/// `MOVED`, a lost node or `CLUSTERDOWN`, the slot map is refreshed first),
+/// until the call's own timeout.
+fn cluster_client(nodes: Vec<ConnectionInfo>, timeout: Duration) -> Result<ClusterClient, RedisError> {
+    let (min_wait, max_wait) = CLUSTER_RETRY_WAIT_MS;
+    ClusterClientBuilder::new(nodes)
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        .retries(CLUSTER_RETRIES)
+        .min_retry_wait(min_wait)
+        .max_retry_wait(max_wait)
+        .build()
+}
+
+/// The password in the first of `nodes`, which a cluster client uses for
+/// every node.
+fn first_password(nodes: &[ConnectionInfo]) -> Option<String> {
+    nodes
+        .first()
+        .and_then(|node| node.redis_settings().password())
+        .map(str::to_owned)
+}
+
 impl RedisStore {
     /// Connects to the Redis at `url` with the default key prefix and
     /// timeout.
@@ -182,10 +262,29 @@ impl RedisStore {
         RedisStoreBuilder::from_url(url)?.connect().await
     }
 
+    /// Connects to the Redis Cluster that `nodes` (the URLs of one or more
+    /// of its nodes) belong to, with the default key prefix and timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisStoreBuilder::cluster`] and [`RedisStoreBuilder::connect`].
+    pub async fn connect_cluster<I>(nodes: I) -> Result<Self, StoreError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        RedisStoreBuilder::cluster(nodes)?.connect().await
+    }
+
     /// A builder for a store on `client`'s Redis.
     pub fn builder(client: Client) -> RedisStoreBuilder {
+        Self::builder_for(Target::Server(client))
+    }
+
+    /// A builder with the defaults for `target`.
+    fn builder_for(target: Target) -> RedisStoreBuilder {
         RedisStoreBuilder {
-            client,
+            target,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             claim_by_script: false,
@@ -197,6 +296,7 @@ impl RedisStore {
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStoreBuilder")
+            .field("cluster", &matches!(self.target, Target::Cluster(_)))
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -234,5 +334,37 @@ mod tests {
         }
         let builder = RedisStoreBuilder::from_url("redis://user:hunter2@127.0.0.1:6379").unwrap();
         assert!(!format!("{builder:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_cluster_nodes_are_a_configuration_error_that_says_why_without_a_url() {
+        let none: [&str; 0] = [];
+        for (nodes, why) in [
+            (&none[..], "Initial nodes can't be empty"),
+            (
+                &["redis://:hunter2@127.0.0.1:7000", "redis://:hunter2@127.0.0.1:99999"][..],
+                "did not parse",
+            ),
+            (
+                &["redis://:hunter2@127.0.0.1:7000", "redis://:other@127.0.0.1:7001"][..],
+                "different password",
+            ),
+            (
+                &["redis://:hunter2@127.0.0.1:7000/1", "redis://:hunter2@127.0.0.1:7001/2"][..],
+                "different database",
+            ),
+            (&["redis+unix:///tmp/hunter2.sock"][..], "unix socket"),
+        ] {
+            let err = RedisStoreBuilder::cluster(nodes).unwrap_err();
+            assert!(err.is_configuration(), "{nodes:?}: {err}");
+            let shown = [err.to_string(), format!("{err:?}")];
+            assert!(shown[0].contains(why), "{nodes:?}: {err}");
+            for shown in shown {
+                assert!(!shown.contains("hunter2") && !shown.contains("127.0.0.1"), "{shown}");
+            }
+        }
+        let builder = RedisStoreBuilder::cluster(["redis://:hunter2@127.0.0.1:7000"]).unwrap();
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("cluster: true") && !shown.contains("hunter2"), "{shown}");
     }
 }

@@ -1,7 +1,8 @@
 //! An [`IdempotencyStore`] on Redis (or Valkey), for several server
 //! instances behind a load balancer: a Yoco retry that lands on another
 //! instance, while the first is still working or after it crashed, sees the
-//! same claim. Tested against Redis 7.0 and Valkey 9.1.
+//! same claim. On one server or a [Redis Cluster](#redis-cluster). Tested
+//! against Redis 7.0 and Valkey 9.1, and a cluster of six Valkey nodes.
 //!
 //! ```no_run
 //! use yoco_webhooks::YocoWebhookConfig;
@@ -94,10 +95,32 @@
 //! every kind share claims.
 
 //!
+//! # Redis Cluster
+//!
+//! [`RedisStoreBuilder::cluster`] (or [`RedisStore::connect_cluster`])
+//! takes the URLs of one or more of a cluster's nodes; the store learns the
+//! others (redis-rs's cluster client). One `redis://` URL, as above, is one
+//! server. Every call touches exactly one key, so it is one command on the
+//! primary that owns that key's slot, with the round trips above. The
+//! scripts are loaded per node: a node that never ran one answers
+//! `NOSCRIPT` and is sent it whole, once. Which commands the store uses is
+//! read from every node, primaries and replicas (a replica may be
+//! promoted): `SET NX GET` and `SET IFEQ` only if every node takes them.
+//!
+//! While a primary is down and no node owns its slots (`CLUSTERDOWN`), the
+//! calls on its keys fail as [unavailable](crate::dedup::StoreErrorKind::Unavailable)
+//! (your endpoint answers 503); once its replica is promoted, the store
+//! follows the new slot map by itself. Replication is asynchronous: a claim
+//! the primary acknowledged but had not yet replicated is lost with it, so
+//! a retry may run while the first attempt still runs, only within the
+//! lease of an attempt in flight at the failure. A completion lost that
+//! way lets a later retry run again.
+//!
 //! [`IdempotencyStore`]: crate::dedup::IdempotencyStore
 //! [`StoreError`]: crate::dedup::StoreError
 
-mod builder; // `RedisStoreBuilder`: prefix, timeout, connecting
+mod builder; // `RedisStoreBuilder`: one server or a cluster, prefix, timeout, connecting
+mod connection; // one server or a cluster, behind one `send`
 mod error; // redis-rs's errors as `StoreError`s, without the URL or password
 mod owners; // the owner tokens of claims
 mod scripts; // the values, the Lua scripts and the `SET` commands, and their answers: no I/O

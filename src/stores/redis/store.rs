@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::{Cmd, ErrorKind, RedisError, ServerErrorKind, Value};
 
+use super::connection::Connection;
 use super::error::{foreign_value, held_by_another, is_syntax_error, store_error};
 use super::owners::Owners;
 use super::scripts::{
@@ -20,14 +20,16 @@ use super::scripts::{
 use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
 use crate::ids::WebhookId;
 
-/// An [`IdempotencyStore`] on Redis, shared by every instance that uses the
-/// same Redis and key prefix. Cheap to clone: clones share one connection.
+/// An [`IdempotencyStore`] on Redis (one server or a Redis Cluster), shared
+/// by every instance that uses the same Redis and key prefix. Cheap to
+/// clone: clones share one connection.
 ///
-/// Built with [`RedisStore::connect`] or [`RedisStore::builder`]; see the
+/// Built with [`RedisStore::connect`], [`RedisStore::connect_cluster`] or
+/// [`RedisStore::builder`]; see the
 /// [module docs](super) for its guarantees and keys.
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: Connection,
     key_prefix: String,
     timeout: Duration,
     /// Shared by clones: one refusal of a command switches them all to the
@@ -49,7 +51,7 @@ impl RedisStore {
     /// A store on `connection`, claiming and completing by `SET` or by the
     /// scripts as the builder found the server takes.
     pub(super) fn connected(
-        connection: ConnectionManager,
+        connection: Connection,
         key_prefix: String,
         timeout: Duration,
         claim_by_set: bool,
@@ -78,8 +80,9 @@ impl RedisStore {
     async fn run(&self, script: &LuaScript, token: &ClaimToken, millis: u64) -> Result<i64, StoreError> {
         let (key, value) = key_and_value(&self.key_prefix, token);
         let answer = match self.send(&script.by_sha1(key, value, millis)).await {
-            // Redis restarted or failed over and forgot the script: `EVAL`
-            // runs it and loads it for the next calls.
+            // Redis restarted or failed over and forgot the script, or (on
+            // a cluster) the key's node never ran it: `EVAL`, sent to the
+            // same node, runs it and loads it there for the next calls.
             Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 self.send(&script.whole(key, value, millis)).await
             }
@@ -134,11 +137,10 @@ impl RedisStore {
         }
     }
 
-    /// One command, one round trip: Redis' answer, its error reply as an
-    /// error.
+    /// One command, one round trip (to its key's node, on a cluster):
+    /// Redis' answer, its error reply as an error.
     async fn send(&self, command: &Cmd) -> Result<Value, RedisError> {
-        let mut connection = self.connection.clone();
-        connection.send_packed_command(command).await?.extract_error()
+        self.connection.send(command).await
     }
 
     /// `call` held to the timeout: one timer per store call, however many

@@ -1,6 +1,9 @@
 //! Which of the commands the store prefers to its scripts a server takes,
 //! read once at connect from the versions `INFO server` reports: `SET NX
-//! GET` from Redis 7, `SET IFEQ GET` from Redis 8.4 and Valkey 8.1.
+//! GET` from Redis 7, `SET IFEQ GET` from Redis 8.4 and Valkey 8.1. On a
+//! cluster, what every node takes.
+
+use ::redis::Value;
 
 /// The first Redis version whose `SET` takes `NX` and `GET` together.
 /// (Valkey reports a `redis_version` of 7.2 besides its own.)
@@ -39,6 +42,33 @@ impl Takes {
             set_nx_get: redis.is_some_and(|redis| redis >= FIRST_REDIS_WITH_SET_NX_GET),
             set_ifeq,
         }
+    }
+}
+
+impl Takes {
+    /// What `INFO server`'s answer says; nothing for an answer that is not
+    /// text (an error, on a cluster node that refused it).
+    pub(super) fn from_answer(answer: &Value) -> Self {
+        match answer {
+            Value::BulkString(info) => std::str::from_utf8(info).map_or(Self::default(), Self::from_info),
+            Value::VerbatimString { text, .. } | Value::SimpleString(text) => Self::from_info(text),
+            _ => Self::default(),
+        }
+    }
+
+    /// What every one of `nodes` takes: a command that one node refuses is
+    /// not used on any (a replica promoted must take what its primary took).
+    pub(super) fn of_every(nodes: impl IntoIterator<Item = Self>) -> Self {
+        nodes.into_iter().fold(
+            Self {
+                set_nx_get: true,
+                set_ifeq: true,
+            },
+            |every, node| Self {
+                set_nx_get: every.set_nx_get && node.set_nx_get,
+                set_ifeq: every.set_ifeq && node.set_ifeq,
+            },
+        )
     }
 }
 
@@ -96,5 +126,38 @@ mod tests {
         ] {
             assert_eq!(Takes::from_info(info), expected, "{info:?}");
         }
+    }
+
+    #[test]
+    fn a_cluster_takes_what_every_node_takes() {
+        let valkey = Value::BulkString(b"redis_version:7.2.4\r\nvalkey_version:9.0.0\r\n".to_vec());
+        let redis_7 = Value::VerbatimString {
+            format: ::redis::VerbatimFormat::Text,
+            text: "redis_version:7.0.15\r\n".to_owned(),
+        };
+        let refused = Value::ServerError(
+            ::redis::parse_redis_value(b"-NOPERM no\r\n")
+                .ok()
+                .and_then(|value| match value {
+                    Value::ServerError(err) => Some(err),
+                    _ => None,
+                })
+                .unwrap(),
+        );
+        let takes = |answers: &[&Value]| Takes::of_every(answers.iter().map(|answer| Takes::from_answer(answer)));
+        let both = Takes {
+            set_nx_get: true,
+            set_ifeq: true,
+        };
+        assert_eq!(takes(&[&valkey, &valkey]), both);
+        assert_eq!(
+            takes(&[&valkey, &redis_7, &valkey]),
+            Takes {
+                set_nx_get: true,
+                set_ifeq: false
+            }
+        );
+        assert_eq!(takes(&[&valkey, &refused]), Takes::default());
+        assert_eq!(takes(&[&Value::Int(1)]), Takes::default());
     }
 }
