@@ -9,10 +9,10 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Cmd, RedisError};
 
 use super::error::store_error;
-use super::owners::Owners;
 use super::store::RedisStore;
 use super::version::Takes;
 use crate::dedup::StoreError;
+use crate::stores::owners::Owners;
 
 /// The key prefix used unless [`RedisStoreBuilder::key_prefix`] sets another.
 pub const DEFAULT_KEY_PREFIX: &str = "yoco-webhooks:";

@@ -99,7 +99,6 @@
 
 mod builder; // `RedisStoreBuilder`: prefix, timeout, connecting
 mod error; // redis-rs's errors as `StoreError`s, without the URL or password
-mod owners; // the owner tokens of claims
 mod scripts; // the values, the Lua scripts and the `SET` commands, and their answers: no I/O
 mod store; // `RedisStore`: the store calls, held to the timeout
 mod version; // which commands a server takes, from `INFO server`
