@@ -34,7 +34,7 @@ pub(crate) async fn serve(limit: usize) -> (SocketAddr, Recorder) {
     serve_config(YocoWebhookConfig::new(receiver()).body_limit(limit)).await
 }
 
-async fn serve_config(yoco: YocoWebhookConfig) -> (SocketAddr, Recorder) {
+pub(crate) async fn serve_config(yoco: YocoWebhookConfig) -> (SocketAddr, Recorder) {
     let app = App {
         yoco,
         recorder: Recorder::default(),

@@ -7,10 +7,11 @@
 //!
 //! ```no_run
 //! use yoco_webhooks::YocoWebhookConfig;
-//! use yoco_webhooks::dynamodb::DynamoDbStore;
+//! use yoco_webhooks::dynamodb::{DynamoDbStore, aws_sdk_dynamodb};
 //!
-//! # async fn run(receiver: yoco_webhooks::Receiver, aws: aws_types::SdkConfig) -> Result<(), yoco_webhooks::dedup::StoreError> {
-//! // let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+//! # async fn run(receiver: yoco_webhooks::Receiver) -> Result<(), yoco_webhooks::dedup::StoreError> {
+//! // The region, the credentials and the endpoint as the AWS SDK finds them.
+//! let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 //! let client = aws_sdk_dynamodb::Client::new(&aws);
 //! let store = DynamoDbStore::new(client, "yoco-webhook-deliveries")?;
 //! let config = YocoWebhookConfig::new(receiver).with_store(store); // handlers name no store type
@@ -95,5 +96,8 @@ mod item; // the attributes, the conditions and the clock: no I/O
 mod store; // `DynamoDbStore`: the store calls
 mod table; // `create_table`, for development and the examples
 
+/// The AWS SDK's DynamoDB client this store takes, so that yours is of
+/// the same version.
+pub use aws_sdk_dynamodb;
 pub use item::{KEY_ATTRIBUTE, TTL_ATTRIBUTE};
 pub use store::{DEFAULT_TIMEOUT, DynamoDbStore};
