@@ -39,9 +39,9 @@ macro_rules! page {
 
 page!(
     stores,
-    all(feature = "axum", feature = "redis", feature = "postgres"),
-    "Processing each delivery once: in memory, on Redis or Valkey, on PostgreSQL.",
-    "the features `axum`, `redis` and `postgres`"
+    all(feature = "axum", feature = "redis", feature = "postgres", feature = "dynamodb"),
+    "Processing each delivery once: in memory, on Redis or Valkey, on PostgreSQL, on DynamoDB.",
+    "the features `axum`, `redis`, `postgres` and `dynamodb`"
 );
 page!(
     inbox,
