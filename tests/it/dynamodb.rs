@@ -259,3 +259,33 @@ mod suite {
 
     adapter_suite!(serve);
 }
+
+/// The example receiver, given a table on a DynamoDB it cannot reach,
+/// exits with status 2 and a message naming the variable, no credential.
+#[tokio::test]
+async fn the_receiver_exits_with_status_2_on_an_unreachable_dynamodb() {
+    let moto = Moto::start();
+    let endpoint = moto.endpoint();
+    drop(moto);
+    let running = crate::example_binary("axum_receiver")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("YOCO_WEBHOOK_SECRET", yoco_webhooks::testing::TEST_SECRET)
+        .env("YOCO_DYNAMODB_TABLE", "deliveries")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the receiver exits instead of serving")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("YOCO_DYNAMODB_TABLE: creating the table: unavailable: DynamoDB could not create the table"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(ACCESS_KEY) && !stderr.contains(SECRET_KEY), "{stderr}");
+}
