@@ -16,6 +16,9 @@
 //!   database instead of in memory, so that several instances process each
 //!   delivery once. Invalid or unreachable at start: a message and exit
 //!   status 2.
+//! - `YOCO_DYNAMODB_TABLE` (optional, feature `dynamodb`): deduplicate on
+//!   this DynamoDB table (created if missing), the client configured by the
+//!   AWS SDK's own variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
 //!
 //! - `YOCO_INBOX=postgres` (optional, feature `postgres`, with
 //!   `YOCO_DATABASE_URL`): answer now, process later. Each verified

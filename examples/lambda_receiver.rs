@@ -23,6 +23,14 @@
 //!   reaching another instance is processed again: set one of these in
 //!   production. Invalid or unreachable at start: a message and exit
 //!   status 2.
+//! - `YOCO_DYNAMODB_TABLE` (optional, feature `dynamodb`): deduplicate on
+//!   this DynamoDB table, the natural store on Lambda; the client is
+//!   configured as the AWS SDK finds it (the function's role and region,
+//!   `AWS_ENDPOINT_URL` for an emulator). The example creates the table
+//!   when missing (its role then needs `dynamodb:CreateTable`,
+//!   `DescribeTable`, `DescribeTimeToLive` and `UpdateTimeToLive` besides
+//!   `PutItem`, `UpdateItem` and `DeleteItem`); in production create it
+//!   with your infrastructure and drop that call.
 //! - `YOCO_WEBHOOK_SECRET_TEST` (optional): the secret of a test-mode
 //!   registration of the same URL, bound to test mode.
 //! - `RUST_LOG` (default `info`): what is logged, on stderr (CloudWatch).

@@ -7,8 +7,8 @@
 //! as doc tests.
 //!
 //! - [`stores`]: processing each delivery once: in memory, on Redis or
-//!   Valkey, on PostgreSQL; which store; completing inside your own
-//!   transaction.
+//!   Valkey, on PostgreSQL, on DynamoDB; which store; completing inside
+//!   your own transaction.
 //! - [`inbox`]: answer now, process later: the PostgreSQL inbox, its
 //!   workers and its command line.
 //! - [`observability`]: the span, the metrics and the alerts of each
@@ -39,9 +39,14 @@ macro_rules! page {
 
 page!(
     stores,
-    all(feature = "axum", feature = "redis", feature = "postgres"),
-    "Processing each delivery once: in memory, on Redis or Valkey, on PostgreSQL.",
-    "the features `axum`, `redis` and `postgres`"
+    all(
+        feature = "axum",
+        feature = "redis",
+        feature = "postgres",
+        feature = "dynamodb"
+    ),
+    "Processing each delivery once: in memory, on Redis or Valkey, on PostgreSQL, on DynamoDB.",
+    "the features `axum`, `redis`, `postgres` and `dynamodb`"
 );
 page!(
     inbox,

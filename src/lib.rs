@@ -67,8 +67,8 @@
 //!   on the `http` types), `axum`, `actix_web`, `poem`, `rocket`, `tower`,
 //!   `lambda`, `worker`.
 //! - **The shared stores** (`stores/`): `redis` (deduplication on Redis or
-//!   Valkey) and `postgres` (deduplication, and the `Inbox` queue with its
-//!   workers).
+//!   Valkey), `postgres` (deduplication, and the `Inbox` queue with its
+//!   workers) and `dynamodb` (deduplication on a DynamoDB table).
 //! - **Around it**: [`registration`] (Yoco's webhook-registration API, as
 //!   request builders and answer readers, and a ready client), [`testing`]
 //!   (a signer, sample events, the store contract's suite), and the
@@ -98,6 +98,7 @@
 //! | `metrics` | no | `metrics` counters and histograms, named in [`observe`] |
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |
 //! | `redis` | no | `redis::RedisStore`, deduplication shared by several instances on Redis or Valkey (redis 1.x, tokio) |
+//! | `dynamodb` | no | `dynamodb::DynamoDbStore`, deduplication on a DynamoDB table for Lambda and other AWS services (the AWS SDK for Rust, given your `aws_sdk_dynamodb::Client`) |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -197,6 +198,8 @@ pub use server::tower;
 #[cfg(feature = "worker")]
 pub use server::worker;
 // The shared stores.
+#[cfg(feature = "dynamodb")]
+pub use stores::dynamodb;
 #[cfg(feature = "postgres")]
 pub use stores::postgres;
 #[cfg(feature = "redis")]

@@ -8,8 +8,9 @@ use yoco_webhooks::YocoWebhookConfig;
 /// `config` deduplicating where the environment says: `YOCO_REDIS_URL` for
 /// Redis (feature `redis`), `YOCO_REDIS_CLUSTER` for a Redis Cluster (its
 /// nodes' `redis://host:port` URLs, comma-separated; feature `redis`),
-/// `YOCO_DATABASE_URL` for PostgreSQL (feature
-/// `postgres`), else in memory, which it says on stderr. The store is
+/// `YOCO_DATABASE_URL` for PostgreSQL (feature `postgres`),
+/// `YOCO_DYNAMODB_TABLE` for DynamoDB (feature `dynamodb`), else in memory,
+/// which it says on stderr. The store is
 /// connected (and, for PostgreSQL, its table created); the error names the
 /// variable, never its value.
 pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<YocoWebhookConfig, String> {
@@ -31,6 +32,9 @@ pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<Yoc
     if let Some(url) = non_empty_var("YOCO_DATABASE_URL") {
         return postgres(config, &url).await;
     }
+    if let Some(table) = non_empty_var("YOCO_DYNAMODB_TABLE") {
+        return dynamodb(config, &table).await;
+    }
     eprintln!("{IN_MEMORY_WARNING}");
     Ok(config)
 }
@@ -38,8 +42,9 @@ pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<Yoc
 /// What a receiver says at start-up when it deduplicates in its own memory.
 pub(crate) const IN_MEMORY_WARNING: &str = "warning: deduplication is in this process's memory: a restart \
      forgets what was processed, so a retry that spans a deploy (or reaches another instance) is processed \
-     again; set YOCO_REDIS_URL (Redis, feature `redis`) or YOCO_DATABASE_URL (PostgreSQL, feature `postgres`) \
-     to share a store";
+     again; set YOCO_REDIS_URL (Redis, feature `redis`), YOCO_REDIS_CLUSTER (a Redis Cluster's nodes, feature \
+     `redis`), YOCO_DATABASE_URL (PostgreSQL, feature `postgres`) or YOCO_DYNAMODB_TABLE (DynamoDB, feature \
+     `dynamodb`) to share a store";
 
 #[cfg(feature = "redis")]
 async fn redis(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
@@ -162,6 +167,30 @@ async fn postgres_pool(url: &str) -> Result<yoco_webhooks::postgres::sqlx::PgPoo
 #[cfg(not(feature = "postgres"))]
 async fn postgres(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConfig, String> {
     Err("YOCO_DATABASE_URL is set, but this build has no PostgreSQL support: add --features postgres".to_owned())
+}
+
+/// The DynamoDB table `table`, through a client configured as the AWS SDK
+/// finds it in the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, the
+/// credentials' variables or the function's role), created when missing.
+/// The error names the variable, never a credential.
+#[cfg(feature = "dynamodb")]
+async fn dynamodb(config: YocoWebhookConfig, table: &str) -> Result<YocoWebhookConfig, String> {
+    use yoco_webhooks::dynamodb::{DynamoDbStore, aws_sdk_dynamodb};
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), table)
+        .map_err(|err| format!("YOCO_DYNAMODB_TABLE: {err}"))?;
+    // For the example: in production your infrastructure as code makes the
+    // table, and the function's role may not create tables.
+    store
+        .create_table()
+        .await
+        .map_err(|err| format!("YOCO_DYNAMODB_TABLE: creating the table: {err}"))?;
+    Ok(config.with_store(store))
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn dynamodb(_config: YocoWebhookConfig, _table: &str) -> Result<YocoWebhookConfig, String> {
+    Err("YOCO_DYNAMODB_TABLE is set, but this build has no DynamoDB support: add --features dynamodb".to_owned())
 }
 
 /// An environment variable that is set to something.

@@ -174,6 +174,15 @@ impl StoreError {
         }
     }
 
+    /// The same error, of `kind`: for a cause kept with
+    /// [`with_source`](Self::with_source) that is a mistake in the
+    /// configuration.
+    #[cfg_attr(not(feature = "dynamodb"), allow(dead_code))]
+    pub(crate) fn of_kind(mut self, kind: StoreErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
     /// Whether the configuration is wrong or the store is unavailable.
     pub fn kind(&self) -> StoreErrorKind {
         self.kind

@@ -1,7 +1,12 @@
 //! The shared stores: deduplication across instances on Redis or Valkey
-//! (`redis`), and on PostgreSQL with the inbox queue (`postgres`). Each is
-//! public at the crate's root (`yoco_webhooks::redis`, ...).
+//! (`redis`), on PostgreSQL with the inbox queue (`postgres`), and on
+//! DynamoDB (`dynamodb`). Each is public at the crate's root
+//! (`yoco_webhooks::redis`, ...).
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(any(feature = "redis", feature = "dynamodb"))]
+mod owners; // the owner tokens of claims, for the stores that draw their own
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]

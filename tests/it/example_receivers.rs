@@ -394,12 +394,18 @@ async fn a_test_secret_vouches_for_test_events_only(name: &str) {
 /// once, retried as Yoco retries until each is answered 200, then counts
 /// the JSON lines they printed: exactly one per delivery.
 pub(crate) async fn two_processes_print_each_delivery_once(examples: [&str; 2], store: (&str, &str)) {
+    two_processes_on_one_store_print_each_delivery_once(examples, &[store]).await;
+}
+
+/// [`two_processes_print_each_delivery_once`] on a store that `env` (the
+/// store's variable first) names.
+pub(crate) async fn two_processes_on_one_store_print_each_delivery_once(examples: [&str; 2], env: &[(&str, &str)]) {
     const DELIVERIES: usize = 20;
     let mut receivers = Vec::new();
     for name in examples {
-        let receiver = start(name, &[store]).await;
+        let receiver = start(name, env).await;
         let logged = receiver.logged.lock().unwrap().clone();
-        assert!(!logged.contains(IN_MEMORY), "{name} on {}:\n{logged}", store.0);
+        assert!(!logged.contains(IN_MEMORY), "{name} on {:?}:\n{logged}", env.first());
         receivers.push(receiver);
     }
 

@@ -66,6 +66,10 @@
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
+//! - `dynamodb`: the DynamoDB store against moto's server (feature
+//!   `dynamodb`): the contract, the table and its time to live, errors,
+//!   the requests per delivery, the adapter suite, and two example
+//!   receivers on one table.
 //! - `moto`: moto's server, the emulator of AWS's APIs, on loopback, for
 //!   the DynamoDB and SQS tests (features `dynamodb`, `sqs`), and what an
 //!   emulator cannot prove.
@@ -118,6 +122,8 @@ mod cross_check;
 #[cfg(feature = "cli")]
 mod doctor;
 mod duplicate_keys;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod example_receivers;
 #[cfg(feature = "client")]
 mod fake_yoco;
@@ -149,7 +155,14 @@ mod registration;
 mod rocket;
 #[cfg(feature = "postgres")]
 mod runner;
-#[cfg(any(feature = "redis", feature = "postgres", feature = "lambda", feature = "worker"))]
+#[cfg(any(
+    feature = "redis",
+    feature = "postgres",
+    feature = "lambda",
+    feature = "worker",
+    feature = "dynamodb",
+    feature = "sqs"
+))]
 mod servers;
 #[cfg(feature = "tower")]
 mod tower;
@@ -334,6 +347,7 @@ fn example_binary(name: &str) -> tokio::process::Command {
         "YOCO_REDIS_URL",
         "YOCO_REDIS_CLUSTER",
         "YOCO_DATABASE_URL",
+        "YOCO_DYNAMODB_TABLE",
         "YOCO_INBOX",
         "YOCO_INBOX_WORKERS",
     ] {

@@ -11,9 +11,9 @@ use ::redis::{Client, Cmd, ConnectionInfo, IntoConnectionInfo as _, RedisError};
 
 use super::connection::Connection;
 use super::error::store_error;
-use super::owners::Owners;
 use super::store::RedisStore;
 use crate::dedup::StoreError;
+use crate::stores::owners::Owners;
 
 /// The key prefix used unless [`RedisStoreBuilder::key_prefix`] sets another.
 pub const DEFAULT_KEY_PREFIX: &str = "yoco-webhooks:";

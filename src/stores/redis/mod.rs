@@ -122,7 +122,6 @@
 mod builder; // `RedisStoreBuilder`: one server or a cluster, prefix, timeout, connecting
 mod connection; // one server or a cluster, behind one `send`
 mod error; // redis-rs's errors as `StoreError`s, without the URL or password
-mod owners; // the owner tokens of claims
 mod scripts; // the values, the Lua scripts and the `SET` commands, and their answers: no I/O
 mod store; // `RedisStore`: the store calls, held to the timeout
 mod version; // which commands a server takes, from `INFO server`

@@ -12,13 +12,13 @@ use ::redis::{Cmd, ErrorKind, RedisError, ServerErrorKind, Value};
 
 use super::connection::Connection;
 use super::error::{foreign_value, held_by_another, is_syntax_error, store_error};
-use super::owners::Owners;
 use super::scripts::{
     Completion, LuaScript, SCRIPTS, claim_answer, claim_script_answer, complete_script_answer, completion_answer,
     key_and_value, set_ifeq_get, set_nx_get,
 };
 use crate::dedup::{Claim, ClaimToken, IdempotencyStore, StoreError};
 use crate::ids::WebhookId;
+use crate::stores::owners::Owners;
 
 /// An [`IdempotencyStore`] on Redis (one server or a Redis Cluster), shared
 /// by every instance that uses the same Redis and key prefix. Cheap to

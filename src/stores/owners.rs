@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::dedup::StoreError;
 
 /// Where the owner tokens of one store's claims come from.
-pub(super) struct Owners {
+pub(crate) struct Owners {
     start: u128,
     issued: AtomicU64,
 }
@@ -17,7 +17,7 @@ impl Owners {
     ///
     /// # Errors
     /// [`StoreError`] if the system has no randomness to give.
-    pub(super) fn new() -> Result<Self, StoreError> {
+    pub(crate) fn new() -> Result<Self, StoreError> {
         let mut start = [0_u8; 16];
         getrandom::fill(&mut start).map_err(|err| StoreError::new(format!("no randomness for owner tokens: {err}")))?;
         Ok(Self {
@@ -27,7 +27,7 @@ impl Owners {
     }
 
     /// The next owner token, as 32 lowercase hex digits.
-    pub(super) fn next(&self) -> OwnerText {
+    pub(crate) fn next(&self) -> OwnerText {
         let count = self.issued.fetch_add(1, Ordering::Relaxed);
         let owner = self.start.wrapping_add(u128::from(count));
         let mut text = [b'0'; 32];
@@ -42,7 +42,7 @@ impl Owners {
 }
 
 /// An owner token's hex digits, on the stack.
-pub(super) struct OwnerText([u8; 32]);
+pub(crate) struct OwnerText([u8; 32]);
 
 impl AsRef<str> for OwnerText {
     fn as_ref(&self) -> &str {
