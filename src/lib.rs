@@ -201,6 +201,8 @@ pub use server::worker;
 pub use stores::postgres;
 #[cfg(feature = "redis")]
 pub use stores::redis;
+#[cfg(feature = "sqs")]
+pub use stores::sqs;
 
 // The public API. The root holds what a quick start and a handler use; the
 // rest is under the module that owns it: `event` (payloads, type names,
