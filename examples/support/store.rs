@@ -1,7 +1,8 @@
 //! Where the example receivers deduplicate: in memory, or in a store shared
 //! by every instance, chosen from the environment when the server starts;
 //! or, with `YOCO_INBOX=postgres`, the PostgreSQL inbox: answer at once,
-//! process in worker tasks.
+//! process in worker tasks; or, with `YOCO_SQS_QUEUE_URL`, an SQS queue that
+//! the `sqs_worker` example drains.
 
 use yoco_webhooks::YocoWebhookConfig;
 
@@ -11,6 +12,9 @@ use yoco_webhooks::YocoWebhookConfig;
 /// connected (and, for PostgreSQL, its table created); the error names the
 /// variable, never its value.
 pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<YocoWebhookConfig, String> {
+    if let Some(url) = non_empty_var("YOCO_SQS_QUEUE_URL") {
+        return Ok(config.with_queue(sqs_queue(&url).await?));
+    }
     match non_empty_var("YOCO_INBOX").as_deref() {
         None => {}
         Some("postgres") => {
@@ -141,6 +145,98 @@ async fn postgres_pool(url: &str) -> Result<yoco_webhooks::postgres::sqlx::PgPoo
 #[cfg(not(feature = "postgres"))]
 async fn postgres(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConfig, String> {
     Err("YOCO_DATABASE_URL is set, but this build has no PostgreSQL support: add --features postgres".to_owned())
+}
+
+/// The SQS queue at `url`, through the AWS configuration of the
+/// environment (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`); the
+/// `sqs_worker` example processes what it holds.
+#[cfg(feature = "sqs")]
+pub(crate) async fn sqs_queue(url: &str) -> Result<yoco_webhooks::sqs::SqsQueue, String> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok(yoco_webhooks::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url))
+}
+
+#[cfg(not(feature = "sqs"))]
+async fn sqs_queue(_url: &str) -> Result<std::convert::Infallible, String> {
+    Err("YOCO_SQS_QUEUE_URL is set, but this build has no SQS support: add --features sqs".to_owned())
+}
+
+/// A store shared by processes, from the environment as
+/// [`with_store_from_env`] chooses it (`YOCO_REDIS_URL`,
+/// `YOCO_DATABASE_URL`), else in memory: for workers, which take a store
+/// rather than a configuration.
+#[allow(dead_code, reason = "the sqs_worker example's; the receivers take a configuration")]
+pub(crate) enum SharedStore {
+    #[cfg(feature = "redis")]
+    Redis(yoco_webhooks::redis::RedisStore),
+    #[cfg(feature = "postgres")]
+    Postgres(yoco_webhooks::postgres::PostgresStore),
+    Memory(yoco_webhooks::dedup::MemoryStore),
+}
+
+#[allow(dead_code, reason = "the sqs_worker example's")]
+impl SharedStore {
+    /// The store the environment names, connected (a PostgreSQL table created).
+    pub(crate) async fn from_env() -> Result<Self, String> {
+        #[cfg(feature = "redis")]
+        if let Some(url) = non_empty_var("YOCO_REDIS_URL") {
+            let store = yoco_webhooks::redis::RedisStore::connect(&url)
+                .await
+                .map_err(|err| format!("YOCO_REDIS_URL: {}", with_causes(&err)))?;
+            return Ok(Self::Redis(store));
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(url) = non_empty_var("YOCO_DATABASE_URL") {
+            let store = yoco_webhooks::postgres::PostgresStore::new(postgres_pool(&url).await?);
+            store
+                .migrate()
+                .await
+                .map_err(|err| format!("YOCO_DATABASE_URL: creating the table: {}", with_causes(&err)))?;
+            return Ok(Self::Postgres(store));
+        }
+        eprintln!("{IN_MEMORY_WARNING}");
+        Ok(Self::Memory(yoco_webhooks::dedup::MemoryStore::default()))
+    }
+}
+
+impl yoco_webhooks::dedup::IdempotencyStore for SharedStore {
+    async fn claim(
+        &self,
+        webhook_id: &yoco_webhooks::WebhookId,
+        lease: std::time::Duration,
+    ) -> Result<yoco_webhooks::dedup::Claim, yoco_webhooks::dedup::StoreError> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.claim(webhook_id, lease).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.claim(webhook_id, lease).await,
+            Self::Memory(store) => store.claim(webhook_id, lease).await,
+        }
+    }
+
+    async fn complete(
+        &self,
+        token: &yoco_webhooks::dedup::ClaimToken,
+        retention: std::time::Duration,
+    ) -> Result<(), yoco_webhooks::dedup::StoreError> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.complete(token, retention).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.complete(token, retention).await,
+            Self::Memory(store) => store.complete(token, retention).await,
+        }
+    }
+
+    async fn release(&self, token: &yoco_webhooks::dedup::ClaimToken) -> Result<(), yoco_webhooks::dedup::StoreError> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.release(token).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.release(token).await,
+            Self::Memory(store) => store.release(token).await,
+        }
+    }
 }
 
 /// An environment variable that is set to something.

@@ -329,6 +329,7 @@ fn example_binary(name: &str) -> tokio::process::Command {
         "YOCO_DATABASE_URL",
         "YOCO_INBOX",
         "YOCO_INBOX_WORKERS",
+        "YOCO_SQS_QUEUE_URL",
     ] {
         command.env_remove(variable);
     }
