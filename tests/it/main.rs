@@ -69,6 +69,13 @@
 //! - `moto`: moto's server, the emulator of AWS's APIs, on loopback, for
 //!   the DynamoDB and SQS tests (features `dynamodb`, `sqs`), and what an
 //!   emulator cannot prove.
+//! - `sqs`: the SQS queue and worker against moto (feature `sqs`): `queued`
+//!   over HTTP, 503 when SQS is down or refuses, FIFO deduplication, a
+//!   failing delivery to the dead-letter queue and re-driven by the command
+//!   line, Lambda's partial batch answers, round trips counted;
+//!   `sqs_processes`: receiver and worker processes on one queue and one
+//!   Redis, each delivery processed once, a killed worker's delivery
+//!   processed by another (features `sqs`, `redis`).
 //! - `servers`: starts every server those tests need (PostgreSQL, Redis,
 //!   Valkey, the Lambda emulator, workerd) one way: on a port chosen as it
 //!   starts, tried again on a new port, ready when it says so, its log in
@@ -143,8 +150,19 @@ mod registration;
 mod rocket;
 #[cfg(feature = "postgres")]
 mod runner;
-#[cfg(any(feature = "redis", feature = "postgres", feature = "lambda", feature = "worker"))]
+#[cfg(any(
+    feature = "redis",
+    feature = "postgres",
+    feature = "lambda",
+    feature = "worker",
+    feature = "dynamodb",
+    feature = "sqs"
+))]
 mod servers;
+#[cfg(feature = "sqs")]
+mod sqs;
+#[cfg(all(feature = "sqs", feature = "redis"))]
+mod sqs_processes;
 #[cfg(feature = "tower")]
 mod tower;
 #[cfg(feature = "cli")]
