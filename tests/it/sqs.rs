@@ -103,7 +103,12 @@ impl Intercept for Calls {
 
 impl Calls {
     fn count(&self, operation: &str) -> usize {
-        self.0.lock().unwrap().iter().filter(|called| *called == operation).count()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|called| *called == operation)
+            .count()
     }
 
     fn clear(&self) {
@@ -123,7 +128,9 @@ async fn client(moto: &Moto) -> (Client, Calls) {
 /// A new queue named after `prefix` (`.fifo` added for a FIFO queue) with
 /// `attributes`: its URL.
 pub(crate) async fn create_queue(client: &Client, prefix: &str, attributes: &[(QueueAttributeName, &str)]) -> String {
-    let fifo = attributes.iter().any(|(name, _)| *name == QueueAttributeName::FifoQueue);
+    let fifo = attributes
+        .iter()
+        .any(|(name, _)| *name == QueueAttributeName::FifoQueue);
     let mut name = Moto::unique(prefix);
     if fifo {
         name.push_str(".fifo");
@@ -149,7 +156,8 @@ pub(crate) async fn queue_with_dlq(client: &Client, max_receives: u32) -> (Strin
         .attributes()
         .unwrap()[&QueueAttributeName::QueueArn]
         .clone();
-    let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max_receives.to_string()}).to_string();
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max_receives.to_string()}).to_string();
     let queue = create_queue(
         client,
         "work",
@@ -197,7 +205,11 @@ impl Seen {
     async fn until(&self, what: &str, check: impl Fn(&[String]) -> bool) {
         let started = std::time::Instant::now();
         while !check(&self.ids()) {
-            assert!(started.elapsed() < PATIENCE, "not within {PATIENCE:?}: {what}; saw {:?}", self.ids());
+            assert!(
+                started.elapsed() < PATIENCE,
+                "not within {PATIENCE:?}: {what}; saw {:?}",
+                self.ids()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -283,20 +295,49 @@ async fn queued_over_http_in_one_send_and_processed_with_one_delete_each() {
 async fn sqs_down_or_refusing_the_message_is_503_never_200() {
     let moto = Moto::start();
     let (client, _) = client(&moto).await;
-    let url = create_queue(&client, "down", &[(QueueAttributeName::MaximumMessageSize, "1024")]).await;
-    let queue = SqsQueue::new(client.clone(), &url);
+    let url = create_queue(&client, "down", &[]).await;
+    // moto takes messages of any size (SQS refuses those over the queue's
+    // `MaximumMessageSize`): the queue's own limit refuses them here.
+    let queue = SqsQueue::new(client.clone(), &url).max_message_bytes(256 * 1024);
     let endpoint = endpoint(queue.clone()).await;
     let http = reqwest::Client::new();
 
     // A delivery larger than the queue takes: misconfigured, never acknowledged.
-    let refused = queue.enqueue(&stored("large-1")).await.unwrap_err();
+    let sample = String::from_utf8(SampleEvent::payment_succeeded().checkout_id("ch_shop").to_json()).unwrap();
+    let large = sample.replacen('{', &format!("{{\"padding\":\"{}\",", "x".repeat(300 * 1024)), 1);
+    let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now("large-1", large.as_bytes());
+    let mut request = http.post(&endpoint).body(large.clone());
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    let answer = request.send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 503);
+    assert_eq!(answer.text().await.unwrap(), "queue unavailable");
+    let pairs: Vec<(String, String)> = headers
+        .pairs()
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    let Outcome::Process(delivery) = receiver().receive(&pairs, large.as_bytes()).unwrap() else {
+        panic!()
+    };
+    let refused = queue.enqueue(&delivery.to_stored()).await.unwrap_err();
     assert_eq!(refused.kind(), StoreErrorKind::Configuration, "{refused}");
-    assert_eq!(post_delivery(&http, &endpoint, "large-2").await, (503, "queue unavailable".to_owned()));
+    eprintln!("{refused}");
 
-    drop(moto); // SQS down: unavailable.
+    let address = moto.address();
+    drop(moto); // SQS down: unavailable, once its port refuses.
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(address).is_ok() {
+        assert!(started.elapsed() < PATIENCE, "moto still serves");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let err = queue.enqueue(&stored("down-1")).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
-    assert_eq!(post_delivery(&http, &endpoint, "down-2").await, (503, "queue unavailable".to_owned()));
+    assert_eq!(
+        post_delivery(&http, &endpoint, "down-2").await,
+        (503, "queue unavailable".to_owned())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,7 +357,9 @@ async fn a_fifo_queue_drops_a_copy_by_webhook_id_each_delivery_its_own_group() {
         .map(|message| message.attributes().unwrap()[&MessageSystemAttributeName::MessageGroupId].as_str())
         .collect();
     assert_eq!(groups, ["fifo-1", "fifo-2"], "the copy dropped: {messages:?}");
-    let attribute = messages[0].message_attributes().map(|attributes| attributes.contains_key("webhook_id"));
+    let attribute = messages[0]
+        .message_attributes()
+        .map(|attributes| attributes.contains_key("webhook_id"));
     assert!(attribute.unwrap_or(true), "{messages:?}");
 }
 
@@ -336,7 +379,11 @@ async fn a_failing_delivery_reappears_goes_to_the_dead_letter_queue_and_is_redri
     })
     .await;
     // Its third receive moves it to the dead-letter queue.
-    let dead = queue.dead_letter_queue().await.unwrap().expect("the queue's RedrivePolicy names it");
+    let dead = queue
+        .dead_letter_queue()
+        .await
+        .unwrap()
+        .expect("the queue's RedrivePolicy names it");
     assert_eq!(dead.url(), dlq);
     let started = std::time::Instant::now();
     let letters = loop {
@@ -355,7 +402,10 @@ async fn a_failing_delivery_reappears_goes_to_the_dead_letter_queue_and_is_redri
     {
         let env = moto_env(moto);
         let listed = cli(&["sqs", "dead", "--queue", &url], &env).await;
-        assert!(listed.contains("always-1") && listed.contains("payment.succeeded"), "{listed}");
+        assert!(
+            listed.contains("always-1") && listed.contains("payment.succeeded"),
+            "{listed}"
+        );
         assert!(!listed.contains("v1,"), "no signature shown: {listed}");
         let moved = cli(&["sqs", "redrive", "--queue", &url, "--webhook-id", "always-1"], &env).await;
         assert!(moved.contains("moved 1"), "{moved}");
@@ -365,7 +415,8 @@ async fn a_failing_delivery_reappears_goes_to_the_dead_letter_queue_and_is_redri
 
     failing.store(false, Ordering::SeqCst);
     let stop = run_worker(&queue, &seen, failing);
-    seen.until("always-1 processed after the redrive", |_| seen.times("always-1") == 3).await;
+    seen.until("always-1 processed after the redrive", |_| seen.times("always-1") == 3)
+        .await;
     drop(stop);
     assert!(dead.dead_letters(10).await.unwrap().is_empty());
 }
@@ -392,8 +443,15 @@ async fn cli(args: &[&str], env: &[(String, String)]) -> String {
         .output()
         .await
         .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "{args:?}: {}\n{stdout}\n{stderr}", output.status);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        output.status.success(),
+        "{args:?}: {}\n{stdout}\n{stderr}",
+        output.status
+    );
     stdout.into_owned()
 }
 
@@ -406,7 +464,13 @@ async fn a_lambda_batch_names_the_failed_and_unreadable_messages_only() {
     for id in ["ok-1", "always-1"] {
         queue.enqueue(&stored(id)).await.unwrap();
     }
-    client.send_message().queue_url(&url).message_body("not a delivery").send().await.unwrap();
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("not a delivery")
+        .send()
+        .await
+        .unwrap();
     let mut changed = stored("changed-1");
     changed = StoredDelivery::new(
         changed.webhook_id().clone(),
@@ -458,7 +522,11 @@ async fn a_lambda_batch_names_the_failed_and_unreadable_messages_only() {
         async move {
             let id = delivery.webhook_id.to_string();
             seen.0.lock().unwrap().push(id.clone());
-            if id.starts_with("always-") { Err("told to fail") } else { Ok(()) }
+            if id.starts_with("always-") {
+                Err("told to fail")
+            } else {
+                Ok(())
+            }
         }
     });
     let failed = |answer: aws_lambda_events::sqs::SqsBatchResponse| {
@@ -477,5 +545,9 @@ async fn a_lambda_batch_names_the_failed_and_unreadable_messages_only() {
     assert_eq!(failed(again), ["always-1", "changed-1", "garbage"]);
     let mut ran = seen.ids();
     ran.sort();
-    assert_eq!(ran, ["always-1", "always-1", "ok-1"], "ok-1 once; the changed and the garbage never");
+    assert_eq!(
+        ran,
+        ["always-1", "always-1", "ok-1"],
+        "ok-1 once; the changed and the garbage never"
+    );
 }

@@ -57,9 +57,9 @@ mod failure; // the exit code and one-line reason of a failure
 #[cfg(feature = "postgres")]
 mod inbox; // `inbox ...`
 mod listen; // `listen`
+mod register; // `register`, `ensure`, `list`, `delete`
 #[cfg(feature = "sqs")]
 mod sqs; // `sqs ...`
-mod register; // `register`, `ensure`, `list`, `delete`
 mod trigger; // `trigger`
 
 use std::process::ExitCode;

@@ -68,10 +68,7 @@ pub(super) async fn run(command: SqsCommand) -> Result<(), Failure> {
             let moved = dead.redrive_to(&queue, id.as_ref()).await.map_err(unavailable)?;
             println!("moved {moved} deliveries from {} to {}", dead.url(), queue.url());
             match id {
-                Some(id) if moved == 0 => Err(Failure(
-                    NOT_DEAD,
-                    format!("no delivery {id} in the dead-letter queue"),
-                )),
+                Some(id) if moved == 0 => Err(Failure(NOT_DEAD, format!("no delivery {id} in the dead-letter queue"))),
                 _ => Ok(()),
             }
         }

@@ -48,5 +48,5 @@ mod worker; // `SqsWorker`: long polling, timeouts, shutdown
 
 pub use attempt::SqsHandler;
 pub use dead::DeadLetter;
-pub use queue::{SqsQueue, WEBHOOK_ID_ATTRIBUTE};
+pub use queue::{SQS_MAX_MESSAGE_BYTES, SqsQueue, WEBHOOK_ID_ATTRIBUTE};
 pub use worker::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_SQS_LEASE, SqsWorker};

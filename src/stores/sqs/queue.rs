@@ -17,6 +17,10 @@ use crate::handoff::{DeliveryQueue, Enqueued, StoredDelivery};
 /// operators (the console, `yoco-webhooks sqs dead`): the body says it too.
 pub const WEBHOOK_ID_ATTRIBUTE: &str = "webhook_id";
 
+/// SQS's largest message, body and attributes: 1 MiB (256 KiB before
+/// August 2025, and still the default of many queues).
+pub const SQS_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+
 /// A [`DeliveryQueue`] on an Amazon SQS queue: give it to
 /// [`YocoWebhookConfig::with_queue`](crate::YocoWebhookConfig::with_queue)
 /// and the endpoint answers Yoco as soon as SQS holds the delivery; an
@@ -44,10 +48,14 @@ pub const WEBHOOK_ID_ATTRIBUTE: &str = "webhook_id";
 /// - **Errors** are [`StoreError`]s: unavailable for throttling, a 5xx, no
 ///   connection or a timeout; misconfigured for a queue that does not
 ///   exist, access denied, or a message SQS refuses, such as one larger
-///   than the queue's maximum message size (256 KiB by default, up to
-///   1 MiB; Yoco's events are a few KiB, but the endpoint accepts bodies up
-///   to its body limit). The endpoint answers 503 for each, so a delivery
-///   SQS did not take is never acknowledged, and Yoco retries it.
+///   than the queue's `MaximumMessageSize` (256 KiB for many queues, at
+///   most 1 MiB; Yoco's events are a few KiB, but the endpoint accepts
+///   bodies up to its body limit, 1 MiB by default, and the stored
+///   delivery adds its headers and JSON escapes). A message over
+///   [`max_message_bytes`](Self::max_message_bytes) is refused before it
+///   is sent. The endpoint answers 503 for each, so a delivery SQS did not
+///   take is never acknowledged, and Yoco retries it (and the operator
+///   sees a misconfiguration).
 ///
 /// Cloning is cheap: clones share the client.
 #[derive(Clone)]
@@ -55,6 +63,7 @@ pub struct SqsQueue {
     client: Client,
     url: Arc<str>,
     fifo: bool,
+    max_bytes: usize,
 }
 
 impl SqsQueue {
@@ -68,7 +77,18 @@ impl SqsQueue {
             client,
             url: Arc::from(url),
             fifo,
+            max_bytes: SQS_MAX_MESSAGE_BYTES,
         }
+    }
+
+    /// The largest message sent, body and attributes, as SQS counts it:
+    /// set it to the queue's `MaximumMessageSize` (default
+    /// [`SQS_MAX_MESSAGE_BYTES`]). A larger delivery is refused as a
+    /// misconfiguration (503) without a round trip.
+    #[must_use]
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
+        self
     }
 
     /// The client.
@@ -101,6 +121,17 @@ impl SqsQueue {
     /// Sends `body` with the `webhook-id` attribute; on a FIFO queue with
     /// `dedup_id` as its deduplication id and the `webhook-id` as its group.
     pub(super) async fn send_body(&self, body: String, webhook_id: &str, dedup_id: &str) -> Result<(), StoreError> {
+        // SQS counts the body, and each attribute's name, type and value.
+        let size = [body.len(), WEBHOOK_ID_ATTRIBUTE.len(), "String".len(), webhook_id.len()]
+            .iter()
+            .fold(0_usize, |total, part| total.saturating_add(*part));
+        if size > self.max_bytes {
+            return Err(StoreError::configuration(format!(
+                "the delivery is {size} bytes as a message, over the queue's {} (raise MaximumMessageSize, \
+                 at most 1 MiB, and `max_message_bytes`, or lower the endpoint's body limit)",
+                self.max_bytes
+            )));
+        }
         let attribute = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(webhook_id)
@@ -135,6 +166,7 @@ impl fmt::Debug for SqsQueue {
         f.debug_struct("SqsQueue")
             .field("url", &self.url)
             .field("fifo", &self.fifo)
+            .field("max_message_bytes", &self.max_bytes)
             .finish_non_exhaustive()
     }
 }
