@@ -98,6 +98,7 @@
 //! | `metrics` | no | `metrics` counters and histograms, named in [`observe`] |
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |
 //! | `redis` | no | `redis::RedisStore`, deduplication shared by several instances on Redis or Valkey (redis 1.x, tokio) |
+//! | `sqs` | no | `sqs::SqsQueue`, a [`DeliveryQueue`] on Amazon SQS (aws-sdk-sqs 1.x, your `aws_config`), and `sqs::SqsWorker`: processing once through any store, long-polling or in an SQS-triggered Lambda function (partial batch answers); with `cli`, `yoco-webhooks sqs dead` and `sqs redrive` |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
