@@ -66,6 +66,8 @@
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
+//! - `deliveries`: the deliveries the queue tests send (features
+//!   `postgres`, `sqs`).
 //! - `moto`: moto's server, the emulator of AWS's APIs, on loopback, for
 //!   the DynamoDB and SQS tests (features `dynamodb`, `sqs`), and what an
 //!   emulator cannot prove.
@@ -118,6 +120,8 @@ mod by_value;
 mod canaries;
 mod conformance;
 mod cross_check;
+#[cfg(any(feature = "postgres", feature = "sqs"))]
+mod deliveries;
 #[cfg(feature = "cli")]
 mod doctor;
 mod duplicate_keys;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt as _;
 
 use super::observe::{AttemptReport, AttemptResult};
-use crate::dedup::process::Processed;
+use crate::dedup::process::{Processed, panicked};
 use crate::dedup::{Deduplicator, IdempotencyStore};
 use crate::handoff::StoredDelivery;
 use crate::receive::{Delivery, Outcome, Receiver};
@@ -160,16 +160,4 @@ fn read(body: Option<&str>) -> Result<StoredDelivery, String> {
 fn finished(report: AttemptReport, result: AttemptResult, ran: Option<Duration>, error: Option<&str>) -> AttemptResult {
     report.finished(result, ran, error);
     result
-}
-
-/// A handler's panic as an error, with its message when it is text.
-fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str));
-    match message {
-        Some(message) => format!("the handler panicked: {message}"),
-        None => "the handler panicked".to_owned(),
-    }
 }
