@@ -170,3 +170,35 @@ impl fmt::Debug for SqsQueue {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::StoreErrorKind;
+
+    /// A client that can send nothing: the checks before a round trip.
+    fn client() -> Client {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
+            .build();
+        Client::from_conf(config)
+    }
+
+    #[test]
+    fn a_url_ending_in_fifo_is_a_fifo_queue() {
+        assert!(SqsQueue::new(client(), "https://sqs.eu-west-1.amazonaws.com/1/yoco.fifo").is_fifo());
+        assert!(SqsQueue::new(client(), "https://sqs.eu-west-1.amazonaws.com/1/yoco.fifo/").is_fifo());
+        assert!(!SqsQueue::new(client(), "https://sqs.eu-west-1.amazonaws.com/1/yoco").is_fifo());
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_limit_is_refused_as_misconfigured_before_it_is_sent() {
+        let queue = SqsQueue::new(client(), "http://127.0.0.1:9/q").max_message_bytes(100);
+        let refused = queue.send_body("x".repeat(80), "msg_1", "msg_1").await.unwrap_err();
+        assert_eq!(refused.kind(), StoreErrorKind::Configuration);
+        assert!(refused.to_string().contains("101 bytes as a message, over the queue's 100"), "{refused}");
+        let debug = format!("{queue:?}");
+        assert!(debug.contains("max_message_bytes: 100"), "{debug}");
+    }
+}
