@@ -509,3 +509,123 @@ async fn a_lambda_batch_names_the_failed_and_unreadable_messages_only() {
         "ok-1 once; the changed and the garbage never"
     );
 }
+
+/// What a `tracing_subscriber::fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct Written(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Written {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A Lambda record of `body`, as message `id`, received `count` times.
+fn record(id: &str, body: &str, count: u32) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = Some(id.to_owned());
+    record.body = Some(body.to_owned());
+    record
+        .attributes
+        .insert("ApproximateReceiveCount".to_owned(), count.to_string());
+    record
+}
+
+#[test]
+fn each_attempt_is_a_span_and_a_count_by_result_with_nothing_secret() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use yoco_webhooks::sqs::observe::{ATTEMPT_SPAN, ATTEMPTS_TOTAL};
+
+    let written = Written::default();
+    let writer = written.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .finish();
+    let _subscriber = crate::capture_this_thread(subscriber);
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (ok, failing) = (stored("ok-1"), stored("always-1"));
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        record("m-ok", &serde_json::to_string(&ok).unwrap(), 1),
+        record("m-fail", &serde_json::to_string(&failing).unwrap(), 1),
+        record("m-garbage", "not a delivery", 3),
+    ];
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let client = Client::from_conf(
+                aws_sdk_sqs::Config::builder()
+                    .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                    .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
+                    .build(),
+            );
+            let queue = SqsQueue::new(client, "http://127.0.0.1:9/unused");
+            let worker = queue.worker(receiver(), MemoryStore::default(), |delivery: Delivery| async move {
+                if delivery.webhook_id.as_str().starts_with("always-") {
+                    Err("told to fail")
+                } else {
+                    Ok(())
+                }
+            });
+            let first = worker.handle_batch(event.clone()).await;
+            assert_eq!(first.batch_item_failures.len(), 2);
+            let _ = worker.handle_batch(event).await;
+        });
+    });
+    let mut results = std::collections::BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        if let (ATTEMPTS_TOTAL, DebugValue::Counter(count)) = (key.key().name(), value) {
+            let label = |name: &str| {
+                key.key()
+                    .labels()
+                    .find(|label| label.key() == name)
+                    .unwrap()
+                    .value()
+                    .to_owned()
+            };
+            *results.entry((label("result"), label("event_type"))).or_insert(0) += count;
+        }
+    }
+    let paid = "payment.succeeded".to_owned();
+    assert_eq!(
+        results,
+        [
+            (("done".to_owned(), paid.clone()), 1),
+            (("duplicate".to_owned(), paid.clone()), 1),
+            (("failed".to_owned(), paid), 2),
+            (("unreadable".to_owned(), "none".to_owned()), 2),
+        ]
+        .into_iter()
+        .collect()
+    );
+    let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains(ATTEMPT_SPAN), "{text}");
+    assert!(
+        text.contains(r#"webhook_id="always-1""#) && text.contains(r#"error="told to fail""#),
+        "{text}"
+    );
+    assert!(
+        text.contains("not a stored delivery") && text.contains("attempt=3"),
+        "{text}"
+    );
+    for secret in [
+        TEST_SECRET,
+        failing.webhook_signature(),
+        failing.receipt(),
+        "not a delivery",
+        "ch_shop\\\"",
+    ] {
+        assert!(!text.contains(secret), "{secret} logged:\n{text}");
+    }
+}

@@ -197,7 +197,12 @@ mod tests {
         let queue = SqsQueue::new(client(), "http://127.0.0.1:9/q").max_message_bytes(100);
         let refused = queue.send_body("x".repeat(80), "msg_1", "msg_1").await.unwrap_err();
         assert_eq!(refused.kind(), StoreErrorKind::Configuration);
-        assert!(refused.to_string().contains("101 bytes as a message, over the queue's 100"), "{refused}");
+        assert!(
+            refused
+                .to_string()
+                .contains("101 bytes as a message, over the queue's 100"),
+            "{refused}"
+        );
         let debug = format!("{queue:?}");
         assert!(debug.contains("max_message_bytes: 100"), "{debug}");
     }
