@@ -629,3 +629,43 @@ fn each_attempt_is_a_span_and_a_count_by_result_with_nothing_secret() {
         assert!(!text.contains(secret), "{secret} logged:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_gives_back_the_delivery_in_hand_after_its_grace() {
+    let moto = Moto::shared();
+    let (client, calls) = client(moto).await;
+    // A minute's visibility: only a message given back is visible again soon.
+    let url = create_queue(&client, "stopping", &[(QueueAttributeName::VisibilityTimeout, "60")]).await;
+    let queue = SqsQueue::new(client.clone(), &url);
+    queue.enqueue(&stored("hold-1")).await.unwrap();
+    let seen = Seen::default();
+    let seen_by = seen.clone();
+    let holder = queue
+        .worker(receiver(), MemoryStore::default(), move |delivery: Delivery| {
+            let seen = seen_by.clone();
+            async move {
+                seen.0.lock().unwrap().push(delivery.webhook_id.to_string());
+                std::future::pending::<Result<(), &str>>().await
+            }
+        })
+        .long_poll(Duration::from_secs(1))
+        .shutdown_grace(Duration::from_millis(200));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(holder.run_until(async move {
+        let _ = stopped.await;
+    }));
+    seen.until("hold-1 in hand", |ids| ids.len() == 1).await;
+    drop(stop);
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(calls.count("ChangeMessageVisibility"), 1, "given back: {calls:?}");
+    assert_eq!(calls.count("DeleteMessage"), 0, "{calls:?}");
+
+    // Visible again at once (not after the minute): another worker takes it.
+    let stop = run_worker(&queue, &seen, Arc::default());
+    seen.until("hold-1 processed by the next worker", |ids| ids.len() == 2)
+        .await;
+    drop(stop);
+}

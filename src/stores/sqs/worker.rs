@@ -163,9 +163,11 @@ impl<S: IdempotencyStore + 'static, H: SqsHandler> SqsWorker<S, H> {
     }
 
     /// Runs the workers until `shutdown` completes (a signal, a channel),
-    /// then until the attempts in hand finished or were given back. SQS or
-    /// a store that cannot answer is logged and waited out, never the end
-    /// of the workers.
+    /// then until the attempts in hand finished or were given back (made
+    /// visible again at once). SQS or a store that cannot answer is logged
+    /// and waited out, never the end of the workers. A long poll under way
+    /// at shutdown is dropped: a message SQS gave out to it just then
+    /// reappears after its visibility timeout.
     pub async fn run_until<F: Future<Output = ()> + Send>(self, shutdown: F) {
         let shared = Arc::new(self);
         let (stop, stopping) = watch::channel(false);
