@@ -11,6 +11,8 @@
 //!   your own transaction.
 //! - [`inbox`]: answer now, process later: the PostgreSQL inbox, its
 //!   workers and its command line.
+//! - [`queues`]: answer now, process later on AWS: SQS, its worker as a
+//!   process or in Lambda, the queue's settings and permissions.
 //! - [`observability`]: the span, the metrics and the alerts of each
 //!   delivery, and logging your handler's errors.
 //! - [`registration`]: registering your endpoint with Yoco, from code or
@@ -53,6 +55,12 @@ page!(
     all(feature = "axum", feature = "postgres"),
     "Answer now, process later: the PostgreSQL inbox.",
     "the features `axum` and `postgres`"
+);
+page!(
+    queues,
+    all(feature = "axum", feature = "sqs", feature = "redis"),
+    "Answer now, process later on AWS: SQS.",
+    "the features `axum`, `sqs` and `redis`"
 );
 page!(
     observability,

@@ -99,6 +99,7 @@
 //! | `postgres` | no | `postgres::PostgresStore`, an [`IdempotencyStore`](dedup::IdempotencyStore) on PostgreSQL (sqlx 0.8, tokio); `postgres::Inbox`, a [`DeliveryQueue`] with workers, retries and dead deliveries |
 //! | `redis` | no | `redis::RedisStore`, deduplication shared by several instances on Redis or Valkey (redis 1.x, tokio) |
 //! | `dynamodb` | no | `dynamodb::DynamoDbStore`, deduplication on a DynamoDB table for Lambda and other AWS services (the AWS SDK for Rust, given your `aws_sdk_dynamodb::Client`) |
+//! | `sqs` | no | `sqs::SqsQueue`, a [`DeliveryQueue`] on Amazon SQS (aws-sdk-sqs 1.x, your `aws_config`), and `sqs::SqsWorker`: processing once through any store, long-polling or in an SQS-triggered Lambda function (partial batch answers); with `cli`, `yoco-webhooks sqs dead` and `sqs redrive` |
 //!
 //! Without default features the crate needs no I/O, no clock (pass `now` to
 //! [`Verifier::verify_at`] / [`Receiver::receive_at`]) and builds for
@@ -204,6 +205,8 @@ pub use stores::dynamodb;
 pub use stores::postgres;
 #[cfg(feature = "redis")]
 pub use stores::redis;
+#[cfg(feature = "sqs")]
+pub use stores::sqs;
 
 // The public API. The root holds what a quick start and a handler use; the
 // rest is under the module that owns it: `event` (payloads, type names,

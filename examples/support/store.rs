@@ -1,19 +1,20 @@
 //! Where the example receivers deduplicate: in memory, or in a store shared
 //! by every instance, chosen from the environment when the server starts;
 //! or, with `YOCO_INBOX=postgres`, the PostgreSQL inbox: answer at once,
-//! process in worker tasks.
+//! process in worker tasks; or, with `YOCO_SQS_QUEUE_URL`, an SQS queue that
+//! the `sqs_worker` example drains.
 
 use yoco_webhooks::YocoWebhookConfig;
 
-/// `config` deduplicating where the environment says: `YOCO_REDIS_URL` for
-/// Redis (feature `redis`), `YOCO_REDIS_CLUSTER` for a Redis Cluster (its
-/// nodes' `redis://host:port` URLs, comma-separated; feature `redis`),
-/// `YOCO_DATABASE_URL` for PostgreSQL (feature `postgres`),
-/// `YOCO_DYNAMODB_TABLE` for DynamoDB (feature `dynamodb`), else in memory,
-/// which it says on stderr. The store is
-/// connected (and, for PostgreSQL, its table created); the error names the
-/// variable, never its value.
+/// `config` answering from where the environment says: `YOCO_SQS_QUEUE_URL`
+/// (feature `sqs`) or `YOCO_INBOX=postgres` (feature `postgres`) queue each
+/// delivery for workers; otherwise it is processed at once, deduplicated in
+/// the store [`SharedStore::from_env`] names. The error names the variable,
+/// never its value.
 pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<YocoWebhookConfig, String> {
+    if let Some(url) = non_empty_var("YOCO_SQS_QUEUE_URL") {
+        return sqs(config, &url).await;
+    }
     match non_empty_var("YOCO_INBOX").as_deref() {
         None => {}
         Some("postgres") => {
@@ -23,20 +24,86 @@ pub(crate) async fn with_store_from_env(config: YocoWebhookConfig) -> Result<Yoc
         }
         Some(_) => return Err("YOCO_INBOX: the one inbox is `postgres` (with YOCO_DATABASE_URL)".to_owned()),
     }
-    if let Some(url) = non_empty_var("YOCO_REDIS_URL") {
-        return redis(config, &url).await;
+    Ok(match SharedStore::from_env().await? {
+        // The configuration's own memory store, as without the example.
+        SharedStore::Memory(_) => config,
+        #[allow(unreachable_patterns, reason = "a build without a shared store's feature")]
+        store => config.with_store(store),
+    })
+}
+
+/// A store shared by every instance, as the environment names it: for the
+/// receivers, which process at once, and for the `sqs_worker` example.
+pub(crate) enum SharedStore {
+    #[cfg(feature = "redis")]
+    Redis(yoco_webhooks::redis::RedisStore),
+    #[cfg(feature = "postgres")]
+    Postgres(yoco_webhooks::postgres::PostgresStore),
+    #[cfg(feature = "dynamodb")]
+    DynamoDb(yoco_webhooks::dynamodb::DynamoDbStore),
+    Memory(yoco_webhooks::dedup::MemoryStore),
+}
+
+impl SharedStore {
+    /// `YOCO_REDIS_URL` for Redis, `YOCO_REDIS_CLUSTER` for a Redis Cluster
+    /// (its nodes' `redis://host:port` URLs, comma-separated; both feature
+    /// `redis`), `YOCO_DATABASE_URL` for PostgreSQL (feature `postgres`),
+    /// `YOCO_DYNAMODB_TABLE` for DynamoDB (feature `dynamodb`), else in
+    /// memory, which it says on stderr. The store is connected (its table
+    /// created, for PostgreSQL and DynamoDB).
+    pub(crate) async fn from_env() -> Result<Self, String> {
+        if let Some(url) = non_empty_var("YOCO_REDIS_URL") {
+            return redis(&url).await;
+        }
+        if let Some(nodes) = non_empty_var("YOCO_REDIS_CLUSTER") {
+            return redis_cluster(&nodes).await;
+        }
+        if let Some(url) = non_empty_var("YOCO_DATABASE_URL") {
+            return postgres(&url).await;
+        }
+        if let Some(table) = non_empty_var("YOCO_DYNAMODB_TABLE") {
+            return dynamodb(&table).await;
+        }
+        eprintln!("{IN_MEMORY_WARNING}");
+        Ok(Self::Memory(yoco_webhooks::dedup::MemoryStore::default()))
     }
-    if let Some(nodes) = non_empty_var("YOCO_REDIS_CLUSTER") {
-        return redis_cluster(config, &nodes).await;
+}
+
+/// Each call goes to the store the environment chose.
+macro_rules! to_the_store {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            #[cfg(feature = "redis")]
+            Self::Redis($store) => $call,
+            #[cfg(feature = "postgres")]
+            Self::Postgres($store) => $call,
+            #[cfg(feature = "dynamodb")]
+            Self::DynamoDb($store) => $call,
+            Self::Memory($store) => $call,
+        }
+    };
+}
+
+impl yoco_webhooks::dedup::IdempotencyStore for SharedStore {
+    async fn claim(
+        &self,
+        webhook_id: &yoco_webhooks::WebhookId,
+        lease: std::time::Duration,
+    ) -> Result<yoco_webhooks::dedup::Claim, yoco_webhooks::dedup::StoreError> {
+        to_the_store!(self, store => store.claim(webhook_id, lease).await)
     }
-    if let Some(url) = non_empty_var("YOCO_DATABASE_URL") {
-        return postgres(config, &url).await;
+
+    async fn complete(
+        &self,
+        token: &yoco_webhooks::dedup::ClaimToken,
+        retention: std::time::Duration,
+    ) -> Result<(), yoco_webhooks::dedup::StoreError> {
+        to_the_store!(self, store => store.complete(token, retention).await)
     }
-    if let Some(table) = non_empty_var("YOCO_DYNAMODB_TABLE") {
-        return dynamodb(config, &table).await;
+
+    async fn release(&self, token: &yoco_webhooks::dedup::ClaimToken) -> Result<(), yoco_webhooks::dedup::StoreError> {
+        to_the_store!(self, store => store.release(token).await)
     }
-    eprintln!("{IN_MEMORY_WARNING}");
-    Ok(config)
 }
 
 /// What a receiver says at start-up when it deduplicates in its own memory.
@@ -47,44 +114,44 @@ pub(crate) const IN_MEMORY_WARNING: &str = "warning: deduplication is in this pr
      `dynamodb`) to share a store";
 
 #[cfg(feature = "redis")]
-async fn redis(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
+async fn redis(url: &str) -> Result<SharedStore, String> {
     // The error never contains the URL, so the password stays out of logs;
     // it says what went wrong, and whether the URL or the server is at fault.
     let store = yoco_webhooks::redis::RedisStore::connect(url)
         .await
         .map_err(|err| format!("YOCO_REDIS_URL: {}", with_causes(&err)))?;
-    Ok(config.with_store(store))
+    Ok(SharedStore::Redis(store))
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConfig, String> {
+async fn redis(_url: &str) -> Result<SharedStore, String> {
     Err("YOCO_REDIS_URL is set, but this build has no Redis support: add --features redis".to_owned())
 }
 
 /// The Redis Cluster whose nodes `nodes` lists (comma-separated URLs).
 #[cfg(feature = "redis")]
-async fn redis_cluster(config: YocoWebhookConfig, nodes: &str) -> Result<YocoWebhookConfig, String> {
+async fn redis_cluster(nodes: &str) -> Result<SharedStore, String> {
     // As for one server: the error never contains a URL.
     let nodes = nodes.split(',').map(str::trim).filter(|node| !node.is_empty());
     let store = yoco_webhooks::redis::RedisStore::connect_cluster(nodes)
         .await
         .map_err(|err| format!("YOCO_REDIS_CLUSTER: {}", with_causes(&err)))?;
-    Ok(config.with_store(store))
+    Ok(SharedStore::Redis(store))
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis_cluster(_config: YocoWebhookConfig, _nodes: &str) -> Result<YocoWebhookConfig, String> {
+async fn redis_cluster(_nodes: &str) -> Result<SharedStore, String> {
     Err("YOCO_REDIS_CLUSTER is set, but this build has no Redis support: add --features redis".to_owned())
 }
 
 #[cfg(feature = "postgres")]
-async fn postgres(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
+async fn postgres(url: &str) -> Result<SharedStore, String> {
     let store = yoco_webhooks::postgres::PostgresStore::new(postgres_pool(url).await?);
     store
         .migrate()
         .await
         .map_err(|err| format!("YOCO_DATABASE_URL: creating the table: {}", with_causes(&err)))?;
-    Ok(config.with_store(store))
+    Ok(SharedStore::Postgres(store))
 }
 
 /// The inbox at `url`, its table created; `YOCO_INBOX_WORKERS` workers
@@ -165,7 +232,7 @@ async fn postgres_pool(url: &str) -> Result<yoco_webhooks::postgres::sqlx::PgPoo
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn postgres(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConfig, String> {
+async fn postgres(_url: &str) -> Result<SharedStore, String> {
     Err("YOCO_DATABASE_URL is set, but this build has no PostgreSQL support: add --features postgres".to_owned())
 }
 
@@ -174,7 +241,7 @@ async fn postgres(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookC
 /// credentials' variables or the function's role), created when missing.
 /// The error names the variable, never a credential.
 #[cfg(feature = "dynamodb")]
-async fn dynamodb(config: YocoWebhookConfig, table: &str) -> Result<YocoWebhookConfig, String> {
+async fn dynamodb(table: &str) -> Result<SharedStore, String> {
     use yoco_webhooks::dynamodb::{DynamoDbStore, aws_sdk_dynamodb};
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), table)
@@ -185,12 +252,32 @@ async fn dynamodb(config: YocoWebhookConfig, table: &str) -> Result<YocoWebhookC
         .create_table()
         .await
         .map_err(|err| format!("YOCO_DYNAMODB_TABLE: creating the table: {err}"))?;
-    Ok(config.with_store(store))
+    Ok(SharedStore::DynamoDb(store))
 }
 
 #[cfg(not(feature = "dynamodb"))]
-async fn dynamodb(_config: YocoWebhookConfig, _table: &str) -> Result<YocoWebhookConfig, String> {
+async fn dynamodb(_table: &str) -> Result<SharedStore, String> {
     Err("YOCO_DYNAMODB_TABLE is set, but this build has no DynamoDB support: add --features dynamodb".to_owned())
+}
+
+/// `config` sending each delivery to the SQS queue at `url`; the
+/// `sqs_worker` example processes what it holds.
+#[cfg(feature = "sqs")]
+async fn sqs(config: YocoWebhookConfig, url: &str) -> Result<YocoWebhookConfig, String> {
+    Ok(config.with_queue(sqs_queue(url).await))
+}
+
+#[cfg(not(feature = "sqs"))]
+async fn sqs(_config: YocoWebhookConfig, _url: &str) -> Result<YocoWebhookConfig, String> {
+    Err("YOCO_SQS_QUEUE_URL is set, but this build has no SQS support: add --features sqs".to_owned())
+}
+
+/// The SQS queue at `url`, through the AWS configuration of the
+/// environment (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
+#[cfg(feature = "sqs")]
+pub(crate) async fn sqs_queue(url: &str) -> yoco_webhooks::sqs::SqsQueue {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    yoco_webhooks::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url)
 }
 
 /// An environment variable that is set to something.

@@ -171,6 +171,20 @@ impl<S: IdempotencyStore> Deduplicator<S> {
     }
 }
 
+/// A handler's panic as an error, with its message when it is text: what
+/// the workers (the inbox's, SQS's) record when a handler panics.
+#[cfg(any(feature = "postgres", feature = "sqs"))]
+pub(crate) fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+    match message {
+        Some(message) => format!("the handler panicked: {message}"),
+        None => "the handler panicked".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

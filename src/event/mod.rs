@@ -37,7 +37,11 @@ pub(crate) use parse::build;
 pub(crate) use parse::parse;
 pub use problem::ParseProblem;
 pub(crate) use read::read;
-#[cfg(any(feature = "http", all(feature = "postgres", feature = "metrics")))]
+#[cfg(any(
+    feature = "http",
+    all(feature = "postgres", feature = "metrics"),
+    all(feature = "sqs", feature = "metrics")
+))]
 pub(crate) use types::event_type_label;
 pub(crate) use types::event_type_name;
 // `Event` and `EventData` are at the crate's root, where handlers import them.

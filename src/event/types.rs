@@ -32,7 +32,11 @@ pub(crate) fn event_type_name(text: &str) -> Cow<'static, str> {
 
 /// Known event types as themselves, any other as `other`: a bounded label
 /// for metrics.
-#[cfg(any(feature = "http", all(feature = "postgres", feature = "metrics")))]
+#[cfg(any(
+    feature = "http",
+    all(feature = "postgres", feature = "metrics"),
+    all(feature = "sqs", feature = "metrics")
+))]
 pub(crate) fn event_type_label(event_type: &str) -> &'static str {
     match event_type {
         PAYMENT_SUCCEEDED => PAYMENT_SUCCEEDED,

@@ -11,3 +11,5 @@ mod owners; // the owner tokens of claims, for the stores that draw their own
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sqs")]
+pub mod sqs;

@@ -224,12 +224,9 @@ async fn dynamodb_down_is_unavailable_within_the_timeout() {
     );
 }
 
-/// Known limit of the emulator: moto's server answers each request on a
-/// thread of its own and its `PutItem` reads the item, evaluates the
-/// condition and writes without a lock, so on a heavily loaded machine two
-/// concurrent claims can both pass (seen once in about ten runs with the
-/// machine busy compiling; never unloaded). DynamoDB evaluates a condition
-/// atomically with its write.
+/// On moto as `moto_server.py` runs it: its `PutItem` alone evaluates the
+/// condition and writes without a lock, and two concurrent claims passed
+/// once in about ten runs on a loaded machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_receiver_processes_on_one_table_print_each_delivery_once() {
     let moto = Moto::shared();

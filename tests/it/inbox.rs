@@ -22,58 +22,14 @@ use tokio::process::{Child, ChildStdout};
 use yoco_webhooks::dedup::StoreErrorKind;
 use yoco_webhooks::postgres::sqlx::{self, PgPool};
 use yoco_webhooks::postgres::{Inbox, InboxState, Worked};
-use yoco_webhooks::testing::{SampleEvent, Signer, TEST_SECRET};
-use yoco_webhooks::{
-    CheckoutFilter, DeliveryQueue, Enqueued, Outcome, ReceiveError, Receiver, StoredDelivery, Verifier, VerifyError,
-    WebhookSecret,
-};
+use yoco_webhooks::{DeliveryQueue, Enqueued, Outcome, ReceiveError, VerifyError};
 
+pub(crate) use crate::deliveries::{post, receiver, stored};
 use crate::example_receivers::{Running, start};
 use crate::postgres::{PgServer, TestDb, pool};
 
 /// How long a test waits for the workers to reach a state before it fails.
 const PATIENCE: Duration = Duration::from_secs(90);
-
-pub(crate) fn receiver() -> Receiver {
-    Receiver::new(
-        Verifier::new(WebhookSecret::parse(TEST_SECRET).unwrap()),
-        CheckoutFilter::any(),
-    )
-}
-
-pub(crate) fn signed(id: &str) -> (Vec<u8>, Vec<(String, String)>) {
-    let body = SampleEvent::payment_succeeded()
-        .event_id(&format!("evt_{id}"))
-        .checkout_id("ch_shop")
-        .to_json();
-    let headers = Signer::new(WebhookSecret::parse(TEST_SECRET).unwrap()).sign_now(id, &body);
-    let pairs = headers
-        .pairs()
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-    (body, pairs)
-}
-
-/// A verified delivery `id`, as the receiver stores it.
-pub(crate) fn stored(id: &str) -> StoredDelivery {
-    let (body, headers) = signed(id);
-    match receiver().receive(&headers, &body).unwrap() {
-        Outcome::Process(delivery) => delivery.to_stored(),
-        Outcome::Ignore(ignored) => panic!("{ignored:?}"),
-    }
-}
-
-/// Posts delivery `id` to `url` as Yoco would: (status, text).
-pub(crate) async fn post(client: &reqwest::Client, url: &str, id: &str) -> (u16, String) {
-    let (body, headers) = signed(id);
-    let mut request = client.post(url).timeout(Duration::from_secs(15)).body(body);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let response = request.send().await.expect("answered within Yoco's wait");
-    (response.status().as_u16(), response.text().await.unwrap())
-}
 
 /// The inbox's table and the workers' `processed` table, on `pool`.
 pub(crate) async fn prepare(pool: &PgPool) -> Inbox {

@@ -66,6 +66,8 @@
 //! - `redis`: the Redis store against a real `redis-server` (feature
 //!   `redis`): the contract, outages, crashes, several instances, and the
 //!   `axum_receiver` example twice on one Redis.
+//! - `deliveries`: the deliveries the queue tests send (features
+//!   `postgres`, `sqs`).
 //! - `dynamodb`: the DynamoDB store against moto's server (feature
 //!   `dynamodb`): the contract, the table and its time to live, errors,
 //!   the requests per delivery, the adapter suite, and two example
@@ -77,6 +79,13 @@
 //!   `valkey-server` nodes made by `valkey-cli --cluster create` (feature
 //!   `redis`): the contract, the adapter suite, two example receivers, the
 //!   round trips on the key's node, and a primary killed mid-run.
+//! - `sqs`: the SQS queue and worker against moto (feature `sqs`): `queued`
+//!   over HTTP, 503 when SQS is down or refuses, FIFO deduplication, a
+//!   failing delivery to the dead-letter queue and re-driven by the command
+//!   line, Lambda's partial batch answers, round trips counted;
+//!   `sqs_processes`: receiver and worker processes on one queue, each
+//!   delivery processed once through one DynamoDB table, a killed worker's
+//!   delivery processed by another (features `sqs`, `dynamodb`, `redis`).
 //! - `servers`: starts every server those tests need (PostgreSQL, Redis,
 //!   Valkey, the Lambda emulator, workerd) one way: on a port chosen as it
 //!   starts, tried again on a new port, ready when it says so, its log in
@@ -119,6 +128,8 @@ mod by_value;
 mod canaries;
 mod conformance;
 mod cross_check;
+#[cfg(any(feature = "postgres", feature = "sqs"))]
+mod deliveries;
 #[cfg(feature = "cli")]
 mod doctor;
 mod duplicate_keys;
@@ -164,6 +175,10 @@ mod runner;
     feature = "sqs"
 ))]
 mod servers;
+#[cfg(feature = "sqs")]
+mod sqs;
+#[cfg(all(feature = "sqs", feature = "dynamodb", feature = "redis"))]
+mod sqs_processes;
 #[cfg(feature = "tower")]
 mod tower;
 #[cfg(feature = "cli")]
@@ -350,6 +365,7 @@ fn example_binary(name: &str) -> tokio::process::Command {
         "YOCO_DYNAMODB_TABLE",
         "YOCO_INBOX",
         "YOCO_INBOX_WORKERS",
+        "YOCO_SQS_QUEUE_URL",
     ] {
         command.env_remove(variable);
     }

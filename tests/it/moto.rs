@@ -5,7 +5,10 @@
 //!
 //! An emulator answers the APIs as AWS documents them, conditional writes
 //! included; it cannot show AWS's throughput, its latency or its
-//! consistency under partitions, and these tests do not claim them.
+//! consistency under partitions, and these tests do not claim them. moto
+//! evaluates a condition and writes without a lock, so the server runs
+//! through `moto_server.py`, which answers DynamoDB's requests one at a
+//! time: the atomic conditional write DynamoDB documents.
 //!
 //! One server serves the whole run ([`Moto::shared`]): each test names its
 //! own tables and queues ([`Moto::unique`]), so tests never share state.
@@ -20,6 +23,9 @@ use crate::servers::{Ready, Server, ServerSpec, Shared, http_answers};
 
 /// Where `scripts/test` installs moto's server.
 const MOTO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/tools/moto/bin");
+
+/// moto's server with DynamoDB's conditional writes made atomic.
+const LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/moto_server.py");
 
 /// What to install when the server cannot start.
 const INSTALL: &str = "install moto's server with `scripts/test` (a virtualenv under target/tools/moto) \
@@ -36,9 +42,18 @@ impl Moto {
     /// A server of the test's own.
     pub(crate) fn start() -> Self {
         let spec = ServerSpec::new(
-            "moto_server",
+            // The virtualenv's Python, which has moto.
+            "python3",
             INSTALL,
-            |port| vec!["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()],
+            |port| {
+                vec![
+                    LAUNCHER.into(),
+                    "-H".into(),
+                    "127.0.0.1".into(),
+                    "-p".into(),
+                    port.to_string(),
+                ]
+            },
             // Its dashboard's API answers once the server serves.
             Ready::Answers(Box::new(|address| {
                 http_answers(address, "/moto-api/data.json", Some(200))

@@ -32,7 +32,7 @@ use crate::servers::{Ready, Server, ServerSpec};
 
 /// A `redis-server` (or `valkey-server`) of our own, forgotten when it
 /// stops.
-struct Redis {
+pub(crate) struct Redis {
     server: Server,
     kind: Kind,
     password: Option<&'static str>,
@@ -49,7 +49,7 @@ enum Kind {
 const VALKEY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/tools/valkey/bin");
 
 impl Redis {
-    fn start() -> Redis {
+    pub(crate) fn start() -> Redis {
         Self::start_server(Kind::Redis, None)
     }
 
@@ -102,7 +102,7 @@ impl Redis {
         Redis { server, kind, password }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         match self.password {
             Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.server.port()),
             None => format!("redis://127.0.0.1:{}", self.server.port()),

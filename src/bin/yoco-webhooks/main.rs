@@ -40,6 +40,15 @@
 //! yoco-webhooks inbox purge --older-than-hours 28
 //! ```
 //!
+//! With the `sqs` feature too (`--features cli,sqs`), `sqs` looks after the
+//! dead-letter queue of an SQS queue (`sqs::SqsQueue`), with the AWS
+//! configuration of the environment:
+//!
+//! ```text
+//! yoco-webhooks sqs dead --queue https://sqs.../yoco              # the dead-letter queue's deliveries
+//! yoco-webhooks sqs redrive --queue https://sqs.../yoco --webhook-id msg_...
+//! ```
+//!
 //! From a checkout of this repository, `cargo run --features cli -- <command>`
 //! runs the same program.
 
@@ -49,6 +58,8 @@ mod failure; // the exit code and one-line reason of a failure
 mod inbox; // `inbox ...`
 mod listen; // `listen`
 mod register; // `register`, `ensure`, `list`, `delete`
+#[cfg(feature = "sqs")]
+mod sqs; // `sqs ...`
 mod trigger; // `trigger`
 
 use std::process::ExitCode;
@@ -74,6 +85,7 @@ Environment:
                      https://, or plain http:// only to a loopback address
   YOCO_DATABASE_URL  the PostgreSQL database of the inbox (postgres://user:password@host/db),
                      required by inbox (feature postgres)
+  AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, ...  the AWS configuration of sqs (feature sqs)
 Their values are never printed; listen prints its local secret, for the app.
 
 Exit status:
@@ -89,8 +101,9 @@ Exit status:
      secret; for listen, a live key without --live, or the address cannot
      be served
   3  listen: the account already has the 5 webhooks Yoco allows (listed)
-  4  inbox: the database could not answer (try again)
-  5  inbox retry: the delivery is not dead (pending or done), or not in the inbox";
+  4  inbox: the database could not answer; sqs: SQS could not answer (try again)
+  5  inbox retry: the delivery is not dead (pending or done), or not in the inbox;
+     sqs redrive --webhook-id: the delivery is not in the dead-letter queue";
 
 /// Register, list and delete the Yoco webhooks of an account; send a signed
 /// sample event to a receiver.
@@ -151,6 +164,11 @@ enum Command {
     #[cfg(feature = "postgres")]
     #[command(subcommand, after_help = AFTER_HELP)]
     Inbox(inbox::InboxCommand),
+    /// Look after an SQS queue's dead-letter queue: list its deliveries,
+    /// move them back.
+    #[cfg(feature = "sqs")]
+    #[command(subcommand, after_help = AFTER_HELP)]
+    Sqs(sqs::SqsCommand),
 }
 
 fn main() -> ExitCode {
@@ -181,6 +199,8 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Doctor(options) => doctor::doctor(options),
         #[cfg(feature = "postgres")]
         Command::Inbox(command) => inbox::run(command).await,
+        #[cfg(feature = "sqs")]
+        Command::Sqs(command) => sqs::run(command).await,
     }
 }
 
@@ -257,6 +277,14 @@ mod tests {
             "inbox purge --older-than-hours 48",
         ] {
             assert!(matches!(parse(line), Ok(Command::Inbox(_))), "{line}");
+        }
+        #[cfg(feature = "sqs")]
+        for line in [
+            "sqs dead --queue http://q",
+            "sqs dead --queue http://q --json --limit 5",
+            "sqs redrive --queue http://q --webhook-id msg_1",
+        ] {
+            assert!(matches!(parse(line), Ok(Command::Sqs(_))), "{line}");
         }
     }
 

@@ -22,6 +22,7 @@ use super::observe::counted;
 use super::observe::{AttemptReport, AttemptResult};
 use super::{Inbox, InboxDelivery, NextAttempt};
 use crate::dedup::StoreError;
+use crate::dedup::process::panicked;
 use crate::receive::{Delivery, Outcome, Receiver};
 
 /// What the runner's workers do with each delivery: your processing.
@@ -289,19 +290,6 @@ fn finish(
     match recorded {
         Ok(result) => report.finished(result, ran, error),
         Err(err) => report.finished(AttemptResult::StoreUnavailable, ran, Some(&err.to_string())),
-    }
-}
-
-/// The `last_error` of a handler that panicked, with its message when it
-/// is text.
-fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str));
-    match message {
-        Some(message) => format!("the handler panicked: {message}"),
-        None => "the handler panicked".to_owned(),
     }
 }
 
