@@ -3,6 +3,8 @@
 //! DynamoDB (`dynamodb`). Each is public at the crate's root
 //! (`yoco_webhooks::redis`, ...).
 
+#[cfg(any(feature = "postgres", feature = "sqs"))]
+mod attempt_report; // what a queue's worker reports of each attempt
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(any(feature = "redis", feature = "dynamodb"))]

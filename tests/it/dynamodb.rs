@@ -224,6 +224,22 @@ async fn dynamodb_down_is_unavailable_within_the_timeout() {
     );
 }
 
+/// The store's timeout is for answering Yoco in time; creating the table
+/// at start-up is not bound by it (three workers starting at once on moto
+/// once took more than the default 2 s to describe the new table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_the_table_is_not_bound_by_the_store_s_timeout() {
+    let moto = Moto::shared();
+    let (client, _) = client(moto).await;
+    let store = DynamoDbStore::new(client, Moto::unique("setup"))
+        .unwrap()
+        .timeout(Duration::from_millis(1));
+    store.create_table().await.unwrap();
+    // The timeout holds for the deliveries' calls.
+    let err = store.claim(&id("msg_1"), Duration::from_secs(60)).await.unwrap_err();
+    assert_error(&err, Unavailable, "DynamoDB could not claim the delivery");
+}
+
 /// On moto as `moto_server.py` runs it: its `PutItem` alone evaluates the
 /// condition and writes without a lock, and two concurrent claims passed
 /// once in about ten runs on a loaded machine.

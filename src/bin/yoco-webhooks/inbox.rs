@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use time::format_description::well_known::Rfc3339;
+use yoco_webhooks::WebhookId;
 use yoco_webhooks::postgres::sqlx::ConnectOptions as _;
 use yoco_webhooks::postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use yoco_webhooks::postgres::{DEFAULT_INBOX_TABLE, Inbox, InboxEntry, InboxState};
-use yoco_webhooks::{Event, WebhookId};
 
+use crate::described::{amount_text, delivery_fields};
 use crate::failure::{Failure, one_line};
 
 #[derive(Debug, Subcommand)]
@@ -109,37 +110,26 @@ async fn list(state: InboxState, listing: Listing) -> Result<(), Failure> {
 /// signature): the event's type, checkout, amount and mode, its attempts,
 /// and when it is due (pending) or was given up (dead).
 fn describe(entry: &InboxEntry) -> serde_json::Value {
-    let event = Event::from_slice(entry.stored.body().as_bytes()).ok();
     let time = |at: time::OffsetDateTime| at.format(&Rfc3339).ok();
-    let amount = event.as_ref().and_then(Event::amount);
-    serde_json::json!({
-        "webhook_id": entry.stored.webhook_id().as_str(),
+    let mut described = delivery_fields(Some(&entry.stored));
+    let more = serde_json::json!({
         "state": entry.state.as_str(),
-        "event_id": event.as_ref().map(|event| event.id.as_str()),
-        "type": event.as_ref().map(Event::event_type),
-        "checkout_id": event.as_ref().and_then(Event::checkout_id).map(|id| id.as_str()),
-        "amount": amount.map(|(cents, _)| cents),
-        "currency": amount.map(|(_, currency)| currency.as_str()),
-        "mode": event.as_ref().and_then(Event::mode).map(|mode| mode.as_str()),
         "attempts": entry.attempts,
-        "received_at": time(entry.stored.received_at()),
         // Only a pending delivery waits for a next attempt.
         "due_at": (entry.state == InboxState::Pending).then(|| time(entry.due_at)).flatten(),
         "finished_at": entry.finished_at.and_then(time),
         "last_error": entry.last_error,
-    })
+    });
+    if let serde_json::Value::Object(more) = more {
+        described.extend(more);
+    }
+    serde_json::Value::Object(described)
 }
 
 /// `described` on one line for a person: `?` for what the body does not say.
 fn one_line_of(entry: &InboxEntry, described: &serde_json::Value) -> String {
     let text = |key: &str| described[key].as_str().unwrap_or("?").to_owned();
-    let amount = match (described["amount"].as_i64(), described["currency"].as_str()) {
-        (Some(cents), Some(currency)) => {
-            let (sign, units) = (if cents < 0 { "-" } else { "" }, cents.unsigned_abs());
-            format!("{sign}{}.{:02} {currency}", units / 100, units % 100)
-        }
-        _ => "?".to_owned(),
-    };
+    let amount = amount_text(described);
     let when = match entry.state {
         InboxState::Pending => format!("due={}", text("due_at")),
         _ => format!("{}={}", entry.state, text("finished_at")),

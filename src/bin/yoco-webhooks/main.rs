@@ -52,6 +52,8 @@
 //! From a checkout of this repository, `cargo run --features cli -- <command>`
 //! runs the same program.
 
+#[cfg(any(feature = "postgres", feature = "sqs"))]
+mod described; // what the queues' listings show of a delivery
 mod doctor; // `doctor`
 mod failure; // the exit code and one-line reason of a failure
 #[cfg(feature = "postgres")]

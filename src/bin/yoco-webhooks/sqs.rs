@@ -3,10 +3,10 @@
 //! `AWS_PROFILE`, `AWS_ENDPOINT_URL`).
 
 use clap::{Args, Subcommand};
-use time::format_description::well_known::Rfc3339;
+use yoco_webhooks::WebhookId;
 use yoco_webhooks::sqs::{DeadLetter, SqsQueue};
-use yoco_webhooks::{Event, WebhookId};
 
+use crate::described::{amount_text, delivery_fields};
 use crate::failure::{Failure, one_line};
 
 #[derive(Debug, Subcommand)]
@@ -93,33 +93,17 @@ async fn queues(queue: &Queue) -> Result<(SqsQueue, SqsQueue), Failure> {
 /// What a person needs of a dead delivery to find the order; never the
 /// signature.
 fn describe(letter: &DeadLetter) -> serde_json::Value {
-    let stored = letter.stored.as_ref();
-    let event = stored.and_then(|stored| Event::from_slice(stored.body().as_bytes()).ok());
-    let amount = event.as_ref().and_then(Event::amount);
-    serde_json::json!({
-        "message_id": letter.message_id,
-        "webhook_id": stored.map(|stored| stored.webhook_id().as_str()),
-        "event_id": event.as_ref().map(|event| event.id.as_str()),
-        "type": event.as_ref().map(Event::event_type),
-        "checkout_id": event.as_ref().and_then(Event::checkout_id).map(|id| id.as_str()),
-        "amount": amount.map(|(cents, _)| cents),
-        "currency": amount.map(|(_, currency)| currency.as_str()),
-        "mode": event.as_ref().and_then(Event::mode).map(|mode| mode.as_str()),
-        "received_at": stored.and_then(|stored| stored.received_at().format(&Rfc3339).ok()),
-        "receive_count": letter.receive_count,
-    })
+    let mut described = serde_json::Map::new();
+    described.insert("message_id".to_owned(), letter.message_id.clone().into());
+    described.extend(delivery_fields(letter.stored.as_ref()));
+    described.insert("receive_count".to_owned(), letter.receive_count.into());
+    serde_json::Value::Object(described)
 }
 
 /// `described` on one line: `?` for what the message does not say.
 fn one_line_of(described: &serde_json::Value) -> String {
     let text = |key: &str| described[key].as_str().unwrap_or("?").to_owned();
-    let amount = match (described["amount"].as_i64(), described["currency"].as_str()) {
-        (Some(cents), Some(currency)) => {
-            let (sign, units) = (if cents < 0 { "-" } else { "" }, cents.unsigned_abs());
-            format!("{sign}{}.{:02} {currency}", units / 100, units % 100)
-        }
-        _ => "?".to_owned(),
-    };
+    let amount = amount_text(described);
     format!(
         "{}  {}  checkout={}  amount={amount}  mode={}  event={}  received={}  receives={}  message={}",
         text("webhook_id"),

@@ -62,17 +62,7 @@ impl DynamoDbStore {
     /// retries or timeouts) is left as it is, bounded by its own settings.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        let config = self.client.config();
-        // A timeout needs a sleep to wait on: without one the SDK would
-        // refuse the configuration.
-        if config.sleep_impl().is_some() {
-            let mut timeouts = TimeoutConfig::builder().operation_timeout(timeout);
-            if let Some(theirs) = config.timeout_config() {
-                timeouts = timeouts.take_unset_from(theirs.to_builder());
-            }
-            let config = config.to_builder().timeout_config(timeouts.build()).build();
-            self.client = Client::from_conf(config);
-        }
+        self.client = with_operation_timeout(&self.client, timeout);
         self
     }
 
@@ -196,6 +186,22 @@ impl DynamoDbStore {
             Ok(_) => Ok(()),
         }
     }
+}
+
+/// `client` with `timeout` as its operation timeout, its other timeouts
+/// kept. A client without an async sleep (one configured without retries
+/// or timeouts) is returned as it is: without one to wait on, the SDK would
+/// refuse a timeout.
+pub(super) fn with_operation_timeout(client: &Client, timeout: Duration) -> Client {
+    let config = client.config();
+    if config.sleep_impl().is_none() {
+        return client.clone();
+    }
+    let mut timeouts = TimeoutConfig::builder().operation_timeout(timeout);
+    if let Some(theirs) = config.timeout_config() {
+        timeouts = timeouts.take_unset_from(theirs.to_builder());
+    }
+    Client::from_conf(config.to_builder().timeout_config(timeouts.build()).build())
 }
 
 impl IdempotencyStore for DynamoDbStore {

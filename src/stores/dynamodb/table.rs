@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata as _, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -13,19 +14,27 @@ use aws_sdk_dynamodb::types::{
 
 use super::error::store_error;
 use super::item::{KEY_ATTRIBUTE, TTL_ATTRIBUTE};
-use super::store::DynamoDbStore;
+use super::store::{DynamoDbStore, with_operation_timeout};
 use crate::dedup::StoreError;
 
 /// How long [`DynamoDbStore::create_table`] waits for a new table to become
 /// active (DynamoDB takes seconds).
 const ACTIVE_WITHIN: Duration = Duration::from_secs(60);
 
+/// How long each call of [`DynamoDbStore::create_table`] may take, the
+/// SDK's retries included: the store's own timeout is for answering Yoco in
+/// time, and a start-up can wait longer (several instances starting at once
+/// all describe the new table).
+const SETUP_CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
 impl DynamoDbStore {
     /// Creates the store's table unless it exists (on-demand capacity, the
     /// partition key [`KEY_ATTRIBUTE`](super::KEY_ATTRIBUTE)), waits until it
     /// is active, and enables its time to live on
     /// [`TTL_ATTRIBUTE`](super::TTL_ATTRIBUTE) unless it is. Safe to run at
-    /// every start, from every instance at once.
+    /// every start, from every instance at once. Its calls are bounded by
+    /// 20 s each, not by the store's [timeout](DynamoDbStore::timeout),
+    /// which is for answering Yoco in time.
     ///
     /// For development, tests and the examples: in production create the
     /// table with your infrastructure as code (the [module docs](super#the-table)
@@ -37,8 +46,8 @@ impl DynamoDbStore {
     /// [`StoreError`] if DynamoDB refuses or cannot be reached, or the table
     /// is not active within a minute.
     pub async fn create_table(&self) -> Result<(), StoreError> {
-        let created = self
-            .client
+        let client = with_operation_timeout(&self.client, SETUP_CALL_TIMEOUT);
+        let created = client
             .create_table()
             .table_name(self.table.as_ref())
             .billing_mode(BillingMode::PayPerRequest)
@@ -64,7 +73,7 @@ impl DynamoDbStore {
             Err(SdkError::ServiceError(exists)) if exists.err().is_resource_in_use_exception() => {}
             Err(err) => return Err(store_error("DynamoDB could not create the table", err)),
         }
-        self.client
+        client
             .wait_until_table_exists()
             .table_name(self.table.as_ref())
             .wait(ACTIVE_WITHIN)
@@ -76,14 +85,13 @@ impl DynamoDbStore {
                 );
                 StoreError::with_source(message, err)
             })?;
-        self.enable_time_to_live().await
+        self.enable_time_to_live(&client).await
     }
 
     /// Enables the time to live on [`TTL_ATTRIBUTE`] unless it is (DynamoDB
     /// refuses to enable it twice).
-    async fn enable_time_to_live(&self) -> Result<(), StoreError> {
-        let described = self
-            .client
+    async fn enable_time_to_live(&self, client: &Client) -> Result<(), StoreError> {
+        let described = client
             .describe_time_to_live()
             .table_name(self.table.as_ref())
             .send()
@@ -103,8 +111,7 @@ impl DynamoDbStore {
             .enabled(true)
             .build()
             .map_err(|err| StoreError::configuration(format!("the table's time to live: {err}")))?;
-        match self
-            .client
+        match client
             .update_time_to_live()
             .table_name(self.table.as_ref())
             .time_to_live_specification(specification)

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 
-use super::observe::{AttemptReport, AttemptResult};
+use super::observe::{self, AttemptResult};
 use crate::dedup::process::{Processed, panicked};
 use crate::dedup::{Deduplicator, IdempotencyStore};
 use crate::handoff::StoredDelivery;
 use crate::receive::{Delivery, Outcome, Receiver};
+use crate::stores::attempt_report::AttemptReport;
 
 /// What the workers do with each delivery: your processing. It runs once
 /// per `webhook-id` through the worker's store; an error (its `Display`
@@ -86,7 +87,7 @@ impl<S: IdempotencyStore, H: SqsHandler> Attempts<S, H> {
     /// One attempt at `message`; `stop` completes when the attempt must be
     /// given up (the worker stopping, its grace over).
     pub(super) async fn attempt(&self, message: &Message<'_>, stop: impl Future<Output = ()> + Send) -> AttemptResult {
-        let mut report = AttemptReport::start(message.message_id, message.receive_count);
+        let mut report = observe::start(message.message_id, message.receive_count);
         let stored = match read(message.body) {
             Ok(stored) => stored,
             Err(error) => return finished(report, AttemptResult::Unreadable, None, Some(&error)),
@@ -158,6 +159,6 @@ fn read(body: Option<&str>) -> Result<StoredDelivery, String> {
 }
 
 fn finished(report: AttemptReport, result: AttemptResult, ran: Option<Duration>, error: Option<&str>) -> AttemptResult {
-    report.finished(result, ran, error);
+    observe::finished(report, result, ran, error);
     result
 }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::receive::Delivery;
+use crate::stores::attempt_report::AttemptReport;
 
 /// The name of the span around each attempt, with the fields
 /// `message_id`, `webhook_id`, `attempt` (SQS's receive count),
@@ -63,7 +63,6 @@ impl AttemptResult {
         matches!(self, Self::Done | Self::Duplicate | Self::Ignored)
     }
 
-    #[cfg(any(feature = "tracing", feature = "metrics"))]
     pub(super) fn label(self) -> &'static str {
         match self {
             Self::Done => "done",
@@ -80,22 +79,13 @@ impl AttemptResult {
     }
 }
 
-/// One attempt, observed from when its message arrived to what became of it.
-pub(super) struct AttemptReport {
+/// The report of an attempt at the message `message_id`, received for the
+/// `attempt`th time.
+pub(super) fn start(message_id: &str, attempt: Option<u32>) -> AttemptReport {
     #[cfg(feature = "tracing")]
-    span: tracing::Span,
-    #[cfg(feature = "metrics")]
-    event_type: &'static str,
-}
-
-impl AttemptReport {
-    pub(super) fn start(message_id: &str, attempt: Option<u32>) -> Self {
-        #[cfg(not(feature = "tracing"))]
-        let _ = (message_id, attempt);
-        Self {
-            #[cfg(feature = "tracing")]
-            span: tracing::info_span!(
-                target: TARGET,
+    {
+        AttemptReport::new(tracing::info_span!(
+            target: TARGET,
                 "yoco_webhooks.sqs.attempt",
                 message_id,
                 webhook_id = tracing::field::Empty,
@@ -105,73 +95,23 @@ impl AttemptReport {
                 mode = tracing::field::Empty,
                 result = tracing::field::Empty,
                 handler_ms = tracing::field::Empty,
-            ),
-            #[cfg(feature = "metrics")]
-            event_type: "none",
-        }
+        ))
     }
-
-    /// The stored delivery's `webhook-id`, once read.
-    pub(super) fn read(&self, webhook_id: &str) {
-        #[cfg(feature = "tracing")]
-        self.span.record("webhook_id", webhook_id);
-        #[cfg(not(feature = "tracing"))]
-        let _ = webhook_id;
-    }
-
-    /// The checked delivery's type, checkout and mode.
-    pub(super) fn checked(&mut self, delivery: &Delivery) {
-        let event = &delivery.event;
-        #[cfg(feature = "tracing")]
-        {
-            self.span.record("event_type", event.event_type());
-            if let Some(checkout) = event.checkout_id() {
-                self.span.record("checkout_id", checkout.as_str());
-            }
-            if let Some(mode) = event.mode() {
-                self.span.record("mode", mode.as_str());
-            }
-        }
-        #[cfg(feature = "metrics")]
-        {
-            self.event_type = crate::event::event_type_label(event.event_type());
-        }
-        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
-        let _ = event;
-    }
-
-    /// The handler's future, inside the span, so that the merchant's own
-    /// logs nest under the attempt.
-    #[cfg(feature = "tracing")]
-    pub(super) fn in_span<F: std::future::Future>(&self, future: F) -> tracing::instrument::Instrumented<F> {
-        tracing::Instrument::instrument(future, self.span.clone())
-    }
-
-    /// As with `tracing`, without a span.
     #[cfg(not(feature = "tracing"))]
-    pub(super) fn in_span<F: std::future::Future>(&self, future: F) -> F {
-        future
+    {
+        let _ = (message_id, attempt);
+        AttemptReport::new()
     }
+}
 
-    /// What became of the attempt, how long the handler ran (if it ran),
-    /// and why it did not succeed.
-    pub(super) fn finished(self, result: AttemptResult, handler: Option<Duration>, error: Option<&str>) {
-        #[cfg(feature = "metrics")]
-        {
-            metrics::counter!(ATTEMPTS_TOTAL, "result" => result.label(), "event_type" => self.event_type).increment(1);
-            if let Some(handler) = handler {
-                metrics::histogram!(HANDLER_SECONDS, "result" => result.label()).record(handler.as_secs_f64());
-            }
-        }
-        #[cfg(feature = "tracing")]
-        {
-            let span = &self.span;
-            span.record("result", result.label());
-            if let Some(handler) = handler {
-                span.record("handler_ms", handler.as_secs_f64() * 1000.0);
-            }
-            let error = error.unwrap_or("");
-            span.in_scope(|| match result {
+/// What became of the attempt, how long the handler ran (if it ran), and
+/// why it did not succeed.
+pub(super) fn finished(report: AttemptReport, result: AttemptResult, handler: Option<Duration>, error: Option<&str>) {
+    report.record(ATTEMPTS_TOTAL, HANDLER_SECONDS, result.label(), handler);
+    #[cfg(feature = "tracing")]
+    {
+        let error = error.unwrap_or("");
+        report.span.in_scope(|| match result {
                 AttemptResult::Done if error.is_empty() => tracing::info!(target: TARGET, "delivery done"),
                 AttemptResult::Done => tracing::warn!(target: TARGET, error, "delivery done, but not recorded as done or its message not deleted: a redelivery may run it again"),
                 AttemptResult::Duplicate => tracing::info!(target: TARGET, "processed before: message deleted"),
@@ -198,10 +138,7 @@ impl AttemptReport {
                     tracing::error!(target: TARGET, error, "the store could not answer: the message reappears after its visibility timeout")
                 }
             });
-        }
-        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
-        let _ = (result, handler);
-        #[cfg(not(feature = "tracing"))]
-        let _ = error;
     }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (report, error);
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[cfg(feature = "metrics")]
 use super::operator::InboxCounts;
 use crate::handoff::StoredDelivery;
-use crate::receive::Delivery;
+use crate::stores::attempt_report::AttemptReport;
 
 /// The name of the span around each attempt, with the fields
 /// `webhook_id`, `attempt`, `event_type`, `checkout_id`, `mode`, `result`
@@ -61,7 +61,6 @@ pub(super) enum AttemptResult {
 }
 
 impl AttemptResult {
-    #[cfg(any(feature = "tracing", feature = "metrics"))]
     pub(super) fn label(self) -> &'static str {
         match self {
             AttemptResult::Done => "done",
@@ -76,21 +75,11 @@ impl AttemptResult {
     }
 }
 
-/// One attempt, observed from when it was taken to what became of it.
-pub(super) struct AttemptReport {
+/// The report of the `attempt`th attempt at `stored`.
+pub(super) fn start(stored: &StoredDelivery, attempt: u32) -> AttemptReport {
     #[cfg(feature = "tracing")]
-    span: tracing::Span,
-    #[cfg(feature = "metrics")]
-    event_type: &'static str,
-}
-
-impl AttemptReport {
-    pub(super) fn start(stored: &StoredDelivery, attempt: u32) -> Self {
-        #[cfg(not(feature = "tracing"))]
-        let _ = (stored, attempt);
-        Self {
-            #[cfg(feature = "tracing")]
-            span: tracing::info_span!(
+    {
+        AttemptReport::new(tracing::info_span!(
                 target: TARGET,
                 "yoco_webhooks.inbox.attempt",
                 webhook_id = stored.webhook_id().as_str(),
@@ -100,65 +89,23 @@ impl AttemptReport {
                 mode = tracing::field::Empty,
                 result = tracing::field::Empty,
                 handler_ms = tracing::field::Empty,
-            ),
-            #[cfg(feature = "metrics")]
-            event_type: "none",
-        }
+        ))
     }
-
-    /// The checked delivery's type, checkout and mode.
-    pub(super) fn checked(&mut self, delivery: &Delivery) {
-        let event = &delivery.event;
-        #[cfg(feature = "tracing")]
-        {
-            self.span.record("event_type", event.event_type());
-            if let Some(checkout) = event.checkout_id() {
-                self.span.record("checkout_id", checkout.as_str());
-            }
-            if let Some(mode) = event.mode() {
-                self.span.record("mode", mode.as_str());
-            }
-        }
-        #[cfg(feature = "metrics")]
-        {
-            self.event_type = crate::event::event_type_label(event.event_type());
-        }
-        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
-        let _ = event;
-    }
-
-    /// The handler's future, inside the span, so that the merchant's own
-    /// logs nest under the attempt.
-    #[cfg(feature = "tracing")]
-    pub(super) fn in_span<F: std::future::Future>(&self, future: F) -> tracing::instrument::Instrumented<F> {
-        tracing::Instrument::instrument(future, self.span.clone())
-    }
-
-    /// As with `tracing`, without a span.
     #[cfg(not(feature = "tracing"))]
-    pub(super) fn in_span<F: std::future::Future>(&self, future: F) -> F {
-        future
+    {
+        let _ = (stored, attempt);
+        AttemptReport::new()
     }
+}
 
-    /// What became of the attempt, how long the handler ran (if it ran),
-    /// and why it did not succeed (the handler's or the database's error).
-    pub(super) fn finished(self, result: AttemptResult, handler: Option<Duration>, error: Option<&str>) {
-        #[cfg(feature = "metrics")]
-        {
-            metrics::counter!(ATTEMPTS_TOTAL, "result" => result.label(), "event_type" => self.event_type).increment(1);
-            if let Some(handler) = handler {
-                metrics::histogram!(HANDLER_SECONDS, "result" => result.label()).record(handler.as_secs_f64());
-            }
-        }
-        #[cfg(feature = "tracing")]
-        {
-            let span = &self.span;
-            span.record("result", result.label());
-            if let Some(handler) = handler {
-                span.record("handler_ms", handler.as_secs_f64() * 1000.0);
-            }
-            let error = error.unwrap_or("");
-            span.in_scope(|| match result {
+/// What became of the attempt, how long the handler ran (if it ran), and
+/// why it did not succeed (the handler's or the database's error).
+pub(super) fn finished(report: AttemptReport, result: AttemptResult, handler: Option<Duration>, error: Option<&str>) {
+    report.record(ATTEMPTS_TOTAL, HANDLER_SECONDS, result.label(), handler);
+    #[cfg(feature = "tracing")]
+    {
+        let error = error.unwrap_or("");
+        report.span.in_scope(|| match result {
                 AttemptResult::Done => tracing::info!(target: TARGET, "delivery done"),
                 AttemptResult::Ignored => tracing::debug!(target: TARGET, "event ignored: not for this receiver; done"),
                 AttemptResult::Released => {
@@ -180,12 +127,9 @@ impl AttemptReport {
                     tracing::error!(target: TARGET, error, "the inbox's database could not record the attempt: it runs again after its backoff")
                 }
             });
-        }
-        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
-        let _ = (result, handler);
-        #[cfg(not(feature = "tracing"))]
-        let _ = error;
     }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (report, error);
 }
 
 /// The inbox's gauges, from [`Inbox::counts`](super::Inbox::counts).

@@ -19,11 +19,12 @@ use tokio::sync::watch;
 use super::attempt::timed_out;
 #[cfg(feature = "metrics")]
 use super::observe::counted;
-use super::observe::{AttemptReport, AttemptResult};
+use super::observe::{self, AttemptResult};
 use super::{Inbox, InboxDelivery, NextAttempt};
 use crate::dedup::StoreError;
 use crate::dedup::process::panicked;
 use crate::receive::{Delivery, Outcome, Receiver};
+use crate::stores::attempt_report::AttemptReport;
 
 /// What the runner's workers do with each delivery: your processing.
 ///
@@ -226,7 +227,7 @@ impl<H: InboxHandler> Worker<H> {
 
     /// One attempt: checked, handled within the timeout, recorded.
     async fn attempt(&self, mut taken: InboxDelivery, stopping: &mut watch::Receiver<bool>) {
-        let mut report = AttemptReport::start(taken.stored(), taken.attempt());
+        let mut report = observe::start(taken.stored(), taken.attempt());
         let delivery = match taken.check(&self.receiver) {
             Err(refused) => {
                 let error = refused.to_string();
@@ -288,8 +289,8 @@ fn finish(
     error: Option<&str>,
 ) {
     match recorded {
-        Ok(result) => report.finished(result, ran, error),
-        Err(err) => report.finished(AttemptResult::StoreUnavailable, ran, Some(&err.to_string())),
+        Ok(result) => observe::finished(report, result, ran, error),
+        Err(err) => observe::finished(report, AttemptResult::StoreUnavailable, ran, Some(&err.to_string())),
     }
 }
 
