@@ -38,6 +38,13 @@ mod receiver;
 #[path = "support/store.rs"]
 mod store;
 
+/// How long a store call may take (DynamoDB's; the other stores keep their
+/// own bounds), at most half the lease: the receivers' 2 s is for answering
+/// Yoco in time, and a worker answers no one. A call given up on costs the
+/// delivery a visibility timeout, and many given up on at once, under a
+/// burst, come back together.
+const STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run().await {
@@ -59,8 +66,11 @@ async fn run() -> Result<(), String> {
     let workers = number("YOCO_SQS_WORKERS", 2)?;
     let lease = Duration::from_secs(number("YOCO_SQS_LEASE_SECONDS", 30)?);
     let queue = store::sqs_queue(&url).await;
-    // The store the environment names, as the receivers take it.
-    let store = store::SharedStore::from_env().await?;
+    // The store the environment names, as the receivers take it, with
+    // more time for each call (see `STORE_TIMEOUT`).
+    let store = store::SharedStore::from_env()
+        .await?
+        .with_timeout(STORE_TIMEOUT.min(lease / 2));
     let worker = queue.worker(receiver, store, print_each).workers(workers).lease(lease);
     eprintln!("working on {url}");
     worker.run_until(stopped()).await;

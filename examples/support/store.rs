@@ -84,6 +84,22 @@ macro_rules! to_the_store {
     };
 }
 
+impl SharedStore {
+    /// DynamoDB's calls bounded by `timeout` instead of the store's 2 s,
+    /// which is for answering Yoco in time: a worker answers no one, and a
+    /// call it gives up on costs the delivery a visibility timeout. The
+    /// other stores keep their own bounds.
+    #[allow(dead_code, reason = "for the sqs_worker, not the receivers")]
+    #[cfg_attr(not(feature = "dynamodb"), allow(unused_variables))]
+    pub(crate) fn with_timeout(self, timeout: std::time::Duration) -> Self {
+        match self {
+            #[cfg(feature = "dynamodb")]
+            Self::DynamoDb(store) => Self::DynamoDb(store.timeout(timeout)),
+            other => other,
+        }
+    }
+}
+
 impl yoco_webhooks::dedup::IdempotencyStore for SharedStore {
     async fn claim(
         &self,

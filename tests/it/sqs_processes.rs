@@ -50,8 +50,10 @@ fn gather(stdout: Lines<BufReader<ChildStdout>>, into: tokio::sync::mpsc::Unboun
 }
 
 /// How many deliveries the exactly-once run sends: 150, as moto's server
-/// (one Python process) takes about 30 messages a second, so 500 sent
-/// twice take 75 s (37 s to post, 61 s until processed); set
+/// (one Python process, answering DynamoDB's requests one at a time) is
+/// slow: 500 sent twice took 135 s here (31 s to post, 124 s until
+/// processed, about a hundred claims given up on by the workers' 5 s store
+/// timeout and retried after the visibility timeout); set
 /// `YOCO_TEST_SQS_DELIVERIES=500` for the full run.
 fn deliveries() -> usize {
     std::env::var("YOCO_TEST_SQS_DELIVERIES")
