@@ -38,11 +38,11 @@ mod receiver;
 #[path = "support/store.rs"]
 mod store;
 
-/// How long a store call may take (DynamoDB's; the other stores keep their
-/// own bounds), at most half the lease: the receivers' 2 s is for answering
-/// Yoco in time, and a worker answers no one. A call given up on costs the
-/// delivery a visibility timeout, and many given up on at once, under a
-/// burst, come back together.
+/// The longest a store call may take (DynamoDB's; the other stores keep
+/// their own bounds): half the lease, between the receivers' 2 s, which is
+/// for answering Yoco in time, and this. A worker answers no one, and a
+/// call given up on costs the delivery a visibility timeout; under a burst
+/// many given up on at once come back together.
 const STORE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[tokio::main]
@@ -70,7 +70,7 @@ async fn run() -> Result<(), String> {
     // more time for each call (see `STORE_TIMEOUT`).
     let store = store::SharedStore::from_env()
         .await?
-        .with_timeout(STORE_TIMEOUT.min(lease / 2));
+        .with_timeout((lease / 2).clamp(Duration::from_secs(2), STORE_TIMEOUT));
     let worker = queue.worker(receiver, store, print_each).workers(workers).lease(lease);
     eprintln!("working on {url}");
     worker.run_until(stopped()).await;
